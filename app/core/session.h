@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dr_core: the session logic of the box, as a pure state machine.
+ *
+ * It takes events (a button edge, a prompt finished, the deadline reached, a
+ * recording finalised, a device error, storage low/ok, shutdown) with the
+ * current time, and returns actions (set the light, play a prompt, start or
+ * stop recording, exit). It does no I/O, reads no clock and allocates
+ * nothing, so every press timing can be tested in virtual time.
+ *
+ *   idle --press--> welcome --prompt done--> beep --prompt done--> recording
+ *   recording --press (>= min length) / time limit--> finalising
+ *   recording --press (< min length)--> telling "too short" --> idle
+ *   finalising --recording done--> telling "saved" --> idle
+ *   idle --press, storage low--> telling "full" --> idle
+ *
+ * The owner arms a timer for dr_core_deadline() and sends DR_EV_TICK when it
+ * passes (early or repeated ticks are harmless).
+ *
+ * The struct is public so it can live on the stack; its fields are private.
+ */
+#ifndef DR_SESSION_H
+#define DR_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DR_NO_DEADLINE UINT64_MAX
+
+enum dr_state {
+	DR_ST_IDLE,
+	DR_ST_WELCOME,    /* the welcome prompt is playing */
+	DR_ST_BEEP,       /* the beep before recording is playing */
+	DR_ST_RECORDING,
+	DR_ST_FINALISING, /* capture stopped, file being closed and catalogued */
+	DR_ST_TELLING,    /* speaking an outcome (saved, too short, full, error); then idle */
+	DR_ST_STOPPING,   /* shutdown requested; waiting for the recording to close */
+	DR_ST_EXITED,
+	DR_ST_COUNT
+};
+
+/* Every phrase and sound the box can play. File names are dr_prompt_name(). */
+enum dr_prompt {
+	DR_PROMPT_WELCOME,   /* "...press the button again when you have finished" */
+	DR_PROMPT_BEEP,      /* the start-of-recording beep */
+	DR_PROMPT_WARNING,   /* "one minute left" */
+	DR_PROMPT_TOO_SHORT, /* a press-press under the minimum: nothing kept */
+	DR_PROMPT_SAVED,     /* "thank you, your recording is saved" */
+	DR_PROMPT_FULL,      /* storage nearly full: cannot record now */
+	DR_PROMPT_ERROR,     /* something went wrong; what was said up to then is kept */
+	DR_PROMPT_COUNT
+};
+
+/* Light patterns; how each looks is in dev/lights.h and docs/lights.md. */
+enum dr_light {
+	DR_LIGHT_OFF,
+	DR_LIGHT_IDLE,        /* ready: press to start */
+	DR_LIGHT_WELCOME,     /* a press was taken; the box is speaking */
+	DR_LIGHT_RECORDING,   /* recording (the whole time) */
+	DR_LIGHT_LAST_MINUTE, /* recording, less than a minute left */
+	DR_LIGHT_BUSY,        /* saving; presses are not needed */
+	DR_LIGHT_SAVED,       /* saved */
+	DR_LIGHT_ERROR,       /* something is wrong: tell staff */
+	DR_LIGHT_FULL,        /* storage nearly full: tell staff */
+	DR_LIGHT_COUNT
+};
+
+enum dr_event_type {
+	DR_EV_PRESS,          /* debounced button down */
+	DR_EV_RELEASE,        /* debounced button up */
+	DR_EV_TICK,           /* the deadline has passed */
+	DR_EV_PROMPT_DONE,    /* .prompt finished (or failed: .status < 0) */
+	DR_EV_RECORDING_DONE, /* the recording was finalised: .status, .samples */
+	DR_EV_DEVICE_ERROR,   /* .status: the microphone or speaker failed */
+	DR_EV_STORAGE_LOW,    /* free space fell below the threshold */
+	DR_EV_STORAGE_OK,
+	DR_EV_SHUTDOWN,       /* SIGTERM: finish what is being recorded, then exit */
+};
+
+struct dr_event {
+	enum dr_event_type type;
+	enum dr_prompt prompt; /* DR_EV_PROMPT_DONE */
+	int status;            /* 0 or -errno */
+	uint64_t samples;      /* DR_EV_RECORDING_DONE */
+};
+
+enum dr_action_type {
+	DR_ACT_STATE,           /* .from -> .to (for the event log) */
+	DR_ACT_LIGHT,           /* .light */
+	DR_ACT_PLAY,            /* .prompt */
+	DR_ACT_STOP_PLAYBACK,   /* cut whatever is playing */
+	DR_ACT_START_RECORDING,
+	DR_ACT_STOP_RECORDING,  /* .keep: false = too short, delete it */
+	DR_ACT_IGNORED_PRESS,   /* a press that does nothing here (for the log) */
+	DR_ACT_EXIT,
+};
+
+enum dr_stop_reason {
+	DR_STOP_PRESS,
+	DR_STOP_TIME_LIMIT,
+	DR_STOP_DEVICE_ERROR,
+	DR_STOP_SHUTDOWN,
+	DR_STOP_TOO_SHORT,
+};
+
+struct dr_action {
+	enum dr_action_type type;
+	enum dr_state from, to;
+	enum dr_light light;
+	enum dr_prompt prompt;
+	bool keep;
+	enum dr_stop_reason reason;
+};
+
+/* At most this many actions come out of one step. */
+#define DR_MAX_ACTIONS 8
+
+struct dr_core_config {
+	uint32_t time_limit_ms;  /* default 600000 (10 min) */
+	uint32_t warning_ms;     /* warning this long before the limit; default 60000 */
+	uint32_t min_length_ms;  /* shorter is an accident; default 2000 */
+	uint32_t prompt_ms[DR_PROMPT_COUNT]; /* lengths, for the playback watchdog */
+	uint32_t prompt_slack_ms; /* a prompt not reported done after its length
+				     plus this is taken as done; default 3000 */
+};
+void dr_core_config_default(struct dr_core_config *cfg);
+
+struct dr_core {
+	struct dr_core_config cfg;
+	enum dr_state state;
+	bool storage_low;
+	bool warned;
+	bool playing;
+	enum dr_prompt playing_prompt;
+	uint64_t prompt_deadline;
+	uint64_t rec_start;
+	bool discarding; /* the recording being finalised is too short: not kept */
+};
+
+void dr_core_init(struct dr_core *c, const struct dr_core_config *cfg, uint64_t now_ms);
+/* Actions to take at start-up (state idle, light idle). Returns the count. */
+size_t dr_core_start(struct dr_core *c, uint64_t now_ms, struct dr_action out[DR_MAX_ACTIONS]);
+/* Feed one event; writes the actions into out and returns their count. */
+size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_ms,
+		    struct dr_action out[DR_MAX_ACTIONS]);
+/* When the core next needs a DR_EV_TICK, or DR_NO_DEADLINE. */
+uint64_t dr_core_deadline(const struct dr_core *c);
+enum dr_state dr_core_state(const struct dr_core *c);
+/* True while audio is being captured into a recording. */
+bool dr_core_recording(const struct dr_core *c);
+
+const char *dr_state_name(enum dr_state s);
+const char *dr_prompt_name(enum dr_prompt p);
+const char *dr_light_name(enum dr_light l);
+const char *dr_stop_reason_name(enum dr_stop_reason r);
+
+#endif

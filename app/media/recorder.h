@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dr_recorder: the media pipeline of one recording at a time.
+ *
+ *   capture thread:  dr_capture_read() -> dr_ring (>= 10 s)
+ *   encoder thread:  dr_ring -> dr_oggopus -> dr_sink (durable file)
+ *
+ * The capture thread does nothing but read the device and copy into the ring,
+ * so a sink that stalls for seconds costs no samples until the ring is full.
+ * When something finishes (normal stop, a device error, a full disk), the
+ * recorder writes to its eventfd; the owner's event loop then calls
+ * dr_recorder_collect().
+ *
+ * Used from one thread (the event loop) apart from its internal threads.
+ * dr_recorder_free(NULL) is a no-op; freeing a running recorder stops it and
+ * finalises the file first.
+ */
+#ifndef DR_RECORDER_H
+#define DR_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oggopus.h"
+#include "sink.h"
+
+struct dr_capture;
+
+struct dr_recorder_params {
+	struct dr_oggopus_params enc; /* recording_id/start_utc are per recording */
+	unsigned ring_ms;             /* ring buffer size; default 16000, at least 10000 */
+	size_t max_samples;           /* stop by itself after this many; 0 = no limit */
+};
+void dr_recorder_params_default(struct dr_recorder_params *p);
+
+struct dr_recorder;
+
+/* The capture device is borrowed (not owned) and must outlive the recorder. */
+int dr_recorder_new(struct dr_capture *cap, const struct dr_recorder_params *p,
+		    struct dr_recorder **out);
+void dr_recorder_free(struct dr_recorder *r);
+/* eventfd (EFD_CLOEXEC|EFD_NONBLOCK): readable when a result is ready. */
+int dr_recorder_fd(const struct dr_recorder *r);
+
+/* Starts capture now and encoding into `sink` (owned by the recorder from
+ * here on, also on failure). -EBUSY if a recording is in progress. */
+int dr_recorder_start(struct dr_recorder *r, struct dr_sink sink, const char *recording_id,
+		      const char *start_utc);
+/* Stops capture now (returns at once); the encoder drains the ring, writes
+ * the end-of-stream page and syncs in the background, then signals the fd. */
+int dr_recorder_stop(struct dr_recorder *r);
+bool dr_recorder_busy(const struct dr_recorder *r);
+
+struct dr_recording_result {
+	int status;          /* 0, or -errno of the first failure (capture or sink) */
+	bool capture_failed; /* the failure came from the microphone side */
+	uint64_t samples;    /* samples encoded into the file */
+	uint64_t lost;       /* samples lost to a full ring (should always be 0) */
+	size_t ring_high_water; /* most samples ever waiting in the ring */
+	struct dr_sink_stats sink; /* as counted by a file sink, else zeros */
+};
+/* After the fd became readable: the result of the recording that ended.
+ * Returns 0 and fills res, or -EAGAIN if nothing has ended yet. Reads the fd. */
+int dr_recorder_collect(struct dr_recorder *r, struct dr_recording_result *res);
+
+/* Blocking convenience for tools and tests: start, run until `samples` have
+ * been captured (or the capture ends), stop, wait, collect. */
+int dr_recorder_record_blocking(struct dr_recorder *r, struct dr_sink sink, const char *recording_id,
+				const char *start_utc, uint64_t samples, struct dr_recording_result *res);
+
+#endif

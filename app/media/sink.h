@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dr_sink: where encoded bytes go. Like libopusenc's callbacks: the encoder
+ * writes through this struct, so a durable file, a memory buffer, a test sink
+ * that stalls, or (later) an encrypting layer can sit behind it.
+ *
+ * All callbacks return 0 or a negative errno.
+ */
+#ifndef DR_SINK_H
+#define DR_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct dr_sink_ops {
+	/* Append len bytes. Must write all of them or fail. */
+	int (*write)(void *user, const unsigned char *buf, size_t len);
+	/* Make everything written so far durable (fdatasync for a file). */
+	int (*sync)(void *user);
+	/* Flush, sync and release. Called exactly once; user is invalid after. */
+	int (*close)(void *user);
+};
+
+struct dr_sink {
+	const struct dr_sink_ops *ops;
+	void *user;
+};
+
+/* Counters a file sink keeps (for benchmarks and tests). */
+struct dr_sink_stats {
+	uint64_t bytes;  /* bytes written */
+	uint64_t writes; /* write(2) calls */
+	uint64_t syncs;  /* fdatasync(2) calls */
+};
+
+/*
+ * The durable file sink: creates `path` with O_CREAT|O_EXCL|O_CLOEXEC (mode
+ * 0640), fsyncs the containing directory so the new name survives a power
+ * cut, writes with write(2) retrying on EINTR/short writes, and syncs with
+ * fdatasync. `stats` (may be NULL) is updated as it goes and must outlive
+ * the sink. On success *out is ready to use; close() frees it.
+ */
+int dr_file_sink_open(const char *path, struct dr_sink_stats *stats, struct dr_sink *out);
+
+#endif

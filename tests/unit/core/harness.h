@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* A tiny model of the shell around dr_core, for tests in virtual time: it
+ * carries out the actions the way the daemon does (a prompt plays for its
+ * length, a stopped recording reports done a little later) and records what
+ * happened so tests can assert on it. */
+#ifndef DR_TEST_CORE_HARNESS_H
+#define DR_TEST_CORE_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/session.h"
+
+struct box {
+	struct dr_core core;
+	uint64_t now;
+	/* the shell's view */
+	bool recorder_busy;     /* capture running or file being closed */
+	bool capturing;         /* capture running */
+	uint64_t finalise_at;   /* when the recorder will report done */
+	bool finalise_keep;
+	bool playing;
+	enum dr_prompt prompt;
+	uint64_t prompt_end;
+	enum dr_light light;
+	bool exited;
+	/* history */
+	int plays[DR_PROMPT_COUNT];
+	int recordings_started, recordings_kept, recordings_discarded;
+	int ignored_presses;
+	enum dr_stop_reason last_stop;
+	int violations;         /* invariant failures seen */
+	char last_violation[160];
+	uint32_t finalise_ms;   /* how long the recorder takes to close a file */
+	int record_status;      /* status the next recording reports */
+};
+
+static inline void box_violation(struct box *b, const char *what)
+{
+	b->violations++;
+	snprintf(b->last_violation, sizeof(b->last_violation), "t=%llu: %s",
+		 (unsigned long long)b->now, what);
+}
+
+static inline void box_apply(struct box *b, const struct dr_action *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (a[i].type) {
+		case DR_ACT_STATE:
+			break;
+		case DR_ACT_LIGHT:
+			b->light = a[i].light;
+			break;
+		case DR_ACT_PLAY:
+			b->playing = true;
+			b->prompt = a[i].prompt;
+			b->prompt_end = b->now + b->core.cfg.prompt_ms[a[i].prompt];
+			b->plays[a[i].prompt]++;
+			break;
+		case DR_ACT_STOP_PLAYBACK:
+			b->playing = false;
+			break;
+		case DR_ACT_START_RECORDING:
+			if (b->recorder_busy)
+				box_violation(b, "two recordings at once");
+			b->recorder_busy = b->capturing = true;
+			b->recordings_started++;
+			break;
+		case DR_ACT_STOP_RECORDING:
+			if (!b->capturing)
+				box_violation(b, "stop without a recording");
+			b->capturing = false;
+			b->finalise_at = b->now + b->finalise_ms;
+			b->finalise_keep = a[i].keep;
+			b->last_stop = a[i].reason;
+			break;
+		case DR_ACT_IGNORED_PRESS:
+			b->ignored_presses++;
+			break;
+		case DR_ACT_EXIT:
+			b->exited = true;
+			break;
+		}
+	}
+	bool lit = b->light == DR_LIGHT_RECORDING || b->light == DR_LIGHT_LAST_MINUTE;
+	if (lit != b->capturing)
+		box_violation(b, "recording light differs from capture");
+	if (dr_core_recording(&b->core) != b->capturing)
+		box_violation(b, "core state differs from capture");
+}
+
+static inline void box_init(struct box *b, const struct dr_core_config *cfg)
+{
+	memset(b, 0, sizeof(*b));
+	b->finalise_ms = 40;
+	b->light = DR_LIGHT_OFF;
+	dr_core_init(&b->core, cfg, 0);
+	struct dr_action a[DR_MAX_ACTIONS];
+	size_t n = dr_core_start(&b->core, 0, a);
+	box_apply(b, a, n);
+}
+
+static inline void box_event(struct box *b, struct dr_event ev)
+{
+	struct dr_action a[DR_MAX_ACTIONS];
+	size_t n = dr_core_step(&b->core, &ev, b->now, a);
+	box_apply(b, a, n);
+}
+
+/* Advance virtual time to t, delivering prompt ends, recorder results and
+ * deadline ticks in time order. */
+static inline void box_run_until(struct box *b, uint64_t t)
+{
+	for (int guard = 0;; guard++) {
+		if (guard > 100000) {
+			box_violation(b, "core keeps asking for ticks without progress");
+			break;
+		}
+		uint64_t next = t;
+		int what = 0;
+		if (b->playing && b->prompt_end <= next) {
+			next = b->prompt_end;
+			what = 1;
+		}
+		if (b->recorder_busy && !b->capturing && b->finalise_at <= next) {
+			next = b->finalise_at;
+			what = 2;
+		}
+		uint64_t d = dr_core_deadline(&b->core);
+		if (d != DR_NO_DEADLINE && d <= next) {
+			next = d;
+			what = 3;
+		}
+		if (!what)
+			break;
+		if (next > b->now)
+			b->now = next;
+		if (what == 1) {
+			b->playing = false;
+			box_event(b, (struct dr_event){.type = DR_EV_PROMPT_DONE, .prompt = b->prompt});
+		} else if (what == 2) {
+			b->recorder_busy = false;
+			if (b->finalise_keep)
+				b->recordings_kept++;
+			else
+				b->recordings_discarded++;
+			box_event(b, (struct dr_event){.type = DR_EV_RECORDING_DONE,
+						       .status = b->record_status});
+		} else {
+			box_event(b, (struct dr_event){.type = DR_EV_TICK});
+		}
+	}
+	b->now = t;
+}
+
+static inline void box_press(struct box *b, uint64_t at)
+{
+	box_run_until(b, at);
+	box_event(b, (struct dr_event){.type = DR_EV_PRESS});
+}
+
+#endif

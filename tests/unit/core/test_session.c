@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: MIT */
+/* Every state and transition of the session core, in virtual time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define WELCOME_MS 5000
+#define BEEP_MS 300
+
+static struct dr_core_config cfg(void)
+{
+	struct dr_core_config c;
+	dr_core_config_default(&c);
+	c.prompt_ms[DR_PROMPT_WELCOME] = WELCOME_MS;
+	c.prompt_ms[DR_PROMPT_BEEP] = BEEP_MS;
+	c.prompt_ms[DR_PROMPT_WARNING] = 2000;
+	c.prompt_ms[DR_PROMPT_TOO_SHORT] = 4000;
+	c.prompt_ms[DR_PROMPT_SAVED] = 3000;
+	c.prompt_ms[DR_PROMPT_FULL] = 4000;
+	c.prompt_ms[DR_PROMPT_ERROR] = 4000;
+	return c;
+}
+
+/* press at 1000 -> recording starts at 1000 + welcome + beep */
+#define REC_START (1000 + WELCOME_MS + BEEP_MS)
+
+static void test_starts_idle(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.light, DR_LIGHT_IDLE);
+	assert_int_equal(dr_core_deadline(&b.core), DR_NO_DEADLINE);
+}
+
+static void test_full_session(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+
+	box_press(&b, 1000);
+	/* the light changes at once, with the press */
+	assert_int_equal(b.light, DR_LIGHT_WELCOME);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
+	assert_true(b.playing);
+	assert_int_equal(b.prompt, DR_PROMPT_WELCOME);
+
+	box_run_until(&b, 1000 + WELCOME_MS);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_BEEP);
+	assert_int_equal(b.prompt, DR_PROMPT_BEEP);
+	assert_false(b.capturing);
+
+	box_run_until(&b, REC_START);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_RECORDING);
+	assert_true(b.capturing);
+	assert_int_equal(b.light, DR_LIGHT_RECORDING);
+
+	box_press(&b, REC_START + 30000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_FINALISING);
+	assert_false(b.capturing);
+	assert_true(b.finalise_keep);
+	assert_int_equal(b.last_stop, DR_STOP_PRESS);
+	assert_int_equal(b.light, DR_LIGHT_BUSY);
+	/* nothing is said until the file is closed */
+	assert_false(b.playing);
+
+	box_run_until(&b, REC_START + 30000 + 40);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_TELLING);
+	assert_int_equal(b.prompt, DR_PROMPT_SAVED);
+	assert_int_equal(b.light, DR_LIGHT_SAVED);
+
+	box_run_until(&b, REC_START + 40000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.light, DR_LIGHT_IDLE);
+	assert_int_equal(b.recordings_started, 1);
+	assert_int_equal(b.recordings_kept, 1);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_too_short_is_not_kept(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + 1500);
+	assert_false(b.finalise_keep);
+	assert_int_equal(b.last_stop, DR_STOP_TOO_SHORT);
+	box_run_until(&b, REC_START + 1600);
+	assert_int_equal(b.prompt, DR_PROMPT_TOO_SHORT);
+	assert_int_equal(b.plays[DR_PROMPT_SAVED], 0);
+	box_run_until(&b, REC_START + 10000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.recordings_discarded, 1);
+	assert_int_equal(b.recordings_kept, 0);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_exactly_min_length_is_kept(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + c.min_length_ms);
+	assert_true(b.finalise_keep);
+}
+
+static void test_time_limit_with_warning(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+
+	box_run_until(&b, REC_START + c.time_limit_ms - c.warning_ms - 1);
+	assert_int_equal(b.plays[DR_PROMPT_WARNING], 0);
+	assert_int_equal(b.light, DR_LIGHT_RECORDING);
+	box_run_until(&b, REC_START + c.time_limit_ms - c.warning_ms);
+	assert_int_equal(b.plays[DR_PROMPT_WARNING], 1);
+	assert_int_equal(b.light, DR_LIGHT_LAST_MINUTE);
+	assert_true(b.capturing); /* the warning does not stop anything */
+
+	box_run_until(&b, REC_START + c.time_limit_ms - 1);
+	assert_true(b.capturing);
+	box_run_until(&b, REC_START + c.time_limit_ms);
+	assert_false(b.capturing);
+	assert_int_equal(b.last_stop, DR_STOP_TIME_LIMIT);
+	assert_true(b.finalise_keep);
+	box_run_until(&b, REC_START + c.time_limit_ms + 10000);
+	assert_int_equal(b.plays[DR_PROMPT_SAVED], 1);
+	assert_int_equal(b.plays[DR_PROMPT_WARNING], 1);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_press_during_warning_stops_it(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + c.time_limit_ms - c.warning_ms + 500);
+	assert_false(b.playing); /* the warning was cut */
+	assert_false(b.capturing);
+	box_run_until(&b, REC_START + c.time_limit_ms + 20000);
+	assert_int_equal(b.plays[DR_PROMPT_SAVED], 1);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_presses_ignored_while_speaking_or_saving(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_press(&b, 1200);          /* during the welcome */
+	box_press(&b, 1000 + WELCOME_MS + 100); /* during the beep */
+	assert_int_equal(b.ignored_presses, 2);
+	box_run_until(&b, REC_START);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_RECORDING);
+	box_press(&b, REC_START + 5000);
+	box_press(&b, REC_START + 5010); /* while finalising */
+	box_run_until(&b, REC_START + 5100);
+	box_press(&b, REC_START + 5200); /* while telling "saved" */
+	assert_int_equal(b.ignored_presses, 4);
+	assert_int_equal(b.recordings_started, 1);
+	box_run_until(&b, REC_START + 20000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	/* and a new press starts a new session */
+	box_press(&b, REC_START + 21000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
+}
+
+static void test_release_does_nothing(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_event(&b, (struct dr_event){.type = DR_EV_RELEASE});
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START + 3000);
+	box_event(&b, (struct dr_event){.type = DR_EV_RELEASE});
+	assert_true(b.capturing);
+}
+
+static void test_storage_low_refuses_to_start(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_event(&b, (struct dr_event){.type = DR_EV_STORAGE_LOW});
+	assert_int_equal(b.light, DR_LIGHT_FULL);
+	box_press(&b, 1000);
+	assert_int_equal(b.prompt, DR_PROMPT_FULL);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_TELLING);
+	box_run_until(&b, 10000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.light, DR_LIGHT_FULL);
+	assert_int_equal(b.recordings_started, 0);
+
+	box_event(&b, (struct dr_event){.type = DR_EV_STORAGE_OK});
+	assert_int_equal(b.light, DR_LIGHT_IDLE);
+	box_press(&b, 11000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
+}
+
+static void test_storage_low_during_recording_does_not_stop_it(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_event(&b, (struct dr_event){.type = DR_EV_STORAGE_LOW});
+	assert_true(b.capturing);
+	assert_int_equal(b.light, DR_LIGHT_RECORDING);
+	box_press(&b, REC_START + 5000);
+	box_run_until(&b, REC_START + 20000);
+	assert_int_equal(b.light, DR_LIGHT_FULL);
+	assert_int_equal(b.recordings_kept, 1);
+}
+
+static void test_microphone_failure_keeps_what_was_said(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START + 4000);
+	/* the recorder ends by itself with an error */
+	b.capturing = false;
+	b.recorder_busy = false;
+	box_event(&b, (struct dr_event){.type = DR_EV_RECORDING_DONE, .status = -19, .samples = 192000});
+	assert_int_equal(b.prompt, DR_PROMPT_ERROR);
+	assert_int_equal(b.light, DR_LIGHT_ERROR);
+	box_run_until(&b, REC_START + 20000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_device_error_event_stops_and_keeps(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START + 4000);
+	box_event(&b, (struct dr_event){.type = DR_EV_DEVICE_ERROR, .status = -5});
+	assert_false(b.capturing);
+	assert_true(b.finalise_keep);
+	assert_int_equal(b.last_stop, DR_STOP_DEVICE_ERROR);
+	b.record_status = -5;
+	box_run_until(&b, REC_START + 4100);
+	assert_int_equal(b.prompt, DR_PROMPT_ERROR);
+}
+
+static void test_failed_save_is_told(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	b.record_status = -28; /* ENOSPC while closing */
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + 5000);
+	box_run_until(&b, REC_START + 5100);
+	assert_int_equal(b.prompt, DR_PROMPT_ERROR);
+	assert_int_equal(b.plays[DR_PROMPT_SAVED], 0);
+}
+
+static void test_silent_speaker_cannot_hang_the_box(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	/* the speaker never reports done: drop the prompt-end from the model */
+	b.playing = false;
+	uint64_t d = dr_core_deadline(&b.core);
+	assert_int_equal(d, 1000 + WELCOME_MS + c.prompt_slack_ms);
+	box_run_until(&b, d);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_BEEP);
+	b.playing = false;
+	box_run_until(&b, d + BEEP_MS + c.prompt_slack_ms);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_RECORDING);
+}
+
+static void test_stale_prompt_done_is_ignored(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	/* a done for a prompt that is not playing */
+	box_event(&b, (struct dr_event){.type = DR_EV_PROMPT_DONE, .prompt = DR_PROMPT_SAVED});
+	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
+	box_event(&b, (struct dr_event){.type = DR_EV_PROMPT_DONE, .prompt = (enum dr_prompt)99});
+	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
+}
+
+static void test_shutdown_while_recording_finalises_then_exits(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START + 500); /* shorter than the minimum: kept anyway */
+	box_event(&b, (struct dr_event){.type = DR_EV_SHUTDOWN});
+	assert_false(b.capturing);
+	assert_true(b.finalise_keep);
+	assert_int_equal(b.last_stop, DR_STOP_SHUTDOWN);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_STOPPING);
+	assert_false(b.exited);
+	box_press(&b, REC_START + 510);
+	assert_int_equal(b.ignored_presses, 1);
+	box_run_until(&b, REC_START + 600);
+	assert_true(b.exited);
+	assert_int_equal(b.light, DR_LIGHT_OFF);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_EXITED);
+	assert_int_equal(b.recordings_kept, 1);
+	/* nothing happens after exit */
+	struct dr_action a[DR_MAX_ACTIONS];
+	struct dr_event ev = {.type = DR_EV_PRESS};
+	assert_int_equal(dr_core_step(&b.core, &ev, REC_START + 700, a), 0);
+}
+
+static void test_shutdown_in_other_states_exits_at_once(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	enum dr_state want[] = {DR_ST_IDLE, DR_ST_WELCOME, DR_ST_BEEP, DR_ST_TELLING, DR_ST_FINALISING};
+	uint64_t at[] = {500, 2000, 1000 + WELCOME_MS + 100, REC_START + 5100, REC_START + 5010};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct box b;
+		box_init(&b, &c);
+		b.finalise_ms = 50;
+		box_press(&b, 1000);
+		box_run_until(&b, REC_START);
+		if (want[i] == DR_ST_IDLE) {
+			box_init(&b, &c);
+		} else if (want[i] == DR_ST_WELCOME || want[i] == DR_ST_BEEP) {
+			box_init(&b, &c);
+			box_press(&b, 1000);
+			box_run_until(&b, at[i]);
+		} else {
+			box_press(&b, REC_START + 5000);
+			box_run_until(&b, at[i]);
+		}
+		assert_int_equal(dr_core_state(&b.core), want[i]);
+		box_event(&b, (struct dr_event){.type = DR_EV_SHUTDOWN});
+		if (want[i] == DR_ST_FINALISING) {
+			assert_false(b.exited); /* waits for the file */
+			box_run_until(&b, at[i] + 100);
+		}
+		assert_true(b.exited);
+		assert_false(b.playing);
+		assert_int_equal(b.violations, 0);
+	}
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	for (int s = 0; s < DR_ST_COUNT; s++)
+		assert_string_not_equal(dr_state_name((enum dr_state)s), "?");
+	for (int p = 0; p < DR_PROMPT_COUNT; p++)
+		assert_string_not_equal(dr_prompt_name((enum dr_prompt)p), "?");
+	for (int l = 0; l < DR_LIGHT_COUNT; l++)
+		assert_string_not_equal(dr_light_name((enum dr_light)l), "?");
+	assert_string_equal(dr_state_name(DR_ST_COUNT), "?");
+	assert_string_equal(dr_prompt_name(DR_PROMPT_TOO_SHORT), "too_short");
+}
+
+/* Random presses, holds and chatter in virtual time; the invariants are
+ * checked by the harness after every step. */
+static void test_random_sessions_keep_invariants(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	c.time_limit_ms = 20000;
+	c.warning_ms = 5000;
+	uint64_t seed = 12345;
+	int started = 0, kept = 0, discarded = 0, limits = 0;
+	for (int session = 0; session < 10000; session++) {
+		struct box b;
+		box_init(&b, &c);
+		b.finalise_ms = 1 + (uint32_t)(seed % 500);
+		uint64_t t = 0, last_press = 0;
+		int presses = 1 + (int)(seed % 6);
+		for (int i = 0; i < presses; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			t += (seed >> 33) % 30000;
+			if ((seed >> 20) % 10 == 0)
+				box_event(&b, (struct dr_event){.type = DR_EV_STORAGE_LOW});
+			else if ((seed >> 20) % 10 == 1)
+				box_event(&b, (struct dr_event){.type = DR_EV_STORAGE_OK});
+			box_press(&b, t);
+			last_press = t;
+		}
+		/* back at idle within a bounded time of the last press */
+		uint64_t bound = last_press + c.time_limit_ms + 500 + 5 * (10000 + c.prompt_slack_ms);
+		box_run_until(&b, bound);
+		if (b.violations)
+			fail_msg("session %d: %s", session, b.last_violation);
+		assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+		assert_false(b.recorder_busy);
+		assert_int_equal(b.recordings_started, b.recordings_kept + b.recordings_discarded);
+		started += b.recordings_started;
+		kept += b.recordings_kept;
+		discarded += b.recordings_discarded;
+		limits += b.plays[DR_PROMPT_WARNING];
+	}
+	/* the random walk must actually reach every path */
+	print_message("%d recordings: %d kept, %d too short, %d reached the warning\n", started,
+		      kept, discarded, limits);
+	assert_true(kept > 1000);
+	assert_true(discarded > 100);
+	assert_true(limits > 100);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_starts_idle),
+		cmocka_unit_test(test_full_session),
+		cmocka_unit_test(test_too_short_is_not_kept),
+		cmocka_unit_test(test_exactly_min_length_is_kept),
+		cmocka_unit_test(test_time_limit_with_warning),
+		cmocka_unit_test(test_press_during_warning_stops_it),
+		cmocka_unit_test(test_presses_ignored_while_speaking_or_saving),
+		cmocka_unit_test(test_release_does_nothing),
+		cmocka_unit_test(test_storage_low_refuses_to_start),
+		cmocka_unit_test(test_storage_low_during_recording_does_not_stop_it),
+		cmocka_unit_test(test_microphone_failure_keeps_what_was_said),
+		cmocka_unit_test(test_device_error_event_stops_and_keeps),
+		cmocka_unit_test(test_failed_save_is_told),
+		cmocka_unit_test(test_silent_speaker_cannot_hang_the_box),
+		cmocka_unit_test(test_stale_prompt_done_is_ignored),
+		cmocka_unit_test(test_shutdown_while_recording_finalises_then_exits),
+		cmocka_unit_test(test_shutdown_in_other_states_exits_at_once),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_random_sessions_keep_invariants),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
