@@ -30,7 +30,7 @@ struct dr_oggopus_params {
 	int bitrate;            /* bits/s, default 32000 (VBR) */
 	int complexity;         /* 0..10, default 8 */
 	int frame_ms;           /* 10, 20, 40 or 60; default 20 */
-	unsigned flush_ms;      /* page flush + sync interval; default 400, max 500 */
+	unsigned flush_ms;      /* page flush + sync interval; default 300, max 500 */
 	uint32_t serial;        /* Ogg stream serial number */
 	const char *recording_id; /* goes in the comment header; may be NULL */
 	const char *start_utc;    /* goes in the comment header; may be NULL */
@@ -38,6 +38,8 @@ struct dr_oggopus_params {
 
 /* Fills the defaults above. */
 void dr_oggopus_params_default(struct dr_oggopus_params *p);
+/* (Added.) 0 if dr_oggopus_new would accept p, else -EINVAL. */
+int dr_oggopus_params_check(const struct dr_oggopus_params *p);
 
 struct dr_oggopus;
 

@@ -42,4 +42,10 @@ struct dr_sink_stats {
  */
 int dr_file_sink_open(const char *path, struct dr_sink_stats *stats, struct dr_sink *out);
 
+/* (Added.) If `sink` is a file sink, also count into `watcher` from now on
+ * (as well as into the `stats` given at open); watcher must outlive the
+ * sink. -EINVAL if it is some other sink. The recorder uses this to report
+ * the counters of whatever file sink it was handed. */
+int dr_file_sink_watch_stats(struct dr_sink sink, struct dr_sink_stats *watcher);
+
 #endif

@@ -79,4 +79,9 @@ int dr_store_free_bytes(struct dr_store *s, uint64_t *bytes);
 /* Hex BLAKE2b-256 of a file. */
 int dr_hash_file(const char *path, char hex[65]);
 
+/* Added: the message of the last error any dr_store_* call on s reported
+ * (also for the calls without an err buffer). Owned by s, valid until the
+ * next call; "" if none. */
+const char *dr_store_errmsg(const struct dr_store *s);
+
 #endif

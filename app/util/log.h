@@ -13,9 +13,15 @@
 #ifndef DR_LOG_H
 #define DR_LOG_H
 
+#include <stdint.h>
+
 enum dr_log_level { DR_LOG_LEVEL_ERR = 3, DR_LOG_LEVEL_WARN = 4, DR_LOG_LEVEL_INFO = 6, DR_LOG_LEVEL_DEBUG = 7 };
 
 void dr_log_set_level(enum dr_log_level max);
+/* Rate limit, per module: at most `burst` messages in each `interval_ms`
+ * window, then one "N messages suppressed" line when the next window opens.
+ * Default 10 per 10000 ms; burst 0 turns the limit off. */
+void dr_log_set_ratelimit(unsigned burst, uint32_t interval_ms);
 void dr_log_printf(enum dr_log_level lvl, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

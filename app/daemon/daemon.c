@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/session.h"
+#include "dev/audio.h"
+#include "dev/button.h"
+#include "dev/lights.h"
+#include "media/prompts.h"
+#include "media/recorder.h"
+#include "media/recover.h"
+#include "media/sink.h"
+#include "store/store.h"
+#include "util/evlog.h"
+#include "util/log.h"
+
+#define MOD "daemon"
+#define QUEUE_MAX 16
+
+struct drd {
+	const struct drd_settings *s;
+	struct dr_evlog *log;
+	struct dr_store *store;
+	struct dr_prompts *prompts;
+	struct dr_playback *speaker;
+	struct dr_capture *mic;
+	struct dr_recorder *rec;
+	struct dr_button *button;
+	struct dr_lights *lights;
+	struct dr_core core;
+	int sig_fd, deadline_fd, storage_fd;
+
+	/* the prompt the core is waiting for */
+	uint32_t play_seq, play_token;
+	enum dr_prompt play_prompt;
+
+	/* the recording in progress (capturing or being closed) */
+	bool rec_active;
+	char rec_id[DR_STORE_ID_LEN + 1];
+	char rec_path[PATH_MAX];
+	bool rec_keep;
+	enum dr_stop_reason rec_reason;
+	struct dr_sink_stats rec_stats;
+
+	bool storage_low;
+	bool storage_known;
+	bool quit;
+
+	struct dr_event queue[QUEUE_MAX];
+	size_t nqueue;
+};
+
+static void queue_event(struct drd *d, struct dr_event ev)
+{
+	if (d->nqueue < QUEUE_MAX)
+		d->queue[d->nqueue++] = ev;
+	else
+		DR_LOG_ERR(MOD, "event queue full, event %d dropped", ev.type);
+}
+
+static void now_utc(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void log_error(struct drd *d, const char *what, const char *msg)
+{
+	char w[128], m[1024];
+	DR_LOG_ERR(MOD, "%s: %s", what, msg);
+	dr_evlog_emit(d->log, "error", ",\"what\":\"%s\",\"message\":\"%s\"",
+		      dr_evlog_str(what, w, sizeof(w)), dr_evlog_str(msg, m, sizeof(m)));
+}
+
+/* ---- actions ---- */
+
+static void do_play(struct drd *d, enum dr_prompt p)
+{
+	size_t n;
+	const int16_t *pcm = dr_prompts_pcm(d->prompts, p, &n);
+	uint32_t token = ++d->play_seq;
+	int r = dr_playback_play(d->speaker, pcm, n, token);
+	if (r < 0) {
+		char m[256];
+		snprintf(m, sizeof(m), "cannot play %s: %s", dr_prompt_name(p), strerror(-r));
+		log_error(d, "speaker", m);
+		/* the core's watchdog carries on without the speaker */
+		d->play_token = 0;
+		return;
+	}
+	d->play_token = token;
+	d->play_prompt = p;
+	dr_evlog_emit(d->log, "prompt", ",\"name\":\"%s\",\"samples\":%zu", dr_prompt_name(p), n);
+}
+
+static void do_start_recording(struct drd *d)
+{
+	char utc[40], err[PATH_MAX + 256];
+	struct dr_sink sink;
+	int r;
+
+	now_utc(utc, sizeof(utc));
+	r = dr_store_begin(d->store, utc, dr_mono_ms(), d->rec_id, d->rec_path, sizeof(d->rec_path),
+			   err, sizeof(err));
+	if (r < 0) {
+		log_error(d, "store", err);
+		goto err_report;
+	}
+	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
+	r = dr_file_sink_open(d->rec_path, &d->rec_stats, &sink);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot create %s: %s", d->rec_path, strerror(-r));
+		log_error(d, "store", err);
+		dr_store_discard(d->store, d->rec_id, "the recording file could not be created", err,
+				 sizeof(err));
+		goto err_report;
+	}
+	r = dr_recorder_start(d->rec, sink, d->rec_id, utc);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot start recording: %s", strerror(-r));
+		log_error(d, "microphone", err);
+		dr_store_discard(d->store, d->rec_id, "the microphone did not start; nothing was recorded",
+				 err, sizeof(err));
+		goto err_report;
+	}
+	d->rec_active = true;
+	d->rec_keep = true;
+	dr_evlog_emit(d->log, "recording_started", ",\"id\":\"%s\",\"start_utc\":\"%s\"", d->rec_id, utc);
+	return;
+
+err_report:
+	queue_event(d, (struct dr_event){.type = DR_EV_RECORDING_DONE, .status = r < 0 ? r : -EIO});
+}
+
+static void do_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why)
+{
+	if (!d->rec_active)
+		return;
+	d->rec_keep = keep;
+	d->rec_reason = why;
+	dr_recorder_stop(d->rec);
+	dr_evlog_emit(d->log, "recording_stopping", ",\"id\":\"%s\",\"reason\":\"%s\",\"keep\":%s",
+		      d->rec_id, dr_stop_reason_name(why), keep ? "true" : "false");
+}
+
+static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (a[i].type) {
+		case DR_ACT_STATE:
+			dr_evlog_emit(d->log, "state", ",\"from\":\"%s\",\"to\":\"%s\"",
+				      dr_state_name(a[i].from), dr_state_name(a[i].to));
+			break;
+		case DR_ACT_LIGHT:
+			dr_lights_set(d->lights, a[i].light);
+			break;
+		case DR_ACT_PLAY:
+			do_play(d, a[i].prompt);
+			break;
+		case DR_ACT_STOP_PLAYBACK:
+			d->play_token = 0;
+			dr_playback_stop(d->speaker);
+			break;
+		case DR_ACT_START_RECORDING:
+			do_start_recording(d);
+			break;
+		case DR_ACT_STOP_RECORDING:
+			do_stop_recording(d, a[i].keep, a[i].reason);
+			break;
+		case DR_ACT_IGNORED_PRESS:
+			dr_evlog_emit(d->log, "press_ignored", ",\"state\":\"%s\"",
+				      dr_state_name(dr_core_state(&d->core)));
+			break;
+		case DR_ACT_EXIT:
+			d->quit = true;
+			break;
+		}
+	}
+}
+
+static void arm_deadline(struct drd *d)
+{
+	uint64_t dl = dr_core_deadline(&d->core);
+	struct itimerspec its = {0};
+	if (dl != DR_NO_DEADLINE) {
+		its.it_value.tv_sec = (time_t)(dl / 1000);
+		its.it_value.tv_nsec = (long)(dl % 1000) * 1000000L;
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	timerfd_settime(d->deadline_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void feed(struct drd *d, struct dr_event ev)
+{
+	queue_event(d, ev);
+	while (d->nqueue) {
+		struct dr_event e = d->queue[0];
+		memmove(d->queue, d->queue + 1, (d->nqueue - 1) * sizeof(d->queue[0]));
+		d->nqueue--;
+		struct dr_action acts[DR_MAX_ACTIONS];
+		size_t n = dr_core_step(&d->core, &e, dr_mono_ms(), acts);
+		carry_out(d, acts, n);
+	}
+	arm_deadline(d);
+}
+
+/* ---- results from the media threads ---- */
+
+static void on_recording_done(struct drd *d)
+{
+	struct dr_recording_result res;
+	char err[512], note[160];
+	const char *state = "complete";
+	int status;
+	uint64_t duration_ms;
+
+	if (dr_recorder_collect(d->rec, &res) < 0)
+		return;
+	d->rec_active = false;
+	status = res.status;
+	duration_ms = res.samples * 1000 / 48000;
+
+	if (!d->rec_keep || res.samples == 0) {
+		const char *why = !d->rec_keep ? "too short: the resident pressed again within the minimum length"
+					       : "nothing was captured";
+		state = "discarded";
+		if (dr_store_discard(d->store, d->rec_id, why, err, sizeof(err)) < 0)
+			log_error(d, "store", err);
+	} else if (res.status < 0) {
+		/* Cut short by the microphone or the disk: make the file whole
+		 * and keep what there is. */
+		struct dr_recover_result rr;
+		snprintf(note, sizeof(note), "ended by %s failure: %s",
+			 res.capture_failed ? "microphone" : "storage", strerror(-res.status));
+		int r = dr_recover_file(d->rec_path, &rr);
+		if (r == 0) {
+			duration_ms = rr.samples * 1000 / 48000;
+			state = "interrupted";
+			if (dr_store_finish(d->store, d->rec_id, DR_REC_INTERRUPTED, duration_ms, note, err,
+					    sizeof(err)) < 0)
+				log_error(d, "store", err);
+		} else {
+			snprintf(err, sizeof(err), "recording %s could not be repaired (%s); it stays "
+				 "marked as recording and is tried again at the next start",
+				 d->rec_id, strerror(-r));
+			log_error(d, "store", err);
+			state = "recording";
+		}
+	} else {
+		snprintf(note, sizeof(note), "stopped by %s", dr_stop_reason_name(d->rec_reason));
+		if (dr_store_finish(d->store, d->rec_id, DR_REC_COMPLETE, duration_ms, note, err,
+				    sizeof(err)) < 0) {
+			log_error(d, "store", err);
+			status = -EIO;
+			state = "recording";
+		}
+	}
+	if (res.lost)
+		DR_LOG_ERR(MOD, "recording %s lost %" PRIu64 " samples to a full ring buffer", d->rec_id,
+			   res.lost);
+	dr_evlog_emit(d->log, "recording_finalised",
+		      ",\"id\":\"%s\",\"state\":\"%s\",\"duration_ms\":%" PRIu64 ",\"samples\":%" PRIu64
+		      ",\"lost\":%" PRIu64 ",\"ring_high_water\":%zu,\"bytes\":%" PRIu64
+		      ",\"writes\":%" PRIu64 ",\"syncs\":%" PRIu64 ",\"status\":%d",
+		      d->rec_id, state, duration_ms, res.samples, res.lost, res.ring_high_water,
+		      d->rec_stats.bytes, d->rec_stats.writes, d->rec_stats.syncs, res.status);
+	feed(d, (struct dr_event){.type = DR_EV_RECORDING_DONE, .status = status, .samples = res.samples});
+}
+
+static void on_playback_done(struct drd *d)
+{
+	struct dr_playback_done done;
+	while (dr_playback_collect(d->speaker, &done) == 0) {
+		if (done.status < 0 && done.status != -ECANCELED) {
+			char m[128];
+			snprintf(m, sizeof(m), "playback failed: %s", strerror(-done.status));
+			log_error(d, "speaker", m);
+		}
+		if (done.token != d->play_token || !d->play_token)
+			continue; /* cut off earlier; the core has moved on */
+		d->play_token = 0;
+		dr_evlog_emit(d->log, "prompt_done",
+			      ",\"name\":\"%s\",\"status\":%d,\"started_us\":%" PRIu64 ",\"ended_us\":%" PRIu64,
+			      dr_prompt_name(d->play_prompt), done.status, done.started_us, done.ended_us);
+		feed(d, (struct dr_event){.type = DR_EV_PROMPT_DONE, .prompt = d->play_prompt,
+					  .status = done.status});
+	}
+}
+
+static void on_button(struct drd *d)
+{
+	struct dr_button_edge edges[16];
+	int n = dr_button_read(d->button, edges, 16);
+	if (n < 0) {
+		char m[128];
+		snprintf(m, sizeof(m), "cannot read the button: %s", strerror(-n));
+		log_error(d, "button", m);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		dr_evlog_emit_at(d->log, edges[i].t_us, "button", ",\"edge\":\"%s\"",
+				 edges[i].pressed ? "down" : "up");
+		feed(d, (struct dr_event){.type = edges[i].pressed ? DR_EV_PRESS : DR_EV_RELEASE});
+	}
+}
+
+static void check_storage(struct drd *d)
+{
+	uint64_t free_bytes;
+	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
+		return;
+	bool low = free_bytes < d->s->storage_low_bytes;
+	if (d->storage_known && low == d->storage_low)
+		return;
+	d->storage_known = true;
+	d->storage_low = low;
+	dr_evlog_emit(d->log, "storage", ",\"free_mb\":%" PRIu64 ",\"low\":%s",
+		      free_bytes / (1024 * 1024), low ? "true" : "false");
+	if (low)
+		DR_LOG_WARN(MOD, "storage nearly full: %" PRIu64 " MiB free; new recordings are refused",
+			    free_bytes / (1024 * 1024));
+	feed(d, (struct dr_event){.type = low ? DR_EV_STORAGE_LOW : DR_EV_STORAGE_OK});
+}
+
+/* ---- start-up ---- */
+
+struct pending_rec {
+	char id[DR_STORE_ID_LEN + 1];
+	char path[PATH_MAX];
+};
+struct pending_list {
+	struct pending_rec *v;
+	size_t n;
+};
+
+static int collect_pending(void *user, const struct dr_store_rec *rec)
+{
+	struct pending_list *l = user;
+	struct pending_rec *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	l->v = nv;
+	snprintf(l->v[l->n].id, sizeof(l->v[l->n].id), "%s", rec->id);
+	snprintf(l->v[l->n].path, sizeof(l->v[l->n].path), "%s", rec->path);
+	l->n++;
+	return 0;
+}
+
+/* Recordings still marked "recording" were cut off by a crash or power cut:
+ * repair each and keep it, marked interrupted. */
+static int recover_interrupted(struct drd *d)
+{
+	struct pending_list l = {0};
+	char err[PATH_MAX + 256];
+	int r = dr_store_each(d->store, DR_REC_RECORDING, collect_pending, &l);
+	if (r < 0) {
+		free(l.v);
+		return r;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct dr_recover_result rr;
+		r = dr_recover_file(l.v[i].path, &rr);
+		if (r == 0) {
+			uint64_t ms = rr.samples * 1000 / 48000;
+			if (dr_store_finish(d->store, l.v[i].id, DR_REC_INTERRUPTED, ms,
+					    "cut off by a power failure or crash; repaired at start-up",
+					    err, sizeof(err)) < 0) {
+				log_error(d, "recovery", err);
+				continue;
+			}
+			dr_evlog_emit(d->log, "recovered",
+				      ",\"id\":\"%s\",\"duration_ms\":%" PRIu64 ",\"dropped_bytes\":%" PRIu64
+				      ",\"was_complete\":%s",
+				      l.v[i].id, ms, rr.dropped_bytes, rr.was_complete ? "true" : "false");
+			DR_LOG_INFO(MOD, "recovered recording %s (%" PRIu64 " ms)", l.v[i].id, ms);
+		} else if (r == -ENOENT || r == -EINVAL) {
+			/* Cut off before any audio reached the disk. */
+			if (dr_store_discard(d->store, l.v[i].id,
+					     "cut off before any audio was written; nothing to keep",
+					     err, sizeof(err)) < 0)
+				log_error(d, "recovery", err);
+			dr_evlog_emit(d->log, "recovered", ",\"id\":\"%s\",\"duration_ms\":0,\"empty\":true",
+				      l.v[i].id);
+		} else {
+			snprintf(err, sizeof(err), "cannot repair %s: %s (left for the next start)",
+				 l.v[i].path, strerror(-r));
+			log_error(d, "recovery", err);
+		}
+	}
+	free(l.v);
+	return 0;
+}
+
+static int open_all(struct drd *d)
+{
+	const struct drd_settings *s = d->s;
+	char err[1024];
+	int r;
+
+	r = dr_evlog_open(s->event_log[0] ? s->event_log : NULL, &d->log);
+	if (r < 0) {
+		fprintf(stderr, "diaryroomd: cannot open event log %s: %s\n", s->event_log, strerror(-r));
+		return r;
+	}
+	r = dr_store_open(s->data_dir, &d->store, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	r = recover_interrupted(d);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "recovery failed: %s", strerror(-r));
+		goto fail;
+	}
+	r = dr_prompts_load(s->prompts_dir, &d->prompts, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	r = dr_playback_open(s->board, s->board_dir, &d->speaker, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	r = dr_capture_open(s->board, s->board_dir, &d->mic, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	r = dr_recorder_new(d->mic, &s->rec, &d->rec);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot set up the recorder: %s", strerror(-r));
+		goto fail;
+	}
+	r = dr_lights_open(s->board, d->log, &d->lights, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	r = dr_button_open(s->board, s->board_dir, &d->button, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	return 0;
+
+fail:
+	fprintf(stderr, "diaryroomd: %s\n", err);
+	{
+		char m[1024];
+		dr_evlog_emit(d->log, "error", ",\"what\":\"start\",\"message\":\"%s\"",
+			      dr_evlog_str(err, m, sizeof(m)));
+	}
+	return r;
+}
+
+static void close_all(struct drd *d)
+{
+	dr_button_free(d->button);
+	dr_lights_free(d->lights);
+	dr_recorder_free(d->rec); /* finalises a recording still open */
+	dr_capture_free(d->mic);
+	dr_playback_free(d->speaker);
+	dr_prompts_free(d->prompts);
+	dr_store_close(d->store);
+	dr_evlog_free(d->log);
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+	if (d->deadline_fd >= 0)
+		close(d->deadline_fd);
+	if (d->storage_fd >= 0)
+		close(d->storage_fd);
+}
+
+static int open_fds(struct drd *d)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->storage_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->sig_fd < 0 || d->deadline_fd < 0 || d->storage_fd < 0)
+		return -errno;
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = d->s->storage_check_ms / 1000,
+				.tv_nsec = (long)(d->s->storage_check_ms % 1000) * 1000000L},
+	};
+	its.it_value = its.it_interval;
+	timerfd_settime(d->storage_fd, 0, &its, NULL);
+	return 0;
+}
+
+static void drain_fd(int fd)
+{
+	uint64_t v;
+	while (read(fd, &v, sizeof(v)) > 0)
+		;
+}
+
+int drd_run(const struct drd_settings *s)
+{
+	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1};
+	int status = 0, r;
+
+	r = open_fds(&d);
+	if (r < 0) {
+		fprintf(stderr, "diaryroomd: cannot set up signals and timers: %s\n", strerror(-r));
+		close_all(&d);
+		return 1;
+	}
+	if (open_all(&d) < 0) {
+		close_all(&d);
+		return 1;
+	}
+
+	struct dr_core_config cc = s->core;
+	for (int p = 0; p < DR_PROMPT_COUNT; p++)
+		cc.prompt_ms[p] = dr_prompts_ms(d.prompts, (enum dr_prompt)p);
+	dr_core_init(&d.core, &cc, dr_mono_ms());
+	struct dr_action acts[DR_MAX_ACTIONS];
+	carry_out(&d, acts, dr_core_start(&d.core, dr_mono_ms(), acts));
+	check_storage(&d);
+	{
+		char b[PATH_MAX * 2], dd[PATH_MAX * 2];
+		dr_evlog_emit(d.log, "ready", ",\"version\":\"%s\",\"board\":\"%s\",\"data\":\"%s\",\"pid\":%d",
+			      DR_VERSION, dr_evlog_str(s->board_dir, b, sizeof(b)),
+			      dr_evlog_str(s->data_dir, dd, sizeof(dd)), (int)getpid());
+	}
+	DR_LOG_INFO(MOD, "ready (board %s, data %s)", s->board_dir, s->data_dir);
+
+	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_COUNT };
+	struct pollfd pfd[FD_COUNT];
+	while (!d.quit) {
+		pfd[FD_SIG] = (struct pollfd){.fd = d.sig_fd, .events = POLLIN};
+		pfd[FD_DEADLINE] = (struct pollfd){.fd = d.deadline_fd, .events = POLLIN};
+		pfd[FD_STORAGE] = (struct pollfd){.fd = d.storage_fd, .events = POLLIN};
+		pfd[FD_BUTTON] = (struct pollfd){.fd = dr_button_fd(d.button), .events = POLLIN};
+		pfd[FD_LIGHTS] = (struct pollfd){.fd = dr_lights_fd(d.lights), .events = POLLIN};
+		pfd[FD_SPEAKER] = (struct pollfd){.fd = dr_playback_fd(d.speaker), .events = POLLIN};
+		pfd[FD_REC] = (struct pollfd){.fd = dr_recorder_fd(d.rec), .events = POLLIN};
+		if (poll(pfd, FD_COUNT, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			DR_LOG_ERR(MOD, "poll: %s", strerror(errno));
+			status = 2;
+			break;
+		}
+		if (pfd[FD_SIG].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(d.sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				dr_evlog_emit(d.log, "signal", ",\"signal\":%u", si.ssi_signo);
+				feed(&d, (struct dr_event){.type = DR_EV_SHUTDOWN});
+			}
+		}
+		if (pfd[FD_REC].revents & POLLIN)
+			on_recording_done(&d);
+		if (pfd[FD_SPEAKER].revents & POLLIN)
+			on_playback_done(&d);
+		if (pfd[FD_BUTTON].revents & POLLIN)
+			on_button(&d);
+		if (pfd[FD_LIGHTS].revents & POLLIN)
+			dr_lights_tick(d.lights);
+		if (pfd[FD_DEADLINE].revents & POLLIN) {
+			drain_fd(d.deadline_fd);
+			feed(&d, (struct dr_event){.type = DR_EV_TICK});
+		}
+		if (pfd[FD_STORAGE].revents & POLLIN) {
+			drain_fd(d.storage_fd);
+			check_storage(&d);
+		}
+	}
+	dr_evlog_emit(d.log, "exit", ",\"status\":%d", status);
+	close_all(&d);
+	return status;
+}

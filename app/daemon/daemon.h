@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * drd: the running daemon. One thread runs one poll() loop over
+ *   signalfd (SIGTERM, SIGINT), a timerfd for the core's deadline, a timerfd
+ *   for the storage check, the button, the lights' blink timer, the speaker's
+ *   completions and the recorder's completions,
+ * feeds what happens to the session core (core/session.h) and carries out the
+ * actions it returns. Media work happens in the recorder's and the speaker's
+ * own threads; the catalogue is only touched from this loop.
+ */
+#ifndef DRD_DAEMON_H
+#define DRD_DAEMON_H
+
+#include "settings.h"
+
+/* Opens everything, recovers interrupted recordings, runs until SIGTERM or
+ * SIGINT, finalises and returns the exit status (0 clean, 1 failed to start,
+ * 2 a fatal error while running). Messages go to stderr. */
+int drd_run(const struct drd_settings *s);
+
+#endif

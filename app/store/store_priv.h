@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of dr_store shared by its files (not a public header).
+ */
+#ifndef DR_STORE_PRIV_H
+#define DR_STORE_PRIV_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "store.h"
+
+#define DR_STORE_CATALOGUE "catalogue.sqlite"
+#define DR_STORE_RECDIR "recordings"
+#define DR_STORE_ERRLEN 512
+
+/* An ISO 8601 UTC timestamp with milliseconds, computed by SQLite. */
+#define DR_STORE_NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+struct dr_store {
+	sqlite3 *db;
+	char *dir;    /* absolute, no trailing slash */
+	char *recdir; /* <dir>/recordings */
+	char errmsg[DR_STORE_ERRLEN]; /* the last error, for dr_store_errmsg() */
+};
+
+/* Records a message in s->errmsg (if s) and err (if err), returns rc. */
+int dr_store_fail(struct dr_store *s, int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* Maps an SQLite result code (and the OS errno behind it) to -errno:
+ * SQLITE_FULL -> -ENOSPC, SQLITE_READONLY -> -EROFS, a refused open or I/O
+ * error -> the OS reason (-EROFS, -EACCES, -ENOSPC) when known, -EBUSY for
+ * a lock held too long, -ENOMEM, else -EIO. */
+int dr_store_sqlite_errno(sqlite3 *db, int rc);
+
+/* Maps an OS errno to the store's errors (-ENOSPC, -EROFS, -EACCES) or dflt. */
+int dr_store_os_errno(int sys, int dflt);
+
+/* Runs SQL without results. On failure fills the message ("what: sqlite
+ * message") and returns -errno. */
+int dr_store_exec(struct dr_store *s, const char *sql, const char *what, char *err,
+		  size_t errlen);
+
+/* Transactions: BEGIN IMMEDIATE / COMMIT; rollback is safe to call always. */
+int dr_store_txn_begin(struct dr_store *s, const char *what, char *err, size_t errlen);
+int dr_store_txn_commit(struct dr_store *s, const char *what, char *err, size_t errlen);
+void dr_store_txn_rollback(struct dr_store *s);
+
+/* The newest schema version, and migration to it (store_schema.c). */
+int dr_store_schema_latest(void);
+int dr_store_migrate(struct dr_store *s, char *err, size_t errlen);
+
+/* BLAKE2b-256 over an open fd from its current offset (store_hash.c). */
+int dr_hash_fd(int fd, char hex[65]);
+
+/* fsync() a directory so that creating or removing an entry in it is durable. */
+int dr_store_sync_dir(const char *path);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The catalogue's schema and its migrations.
+ *
+ * The schema version lives in PRAGMA user_version (0 = a new, empty file).
+ * dr_store_migrations[] is applied in order; each migration runs in its own
+ * BEGIN IMMEDIATE transaction together with the user_version bump and an
+ * audit row, so a power cut during a migration leaves the catalogue at the
+ * previous version, never half-way.
+ *
+ * HOW TO ADD A MIGRATION (e.g. v2, consent columns):
+ *   1. Append an entry at the END of dr_store_migrations[] with the next
+ *      version number: { 2, "ALTER TABLE recordings ADD COLUMN ...;", NULL }.
+ *      Use `fn` for a step SQL alone cannot do (it runs inside the same
+ *      transaction, after `sql`).
+ *   2. Never edit or reorder an entry that has shipped: catalogues in the
+ *      field are at that version already and will not run it again.
+ *   3. Add a test that opens a catalogue made by the previous version (create
+ *      it with that version's SQL through sqlite3 directly, with rows in it)
+ *      and checks the rows survive and the new columns have their defaults.
+ *      An older program refuses the newer file (-EPROTO), which is what we
+ *      want: it cannot know what the new columns mean for consent.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "store_priv.h"
+
+struct dr_store_migration {
+	int version;
+	const char *sql;
+	int (*fn)(struct dr_store *s, char *err, size_t errlen); /* optional */
+};
+
+/* clang-format off */
+static const struct dr_store_migration dr_store_migrations[] = {
+	{ 1,
+	  /* One row per recording. `file` is relative to the data folder. */
+	  "CREATE TABLE recordings ("
+	  "  id TEXT PRIMARY KEY NOT NULL"
+	  "    CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),"
+	  "  state TEXT NOT NULL"
+	  "    CHECK (state IN ('recording', 'complete', 'interrupted', 'discarded')),"
+	  "  file TEXT NOT NULL,"
+	  "  start_utc TEXT,"
+	  "  start_mono_ms INTEGER,"
+	  "  end_utc TEXT,"
+	  "  duration_ms INTEGER CHECK (duration_ms IS NULL OR duration_ms >= 0),"
+	  "  size_bytes INTEGER CHECK (size_bytes IS NULL OR size_bytes >= 0),"
+	  "  blake2b TEXT CHECK (blake2b IS NULL OR length(blake2b) = 64),"
+	  "  note TEXT,"
+	  "  created_utc TEXT NOT NULL,"
+	  "  updated_utc TEXT NOT NULL"
+	  ");"
+	  "CREATE INDEX recordings_by_state ON recordings (state);"
+	  /* Append-only: the triggers refuse any UPDATE or DELETE. */
+	  "CREATE TABLE audit ("
+	  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	  "  at_utc TEXT NOT NULL,"
+	  "  recording_id TEXT,"
+	  "  action TEXT NOT NULL,"
+	  "  detail TEXT"
+	  ");"
+	  "CREATE INDEX audit_by_recording ON audit (recording_id);"
+	  "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	  "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	  "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	  "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	  /* INSERT OR REPLACE deletes the old row without firing DELETE
+	   * triggers (unless a connection sets recursive_triggers): refuse an
+	   * insert over an existing seq. */
+	  "CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit"
+	  "  WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)"
+	  "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	  "CREATE TABLE meta ("
+	  "  key TEXT PRIMARY KEY NOT NULL,"
+	  "  value TEXT"
+	  ");"
+	  "INSERT INTO meta (key, value) VALUES ('created_utc', " DR_STORE_NOW_SQL ");",
+	  NULL },
+	/* Next: { 2, "ALTER TABLE recordings ADD COLUMN ...;", NULL }, */
+};
+/* clang-format on */
+
+#define DR_STORE_NMIGRATIONS (sizeof(dr_store_migrations) / sizeof(dr_store_migrations[0]))
+
+int dr_store_schema_latest(void)
+{
+	return dr_store_migrations[DR_STORE_NMIGRATIONS - 1].version;
+}
+
+static int dr_store_apply(struct dr_store *s, const struct dr_store_migration *m, int from,
+			  char *err, size_t errlen)
+{
+	char what[64];
+	snprintf(what, sizeof(what), "migrating the catalogue to schema v%d", m->version);
+	int r = dr_store_txn_begin(s, what, err, errlen);
+	if (r < 0)
+		return r;
+	r = dr_store_exec(s, m->sql, what, err, errlen);
+	if (r == 0 && m->fn)
+		r = m->fn(s, err, errlen);
+	char sql[256];
+	if (r == 0) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", m->version);
+		r = dr_store_exec(s, sql, what, err, errlen);
+	}
+	if (r == 0) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO audit (at_utc, action, detail)"
+			 " VALUES (%s, 'migrate', json_object('from', %d, 'to', %d))",
+			 DR_STORE_NOW_SQL, from, m->version);
+		r = dr_store_exec(s, sql, what, err, errlen);
+	}
+	if (r == 0)
+		r = dr_store_txn_commit(s, what, err, errlen);
+	if (r < 0)
+		dr_store_txn_rollback(s);
+	return r;
+}
+
+/* Called with user_version already checked to be <= the latest. */
+int dr_store_migrate(struct dr_store *s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < DR_STORE_NMIGRATIONS; i++) {
+		int cur = dr_store_schema_version(s);
+		if (cur < 0)
+			return dr_store_fail(s, cur, err, errlen,
+					     "cannot read the catalogue's schema version: %s",
+					     sqlite3_errmsg(s->db));
+		if (dr_store_migrations[i].version <= cur)
+			continue;
+		int r = dr_store_apply(s, &dr_store_migrations[i], cur, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,3 @@
+# Fuzz targets of app/media
+dr_add_fuzz_target(media_wav SOURCES media_wav.c LIBS dr_media)
+dr_add_fuzz_target(media_recover SOURCES media_recover.c LIBS dr_media)
