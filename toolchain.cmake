@@ -25,4 +25,7 @@ set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/${DR_TRIPLET}/pkgconfig:/usr/share/pkgconfig
 set(ENV{PKG_CONFIG_PATH} "")
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/${DR_TRIPLET})
+# -L / : the multiarch loader and libc (libc6:arm64) from the root, not the
+# cross toolchain's older libc in /usr/aarch64-linux-gnu (mixing the two hangs
+# pthread_create under qemu).
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/)

@@ -276,10 +276,10 @@ static void on_recording_done(struct drd *d)
 			   res.lost);
 	dr_evlog_emit(d->log, "recording_finalised",
 		      ",\"id\":\"%s\",\"state\":\"%s\",\"duration_ms\":%" PRIu64 ",\"samples\":%" PRIu64
-		      ",\"lost\":%" PRIu64 ",\"ring_high_water\":%zu,\"bytes\":%" PRIu64
+		      ",\"lost\":%" PRIu64 ",\"ring_high_water\":%zu,\"first_sample_us\":%" PRIu64 ",\"bytes\":%" PRIu64
 		      ",\"writes\":%" PRIu64 ",\"syncs\":%" PRIu64 ",\"status\":%d",
 		      d->rec_id, state, duration_ms, res.samples, res.lost, res.ring_high_water,
-		      d->rec_stats.bytes, d->rec_stats.writes, d->rec_stats.syncs, res.status);
+		      res.first_sample_us, d->rec_stats.bytes, d->rec_stats.writes, d->rec_stats.syncs, res.status);
 	feed(d, (struct dr_event){.type = DR_EV_RECORDING_DONE, .status = status, .samples = res.samples});
 }
 

@@ -51,7 +51,7 @@ void dr_oggopus_params_default(struct dr_oggopus_params *p)
 	p->bitrate = 32000;
 	p->complexity = 8;
 	p->frame_ms = 20;
-	p->flush_ms = 400;
+	p->flush_ms = 300;
 }
 
 int dr_oggopus_params_check(const struct dr_oggopus_params *p)

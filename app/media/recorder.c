@@ -26,6 +26,8 @@
  */
 #include "recorder.h"
 
+#include "util/evlog.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -63,6 +65,7 @@ struct dr_recorder {
 	/* Per recording; set before the threads start. */
 	struct dr_sink sink;
 	char *recording_id, *start_utc;
+	uint64_t first_sample_us; /* written by the capture thread before capture_done */
 	uint64_t max_samples;
 
 	/* Shared between threads. */
@@ -152,7 +155,7 @@ static void *capture_main(void *arg)
 	int err = dr_capture_start(r->cap);
 	if (err < 0) {
 		set_error(r, err, true);
-		goto out_done;
+		goto out_signal;
 	}
 	uint64_t xruns = dr_capture_xruns(r->cap);
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
@@ -170,6 +173,8 @@ static void *capture_main(void *arg)
 			break; /* end of a file source */
 		if ((size_t)n > want)
 			n = (ssize_t)want;
+		if (r->captured == 0) /* when the first sample reached the microphone */
+			r->first_sample_us = dr_mono_us() - (uint64_t)n * 1000000u / DR_SAMPLE_RATE;
 		capture_push(r, buf, (size_t)n);
 		r->captured += (uint64_t)n;
 		sem_post(&r->wake);
@@ -178,7 +183,7 @@ static void *capture_main(void *arg)
 	}
 	r->lost += dr_capture_xruns(r->cap) - xruns;
 	dr_capture_stop(r->cap);
-out_done:
+out_signal:
 	atomic_store_explicit(&r->capture_done, true, memory_order_release);
 	sem_post(&r->wake);
 	return NULL;
@@ -203,6 +208,14 @@ static void *encoder_main(void *arg)
 	struct dr_oggopus_params ep = r->p.enc;
 	ep.recording_id = r->recording_id;
 	ep.start_utc = r->start_utc;
+	if (ep.serial == 0 && r->recording_id) {
+		/* A stream serial of its own per recording (FNV-1a of the id), so
+		 * files can be chained or concatenated without a clash. */
+		uint32_t h = 2166136261u;
+		for (const char *c = r->recording_id; *c; c++)
+			h = (h ^ (unsigned char)*c) * 16777619u;
+		ep.serial = h;
+	}
 	/* The headers are written (and synced) here, not in start(), so a slow
 	 * card delays nothing: capture is already filling the ring. */
 	int err = dr_oggopus_new(&ep, r->sink, &enc);
@@ -245,6 +258,7 @@ static void *encoder_main(void *arg)
 	r->res.capture_failed = atomic_load(&r->capture_failed);
 	r->res.lost = r->lost;
 	r->res.ring_high_water = r->high_water;
+	r->res.first_sample_us = r->first_sample_us;
 	r->res.sink = r->stats;
 	atomic_store_explicit(&r->result_ready, true, memory_order_release);
 	uint64_t one = 1;

@@ -58,6 +58,7 @@ struct dr_recording_result {
 	uint64_t samples;    /* samples encoded into the file */
 	uint64_t lost;       /* samples lost to a full ring (should always be 0) */
 	size_t ring_high_water; /* most samples ever waiting in the ring */
+	uint64_t first_sample_us; /* CLOCK_MONOTONIC time of the first captured sample, 0 if none */
 	struct dr_sink_stats sink; /* as counted by a file sink, else zeros */
 };
 /* After the fd became readable: the result of the recording that ended.

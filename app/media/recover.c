@@ -338,11 +338,6 @@ static int sync_dir_of(const char *path)
 	return err;
 }
 
-/* A packet of a TOC byte alone (20 ms CELT, mono, one frame of zero bytes):
- * decoders conceal it as silence. Used only when a file kept no audio at all,
- * so the end-of-stream page has a packet to sit on. */
-static unsigned char dr_silent_packet[1] = {0xF8};
-
 static int remux_file(int fd, const char *path, const char *tmp, struct scan *s,
 		      struct dr_sink_stats *st)
 {
@@ -366,14 +361,18 @@ static int remux_file(int fd, const char *path, const char *tmp, struct scan *s,
 			err = -EIO; /* the file changed under us */
 		scan_clear(&again);
 	} else if (!err) {
-		/* Nothing survived after the headers: a silent packet whose
-		 * granule says "no samples" makes a valid, empty recording. */
+		/* Nothing survived after the headers: a packet that is a TOC
+		 * byte alone (20 ms CELT, mono, one empty frame; decoders
+		 * conceal it as silence) with a granule position that says "no
+		 * samples" gives the EOS page something to sit on: a valid,
+		 * empty recording. */
+		unsigned char silent = 0xF8;
 		int64_t g = 0;
 		bool last = false;
 		while (!err && !last) {
 			g += 960;
 			last = g >= (int64_t)s->preskip;
-			err = remux_packet(&m, dr_silent_packet, 1, last ? (int64_t)s->preskip : g,
+			err = remux_packet(&m, &silent, 1, last ? (int64_t)s->preskip : g,
 					   false, last);
 		}
 	}

@@ -64,7 +64,7 @@ static void test_params(void **state)
 	assert_int_equal(p.bitrate, 32000);
 	assert_int_equal(p.complexity, 8);
 	assert_int_equal(p.frame_ms, 20);
-	assert_int_equal(p.flush_ms, 400);
+	assert_int_equal(p.flush_ms, 300);
 	assert_int_equal(dr_oggopus_params_check(&p), 0);
 	struct dr_oggopus_params bad = p;
 	bad.frame_ms = 30;
