@@ -141,6 +141,12 @@ const char *dr_rec_state_name(enum dr_rec_state st)
 		return "interrupted";
 	case DR_REC_DISCARDED:
 		return "discarded";
+	case DR_REC_EXPIRED:
+		return "expired";
+	case DR_REC_WITHDRAWN:
+		return "withdrawn";
+	case DR_REC_DELETED:
+		return "deleted";
 	}
 	return "unknown";
 }

@@ -6,6 +6,7 @@
 #define DR_STORE_PRIV_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "store.h"
@@ -53,6 +54,25 @@ int dr_store_migrate(struct dr_store *s, char *err, size_t errlen);
 
 /* BLAKE2b-256 over an open fd from its current offset (store_hash.c). */
 int dr_hash_fd(int fd, char hex[65]);
+
+/* Statement helpers (store_rec.c), shared with store_consent.c. */
+int dr_store_prepare(struct dr_store *s, const char *sql, sqlite3_stmt **st, const char *what,
+		     char *err, size_t errlen);
+int dr_store_step_done(struct dr_store *s, sqlite3_stmt *st, const char *what, char *err,
+		       size_t errlen);
+void dr_store_bind_text_or_null(sqlite3_stmt *st, int i, const char *v);
+struct dr_store_audit_args {
+	const char *t[3];
+	sqlite3_int64 n[2];
+};
+int dr_store_insert_audit(struct dr_store *s, const char *id, const char *action,
+			  const char *detail_sql, const struct dr_store_audit_args *a, const char *what,
+			  char *err, size_t errlen);
+int dr_store_state_of(struct dr_store *s, const char *id, enum dr_rec_state *state,
+		      const char *what, char *err, size_t errlen);
+int dr_store_rec_path(const struct dr_store *s, const char *id, const char *suffix, char *path,
+		      size_t pathlen);
+bool dr_store_id_ok(const char *id);
 
 /* fsync() a directory so that creating or removing an entry in it is durable. */
 int dr_store_sync_dir(const char *path);

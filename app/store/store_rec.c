@@ -25,7 +25,7 @@
 #define DR_STORE_ID_BYTES 16
 #define DR_STORE_EXT ".opus"
 
-static bool dr_store_id_ok(const char *id)
+bool dr_store_id_ok(const char *id)
 {
 	if (!id || strlen(id) != DR_STORE_ID_LEN)
 		return false;
@@ -37,7 +37,7 @@ static bool dr_store_id_ok(const char *id)
 
 static int dr_store_state_parse(const char *name, enum dr_rec_state *st)
 {
-	for (int i = DR_REC_RECORDING; i <= DR_REC_DISCARDED; i++) {
+	for (int i = DR_REC_RECORDING; i <= DR_REC_DELETED; i++) {
 		if (name && strcmp(name, dr_rec_state_name((enum dr_rec_state)i)) == 0) {
 			*st = (enum dr_rec_state)i;
 			return 0;
@@ -47,7 +47,7 @@ static int dr_store_state_parse(const char *name, enum dr_rec_state *st)
 }
 
 /* <dir>/recordings/<id>.opus */
-static int dr_store_rec_path(const struct dr_store *s, const char *id, const char *suffix,
+int dr_store_rec_path(const struct dr_store *s, const char *id, const char *suffix,
 			     char *path, size_t pathlen)
 {
 	int n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT "%s", s->dir, id,
@@ -55,7 +55,7 @@ static int dr_store_rec_path(const struct dr_store *s, const char *id, const cha
 	return n < 0 || (size_t)n >= pathlen ? -ENAMETOOLONG : 0;
 }
 
-static int dr_store_prepare(struct dr_store *s, const char *sql, sqlite3_stmt **st,
+int dr_store_prepare(struct dr_store *s, const char *sql, sqlite3_stmt **st,
 			    const char *what, char *err, size_t errlen)
 {
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
@@ -67,7 +67,7 @@ static int dr_store_prepare(struct dr_store *s, const char *sql, sqlite3_stmt **
 }
 
 /* Steps a statement that returns no rows, then finalizes it. */
-static int dr_store_step_done(struct dr_store *s, sqlite3_stmt *st, const char *what, char *err,
+int dr_store_step_done(struct dr_store *s, sqlite3_stmt *st, const char *what, char *err,
 			      size_t errlen)
 {
 	int rc = sqlite3_step(st);
@@ -79,7 +79,7 @@ static int dr_store_step_done(struct dr_store *s, sqlite3_stmt *st, const char *
 	return r;
 }
 
-static void dr_store_bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+void dr_store_bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -88,14 +88,10 @@ static void dr_store_bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Values for the audit detail expression: texts ?3 ?4 ?5, integers ?6 ?7. */
-struct dr_store_audit_args {
-	const char *t[3];
-	sqlite3_int64 n[2];
-};
 
 /* detail_sql is a constant SQL expression over the args producing the
  * detail, e.g. "json_object('reason', ?3)" (json_object escapes for us). */
-static int dr_store_insert_audit(struct dr_store *s, const char *id, const char *action,
+int dr_store_insert_audit(struct dr_store *s, const char *id, const char *action,
 				 const char *detail_sql, const struct dr_store_audit_args *a,
 				 const char *what, char *err, size_t errlen)
 {
@@ -118,7 +114,7 @@ static int dr_store_insert_audit(struct dr_store *s, const char *id, const char 
 }
 
 /* The state of a recording, -ENOENT if there is no such recording. */
-static int dr_store_state_of(struct dr_store *s, const char *id, enum dr_rec_state *state,
+int dr_store_state_of(struct dr_store *s, const char *id, enum dr_rec_state *state,
 			     const char *what, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
@@ -373,7 +369,8 @@ err_rollback:
 	return r;
 }
 
-#define DR_STORE_REC_COLUMNS "id, state, file, start_utc, duration_ms, size_bytes, blake2b"
+#define DR_STORE_REC_COLUMNS \
+	"id, state, file, start_utc, duration_ms, size_bytes, blake2b, receipt, consent_staff, consent_share"
 
 static int dr_store_fill_rec(struct dr_store *s, sqlite3_stmt *st, struct dr_store_rec *rec)
 {
@@ -394,6 +391,15 @@ static int dr_store_fill_rec(struct dr_store *s, sqlite3_stmt *st, struct dr_sto
 	rec->duration_ms = d > 0 ? (uint64_t)d : 0;
 	rec->size = z > 0 ? (uint64_t)z : 0;
 	snprintf(rec->blake2b, sizeof(rec->blake2b), "%s", hash ? hash : "");
+	const char *receipt = (const char *)sqlite3_column_text(st, 7);
+	snprintf(rec->receipt, sizeof(rec->receipt), "%s", receipt ? receipt : "");
+	for (int i = 0; i < 2; i++) {
+		enum dr_consent *c = i ? &rec->consent_share : &rec->consent_staff;
+		if (sqlite3_column_type(st, 8 + i) == SQLITE_NULL)
+			*c = DR_CONSENT_UNANSWERED;
+		else
+			*c = sqlite3_column_int(st, 8 + i) ? DR_CONSENT_YES : DR_CONSENT_NO;
+	}
 	return 0;
 }
 

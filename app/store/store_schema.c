@@ -78,7 +78,58 @@ static const struct dr_store_migration dr_store_migrations[] = {
 	  ");"
 	  "INSERT INTO meta (key, value) VALUES ('created_utc', " DR_STORE_NOW_SQL ");",
 	  NULL },
-	/* Next: { 2, "ALTER TABLE recordings ADD COLUMN ...;", NULL }, */
+	{ 2,
+	  /* Consent and receipt numbers (the resident's answers at the box, or
+	   * later changes staff record against the receipt number), and the
+	   * states a recording can end in once it leaves the box. SQLite cannot
+	   * change a CHECK in place, so the table is rebuilt. */
+	  "CREATE TABLE recordings_v2 ("
+	  "  id TEXT PRIMARY KEY NOT NULL"
+	  "    CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),"
+	  "  state TEXT NOT NULL"
+	  "    CHECK (state IN ('recording', 'complete', 'interrupted', 'discarded',"
+	  "                     'expired', 'withdrawn', 'deleted')),"
+	  "  file TEXT NOT NULL,"
+	  "  start_utc TEXT,"
+	  "  start_mono_ms INTEGER,"
+	  "  end_utc TEXT,"
+	  "  duration_ms INTEGER CHECK (duration_ms IS NULL OR duration_ms >= 0),"
+	  "  size_bytes INTEGER CHECK (size_bytes IS NULL OR size_bytes >= 0),"
+	  "  blake2b TEXT CHECK (blake2b IS NULL OR length(blake2b) = 64),"
+	  "  note TEXT,"
+	  "  created_utc TEXT NOT NULL,"
+	  "  updated_utc TEXT NOT NULL,"
+	  /* 4 digits, random, unique among the recordings held (below) */
+	  "  receipt TEXT CHECK (receipt IS NULL OR"
+	  "    (length(receipt) = 4 AND receipt NOT GLOB '*[^0-9]*')),"
+	  /* NULL: never answered. A recording is locked (never played to
+	   * staff) unless consent_staff = 1. */
+	  "  consent_staff INTEGER CHECK (consent_staff IS NULL OR consent_staff IN (0, 1)),"
+	  "  consent_share INTEGER CHECK (consent_share IS NULL OR consent_share IN (0, 1)),"
+	  "  consent_utc TEXT,"
+	  "  consent_by TEXT CHECK (consent_by IS NULL OR consent_by IN ('resident', 'staff')),"
+	  /* never shared beyond the team without consent to staff listening */
+	  "  CHECK (consent_share IS NOT 1 OR consent_staff = 1)"
+	  ");"
+	  "INSERT INTO recordings_v2 (id, state, file, start_utc, start_mono_ms, end_utc,"
+	  "  duration_ms, size_bytes, blake2b, note, created_utc, updated_utc)"
+	  " SELECT id, state, file, start_utc, start_mono_ms, end_utc, duration_ms,"
+	  "  size_bytes, blake2b, note, created_utc, updated_utc FROM recordings;"
+	  "DROP TABLE recordings;"
+	  "ALTER TABLE recordings_v2 RENAME TO recordings;"
+	  "CREATE INDEX recordings_by_state ON recordings (state);"
+	  "CREATE UNIQUE INDEX recordings_by_receipt ON recordings (receipt)"
+	  "  WHERE receipt IS NOT NULL AND state IN ('recording', 'complete', 'interrupted');"
+	  /* Receipt numbers the archive reports holding (from the staff
+	   * stick): a new recording never gets one of these. */
+	  "CREATE TABLE receipts_held ("
+	  "  receipt TEXT PRIMARY KEY NOT NULL"
+	  "    CHECK (length(receipt) = 4 AND receipt NOT GLOB '*[^0-9]*'),"
+	  "  source TEXT NOT NULL,"
+	  "  added_utc TEXT NOT NULL"
+	  ");",
+	  NULL },
+	/* Next: { 3, "...", NULL }, */
 };
 /* clang-format on */
 

@@ -52,7 +52,7 @@ static void test_open_layout_and_schema(void **state)
 	mode_t old = umask(022);
 	struct dr_store *s = open_ok(dir);
 	umask(old);
-	assert_int_equal(dr_store_schema_version(s), 1);
+	assert_int_equal(dr_store_schema_version(s), 2);
 
 	struct stat st;
 	assert_int_equal(stat(dir, &st), 0);
@@ -69,7 +69,7 @@ static void test_open_layout_and_schema(void **state)
 	char txt[128];
 	st_q_text(db, "PRAGMA journal_mode", txt, sizeof(txt));
 	assert_string_equal(txt, "wal");
-	assert_int_equal(st_q_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(st_q_int(db, "PRAGMA user_version"), 2);
 	st_q_text(db, "SELECT value FROM meta WHERE key = 'created_utc'", txt, sizeof(txt));
 	assert_int_equal(strlen(txt), 24); /* 2024-05-01T10:00:00.000Z */
 	assert_int_equal(txt[10], 'T');
@@ -406,7 +406,7 @@ static void test_audit_append_only(void **state)
 	assert_int_equal(dr_store_audit(s, NULL, NULL, "x"), -EINVAL);
 	assert_int_equal(dr_store_audit(s, NULL, "", "x"), -EINVAL);
 	long long before = st_count(dir, "SELECT count(*) FROM audit");
-	assert_int_equal(before, 3); /* migrate + 2 */
+	assert_int_equal(before, 4); /* 2 migrations + 2 */
 
 	sqlite3 *db = st_raw_open(dir);
 	static const char *const attacks[] = {
@@ -460,11 +460,11 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(dr_store_open(dir, &s, err, sizeof(err)), -EPROTO);
 	assert_null(s);
 	assert_non_null(strstr(err, "schema version 7"));
-	assert_non_null(strstr(err, "(1)"));
+	assert_non_null(strstr(err, "(2)"));
 	assert_non_null(strstr(err, "newer"));
 	/* left exactly as it was */
 	assert_int_equal(st_count(dir, "PRAGMA user_version"), 7);
-	assert_int_equal(st_count(dir, "SELECT count(*) FROM audit"), 1);
+	assert_int_equal(st_count(dir, "SELECT count(*) FROM audit"), 2);
 }
 
 static void test_corrupt_catalogue(void **state)
