@@ -73,8 +73,8 @@ static void test_open_layout_and_schema(void **state)
 	st_q_text(db, "SELECT value FROM meta WHERE key = 'created_utc'", txt, sizeof(txt));
 	assert_int_equal(strlen(txt), 24); /* 2024-05-01T10:00:00.000Z */
 	assert_int_equal(txt[10], 'T');
-	assert_int_equal(st_q_int(db, "SELECT count(*) FROM audit WHERE action = 'migrate'"), 1);
-	st_q_text(db, "SELECT detail FROM audit WHERE action = 'migrate'", txt, sizeof(txt));
+	assert_int_equal(st_q_int(db, "SELECT count(*) FROM audit WHERE action = 'migrate'"), 2);
+	st_q_text(db, "SELECT detail FROM audit WHERE action = 'migrate' ORDER BY seq LIMIT 1", txt, sizeof(txt));
 	assert_string_equal(txt, "{\"from\":0,\"to\":1}");
 	/* the v1 tables and columns */
 	assert_int_equal(st_q_int(db, "SELECT count(*) FROM pragma_table_info('recordings') WHERE "
