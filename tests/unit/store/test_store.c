@@ -88,8 +88,8 @@ static void test_open_layout_and_schema(void **state)
 
 	/* reopen: same version, migrations are not run again, settings in force */
 	s = open_ok(dir);
-	assert_int_equal(dr_store_schema_version(s), 1);
-	assert_int_equal(st_count(dir, "SELECT count(*) FROM audit WHERE action = 'migrate'"), 1);
+	assert_int_equal(dr_store_schema_version(s), 2);
+	assert_int_equal(st_count(dir, "SELECT count(*) FROM audit WHERE action = 'migrate'"), 2);
 	uint64_t free_bytes = 0;
 	assert_int_equal(dr_store_free_bytes(s, &free_bytes), 0);
 	assert_true(free_bytes > 0);
