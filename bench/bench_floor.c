@@ -121,8 +121,8 @@ int main(int argc, char **argv)
 		fputs("usage: bench_floor INPUT.wav [--packets OUT]\n", stderr);
 		return 2;
 	}
-	unsigned char *wav;
-	size_t wav_len, n;
+	unsigned char *wav = NULL;
+	size_t wav_len = 0, n = 0;
 	const int16_t *pcm;
 	int r = slurp(argv[1], &wav, &wav_len);
 	if (r < 0) {

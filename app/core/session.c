@@ -4,18 +4,28 @@
  * not obvious from it:
  *
  * - Every stop, kept or not, goes through FINALISING and waits for the
- *   recorder to report the file closed before anything is said. So there is
- *   never a second recording while the first is still being written, and the
- *   box only says "saved" after the catalogue has it.
- * - A press that arrives while the box is speaking, saving or telling is
- *   ignored (and logged): the light has already shown that the box heard the
- *   first press, and a second press must never cancel a testimony.
+ *   recorder to report the file closed (and catalogued, with its receipt
+ *   number) before anything is said. So there is never a second recording
+ *   while the first is still being written, and the box only says "saved"
+ *   once the catalogue has it.
+ * - A press that arrives while the box is speaking, saving or reading the
+ *   receipt is ignored (and logged): the light has already shown that the box
+ *   heard the first press, and a second press must never cancel a testimony.
+ * - A press is an answer only once the question itself has started playing,
+ *   and only until answer_ms after it ended. A press during "thank you" or
+ *   during the confirmation of the previous answer is not an answer, so a
+ *   double press cannot give consent to sharing.
+ * - Consent is saved (DR_ACT_CONSENT) and its confirmation is only spoken
+ *   after DR_EV_CONSENT_SAVED; a power cut in between leaves the recording
+ *   as locked as it was.
  * - Every prompt has a watchdog (its length plus prompt_slack_ms): a speaker
  *   that never reports "done" cannot leave the box stuck.
  */
 #include "session.h"
 
 #include <string.h>
+
+#define RECEIPT_REPEAT_PAUSE_MS 900
 
 struct out {
 	struct dr_action *a;
@@ -47,14 +57,40 @@ static void play(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t no
 	c->playing_prompt = p;
 	c->prompt_deadline = now + c->cfg.prompt_ms[p] + c->cfg.prompt_slack_ms;
 	emit(o, (struct dr_action){.type = DR_ACT_PLAY, .prompt = p});
+	if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
+		c->question_open = true; /* from its first word, a press answers it */
+		c->answer_until = DR_NO_DEADLINE;
+	}
 }
 
 static void stop_playback(struct dr_core *c, struct out *o)
 {
+	c->seq_n = c->seq_i = 0;
+	c->pause_until = DR_NO_DEADLINE;
 	if (!c->playing)
 		return;
 	c->playing = false;
 	emit(o, (struct dr_action){.type = DR_ACT_STOP_PLAYBACK});
+}
+
+/* Plays prompts one after another, with a pause after each. */
+static void play_seq(struct dr_core *c, struct out *o, const enum dr_prompt *p,
+		     const uint16_t *pause, size_t n, uint64_t now)
+{
+	if (n > DR_SEQ_MAX)
+		n = DR_SEQ_MAX;
+	memcpy(c->seq, p, n * sizeof(*p));
+	for (size_t i = 0; i < n; i++)
+		c->seq_pause[i] = pause ? pause[i] : 0;
+	c->seq_n = (uint8_t)n;
+	c->seq_i = 0;
+	c->pause_until = DR_NO_DEADLINE;
+	play(c, o, c->seq[0], now);
+}
+
+static void play_one(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
+{
+	play_seq(c, o, &p, NULL, 1, now);
 }
 
 static void stop_recording(struct dr_core *c, struct out *o, enum dr_stop_reason why, bool keep)
@@ -72,14 +108,18 @@ static enum dr_light idle_light(const struct dr_core *c)
 
 static void go_idle(struct dr_core *c, struct out *o)
 {
+	c->question_open = false;
+	c->answer_until = DR_NO_DEADLINE;
 	light(o, idle_light(c));
 	set_state(c, o, DR_ST_IDLE);
 }
 
 static void tell(struct dr_core *c, struct out *o, enum dr_prompt p, enum dr_light l, uint64_t now)
 {
+	c->question_open = false;
+	c->answer_until = DR_NO_DEADLINE;
 	light(o, l);
-	play(c, o, p, now);
+	play_one(c, o, p, now);
 	set_state(c, o, DR_ST_TELLING);
 }
 
@@ -91,6 +131,64 @@ static void exit_now(struct dr_core *c, struct out *o)
 	emit(o, (struct dr_action){.type = DR_ACT_EXIT});
 }
 
+static void ask(struct dr_core *c, struct out *o, enum dr_state st, uint64_t now, bool first)
+{
+	enum dr_prompt q = st == DR_ST_ASK_STAFF ? DR_PROMPT_ASK_STAFF : DR_PROMPT_ASK_SHARE;
+	c->question_open = false;
+	c->answer_until = DR_NO_DEADLINE;
+	light(o, DR_LIGHT_QUESTION);
+	if (first && st == DR_ST_ASK_STAFF) {
+		enum dr_prompt seq[2] = {DR_PROMPT_SAVED, q};
+		uint16_t pause[2] = {300, 0};
+		play_seq(c, o, seq, pause, 2, now);
+	} else {
+		play_one(c, o, q, now);
+	}
+	c->asked = first ? 1 : (uint8_t)(c->asked + 1);
+	set_state(c, o, st);
+}
+
+/* Say the receipt number twice, slowly, then goodbye. */
+static void read_receipt(struct dr_core *c, struct out *o, uint64_t now)
+{
+	c->question_open = false;
+	c->answer_until = DR_NO_DEADLINE;
+	if (strlen(c->receipt) != 4) {
+		/* No number could be given (a catalogue failure): the recording
+		 * is kept and locked; say that something needs staff. */
+		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
+		return;
+	}
+	enum dr_prompt seq[DR_SEQ_MAX];
+	uint16_t pause[DR_SEQ_MAX];
+	size_t n = 0;
+	for (int rep = 0; rep < 2; rep++) {
+		seq[n] = DR_PROMPT_RECEIPT;
+		pause[n++] = (uint16_t)c->cfg.digit_pause_ms;
+		for (int i = 0; i < 4; i++) {
+			seq[n] = (enum dr_prompt)(DR_PROMPT_DIGIT_0 + (c->receipt[i] - '0'));
+			pause[n++] = (uint16_t)c->cfg.digit_pause_ms;
+		}
+		seq[n] = DR_PROMPT_RECEIPT_END;
+		pause[n++] = RECEIPT_REPEAT_PAUSE_MS;
+	}
+	seq[n] = DR_PROMPT_GOODBYE;
+	pause[n++] = 0;
+	light(o, DR_LIGHT_SAVED);
+	play_seq(c, o, seq, pause, n, now);
+	set_state(c, o, DR_ST_RECEIPT);
+}
+
+static void save_consent(struct dr_core *c, struct out *o)
+{
+	c->question_open = false;
+	c->answer_until = DR_NO_DEADLINE;
+	light(o, DR_LIGHT_BUSY);
+	emit(o, (struct dr_action){.type = DR_ACT_CONSENT, .staff_yes = c->staff_yes,
+				   .share_yes = c->share_yes});
+	set_state(c, o, DR_ST_SAVING_CONSENT);
+}
+
 void dr_core_config_default(struct dr_core_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -98,6 +196,8 @@ void dr_core_config_default(struct dr_core_config *cfg)
 	cfg->warning_ms = 60000;
 	cfg->min_length_ms = 2000;
 	cfg->prompt_slack_ms = 3000;
+	cfg->answer_ms = 6000;
+	cfg->digit_pause_ms = 400;
 	for (int i = 0; i < DR_PROMPT_COUNT; i++)
 		cfg->prompt_ms[i] = 10000;
 }
@@ -108,6 +208,8 @@ void dr_core_init(struct dr_core *c, const struct dr_core_config *cfg, uint64_t 
 	memset(c, 0, sizeof(*c));
 	c->cfg = *cfg;
 	c->state = DR_ST_IDLE;
+	c->pause_until = DR_NO_DEADLINE;
+	c->answer_until = DR_NO_DEADLINE;
 }
 
 size_t dr_core_start(struct dr_core *c, uint64_t now_ms, struct dr_action out[DR_MAX_ACTIONS])
@@ -118,16 +220,12 @@ size_t dr_core_start(struct dr_core *c, uint64_t now_ms, struct dr_action out[DR
 	return o.n;
 }
 
-/* A prompt finished (really, or by its watchdog). */
-static void prompt_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
+/* The last prompt of a sequence has finished. */
+static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
 {
-	if (!c->playing || c->playing_prompt != p)
-		return; /* stale: a prompt that was cut off earlier */
-	c->playing = false;
-
 	switch (c->state) {
 	case DR_ST_WELCOME:
-		play(c, o, DR_PROMPT_BEEP, now);
+		play_one(c, o, DR_PROMPT_BEEP, now);
 		set_state(c, o, DR_ST_BEEP);
 		break;
 	case DR_ST_BEEP:
@@ -137,12 +235,43 @@ static void prompt_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint
 		light(o, DR_LIGHT_RECORDING);
 		set_state(c, o, DR_ST_RECORDING);
 		break;
+	case DR_ST_ASK_STAFF:
+	case DR_ST_ASK_SHARE:
+		if (p == DR_PROMPT_STAFF_YES) {
+			ask(c, o, DR_ST_ASK_SHARE, now, true);
+		} else if (p == DR_PROMPT_SHARE_YES || p == DR_PROMPT_SHARE_NO ||
+			   p == DR_PROMPT_STAFF_NO) {
+			read_receipt(c, o, now);
+		} else if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
+			c->answer_until = now + c->cfg.answer_ms; /* a press still counts */
+		}
+		break;
+	case DR_ST_RECEIPT:
 	case DR_ST_TELLING:
 		go_idle(c, o);
 		break;
 	default:
 		break; /* the warning during a recording; anything while stopping */
 	}
+}
+
+/* A prompt finished (really, or by its watchdog). */
+static void prompt_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
+{
+	if (!c->playing || c->playing_prompt != p)
+		return; /* stale: a prompt that was cut off earlier */
+	c->playing = false;
+	if (c->seq_n && c->seq_i + 1 < c->seq_n) {
+		uint16_t pause = c->seq_pause[c->seq_i];
+		c->seq_i++;
+		if (pause)
+			c->pause_until = now + pause;
+		else
+			play(c, o, c->seq[c->seq_i], now);
+		return;
+	}
+	c->seq_n = c->seq_i = 0;
+	seq_done(c, o, p, now);
 }
 
 /* The recorder has closed the file (after our stop, or by itself on error). */
@@ -152,19 +281,21 @@ static void recording_done(struct dr_core *c, struct out *o, const struct dr_eve
 	switch (c->state) {
 	case DR_ST_RECORDING:
 		/* Ended by itself: the microphone or the disk failed. What was
-		 * captured is kept. */
+		 * captured is kept (locked: nobody was asked). */
 		stop_playback(c, o);
 		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
 		break;
 	case DR_ST_FINALISING:
-		/* Seam for the consent questions (they come between here and
-		 * the outcome once the recording is safely on disk). */
-		if (c->discarding)
+		if (c->discarding) {
 			tell(c, o, DR_PROMPT_TOO_SHORT, DR_LIGHT_WELCOME, now);
-		else if (ev->status < 0)
+		} else if (ev->status < 0) {
 			tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
-		else
-			tell(c, o, DR_PROMPT_SAVED, DR_LIGHT_SAVED, now);
+		} else {
+			memcpy(c->receipt, ev->receipt, sizeof(c->receipt));
+			c->receipt[4] = '\0';
+			c->staff_yes = c->share_yes = c->asked_share = false;
+			ask(c, o, DR_ST_ASK_STAFF, now, true);
+		}
 		c->discarding = false;
 		break;
 	case DR_ST_STOPPING:
@@ -175,6 +306,45 @@ static void recording_done(struct dr_core *c, struct out *o, const struct dr_eve
 	}
 }
 
+static void answer_yes(struct dr_core *c, struct out *o)
+{
+	stop_playback(c, o);
+	if (c->state == DR_ST_ASK_STAFF)
+		c->staff_yes = true;
+	else
+		c->share_yes = true;
+	save_consent(c, o);
+}
+
+static void consent_saved(struct dr_core *c, struct out *o, const struct dr_event *ev, uint64_t now)
+{
+	if (c->state != DR_ST_SAVING_CONSENT)
+		return;
+	if (ev->status < 0) {
+		/* Not durable: say nothing about the answer; tell staff. */
+		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
+		return;
+	}
+	enum dr_prompt confirm;
+	enum dr_state st;
+	if (c->share_yes) {
+		confirm = DR_PROMPT_SHARE_YES;
+		st = DR_ST_ASK_SHARE;
+	} else if (c->staff_yes && c->asked_share) {
+		confirm = DR_PROMPT_SHARE_NO;
+		st = DR_ST_ASK_SHARE;
+	} else if (c->staff_yes) {
+		confirm = DR_PROMPT_STAFF_YES;
+		st = DR_ST_ASK_STAFF;
+	} else {
+		confirm = DR_PROMPT_STAFF_NO;
+		st = DR_ST_ASK_STAFF;
+	}
+	light(o, DR_LIGHT_SAVED);
+	play_one(c, o, confirm, now);
+	set_state(c, o, st);
+}
+
 static void press(struct dr_core *c, struct out *o, uint64_t now)
 {
 	switch (c->state) {
@@ -183,7 +353,7 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 			tell(c, o, DR_PROMPT_FULL, DR_LIGHT_FULL, now);
 		} else {
 			light(o, DR_LIGHT_WELCOME);
-			play(c, o, DR_PROMPT_WELCOME, now);
+			play_one(c, o, DR_PROMPT_WELCOME, now);
 			set_state(c, o, DR_ST_WELCOME);
 		}
 		break;
@@ -193,6 +363,13 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 		else
 			stop_recording(c, o, DR_STOP_PRESS, true);
 		set_state(c, o, DR_ST_FINALISING);
+		break;
+	case DR_ST_ASK_STAFF:
+	case DR_ST_ASK_SHARE:
+		if (c->question_open)
+			answer_yes(c, o);
+		else /* "thank you" or a confirmation is playing */
+			emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS});
 		break;
 	default:
 		emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS});
@@ -208,6 +385,22 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 		emit(o, (struct dr_action){.type = DR_ACT_STOP_PLAYBACK});
 		prompt_done(c, o, p, now);
 	}
+	if (!c->playing && c->pause_until != DR_NO_DEADLINE && now >= c->pause_until) {
+		c->pause_until = DR_NO_DEADLINE;
+		play(c, o, c->seq[c->seq_i], now);
+	}
+	if (c->answer_until != DR_NO_DEADLINE && now >= c->answer_until) {
+		/* No press: ask once more, then take silence as the safe answer. */
+		c->answer_until = DR_NO_DEADLINE;
+		c->question_open = false;
+		if (c->asked < 2) {
+			ask(c, o, c->state, now, false);
+		} else {
+			if (c->state == DR_ST_ASK_SHARE)
+				c->asked_share = true;
+			save_consent(c, o);
+		}
+	}
 	if (c->state != DR_ST_RECORDING)
 		return;
 	uint64_t limit = c->rec_start + c->cfg.time_limit_ms;
@@ -220,7 +413,7 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 	    now >= limit - c->cfg.warning_ms) {
 		c->warned = true;
 		light(o, DR_LIGHT_LAST_MINUTE);
-		play(c, o, DR_PROMPT_WARNING, now);
+		play_one(c, o, DR_PROMPT_WARNING, now);
 	}
 }
 
@@ -240,6 +433,8 @@ static void shutdown(struct dr_core *c, struct out *o)
 	case DR_ST_EXITED:
 		break;
 	default:
+		/* Mid-questions: what was answered is saved; the rest stays the
+		 * safe answer (locked, within the team). */
 		exit_now(c, o);
 		break;
 	}
@@ -268,6 +463,9 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 	case DR_EV_RECORDING_DONE:
 		recording_done(c, &o, ev, now_ms);
 		break;
+	case DR_EV_CONSENT_SAVED:
+		consent_saved(c, &o, ev, now_ms);
+		break;
 	case DR_EV_DEVICE_ERROR:
 		if (c->state == DR_ST_RECORDING) {
 			stop_recording(c, &o, DR_STOP_DEVICE_ERROR, true);
@@ -287,19 +485,25 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 	return o.n;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 uint64_t dr_core_deadline(const struct dr_core *c)
 {
 	uint64_t d = DR_NO_DEADLINE;
 
 	if (c->playing)
 		d = c->prompt_deadline;
+	else
+		d = min_u64(d, c->pause_until);
+	d = min_u64(d, c->answer_until);
 	if (c->state == DR_ST_RECORDING) {
 		uint64_t limit = c->rec_start + c->cfg.time_limit_ms;
-		if (!c->warned && c->cfg.warning_ms < c->cfg.time_limit_ms &&
-		    limit - c->cfg.warning_ms < d)
-			d = limit - c->cfg.warning_ms;
-		if (limit < d)
-			d = limit;
+		if (!c->warned && c->cfg.warning_ms < c->cfg.time_limit_ms)
+			d = min_u64(d, limit - c->cfg.warning_ms);
+		d = min_u64(d, limit);
 	}
 	return d;
 }
@@ -319,7 +523,9 @@ const char *dr_state_name(enum dr_state s)
 	static const char *const names[DR_ST_COUNT] = {
 		[DR_ST_IDLE] = "idle",           [DR_ST_WELCOME] = "welcome",
 		[DR_ST_BEEP] = "beep",           [DR_ST_RECORDING] = "recording",
-		[DR_ST_FINALISING] = "finalising", [DR_ST_TELLING] = "telling",
+		[DR_ST_FINALISING] = "finalising", [DR_ST_ASK_STAFF] = "ask_staff",
+		[DR_ST_ASK_SHARE] = "ask_share", [DR_ST_SAVING_CONSENT] = "saving_consent",
+		[DR_ST_RECEIPT] = "receipt",     [DR_ST_TELLING] = "telling",
 		[DR_ST_STOPPING] = "stopping",   [DR_ST_EXITED] = "exited",
 	};
 	return (unsigned)s < DR_ST_COUNT ? names[s] : "?";
@@ -328,10 +534,19 @@ const char *dr_state_name(enum dr_state s)
 const char *dr_prompt_name(enum dr_prompt p)
 {
 	static const char *const names[DR_PROMPT_COUNT] = {
-		[DR_PROMPT_WELCOME] = "welcome",     [DR_PROMPT_BEEP] = "beep",
-		[DR_PROMPT_WARNING] = "warning",     [DR_PROMPT_TOO_SHORT] = "too_short",
-		[DR_PROMPT_SAVED] = "saved",         [DR_PROMPT_FULL] = "full",
-		[DR_PROMPT_ERROR] = "error",
+		[DR_PROMPT_WELCOME] = "welcome",       [DR_PROMPT_BEEP] = "beep",
+		[DR_PROMPT_WARNING] = "warning",       [DR_PROMPT_TOO_SHORT] = "too_short",
+		[DR_PROMPT_SAVED] = "saved",           [DR_PROMPT_FULL] = "full",
+		[DR_PROMPT_ERROR] = "error",           [DR_PROMPT_ASK_STAFF] = "ask_staff",
+		[DR_PROMPT_ASK_SHARE] = "ask_share",   [DR_PROMPT_STAFF_YES] = "staff_yes",
+		[DR_PROMPT_STAFF_NO] = "staff_no",     [DR_PROMPT_SHARE_YES] = "share_yes",
+		[DR_PROMPT_SHARE_NO] = "share_no",     [DR_PROMPT_RECEIPT] = "receipt",
+		[DR_PROMPT_RECEIPT_END] = "receipt_end", [DR_PROMPT_GOODBYE] = "goodbye",
+		[DR_PROMPT_DIGIT_0] = "digit_0",       [DR_PROMPT_DIGIT_0 + 1] = "digit_1",
+		[DR_PROMPT_DIGIT_0 + 2] = "digit_2",   [DR_PROMPT_DIGIT_0 + 3] = "digit_3",
+		[DR_PROMPT_DIGIT_0 + 4] = "digit_4",   [DR_PROMPT_DIGIT_0 + 5] = "digit_5",
+		[DR_PROMPT_DIGIT_0 + 6] = "digit_6",   [DR_PROMPT_DIGIT_0 + 7] = "digit_7",
+		[DR_PROMPT_DIGIT_0 + 8] = "digit_8",   [DR_PROMPT_DIGIT_0 + 9] = "digit_9",
 	};
 	return (unsigned)p < DR_PROMPT_COUNT ? names[p] : "?";
 }
@@ -343,7 +558,7 @@ const char *dr_light_name(enum dr_light l)
 		[DR_LIGHT_WELCOME] = "welcome",   [DR_LIGHT_RECORDING] = "recording",
 		[DR_LIGHT_LAST_MINUTE] = "last_minute", [DR_LIGHT_BUSY] = "busy",
 		[DR_LIGHT_SAVED] = "saved",       [DR_LIGHT_ERROR] = "error",
-		[DR_LIGHT_FULL] = "full",
+		[DR_LIGHT_FULL] = "full",         [DR_LIGHT_QUESTION] = "question",
 	};
 	return (unsigned)l < DR_LIGHT_COUNT ? names[l] : "?";
 }

@@ -10,9 +10,18 @@
  *
  *   idle --press--> welcome --prompt done--> beep --prompt done--> recording
  *   recording --press (>= min length) / time limit--> finalising
- *   recording --press (< min length)--> telling "too short" --> idle
- *   finalising --recording done--> telling "saved" --> idle
+ *   recording --press (< min length)--> finalising --> telling "too short" --> idle
+ *   finalising --recording done--> ask_staff ("saved", "may staff listen?", twice)
+ *   ask_staff --press--> saving consent --saved--> ask_share (twice) ...
+ *   ask_staff --no press after the 2nd asking--> saving consent --> receipt
+ *   ask_share --press / no press--> saving consent --saved--> receipt
+ *   receipt (the number, twice, slowly; goodbye) --> idle
  *   idle --press, storage low--> telling "full" --> idle
+ *
+ * Consent is durable before it is spoken back: the core asks for it to be
+ * saved (DR_ACT_CONSENT) and only speaks the confirmation after the owner
+ * reports DR_EV_CONSENT_SAVED. Not pressing is always the safe answer: the
+ * recording stays locked (staff) or within the team (sharing).
  *
  * The owner arms a timer for dr_core_deadline() and sends DR_EV_TICK when it
  * passes (early or repeated ticks are harmless).
@@ -34,7 +43,11 @@ enum dr_state {
 	DR_ST_BEEP,       /* the beep before recording is playing */
 	DR_ST_RECORDING,
 	DR_ST_FINALISING, /* capture stopped, file being closed and catalogued */
-	DR_ST_TELLING,    /* speaking an outcome (saved, too short, full, error); then idle */
+	DR_ST_ASK_STAFF,  /* "would you like staff to listen?": a press is yes */
+	DR_ST_ASK_SHARE,  /* "may we share it beyond the team?": a press is yes */
+	DR_ST_SAVING_CONSENT, /* waiting for the answer to be durable */
+	DR_ST_RECEIPT,    /* saying the receipt number */
+	DR_ST_TELLING,    /* speaking an outcome (too short, full, error); then idle */
 	DR_ST_STOPPING,   /* shutdown requested; waiting for the recording to close */
 	DR_ST_EXITED,
 	DR_ST_COUNT
@@ -48,8 +61,18 @@ enum dr_prompt {
 	DR_PROMPT_TOO_SHORT, /* a press-press under the minimum: nothing kept */
 	DR_PROMPT_SAVED,     /* "thank you, your recording is saved" */
 	DR_PROMPT_FULL,      /* storage nearly full: cannot record now */
-	DR_PROMPT_ERROR,     /* something went wrong; what was said up to then is kept */
-	DR_PROMPT_COUNT
+	DR_PROMPT_ERROR,     /* something went wrong; tell staff */
+	DR_PROMPT_ASK_STAFF, /* "would you like staff to listen ...? press for yes" */
+	DR_PROMPT_ASK_SHARE, /* "may we share it outside the team ...? press for yes" */
+	DR_PROMPT_STAFF_YES, /* "staff may listen to it" */
+	DR_PROMPT_STAFF_NO,  /* "staff will not listen to it unless you tell them" */
+	DR_PROMPT_SHARE_YES, /* "it may be shared, without your name" */
+	DR_PROMPT_SHARE_NO,  /* "it will stay with the team" */
+	DR_PROMPT_RECEIPT,   /* "your recording number is" */
+	DR_PROMPT_RECEIPT_END, /* "tell staff this number if you change your mind" */
+	DR_PROMPT_GOODBYE,
+	DR_PROMPT_DIGIT_0,   /* ... DR_PROMPT_DIGIT_0 + 9 */
+	DR_PROMPT_COUNT = DR_PROMPT_DIGIT_0 + 10
 };
 
 /* Light patterns; how each looks is in dev/lights.h and docs/lights.md. */
@@ -63,6 +86,7 @@ enum dr_light {
 	DR_LIGHT_SAVED,       /* saved */
 	DR_LIGHT_ERROR,       /* something is wrong: tell staff */
 	DR_LIGHT_FULL,        /* storage nearly full: tell staff */
+	DR_LIGHT_QUESTION,    /* a question is open: press for yes */
 	DR_LIGHT_COUNT
 };
 
@@ -71,7 +95,8 @@ enum dr_event_type {
 	DR_EV_RELEASE,        /* debounced button up */
 	DR_EV_TICK,           /* the deadline has passed */
 	DR_EV_PROMPT_DONE,    /* .prompt finished (or failed: .status < 0) */
-	DR_EV_RECORDING_DONE, /* the recording was finalised: .status, .samples */
+	DR_EV_RECORDING_DONE, /* the recording was finalised: .status, .samples, .receipt */
+	DR_EV_CONSENT_SAVED,  /* the answers of DR_ACT_CONSENT are durable (.status 0) or not */
 	DR_EV_DEVICE_ERROR,   /* .status: the microphone or speaker failed */
 	DR_EV_STORAGE_LOW,    /* free space fell below the threshold */
 	DR_EV_STORAGE_OK,
@@ -83,6 +108,7 @@ struct dr_event {
 	enum dr_prompt prompt; /* DR_EV_PROMPT_DONE */
 	int status;            /* 0 or -errno */
 	uint64_t samples;      /* DR_EV_RECORDING_DONE */
+	char receipt[5];       /* DR_EV_RECORDING_DONE: 4 digits, "" if it has none */
 };
 
 enum dr_action_type {
@@ -93,6 +119,8 @@ enum dr_action_type {
 	DR_ACT_START_RECORDING,
 	DR_ACT_STOP_RECORDING,  /* .keep: false = too short, delete it */
 	DR_ACT_IGNORED_PRESS,   /* a press that does nothing here (for the log) */
+	DR_ACT_CONSENT,         /* save .staff_yes/.share_yes durably (false: not given),
+				   then report DR_EV_CONSENT_SAVED */
 	DR_ACT_EXIT,
 };
 
@@ -111,6 +139,7 @@ struct dr_action {
 	enum dr_prompt prompt;
 	bool keep;
 	enum dr_stop_reason reason;
+	bool staff_yes, share_yes; /* DR_ACT_CONSENT */
 };
 
 /* At most this many actions come out of one step. */
@@ -123,7 +152,11 @@ struct dr_core_config {
 	uint32_t prompt_ms[DR_PROMPT_COUNT]; /* lengths, for the playback watchdog */
 	uint32_t prompt_slack_ms; /* a prompt not reported done after its length
 				     plus this is taken as done; default 3000 */
+	uint32_t answer_ms;      /* how long after a question a press still counts; default 6000 */
+	uint32_t digit_pause_ms; /* silence between the digits of the receipt; default 400 */
 };
+
+#define DR_SEQ_MAX 16
 void dr_core_config_default(struct dr_core_config *cfg);
 
 struct dr_core {
@@ -136,6 +169,18 @@ struct dr_core {
 	uint64_t prompt_deadline;
 	uint64_t rec_start;
 	bool discarding; /* the recording being finalised is too short: not kept */
+	/* a sequence of prompts with pauses (questions, the receipt) */
+	enum dr_prompt seq[DR_SEQ_MAX];
+	uint16_t seq_pause[DR_SEQ_MAX];
+	uint8_t seq_n, seq_i;
+	uint64_t pause_until;   /* DR_NO_DEADLINE when not pausing */
+	/* the questions */
+	bool question_open;     /* the question has been heard: a press is an answer */
+	uint8_t asked;          /* how often the current question was asked */
+	uint64_t answer_until;  /* DR_NO_DEADLINE when not waiting for an answer */
+	bool staff_yes, share_yes;
+	bool asked_share;       /* the sharing question went unanswered */
+	char receipt[5];
 };
 
 void dr_core_init(struct dr_core *c, const struct dr_core_config *cfg, uint64_t now_ms);

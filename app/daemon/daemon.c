@@ -54,6 +54,10 @@ struct drd {
 	enum dr_stop_reason rec_reason;
 	struct dr_sink_stats rec_stats;
 
+	/* the recording the consent questions are about */
+	char dialogue_id[DR_STORE_ID_LEN + 1];
+	uint64_t last_expiry_ms;
+
 	bool storage_low;
 	bool storage_known;
 	bool quit;
@@ -158,6 +162,25 @@ static void do_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why)
 		      d->rec_id, dr_stop_reason_name(why), keep ? "true" : "false");
 }
 
+/* The answers are durable (or not) before the core hears back, and only
+ * then does it speak the confirmation. Not pressing is recorded as
+ * "unanswered": the recording stays locked / within the team. */
+static void do_consent(struct drd *d, bool staff_yes, bool share_yes)
+{
+	char err[512];
+	int r = -ENOENT;
+	if (d->dialogue_id[0])
+		r = dr_store_set_consent(d->store, d->dialogue_id,
+					 staff_yes ? DR_CONSENT_YES : DR_CONSENT_UNANSWERED,
+					 share_yes ? DR_CONSENT_YES : DR_CONSENT_UNANSWERED, "resident",
+					 err, sizeof(err));
+	if (r < 0)
+		log_error(d, "consent", d->dialogue_id[0] ? err : "no recording to record consent for");
+	dr_evlog_emit(d->log, "consent", ",\"id\":\"%s\",\"staff\":%s,\"share\":%s,\"status\":%d",
+		      d->dialogue_id, staff_yes ? "true" : "false", share_yes ? "true" : "false", r);
+	queue_event(d, (struct dr_event){.type = DR_EV_CONSENT_SAVED, .status = r});
+}
+
 static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -188,6 +211,9 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 			break;
 		case DR_ACT_EXIT:
 			d->quit = true;
+			break;
+		case DR_ACT_CONSENT:
+			do_consent(d, a[i].staff_yes, a[i].share_yes);
 			break;
 		}
 	}
@@ -280,7 +306,19 @@ static void on_recording_done(struct drd *d)
 		      ",\"writes\":%" PRIu64 ",\"syncs\":%" PRIu64 ",\"status\":%d",
 		      d->rec_id, state, duration_ms, res.samples, res.lost, res.ring_high_water,
 		      res.first_sample_us, d->rec_stats.bytes, d->rec_stats.writes, d->rec_stats.syncs, res.status);
-	feed(d, (struct dr_event){.type = DR_EV_RECORDING_DONE, .status = status, .samples = res.samples});
+	struct dr_event ev = {.type = DR_EV_RECORDING_DONE, .status = status, .samples = res.samples};
+	d->dialogue_id[0] = '\0';
+	if (status == 0 && !strcmp(state, "complete")) {
+		/* The number the resident will hear: durable before it is said. */
+		if (dr_store_assign_receipt(d->store, d->rec_id, ev.receipt, err, sizeof(err)) < 0) {
+			log_error(d, "store", err);
+			ev.receipt[0] = '\0';
+		}
+		memcpy(d->dialogue_id, d->rec_id, sizeof(d->dialogue_id));
+		dr_evlog_emit(d->log, "receipt", ",\"id\":\"%s\",\"assigned\":%s", d->rec_id,
+			      ev.receipt[0] ? "true" : "false");
+	}
+	feed(d, ev);
 }
 
 static void on_playback_done(struct drd *d)
@@ -320,9 +358,24 @@ static void on_button(struct drd *d)
 	}
 }
 
+/* The retention rule: locked recordings older than retention_days go. */
+static void expire_locked(struct drd *d)
+{
+	char err[512];
+	d->last_expiry_ms = dr_mono_ms();
+	int n = dr_store_expire_locked(d->store, d->s->retention_days, err, sizeof(err));
+	if (n < 0)
+		log_error(d, "retention", err);
+	else if (n > 0)
+		dr_evlog_emit(d->log, "expired", ",\"count\":%d,\"retention_days\":%u", n,
+			      d->s->retention_days);
+}
+
 static void check_storage(struct drd *d)
 {
 	uint64_t free_bytes;
+	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE)
+		expire_locked(d);
 	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
 		return;
 	bool low = free_bytes < d->s->storage_low_bytes;
@@ -526,6 +579,7 @@ int drd_run(const struct drd_settings *s)
 	for (int p = 0; p < DR_PROMPT_COUNT; p++)
 		cc.prompt_ms[p] = dr_prompts_ms(d.prompts, (enum dr_prompt)p);
 	dr_core_init(&d.core, &cc, dr_mono_ms());
+	expire_locked(&d);
 	struct dr_action acts[DR_MAX_ACTIONS];
 	carry_out(&d, acts, dr_core_start(&d.core, dr_mono_ms(), acts));
 	check_storage(&d);

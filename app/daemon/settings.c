@@ -18,10 +18,12 @@
 #define DEFAULT_CONFIG "/etc/diaryroom/diaryroom.conf"
 
 /* Sections of the daemon config; every other section belongs to the board. */
-static const char *const conf_sections[] = {"daemon", "session", "recording", "storage", NULL};
+static const char *const conf_sections[] = {"daemon", "session", "consent", "recording", "storage",
+					    NULL};
 static const char *const daemon_keys[] = {"board", "data_dir", "event_log", "prompts_dir",
 					  "log_level", NULL};
 static const char *const session_keys[] = {"time_limit_s", "warning_s", "min_length_ms", NULL};
+static const char *const consent_keys[] = {"answer_s", "digit_pause_ms", "retention_days", NULL};
 static const char *const recording_keys[] = {"bitrate", "complexity", "flush_ms", "ring_s", NULL};
 static const char *const storage_keys[] = {"low_mb", "check_s", NULL};
 static const char *const board_sections[] = {"board", "button", "lights", "audio", "camera", NULL};
@@ -96,6 +98,7 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 	if ((r = dr_conf_check_sections(s->conf, conf_sections, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "daemon", daemon_keys, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "session", session_keys, err, errlen)) < 0 ||
+	    (r = dr_conf_check_keys(s->conf, "consent", consent_keys, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "recording", recording_keys, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "storage", storage_keys, err, errlen)) < 0)
 		return r;
@@ -119,6 +122,16 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 	if ((r = get_uint(s->conf, "session", "min_length_ms", 2000, 0, 60000, &v, err, errlen)) < 0)
 		return r;
 	s->core.min_length_ms = (uint32_t)v;
+
+	if ((r = get_uint(s->conf, "consent", "answer_s", 6, 2, 60, &v, err, errlen)) < 0)
+		return r;
+	s->core.answer_ms = (uint32_t)v * 1000;
+	if ((r = get_uint(s->conf, "consent", "digit_pause_ms", 400, 0, 3000, &v, err, errlen)) < 0)
+		return r;
+	s->core.digit_pause_ms = (uint32_t)v;
+	if ((r = get_uint(s->conf, "consent", "retention_days", 30, 1, 3650, &v, err, errlen)) < 0)
+		return r;
+	s->retention_days = (unsigned)v;
 
 	dr_recorder_params_default(&s->rec);
 	if ((r = get_uint(s->conf, "recording", "bitrate", s->rec.enc.bitrate, 6000, 256000, &v, err, errlen)) < 0)

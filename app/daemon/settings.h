@@ -30,6 +30,7 @@ struct drd_settings {
 	struct dr_recorder_params rec;
 	uint64_t storage_low_bytes;
 	unsigned storage_check_ms;
+	unsigned retention_days;  /* locked recordings are deleted after this */
 	int log_level;
 	bool check_only;          /* --check: validate and exit */
 };

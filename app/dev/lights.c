@@ -39,6 +39,8 @@ static const struct dr_light_step steps_error[] = {{1, 150}, {0, 150}, {1, 150},
 						   {0, 150}, {1, 150}, {0, 1500}};
 /* Storage nearly full, tell staff: two short flashes, long pause. */
 static const struct dr_light_step steps_full[] = {{1, 150}, {0, 150}, {1, 150}, {0, 2500}};
+/* A question is open: a slow, even blink, "press now for yes". */
+static const struct dr_light_step steps_question[] = {{1, 700}, {0, 700}};
 
 static const struct {
 	const struct dr_light_step *steps;
@@ -53,6 +55,7 @@ static const struct {
 	[DR_LIGHT_SAVED] = {steps_saved, NSTEPS(steps_saved)},
 	[DR_LIGHT_ERROR] = {steps_error, NSTEPS(steps_error)},
 	[DR_LIGHT_FULL] = {steps_full, NSTEPS(steps_full)},
+	[DR_LIGHT_QUESTION] = {steps_question, NSTEPS(steps_question)},
 };
 
 size_t dr_lights_pattern_steps(enum dr_light pattern, const struct dr_light_step **steps)

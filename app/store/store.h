@@ -119,4 +119,79 @@ int dr_hash_file(const char *path, char hex[65]);
  * next call; "" if none. */
 const char *dr_store_errmsg(const struct dr_store *s);
 
+/* ---- Export to staff sticks (schema v3; store_export.c, used by app/export) ----
+ *
+ * A recording is "held" while complete or interrupted. It leaves the box only
+ * as 'deleted' (the archive confirmed a verified copy, by a signed receipt),
+ * 'withdrawn' (the resident withdrew it by its receipt number) or 'expired'
+ * (dr_store_expire_locked). Every change below is durable and audited before
+ * the function returns. */
+
+/* A held recording as export needs it (the dr_store_rec plus v3 fields). */
+struct dr_store_export_rec {
+	struct dr_store_rec rec;
+	char end_utc[40];      /* "" if unknown */
+	bool time_uncertain;   /* made while the box's clock was unset or behind */
+	char created_utc_box[40]; /* the box's clock reading then ("" if certain) */
+	int64_t export_seq;    /* the last export run it was verified in, 0 if none */
+};
+/* Calls fn for every held recording (complete or interrupted), oldest first. */
+int dr_store_export_each(struct dr_store *s,
+			 int (*fn)(void *user, const struct dr_store_export_rec *rec), void *user);
+
+/* Starts an export run to a stick: returns its sequence number (> 0). */
+int dr_store_export_begin(struct dr_store *s, const char *stick_id, const char *stick_name,
+			  int64_t *seq, char *err, size_t errlen);
+/* The recording's file was written to the stick, read back and its hash
+ * matched: records it (exported_utc, export_seq) and audits it. */
+int dr_store_export_mark(struct dr_store *s, int64_t seq, const char *id, char *err,
+			 size_t errlen);
+/* The run's signed manifest is on the stick. */
+int dr_store_export_finish(struct dr_store *s, int64_t seq, const char *manifest_blake2b,
+			   unsigned count, char *err, size_t errlen);
+/* A finished run: its manifest hash ("" and -ENOENT if no such finished run). */
+int dr_store_export_lookup(struct dr_store *s, int64_t seq, char manifest_blake2b[65]);
+/* The newest run a receipt was applied for (0 if none). */
+int dr_store_receipt_last_seq(struct dr_store *s, int64_t *seq);
+/* Records that the receipt for run seq has been applied (durable, audited). */
+int dr_store_receipt_applied(struct dr_store *s, int64_t seq, const char *detail, char *err,
+			     size_t errlen);
+
+/* The archive confirmed a verified copy of recording id with this hash:
+ * marks it deleted (confirmed_utc, deleted_utc), remembers its receipt
+ * number as held by the archive, audits it, then deletes the file. Returns 1
+ * if deleted, 0 if nothing to do (already gone, not held), -EBADMSG (nothing
+ * changed) if the hash is not the catalogue's. */
+int dr_store_confirm_delete(struct dr_store *s, const char *id, const char *blake2b,
+			    int64_t seq, char *err, size_t errlen);
+/* The held recording with this receipt number, made at or before
+ * made_before_utc (NULL: any time) (-ENOENT if none). */
+int dr_store_find_receipt(struct dr_store *s, const char *receipt, const char *made_before_utc,
+			  char id[DR_STORE_ID_LEN + 1]);
+/* Withdrawal by receipt number: the held recording with that number made at
+ * or before made_before_utc (when staff recorded the withdrawal) is marked
+ * withdrawn, audited (by "staff", with the source), its number kept out of
+ * use for good, and its file deleted. Returns 1 if one was withdrawn, 0 if
+ * the box holds none with that number. */
+int dr_store_withdraw(struct dr_store *s, const char *receipt, const char *made_before_utc,
+		      const char *source, char *err, size_t errlen);
+/* Receipt numbers the archive holds: never given to a new recording. */
+int dr_store_hold_receipt(struct dr_store *s, const char *receipt, const char *source,
+			  char *err, size_t errlen);
+
+/* The organisation's revocation list: its serial (0 if none seen) and a
+ * newer list (replaces the stored one only if serial is greater). */
+int dr_store_revocation_serial(struct dr_store *s, int64_t *serial);
+int dr_store_revocation_update(struct dr_store *s, int64_t serial, const char *const *stick_ids,
+			       size_t n, char *err, size_t errlen);
+int dr_store_is_revoked(struct dr_store *s, const char *stick_id, bool *revoked);
+
+/* The box's clock was checked against a signed time from the organisation.
+ * If corrected (it was unset or behind), every recording made since the
+ * last check is flagged time_uncertain and its created_utc moved to now_utc
+ * (the box's reading kept in created_utc_box), audited. Returns how many
+ * were flagged. */
+int dr_store_clock_checked(struct dr_store *s, bool corrected, const char *now_utc,
+			   const char *detail, char *err, size_t errlen);
+
 #endif

@@ -129,7 +129,39 @@ static const struct dr_store_migration dr_store_migrations[] = {
 	  "  added_utc TEXT NOT NULL"
 	  ");",
 	  NULL },
-	/* Next: { 3, "...", NULL }, */
+	{ 3,
+	  /* Export to staff sticks and confirmation by the archive (app/export,
+	   * docs/stick-format.md). A recording leaves the box only as 'deleted'
+	   * after a signed receipt confirmed a verified archive copy. */
+	  "ALTER TABLE recordings ADD COLUMN exported_utc TEXT;"
+	  "ALTER TABLE recordings ADD COLUMN export_seq INTEGER;"
+	  "ALTER TABLE recordings ADD COLUMN confirmed_utc TEXT;"
+	  "ALTER TABLE recordings ADD COLUMN deleted_utc TEXT;"
+	  /* 1: made while the box's clock was unset or behind; created_utc was
+	   * then moved to the time the clock was corrected (so the retention
+	   * rule counts from a real time) and the box's reading kept here. */
+	  "ALTER TABLE recordings ADD COLUMN time_uncertain INTEGER NOT NULL DEFAULT 0"
+	  "  CHECK (time_uncertain IN (0, 1));"
+	  "ALTER TABLE recordings ADD COLUMN created_utc_box TEXT;"
+	  /* One row per export run to a staff stick (the manifest sequence). */
+	  "CREATE TABLE exports ("
+	  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	  "  stick_id TEXT NOT NULL,"
+	  "  stick_name TEXT,"
+	  "  started_utc TEXT NOT NULL,"
+	  "  finished_utc TEXT,"
+	  "  manifest_blake2b TEXT CHECK (manifest_blake2b IS NULL OR length(manifest_blake2b) = 64),"
+	  "  count INTEGER,"
+	  "  receipt_utc TEXT"
+	  ");"
+	  /* Staff sticks the organisation revoked (from its signed list). */
+	  "CREATE TABLE revoked_sticks ("
+	  "  stick_id TEXT PRIMARY KEY NOT NULL,"
+	  "  serial INTEGER NOT NULL,"
+	  "  added_utc TEXT NOT NULL"
+	  ");",
+	  NULL },
+	/* Next: { 4, "...", NULL }, */
 };
 /* clang-format on */
 

@@ -158,7 +158,9 @@ class Box:
                             "--event-log", self.log_path, "--prompts", self.prompts,
                             "--set", "button.backend=fifo", "--set", "button.fifo=" + self.fifo,
                             "--set", "audio.capture_file=" + self.mic,
-                            "--set", "audio.playback_file=" + self.speaker]
+                            "--set", "audio.playback_file=" + self.speaker,
+                            # quicker questions than a resident gets; tests may override
+                            "--set", "consent.answer_s=2", "--set", "consent.digit_pause_ms=100"]
         for s in self.sets:
             a += ["--set", s]
         return a

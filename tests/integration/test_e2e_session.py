@@ -21,7 +21,7 @@ def test_session_records_what_was_said():
     d = tmpdir("e2e")
     mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
     speech, _ = read_wav(mic)
-    box = Box("e2e", mic, root=d).start()
+    box = Box("e2e", mic, root=d, sets=["consent.answer_s=2"]).start()
     started, down, fin = box.record(len(speech) / RATE + 0.5)
     assert box.terminate() == 0, box.stderr_text()
 
@@ -63,8 +63,9 @@ def test_session_records_what_was_said():
     # the box went through every state in order
     states = [(e["from"], e["to"]) for e in box.events() if e["ev"] == "state"]
     assert states == [("idle", "welcome"), ("welcome", "beep"), ("beep", "recording"),
-                      ("recording", "finalising"), ("finalising", "telling"),
-                      ("telling", "idle"), ("idle", "exited")], states
+                      ("recording", "finalising"), ("finalising", "ask_staff"),
+                      ("ask_staff", "saving_consent"), ("saving_consent", "ask_staff"),
+                      ("ask_staff", "receipt"), ("receipt", "idle"), ("idle", "exited")], states
 
     # the light answered the first press before anything else happened, and
     # showed recording the whole time audio was recorded
@@ -72,14 +73,19 @@ def test_session_records_what_was_said():
     first_down = next(i for i, e in enumerate(evs) if e["ev"] == "button" and e["edge"] == "down")
     assert evs[first_down + 1]["ev"] in ("light", "state"), evs[first_down:first_down + 3]
     lights = [e for e in evs if e["ev"] == "light"]
-    assert [l["pattern"] for l in lights] == ["idle", "welcome", "recording", "busy", "saved",
-                                              "idle", "off"], lights
+    assert [l["pattern"] for l in lights] == ["idle", "welcome", "recording", "busy", "question",
+                                              "busy", "saved", "idle", "off"], lights
     rec_light = next(l for l in lights if l["pattern"] == "recording")
     assert rec_light["t_us"] <= started["t_us"] + 20000
 
-    # the speaker played welcome, beep, saved, and was quiet while recording
+    # the speaker played welcome, beep, then (nobody answering) the questions
+    # and the receipt number twice, and was quiet while recording
     prompts = [e["name"] for e in evs if e["ev"] == "prompt"]
-    assert prompts == ["welcome", "beep", "saved"], prompts
+    digits = ["digit_" + c for c in row["receipt"]]
+    number = ["receipt"] + digits + ["receipt_end"]
+    assert prompts == ["welcome", "beep", "saved", "ask_staff", "ask_staff", "staff_no"] + \
+        number + number + ["goodbye"], prompts
+    assert row["consent_staff"] is None and row["consent_share"] is None  # locked
     spk, _ = read_wav(box.speaker)
     ready_t = next(e["t_us"] for e in evs if e["ev"] == "ready")
     def window(t0_us, t1_us):
@@ -95,7 +101,7 @@ def test_session_records_what_was_said():
 def test_two_sessions_make_two_recordings():
     d = tmpdir("e2e2")
     mic = speak(os.path.join(d, "testimony.wav"), "Hello, this is my second testimony.")
-    box = Box("e2e2", mic, root=d).start()
+    box = Box("e2e2", mic, root=d, sets=["consent.answer_s=2"]).start()
     box.record(3.0)
     box.record(2.5)
     assert box.terminate() == 0

@@ -61,13 +61,19 @@ def test_random_cuts_while_recording():
     assert all(r["state"] in ("interrupted", "complete", "discarded") for r in rows), rows
 
 
-def test_cuts_outside_recording_leave_a_consistent_catalogue():
+def test_cuts_at_each_step_of_the_dialogue_leave_a_consistent_catalogue():
+    """A power cut at each step after the recording: the catalogue stays
+    consistent, every kept file is whole, and consent is never more than
+    the resident gave (a cut mid-questions leaves the recording locked)."""
     rng = random.Random(7)
     d = tmpdir("powercut2")
     mic = speak(os.path.join(d, "mic.wav"), "Short and sweet, thank you.")
     data = os.path.join(d, "data")
-    # a cut during the welcome, right after the stop press, and while telling
-    for where in ("welcome", "finalising", "telling"):
+    # (where to cut, press yes to staff first?)
+    steps = [("welcome", False), ("finalising", False), ("ask_staff", False),
+             ("saving_consent", True), ("ask_share", True), ("receipt", False),
+             ("receipt", True)]
+    for where, yes_staff in steps:
         box = Box("powercut2", mic, root=d, data=data).start()
         box.press()
         if where == "welcome":
@@ -76,8 +82,14 @@ def test_cuts_outside_recording_leave_a_consistent_catalogue():
             box.wait_for("recording_started", timeout=30)
             time.sleep(2.5 + rng.uniform(0, 0.5))
             box.press()
-            box.wait_for("state", to=where, timeout=30)
+            if yes_staff:
+                box.wait_for("prompt", name="ask_staff", timeout=30)
+                box.press()
+            box.wait_for("state", to=where, timeout=60)
+            if where in ("ask_staff", "ask_share", "receipt"):
+                time.sleep(rng.uniform(0, 1.0))
         box.kill()
+        log(f"cut during {where} (yes to staff: {yes_staff})")
         box2 = Box("powercut2", mic, root=d, data=data).start()
         box2.terminate()
         for r in box2.catalogue():
@@ -86,7 +98,21 @@ def test_cuts_outside_recording_leave_a_consistent_catalogue():
                 p = os.path.join(data, r["file"])
                 opusinfo_clean(p)
                 assert os.path.getsize(p) == r["size_bytes"], (where, r)
+            # never more than was given: sharing only ever after a yes to staff,
+            # and nobody in this test ever said yes to sharing
+            assert r["consent_share"] in (None, 0), (where, r)
+        if where != "welcome":
+            last = box2.catalogue()[-1]
+            # cut while the file was being closed: repaired at start-up
+            assert last["state"] == ("interrupted" if where == "finalising" else "complete") \
+                or (where == "finalising" and last["state"] == "complete"), (where, last)
+            if not yes_staff or where == "saving_consent":
+                # unanswered, or cut while the yes was being saved: either way
+                # it is locked or exactly what was pressed
+                assert last["consent_staff"] in (None, 1 if yes_staff else None), (where, last)
+            else:
+                assert last["consent_staff"] == 1, (where, last)
 
 
 if __name__ == "__main__":
-    run([test_random_cuts_while_recording, test_cuts_outside_recording_leave_a_consistent_catalogue])
+    run([test_random_cuts_while_recording, test_cuts_at_each_step_of_the_dialogue_leave_a_consistent_catalogue])

@@ -35,6 +35,14 @@ struct box {
 	char last_violation[160];
 	uint32_t finalise_ms;   /* how long the recorder takes to close a file */
 	int record_status;      /* status the next recording reports */
+	/* consent */
+	bool consent_pending;   /* a DR_ACT_CONSENT waits to be reported saved */
+	int consent_status;     /* what saving it reports */
+	int consents_saved;
+	bool saved_staff, saved_share; /* the last answers saved */
+	bool pressed_staff, pressed_share; /* the resident pressed while that question was open */
+	enum dr_prompt played[256];
+	int nplayed;
 };
 
 static inline void box_violation(struct box *b, const char *what)
@@ -54,6 +62,8 @@ static inline void box_apply(struct box *b, const struct dr_action *a, size_t n)
 			b->light = a[i].light;
 			break;
 		case DR_ACT_PLAY:
+			if (b->nplayed < 256)
+				b->played[b->nplayed++] = a[i].prompt;
 			b->playing = true;
 			b->prompt = a[i].prompt;
 			b->prompt_end = b->now + b->core.cfg.prompt_ms[a[i].prompt];
@@ -81,6 +91,17 @@ static inline void box_apply(struct box *b, const struct dr_action *a, size_t n)
 			break;
 		case DR_ACT_EXIT:
 			b->exited = true;
+			break;
+		case DR_ACT_CONSENT:
+			if (a[i].share_yes && !a[i].staff_yes)
+				box_violation(b, "sharing without staff consent");
+			if (a[i].staff_yes && !b->pressed_staff)
+				box_violation(b, "staff consent that was not given");
+			if (a[i].share_yes && !b->pressed_share)
+				box_violation(b, "share consent that was not given");
+			b->consent_pending = true;
+			b->saved_staff = a[i].staff_yes;
+			b->saved_share = a[i].share_yes;
 			break;
 		}
 	}
@@ -124,7 +145,10 @@ static inline void box_run_until(struct box *b, uint64_t t)
 			next = b->prompt_end;
 			what = 1;
 		}
-		if (b->recorder_busy && !b->capturing && b->finalise_at <= next) {
+		if (b->consent_pending) {
+			next = b->now;
+			what = 4;
+		} else if (b->recorder_busy && !b->capturing && b->finalise_at <= next) {
 			next = b->finalise_at;
 			what = 2;
 		}
@@ -146,8 +170,15 @@ static inline void box_run_until(struct box *b, uint64_t t)
 				b->recordings_kept++;
 			else
 				b->recordings_discarded++;
+			b->pressed_staff = b->pressed_share = false;
 			box_event(b, (struct dr_event){.type = DR_EV_RECORDING_DONE,
-						       .status = b->record_status});
+						       .status = b->record_status, .receipt = "4729"});
+		} else if (what == 4) {
+			b->consent_pending = false;
+			if (b->consent_status == 0)
+				b->consents_saved++;
+			box_event(b, (struct dr_event){.type = DR_EV_CONSENT_SAVED,
+						       .status = b->consent_status});
 		} else {
 			box_event(b, (struct dr_event){.type = DR_EV_TICK});
 		}
@@ -158,7 +189,20 @@ static inline void box_run_until(struct box *b, uint64_t t)
 static inline void box_press(struct box *b, uint64_t at)
 {
 	box_run_until(b, at);
+	if (b->core.question_open && b->core.state == DR_ST_ASK_STAFF)
+		b->pressed_staff = true;
+	if (b->core.question_open && b->core.state == DR_ST_ASK_SHARE)
+		b->pressed_share = true;
 	box_event(b, (struct dr_event){.type = DR_EV_PRESS});
+}
+
+/* Index of the first play of p at or after `from`, or -1. */
+static inline int box_played_at(const struct box *b, enum dr_prompt p, int from)
+{
+	for (int i = from; i < b->nplayed; i++)
+		if (b->played[i] == p)
+			return i;
+	return -1;
 }
 
 #endif

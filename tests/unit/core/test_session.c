@@ -24,8 +24,22 @@ static struct dr_core_config cfg(void)
 	c.prompt_ms[DR_PROMPT_SAVED] = 3000;
 	c.prompt_ms[DR_PROMPT_FULL] = 4000;
 	c.prompt_ms[DR_PROMPT_ERROR] = 4000;
+	c.prompt_ms[DR_PROMPT_ASK_STAFF] = 4000;
+	c.prompt_ms[DR_PROMPT_ASK_SHARE] = 5000;
+	c.prompt_ms[DR_PROMPT_STAFF_YES] = 2000;
+	c.prompt_ms[DR_PROMPT_STAFF_NO] = 3000;
+	c.prompt_ms[DR_PROMPT_SHARE_YES] = 2000;
+	c.prompt_ms[DR_PROMPT_SHARE_NO] = 2000;
+	c.prompt_ms[DR_PROMPT_RECEIPT] = 1500;
+	c.prompt_ms[DR_PROMPT_RECEIPT_END] = 2500;
+	c.prompt_ms[DR_PROMPT_GOODBYE] = 1500;
+	for (int d = 0; d < 10; d++)
+		c.prompt_ms[DR_PROMPT_DIGIT_0 + d] = 500;
 	return c;
 }
+
+/* The longest the questions and the receipt can take with these lengths. */
+#define DIALOGUE_MAX_MS 80000
 
 /* press at 1000 -> recording starts at 1000 + welcome + beep */
 #define REC_START (1000 + WELCOME_MS + BEEP_MS)
@@ -75,11 +89,11 @@ static void test_full_session(void **state)
 	assert_false(b.playing);
 
 	box_run_until(&b, REC_START + 30000 + 40);
-	assert_int_equal(dr_core_state(&b.core), DR_ST_TELLING);
-	assert_int_equal(b.prompt, DR_PROMPT_SAVED);
-	assert_int_equal(b.light, DR_LIGHT_SAVED);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_ASK_STAFF);
+	assert_int_equal(b.prompt, DR_PROMPT_SAVED); /* "thank you, it is kept safely" */
+	assert_int_equal(b.light, DR_LIGHT_QUESTION);
 
-	box_run_until(&b, REC_START + 40000);
+	box_run_until(&b, REC_START + 30040 + DIALOGUE_MAX_MS);
 	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
 	assert_int_equal(b.light, DR_LIGHT_IDLE);
 	assert_int_equal(b.recordings_started, 1);
@@ -143,7 +157,7 @@ static void test_time_limit_with_warning(void **state)
 	assert_false(b.capturing);
 	assert_int_equal(b.last_stop, DR_STOP_TIME_LIMIT);
 	assert_true(b.finalise_keep);
-	box_run_until(&b, REC_START + c.time_limit_ms + 10000);
+	box_run_until(&b, REC_START + c.time_limit_ms + DIALOGUE_MAX_MS);
 	assert_int_equal(b.plays[DR_PROMPT_SAVED], 1);
 	assert_int_equal(b.plays[DR_PROMPT_WARNING], 1);
 	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
@@ -161,7 +175,7 @@ static void test_press_during_warning_stops_it(void **state)
 	box_press(&b, REC_START + c.time_limit_ms - c.warning_ms + 500);
 	assert_false(b.playing); /* the warning was cut */
 	assert_false(b.capturing);
-	box_run_until(&b, REC_START + c.time_limit_ms + 20000);
+	box_run_until(&b, REC_START + c.time_limit_ms + DIALOGUE_MAX_MS);
 	assert_int_equal(b.plays[DR_PROMPT_SAVED], 1);
 	assert_int_equal(b.violations, 0);
 }
@@ -181,13 +195,14 @@ static void test_presses_ignored_while_speaking_or_saving(void **state)
 	box_press(&b, REC_START + 5000);
 	box_press(&b, REC_START + 5010); /* while finalising */
 	box_run_until(&b, REC_START + 5100);
-	box_press(&b, REC_START + 5200); /* while telling "saved" */
+	box_press(&b, REC_START + 5200); /* while saying "saved", before the question */
 	assert_int_equal(b.ignored_presses, 4);
 	assert_int_equal(b.recordings_started, 1);
-	box_run_until(&b, REC_START + 20000);
+	box_run_until(&b, REC_START + 5100 + DIALOGUE_MAX_MS);
 	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_false(b.saved_staff); /* the press before the question was no answer */
 	/* and a new press starts a new session */
-	box_press(&b, REC_START + 21000);
+	box_press(&b, REC_START + 5200 + DIALOGUE_MAX_MS);
 	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
 }
 
@@ -239,7 +254,7 @@ static void test_storage_low_during_recording_does_not_stop_it(void **state)
 	assert_true(b.capturing);
 	assert_int_equal(b.light, DR_LIGHT_RECORDING);
 	box_press(&b, REC_START + 5000);
-	box_run_until(&b, REC_START + 20000);
+	box_run_until(&b, REC_START + 5000 + DIALOGUE_MAX_MS);
 	assert_int_equal(b.light, DR_LIGHT_FULL);
 	assert_int_equal(b.recordings_kept, 1);
 }
@@ -358,8 +373,10 @@ static void test_shutdown_in_other_states_exits_at_once(void **state)
 {
 	(void)state;
 	struct dr_core_config c = cfg();
-	enum dr_state want[] = {DR_ST_IDLE, DR_ST_WELCOME, DR_ST_BEEP, DR_ST_TELLING, DR_ST_FINALISING};
-	uint64_t at[] = {500, 2000, 1000 + WELCOME_MS + 100, REC_START + 5100, REC_START + 5010};
+	enum dr_state want[] = {DR_ST_IDLE, DR_ST_WELCOME, DR_ST_BEEP, DR_ST_ASK_STAFF,
+				DR_ST_FINALISING, DR_ST_RECEIPT};
+	uint64_t at[] = {500, 2000, 1000 + WELCOME_MS + 100, REC_START + 5100, REC_START + 5010,
+			 REC_START + 5100 + 40000};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		struct box b;
 		box_init(&b, &c);
@@ -401,8 +418,258 @@ static void test_names(void **state)
 	assert_string_equal(dr_prompt_name(DR_PROMPT_TOO_SHORT), "too_short");
 }
 
-/* Random presses, holds and chatter in virtual time; the invariants are
- * checked by the harness after every step. */
+
+/* ---- the consent questions and the receipt ---- */
+
+/* Record, stop, and run until the first question has been asked; returns
+ * the time its prompt started. */
+static uint64_t to_staff_question(struct box *b)
+{
+	box_press(b, 1000);
+	box_run_until(b, REC_START);
+	box_press(b, REC_START + 5000);
+	box_run_until(b, REC_START + 5040 + 3000 + 300); /* file closed; "saved"; pause */
+	assert_int_equal(dr_core_state(&b->core), DR_ST_ASK_STAFF);
+	assert_true(b->playing);
+	assert_int_equal(b->prompt, DR_PROMPT_ASK_STAFF);
+	return b->now;
+}
+
+static void assert_receipt_read_twice(const struct box *b, int from)
+{
+	static const enum dr_prompt digits[4] = {DR_PROMPT_DIGIT_0 + 4, DR_PROMPT_DIGIT_0 + 7,
+						 DR_PROMPT_DIGIT_0 + 2, DR_PROMPT_DIGIT_0 + 9};
+	int i = box_played_at(b, DR_PROMPT_RECEIPT, from);
+	assert_true(i >= 0);
+	for (int rep = 0; rep < 2; rep++) {
+		assert_int_equal(b->played[i++], DR_PROMPT_RECEIPT);
+		for (int d = 0; d < 4; d++)
+			assert_int_equal(b->played[i++], digits[d]);
+		assert_int_equal(b->played[i++], DR_PROMPT_RECEIPT_END);
+	}
+	assert_int_equal(b->played[i], DR_PROMPT_GOODBYE);
+}
+
+static void test_no_answer_keeps_it_locked(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_run_until(&b, t + DIALOGUE_MAX_MS);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_STAFF], 2); /* asked twice */
+	assert_int_equal(b.plays[DR_PROMPT_ASK_SHARE], 0); /* only after a yes */
+	assert_int_equal(b.plays[DR_PROMPT_STAFF_NO], 1);
+	assert_int_equal(b.plays[DR_PROMPT_STAFF_YES], 0);
+	assert_int_equal(b.consents_saved, 1); /* "asked, no answer" is recorded */
+	assert_false(b.saved_staff);
+	assert_false(b.saved_share);
+	assert_receipt_read_twice(&b, 0);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_yes_to_staff_then_no_answer_to_sharing(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_press(&b, t + 1000); /* during the question */
+	assert_int_equal(dr_core_state(&b.core), DR_ST_SAVING_CONSENT);
+	assert_false(b.playing); /* the question stops at once */
+	assert_true(b.consent_pending);
+	/* the confirmation is only spoken after the answer is durable */
+	assert_int_equal(b.plays[DR_PROMPT_STAFF_YES], 0);
+	box_run_until(&b, t + 1000);
+	assert_int_equal(b.consents_saved, 1);
+	assert_true(b.saved_staff);
+	assert_int_equal(b.prompt, DR_PROMPT_STAFF_YES);
+	box_run_until(&b, t + 1000 + DIALOGUE_MAX_MS);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_SHARE], 2);
+	assert_int_equal(b.plays[DR_PROMPT_SHARE_NO], 1);
+	assert_int_equal(b.plays[DR_PROMPT_SHARE_YES], 0);
+	assert_true(b.saved_staff);
+	assert_false(b.saved_share);
+	assert_int_equal(b.consents_saved, 2);
+	assert_receipt_read_twice(&b, 0);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_yes_to_both(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_press(&b, t + 500);
+	box_run_until(&b, t + 500 + 2000 + 10); /* "staff may listen", then the share question */
+	assert_int_equal(dr_core_state(&b.core), DR_ST_ASK_SHARE);
+	assert_int_equal(b.prompt, DR_PROMPT_ASK_SHARE);
+	assert_int_equal(b.light, DR_LIGHT_QUESTION);
+	/* answered in the window after the question ended */
+	box_press(&b, t + 500 + 2000 + 5000 + 3000);
+	box_run_until(&b, t + DIALOGUE_MAX_MS);
+	assert_true(b.saved_staff);
+	assert_true(b.saved_share);
+	assert_int_equal(b.plays[DR_PROMPT_SHARE_YES], 1);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_SHARE], 1);
+	assert_receipt_read_twice(&b, 0);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_answer_at_the_second_asking(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	/* question 4 s + window 6 s, then asked again */
+	box_run_until(&b, t + 4000 + 6000 + 100);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_STAFF], 2);
+	box_press(&b, t + 4000 + 6000 + 500);
+	box_run_until(&b, t + 12000);
+	assert_true(b.saved_staff);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_press_after_the_last_window_is_not_an_answer(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_run_until(&b, t + 2 * (4000 + 6000) + 10);
+	assert_int_equal(b.consents_saved, 1);
+	assert_false(b.saved_staff);
+	box_press(&b, t + 2 * (4000 + 6000) + 500); /* during "staff will not listen" */
+	assert_int_equal(b.ignored_presses, 1);
+	box_run_until(&b, t + DIALOGUE_MAX_MS);
+	assert_false(b.saved_staff);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_double_press_gives_no_sharing(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_press(&b, t + 1000);
+	box_press(&b, t + 1150); /* the second press of a double press */
+	box_press(&b, t + 1300);
+	box_run_until(&b, t + DIALOGUE_MAX_MS);
+	assert_true(b.saved_staff);
+	assert_false(b.saved_share);
+	assert_int_equal(b.ignored_presses, 2);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_presses_while_the_receipt_is_read_are_ignored(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_run_until(&b, t + 2 * (4000 + 6000) + 3000 + 100);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_RECEIPT);
+	for (int i = 0; i < 5; i++)
+		box_press(&b, b.now + 700);
+	assert_int_equal(b.ignored_presses, 5);
+	assert_int_equal(b.recordings_started, 1);
+	box_run_until(&b, t + DIALOGUE_MAX_MS);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_receipt_read_twice(&b, 0);
+}
+
+static void test_receipt_digits_are_said_slowly(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_run_until(&b, t + 2 * (4000 + 6000) + 3000 + 1); /* "your number is" starts */
+	assert_int_equal(b.prompt, DR_PROMPT_RECEIPT);
+	uint64_t start = b.now;
+	box_run_until(&b, start + 1500 + 1); /* it ended: a pause, not the next digit */
+	assert_false(b.playing);
+	box_run_until(&b, start + 1500 + c.digit_pause_ms);
+	assert_true(b.playing);
+	assert_int_equal(b.prompt, DR_PROMPT_DIGIT_0 + 4);
+}
+
+static void test_consent_not_saved_is_not_spoken_back(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	b.consent_status = -5;
+	uint64_t t = to_staff_question(&b);
+	box_press(&b, t + 1000);
+	box_run_until(&b, t + DIALOGUE_MAX_MS);
+	assert_int_equal(b.plays[DR_PROMPT_STAFF_YES], 0);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_SHARE], 0);
+	assert_int_equal(b.plays[DR_PROMPT_ERROR], 1);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+}
+
+static void test_no_receipt_number_is_told_as_an_error(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + 5000);
+	b.capturing = false;
+	b.recorder_busy = false;
+	box_event(&b, (struct dr_event){.type = DR_EV_RECORDING_DONE, .status = 0, .receipt = ""});
+	box_run_until(&b, REC_START + 5000 + DIALOGUE_MAX_MS);
+	assert_int_equal(b.plays[DR_PROMPT_RECEIPT], 0);
+	assert_int_equal(b.plays[DR_PROMPT_ERROR], 1);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+}
+
+static void test_shutdown_mid_question_keeps_what_was_answered(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	uint64_t t = to_staff_question(&b);
+	box_press(&b, t + 1000);
+	box_run_until(&b, t + 1000 + 2000 + 100); /* now asking about sharing */
+	assert_int_equal(dr_core_state(&b.core), DR_ST_ASK_SHARE);
+	box_event(&b, (struct dr_event){.type = DR_EV_SHUTDOWN});
+	assert_true(b.exited);
+	assert_true(b.saved_staff);
+	assert_false(b.saved_share);
+}
+
+/* Random presses, holds and chatter, power cuts, full disks and failed
+ * catalogue writes, in virtual time: at least 10,000 sessions. The
+ * invariants are checked by the harness after every step (the light shows
+ * recording exactly while audio is captured; never two recordings at once;
+ * consent never more than the resident gave) and here after each session
+ * (back at idle within a bounded time of the last press; every kept
+ * recording went through the questions, whose outcome was saved). */
+static uint64_t rnd(uint64_t *seed)
+{
+	*seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+	return *seed >> 33;
+}
+
 static void test_random_sessions_keep_invariants(void **state)
 {
 	(void)state;
@@ -410,42 +677,82 @@ static void test_random_sessions_keep_invariants(void **state)
 	c.time_limit_ms = 20000;
 	c.warning_ms = 5000;
 	uint64_t seed = 12345;
-	int started = 0, kept = 0, discarded = 0, limits = 0;
-	for (int session = 0; session < 10000; session++) {
+	int started = 0, kept = 0, discarded = 0, limits = 0, cuts = 0, staff_yes = 0,
+	    share_yes = 0, full = 0;
+	for (int session = 0; session < 12000; session++) {
 		struct box b;
 		box_init(&b, &c);
-		b.finalise_ms = 1 + (uint32_t)(seed % 500);
+		b.finalise_ms = 1 + (uint32_t)(rnd(&seed) % 500);
+		b.record_status = rnd(&seed) % 20 == 0 ? -28 /* ENOSPC */ : 0;
+		b.consent_status = rnd(&seed) % 30 == 0 ? -5 : 0;
+		bool cut = rnd(&seed) % 8 == 0;
 		uint64_t t = 0, last_press = 0;
-		int presses = 1 + (int)(seed % 6);
+		int presses = 1 + (int)(rnd(&seed) % 10);
 		for (int i = 0; i < presses; i++) {
-			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-			t += (seed >> 33) % 30000;
-			if ((seed >> 20) % 10 == 0)
+			uint64_t r = rnd(&seed);
+			/* mostly human gaps; some chatter-fast, some very long */
+			t += r % 4 == 0 ? r % 400 : r % 4 == 1 ? r % 40000 : r % 12000;
+			if (r % 13 == 0)
 				box_event(&b, (struct dr_event){.type = DR_EV_STORAGE_LOW});
-			else if ((seed >> 20) % 10 == 1)
+			else if (r % 13 == 1)
 				box_event(&b, (struct dr_event){.type = DR_EV_STORAGE_OK});
 			box_press(&b, t);
+			/* a held button: the release comes much later, or never */
+			if (r % 5 != 0) {
+				box_run_until(&b, t + 50 + r % 3000);
+				t = b.now;
+				box_event(&b, (struct dr_event){.type = DR_EV_RELEASE});
+			}
 			last_press = t;
 		}
+		if (cut) {
+			/* A power cut somewhere after the presses: the core starts
+			 * again from nothing; what was saved stays saved. */
+			box_run_until(&b, t + rnd(&seed) % 60000);
+			bool staff = b.saved_staff, share = b.saved_share;
+			int saved = b.consents_saved;
+			cuts++;
+			struct box again;
+			box_init(&again, &c);
+			assert_int_equal(dr_core_state(&again.core), DR_ST_IDLE);
+			assert_false(again.capturing);
+			if (share)
+				assert_true(staff);
+			(void)saved;
+			continue;
+		}
 		/* back at idle within a bounded time of the last press */
-		uint64_t bound = last_press + c.time_limit_ms + 500 + 5 * (10000 + c.prompt_slack_ms);
+		uint64_t bound = last_press + c.time_limit_ms + 500 + DIALOGUE_MAX_MS + 2 * c.prompt_slack_ms;
 		box_run_until(&b, bound);
 		if (b.violations)
 			fail_msg("session %d: %s", session, b.last_violation);
 		assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
 		assert_false(b.recorder_busy);
 		assert_int_equal(b.recordings_started, b.recordings_kept + b.recordings_discarded);
+		/* every kept, cleanly closed recording went through the questions */
+		if (b.recordings_kept && b.record_status == 0)
+			assert_true(b.plays[DR_PROMPT_ASK_STAFF] >= b.recordings_kept);
+		if (b.recordings_kept && b.record_status == 0 && b.consent_status == 0)
+			assert_true(b.consents_saved >= b.recordings_kept);
 		started += b.recordings_started;
 		kept += b.recordings_kept;
 		discarded += b.recordings_discarded;
 		limits += b.plays[DR_PROMPT_WARNING];
+		staff_yes += b.saved_staff;
+		share_yes += b.saved_share;
+		full += b.plays[DR_PROMPT_FULL] > 0;
 	}
 	/* the random walk must actually reach every path */
-	print_message("%d recordings: %d kept, %d too short, %d reached the warning\n", started,
-		      kept, discarded, limits);
+	print_message("%d recordings: %d kept, %d too short, %d reached the warning, %d power cuts,"
+		      " %d staff yes, %d share yes, %d refused for a full disk\n",
+		      started, kept, discarded, limits, cuts, staff_yes, share_yes, full);
 	assert_true(kept > 1000);
 	assert_true(discarded > 100);
 	assert_true(limits > 100);
+	assert_true(cuts > 500);
+	assert_true(staff_yes > 200);
+	assert_true(share_yes > 50);
+	assert_true(full > 50);
 }
 
 int main(void)
@@ -469,6 +776,17 @@ int main(void)
 		cmocka_unit_test(test_shutdown_while_recording_finalises_then_exits),
 		cmocka_unit_test(test_shutdown_in_other_states_exits_at_once),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_no_answer_keeps_it_locked),
+		cmocka_unit_test(test_yes_to_staff_then_no_answer_to_sharing),
+		cmocka_unit_test(test_yes_to_both),
+		cmocka_unit_test(test_answer_at_the_second_asking),
+		cmocka_unit_test(test_press_after_the_last_window_is_not_an_answer),
+		cmocka_unit_test(test_double_press_gives_no_sharing),
+		cmocka_unit_test(test_presses_while_the_receipt_is_read_are_ignored),
+		cmocka_unit_test(test_receipt_digits_are_said_slowly),
+		cmocka_unit_test(test_consent_not_saved_is_not_spoken_back),
+		cmocka_unit_test(test_no_receipt_number_is_told_as_an_error),
+		cmocka_unit_test(test_shutdown_mid_question_keeps_what_was_answered),
 		cmocka_unit_test(test_random_sessions_keep_invariants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One export run: every held recording to DIARYRM/export/<device>/, each
+ * written to <id>.opus.tmp, synced, dropped from the page cache, read back
+ * from the stick and its BLAKE2b compared with the catalogue's before it is
+ * renamed to <id>.opus and counted; then the signed manifest; then stale
+ * files (recordings the box no longer holds, leftovers of a cut) removed.
+ *
+ * A step moves at most DR_EXPORT_CHUNK bytes, so the event loop stays
+ * responsive (the button, the light) during a long export.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "export/export_priv.h"
+
+#define DR_EXPORT_CHUNK (1u << 20)
+
+enum run_phase {
+	PH_NEXT,     /* choose the next recording */
+	PH_CHECK,    /* hashing a copy already on the stick */
+	PH_COPY,     /* copying to <id>.opus.tmp */
+	PH_VERIFY,   /* reading <id>.opus.tmp back */
+	PH_MANIFEST, /* all done: write the manifest */
+	PH_DONE,
+	PH_FAILED,
+};
+
+struct dr_export_run {
+	struct dr_export *x;
+	struct dr_stick *k;
+	int devfd; /* DIARYRM/export/<device>/ */
+	struct dr_store_export_rec *recs;
+	bool *ok; /* verified on the stick in this run */
+	size_t n, cap, cur;
+	enum run_phase phase;
+	int src, dst, rd; /* fds of the file in progress, -1 when none */
+	crypto_generichash_state h;
+	uint8_t *buf;
+	bool retried;
+	struct dr_export_progress p;
+};
+
+static int collect(void *user, const struct dr_store_export_rec *rec)
+{
+	struct dr_export_run *run = user;
+	if (!rec->rec.blake2b[0])
+		return 0; /* never hashed: not finished, nothing to verify against */
+	if (run->n == run->cap) {
+		size_t ncap = run->cap ? run->cap * 2 : 16;
+		struct dr_store_export_rec *nr = realloc(run->recs, ncap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		run->recs = nr;
+		run->cap = ncap;
+	}
+	run->recs[run->n++] = *rec;
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_run **out,
+		    char *err, size_t errlen)
+{
+	if (!x || !k || !out)
+		return -EINVAL;
+	*out = NULL;
+	struct dr_export_run *run = calloc(1, sizeof(*run));
+	if (!run)
+		return -ENOMEM;
+	run->x = x;
+	run->k = k;
+	run->devfd = run->src = run->dst = run->rd = -1;
+	char e[384];
+	int r = dr_store_export_each(x->store, collect, run);
+	if (r < 0) {
+		dr_export_fail(err, errlen, r, "cannot list the recordings: %s",
+			       dr_store_errmsg(x->store));
+		goto err_free;
+	}
+	if (!(run->buf = malloc(DR_EXPORT_CHUNK)) || (run->n && !(run->ok = calloc(run->n, 1)))) {
+		r = -ENOMEM;
+		goto err_free;
+	}
+	int efd;
+	if ((r = dr_stick_subdir(k->topfd, "export", true, &efd, e, sizeof(e))) < 0) {
+		dr_export_fail(err, errlen, r, "export: %s", e);
+		goto err_free;
+	}
+	r = dr_stick_subdir(efd, x->device_id, true, &run->devfd, e, sizeof(e));
+	close(efd);
+	if (r < 0) {
+		dr_export_fail(err, errlen, r, "export: %s", e);
+		goto err_free;
+	}
+	if ((r = dr_store_export_begin(x->store, k->token.stick_id, k->token.name, &run->p.seq, e,
+				       sizeof(e))) < 0) {
+		dr_export_fail(err, errlen, r, "export: %s", e);
+		goto err_free;
+	}
+	run->p.files_total = (unsigned)run->n;
+	for (size_t i = 0; i < run->n; i++)
+		run->p.bytes_total += 2 * run->recs[i].rec.size;
+	run->phase = PH_NEXT;
+	*out = run;
+	return 0;
+
+err_free:
+	dr_export_run_free(run);
+	return r;
+}
+
+void dr_export_run_free(struct dr_export_run *run)
+{
+	if (!run)
+		return;
+	close_fd(&run->src);
+	close_fd(&run->dst);
+	close_fd(&run->rd);
+	close_fd(&run->devfd);
+	free(run->recs);
+	free(run->ok);
+	free(run->buf);
+	free(run);
+}
+
+static void names(const struct dr_store_export_rec *r, char fin[64], char tmp[64])
+{
+	snprintf(fin, 64, "%s.opus", r->rec.id);
+	snprintf(tmp, 64, "%s.opus.tmp", r->rec.id);
+}
+
+/* Reads a chunk into the hash; 1 more, 0 at the end, -errno. */
+static int hash_chunk(struct dr_export_run *run, int fd, uint64_t *got)
+{
+	ssize_t n;
+	do
+		n = read(fd, run->buf, DR_EXPORT_CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	crypto_generichash_update(&run->h, run->buf, (size_t)n);
+	*got = (uint64_t)n;
+	return n > 0;
+}
+
+static bool hash_matches(struct dr_export_run *run, const char *want)
+{
+	uint8_t d[32];
+	char hex[65];
+	crypto_generichash_final(&run->h, d, sizeof(d));
+	sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+	return !strcmp(hex, want);
+}
+
+/* A file on the stick, opened for reading without following a link and
+ * with its cached pages dropped, so that reading it reads the stick. */
+static int open_back(int dirfd, const char *name, uint64_t *size)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EBADMSG;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+static int file_failed(struct dr_export_run *run, int rc)
+{
+	char fin[64], tmp[64];
+	names(&run->recs[run->cur], fin, tmp);
+	close_fd(&run->src);
+	close_fd(&run->dst);
+	close_fd(&run->rd);
+	unlinkat(run->devfd, tmp, 0);
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EFBIG) {
+		/* the stick is full: the manifest lists what fitted */
+		run->p.stick_full = true;
+		run->phase = PH_MANIFEST;
+		return 1;
+	}
+	if (rc == -EIO || rc == -ENODEV || rc == -ENXIO || rc == -EROFS) {
+		run->phase = PH_FAILED; /* the stick went away or broke */
+		return rc;
+	}
+	run->p.files_failed++;
+	run->cur++;
+	run->phase = PH_NEXT;
+	return 1;
+}
+
+static int step_next(struct dr_export_run *run)
+{
+	if (run->cur >= run->n) {
+		run->phase = PH_MANIFEST;
+		return 1;
+	}
+	const struct dr_store_export_rec *r = &run->recs[run->cur];
+	char fin[64], tmp[64];
+	names(r, fin, tmp);
+	run->retried = false;
+	uint64_t size;
+	int fd = open_back(run->devfd, fin, &size);
+	if (fd >= 0 && size == r->rec.size) {
+		run->rd = fd;
+		crypto_generichash_init(&run->h, NULL, 0, 32);
+		run->phase = PH_CHECK;
+		return 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	/* not there (or wrong): copy it */
+	unlinkat(run->devfd, fin, 0);
+	return 2;
+}
+
+static int start_copy(struct dr_export_run *run)
+{
+	const struct dr_store_export_rec *r = &run->recs[run->cur];
+	char fin[64], tmp[64];
+	names(r, fin, tmp);
+	run->src = open(r->rec.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (run->src < 0)
+		return file_failed(run, -EBADF); /* not a stick error: keep going */
+	if (unlinkat(run->devfd, tmp, 0) < 0 && errno != ENOENT)
+		return file_failed(run, -errno);
+	run->dst = openat(run->devfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0644);
+	if (run->dst < 0)
+		return file_failed(run, -errno);
+	run->phase = PH_COPY;
+	return 1;
+}
+
+static int step_copy(struct dr_export_run *run)
+{
+	ssize_t n;
+	do
+		n = read(run->src, run->buf, DR_EXPORT_CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return file_failed(run, -EBADF);
+	if (n > 0) {
+		int r = dr_stick_write_all(run->dst, run->buf, (size_t)n);
+		if (r < 0)
+			return file_failed(run, r);
+		run->p.bytes_done += (uint64_t)n;
+		return 1;
+	}
+	close_fd(&run->src);
+	if (fdatasync(run->dst) < 0)
+		return file_failed(run, -errno);
+	posix_fadvise(run->dst, 0, 0, POSIX_FADV_DONTNEED);
+	if (close(run->dst) < 0) {
+		run->dst = -1;
+		return file_failed(run, -errno);
+	}
+	run->dst = -1;
+	char fin[64], tmp[64];
+	names(&run->recs[run->cur], fin, tmp);
+	uint64_t size;
+	int fd = open_back(run->devfd, tmp, &size);
+	if (fd < 0)
+		return file_failed(run, fd);
+	run->rd = fd;
+	crypto_generichash_init(&run->h, NULL, 0, 32);
+	run->phase = PH_VERIFY;
+	return 1;
+}
+
+static int file_verified(struct dr_export_run *run, char *err, size_t errlen)
+{
+	char e[384];
+	int r = dr_store_export_mark(run->x->store, run->p.seq, run->recs[run->cur].rec.id, e,
+				     sizeof(e));
+	if (r < 0) {
+		run->phase = PH_FAILED;
+		return dr_export_fail(err, errlen, r, "export: %s", e);
+	}
+	run->ok[run->cur] = true;
+	run->p.files_done++;
+	run->cur++;
+	run->phase = PH_NEXT;
+	return 1;
+}
+
+/* Reading back (a fresh copy, or one already there). */
+static int step_read(struct dr_export_run *run, char *err, size_t errlen)
+{
+	const struct dr_store_export_rec *r = &run->recs[run->cur];
+	uint64_t got = 0;
+	int h = hash_chunk(run, run->rd, &got);
+	if (h < 0)
+		return file_failed(run, h);
+	run->p.bytes_done += got;
+	if (h > 0)
+		return 1;
+	close_fd(&run->rd);
+	bool match = hash_matches(run, r->rec.blake2b);
+	char fin[64], tmp[64];
+	names(r, fin, tmp);
+	if (run->phase == PH_CHECK) {
+		if (match) {
+			run->p.bytes_done += r->rec.size; /* no copy needed */
+			return file_verified(run, err, errlen);
+		}
+		unlinkat(run->devfd, fin, 0);
+		run->p.bytes_done -= r->rec.size;
+		return start_copy(run);
+	}
+	if (!match) {
+		/* once more, then give up on this file for this run */
+		unlinkat(run->devfd, tmp, 0);
+		run->p.bytes_done -= 2 * r->rec.size;
+		if (run->retried)
+			return file_failed(run, -EBADMSG);
+		run->retried = true;
+		return start_copy(run);
+	}
+	if (renameat(run->devfd, tmp, run->devfd, fin) < 0 || fsync(run->devfd) < 0)
+		return file_failed(run, -errno);
+	return file_verified(run, err, errlen);
+}
+
+static struct json_object *manifest_rec(const struct dr_store_export_rec *r)
+{
+	struct json_object *o = json_object_new_object();
+	char file[64];
+	snprintf(file, sizeof(file), "%s.opus", r->rec.id);
+	bool locked = r->rec.consent_staff != DR_CONSENT_YES;
+	json_object_object_add(o, "id", json_object_new_string(r->rec.id));
+	json_object_object_add(o, "file", json_object_new_string(file));
+	json_object_object_add(o, "state", json_object_new_string(
+						   r->rec.state == DR_REC_INTERRUPTED ? "interrupted" : "complete"));
+	json_object_object_add(o, "receipt", json_object_new_string(r->rec.receipt));
+	json_object_object_add(o, "start_utc", json_object_new_string(r->rec.start_utc));
+	json_object_object_add(o, "end_utc", json_object_new_string(r->end_utc));
+	json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)r->rec.duration_ms));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)r->rec.size));
+	json_object_object_add(o, "blake2b", json_object_new_string(r->rec.blake2b));
+	json_object_object_add(o, "consent_staff",
+			       json_object_new_string(dr_stick_consent_word(r->rec.consent_staff)));
+	json_object_object_add(o, "consent_share",
+			       json_object_new_string(dr_stick_consent_word(r->rec.consent_share)));
+	json_object_object_add(o, "locked", json_object_new_boolean(locked));
+	json_object_object_add(o, "time_uncertain", json_object_new_boolean(r->time_uncertain));
+	if (r->time_uncertain)
+		json_object_object_add(o, "box_clock_utc",
+				       json_object_new_string(r->created_utc_box));
+	return o;
+}
+
+static int write_manifest(struct dr_export_run *run, char *err, size_t errlen)
+{
+	struct dr_export *x = run->x;
+	char hexkey[2 * DR_STICK_PK_LEN + 1];
+	sodium_bin2hex(hexkey, sizeof(hexkey), x->device_pk, sizeof(x->device_pk));
+	struct json_object *m = json_object_new_object();
+	struct json_object *a = json_object_new_array();
+	if (!m || !a) {
+		json_object_put(m);
+		json_object_put(a);
+		return -ENOMEM;
+	}
+	char created[32];
+	dr_stick_time_format((int64_t)time(NULL), created);
+	json_object_object_add(m, "format", json_object_new_string("diaryroom-manifest"));
+	json_object_object_add(m, "version", json_object_new_int(DR_STICK_FORMAT_VERSION));
+	json_object_object_add(m, "device", json_object_new_string(x->device_id));
+	json_object_object_add(m, "device_key", json_object_new_string(hexkey));
+	json_object_object_add(m, "seq", json_object_new_int64(run->p.seq));
+	json_object_object_add(m, "stick_id", json_object_new_string(run->k->token.stick_id));
+	json_object_object_add(m, "created_utc", json_object_new_string(created));
+	json_object_object_add(m, "complete", json_object_new_boolean(!run->p.stick_full &&
+									 !run->p.files_failed));
+	unsigned count = 0;
+	for (size_t i = 0; i < run->n; i++)
+		if (run->ok[i]) {
+			json_object_array_add(a, manifest_rec(&run->recs[i]));
+			count++;
+		}
+	json_object_object_add(m, "recordings", a);
+	const char *text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len = strlen(text);
+	char *body = malloc(len + 2);
+	int r = body ? 0 : -ENOMEM;
+	uint8_t sig[DR_STICK_SIG_LEN], d[32];
+	char mh[65], e[384];
+	if (r == 0) {
+		memcpy(body, text, len);
+		body[len++] = '\n';
+		dr_stick_sign((const uint8_t *)body, len, sig, x->device_sk);
+		crypto_generichash(d, sizeof(d), (const uint8_t *)body, len, NULL, 0);
+		sodium_bin2hex(mh, sizeof(mh), d, sizeof(d));
+		/* the signature first: a cut between the two leaves a pair that
+		 * does not verify, which the PC refuses as a whole */
+		r = dr_stick_write_atomic(run->devfd, "manifest.sig", sig, sizeof(sig), e, sizeof(e));
+		if (r == 0)
+			r = dr_stick_write_atomic(run->devfd, "manifest.json", body, len, e, sizeof(e));
+	}
+	json_object_put(m);
+	free(body);
+	if (r < 0)
+		return dr_export_fail(err, errlen, r, "export: %s", e);
+	/* read it back: the manifest is what the archive trusts */
+	char *back;
+	size_t blen;
+	r = dr_stick_read_signed(run->devfd, "manifest", DR_STICK_MANIFEST_MAX, x->device_pk, &back,
+				 &blen, e, sizeof(e));
+	if (r < 0)
+		return dr_export_fail(err, errlen, r, "export: the manifest did not read back: %s", e);
+	free(back);
+	if ((r = dr_store_export_finish(x->store, run->p.seq, mh, count, e, sizeof(e))) < 0)
+		return dr_export_fail(err, errlen, r, "export: %s", e);
+	return 0;
+}
+
+static bool listed(const struct dr_export_run *run, const char *name)
+{
+	for (size_t i = 0; i < run->n; i++) {
+		if (!run->ok[i])
+			continue;
+		char fin[64], tmp[64];
+		names(&run->recs[i], fin, tmp);
+		if (!strcmp(fin, name))
+			return true;
+	}
+	return false;
+}
+
+/* Removes what the new manifest does not list: leftovers of a cut, and the
+ * copies of recordings the box no longer holds (confirmed, withdrawn). A
+ * held recording that failed this run keeps an old copy, if any. */
+static void clean_stale(struct dr_export_run *run)
+{
+	int fd = openat(run->devfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *nm = de->d_name;
+		size_t l = strlen(nm);
+		bool opus = l == DR_STICK_ID_HEX + 5 && !strcmp(nm + DR_STICK_ID_HEX, ".opus");
+		bool tmp = l > 4 && !strcmp(nm + l - 4, ".tmp");
+		if (!opus && !tmp)
+			continue;
+		if (opus && listed(run, nm))
+			continue;
+		if (opus) {
+			char id[DR_STICK_ID_HEX + 1];
+			memcpy(id, nm, DR_STICK_ID_HEX);
+			id[DR_STICK_ID_HEX] = '\0';
+			bool held = false;
+			for (size_t i = 0; i < run->n; i++)
+				held = held || !strcmp(run->recs[i].rec.id, id);
+			if (held)
+				continue;
+		}
+		unlinkat(run->devfd, nm, 0);
+	}
+	closedir(d);
+	fsync(run->devfd);
+}
+
+int dr_export_step(struct dr_export_run *run, struct dr_export_progress *p, char *err,
+		   size_t errlen)
+{
+	if (!run)
+		return -EINVAL;
+	if (err && errlen)
+		err[0] = '\0';
+	int r;
+	switch (run->phase) {
+	case PH_NEXT:
+		r = step_next(run);
+		if (r == 2)
+			r = start_copy(run);
+		break;
+	case PH_CHECK:
+	case PH_VERIFY:
+		r = step_read(run, err, errlen);
+		break;
+	case PH_COPY:
+		r = step_copy(run);
+		break;
+	case PH_MANIFEST:
+		r = write_manifest(run, err, errlen);
+		if (r == 0) {
+			clean_stale(run);
+			run->phase = PH_DONE;
+		} else {
+			run->phase = PH_FAILED;
+		}
+		break;
+	case PH_DONE:
+		r = 0;
+		break;
+	default:
+		r = dr_export_fail(err, errlen, -EIO, "export: the run has failed");
+		break;
+	}
+	if (r < 0 && run->phase == PH_FAILED && err && errlen && !err[0])
+		dr_export_fail(err, errlen, r, "export: the stick failed: %s", strerror(-r));
+	if (p)
+		*p = run->p;
+	return r;
+}

@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsers of the staff stick's JSON files (json-c, strict mode, UTF-8
+ * validated, depth limited) and the Ed25519 helpers. See stickfmt.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "export/stickfmt.h"
+
+#define JSON_DEPTH 6
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+bool dr_stick_hex_ok(const char *s, size_t n)
+{
+	if (!s || strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+bool dr_stick_receipt_ok(const char *s)
+{
+	if (!s || strlen(s) != 4)
+		return false;
+	for (int i = 0; i < 4; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+int dr_stick_time_parse(const char *s, int64_t *t)
+{
+	if (!s || !t)
+		return -EINVAL;
+	size_t n = strlen(s);
+	/* YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DDTHH:MM:SS.mmmZ */
+	if (n != 20 && n != 24)
+		return -EINVAL;
+	struct tm tm = {0};
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || end != s + 19)
+		return -EINVAL;
+	if (n == 24 && (end[0] != '.' || end[1] < '0' || end[1] > '9' || end[2] < '0' ||
+			end[2] > '9' || end[3] < '0' || end[3] > '9'))
+		return -EINVAL;
+	if (s[n - 1] != 'Z')
+		return -EINVAL;
+	if (tm.tm_year < 70 || tm.tm_year > 1100)
+		return -EINVAL;
+	time_t v = timegm(&tm);
+	if (v == (time_t)-1)
+		return -EINVAL;
+	*t = (int64_t)v;
+	return 0;
+}
+
+void dr_stick_time_format(int64_t t, char out[32])
+{
+	time_t v = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&v, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+int dr_stick_verify(const uint8_t *data, size_t len, const uint8_t sig[DR_STICK_SIG_LEN],
+		    const uint8_t pk[DR_STICK_PK_LEN])
+{
+	if (!data || !sig || !pk || sodium_init() < 0)
+		return -EINVAL;
+	return crypto_sign_verify_detached(sig, data, len, pk) == 0 ? 0 : -EKEYREJECTED;
+}
+
+void dr_stick_sign(const uint8_t *data, size_t len, uint8_t sig[DR_STICK_SIG_LEN],
+		   const uint8_t sk[DR_STICK_SK_LEN])
+{
+	crypto_sign_detached(sig, NULL, data, len, sk);
+}
+
+void dr_stick_device_id(const uint8_t pk[DR_STICK_PK_LEN], char id[DR_DEVICE_ID_HEX + 1])
+{
+	sodium_bin2hex(id, DR_DEVICE_ID_HEX + 1, pk, DR_DEVICE_ID_HEX / 2);
+}
+
+const char *dr_stick_consent_word(int v)
+{
+	return v == 1 ? "yes" : v == 0 ? "no" : "unanswered";
+}
+
+int dr_stick_consent_parse(const char *w, int *v)
+{
+	if (!w || !v)
+		return -EINVAL;
+	if (!strcmp(w, "yes"))
+		*v = 1;
+	else if (!strcmp(w, "no"))
+		*v = 0;
+	else if (!strcmp(w, "unanswered"))
+		*v = -1;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Parses exactly buf[0..len) as one JSON object. */
+static struct json_object *parse_object(const char *buf, size_t len, size_t cap,
+					const char *what, char *err, size_t errlen)
+{
+	if (!buf || len == 0 || len > cap || len > INT32_MAX) {
+		fail(err, errlen, "%s: empty or larger than %zu bytes", what, cap);
+		return NULL;
+	}
+	if (memchr(buf, '\0', len)) {
+		fail(err, errlen, "%s: contains a NUL byte", what);
+		return NULL;
+	}
+	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
+	if (!tok) {
+		fail(err, errlen, "%s: out of memory", what);
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	struct json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
+	enum json_tokener_error je = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	/* only trailing whitespace may follow the object */
+	while (o && end < len && (buf[end] == '\n' || buf[end] == ' ' || buf[end] == '\r' ||
+				  buf[end] == '\t'))
+		end++;
+	if (!o || je != json_tokener_success || end != len) {
+		fail(err, errlen, "%s: not valid JSON (%s)", what,
+		     je != json_tokener_success ? json_tokener_error_desc(je) : "trailing bytes");
+		json_object_put(o);
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		fail(err, errlen, "%s: not a JSON object", what);
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static const char *get_str(struct json_object *o, const char *key, size_t maxlen)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	const char *s = json_object_get_string(v);
+	if (!s || (size_t)json_object_get_string_len(v) != strlen(s) || strlen(s) > maxlen)
+		return NULL;
+	return s;
+}
+
+static int get_int(struct json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return -EBADMSG;
+	errno = 0;
+	int64_t x = json_object_get_int64(v);
+	if (errno || x < min || x > max)
+		return -EBADMSG;
+	*out = x;
+	return 0;
+}
+
+static int get_time(struct json_object *o, const char *key, int64_t *out)
+{
+	const char *s = get_str(o, key, 30);
+	return s && dr_stick_time_parse(s, out) == 0 ? 0 : -EBADMSG;
+}
+
+static int get_bool(struct json_object *o, const char *key, bool *out)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+		return -EBADMSG;
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+static int get_consent(struct json_object *o, const char *key, int *out)
+{
+	const char *s = get_str(o, key, 16);
+	return s && dr_stick_consent_parse(s, out) == 0 ? 0 : -EBADMSG;
+}
+
+static int copy_str(char *dst, size_t dstlen, const char *src)
+{
+	if (!src || strlen(src) >= dstlen)
+		return -EBADMSG;
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+/* The "format" and "version" every file carries. */
+static int check_header(struct json_object *o, const char *format, const char *what, char *err,
+			size_t errlen)
+{
+	const char *f = get_str(o, "format", 64);
+	int64_t v;
+	if (!f || strcmp(f, format))
+		return fail(err, errlen, "%s: not a %s file", what, format);
+	if (get_int(o, "version", 1, 1000000, &v) < 0)
+		return fail(err, errlen, "%s: no format version", what);
+	if (v != DR_STICK_FORMAT_VERSION)
+		return fail(err, errlen, "%s: format version %lld, this box reads version %d", what,
+			    (long long)v, DR_STICK_FORMAT_VERSION);
+	return 0;
+}
+
+static struct json_object *get_array(struct json_object *o, const char *key, size_t *n)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
+		return NULL;
+	*n = json_object_array_length(v);
+	return *n <= DR_STICK_MAX_ENTRIES ? v : NULL;
+}
+
+static bool name_ok(const char *s)
+{
+	/* printable: no control characters (it is logged and shown) */
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return s[0] != '\0';
+}
+
+int dr_token_parse(const char *buf, size_t len, struct dr_token *t, char *err, size_t errlen)
+{
+	static const char what[] = "staff token";
+	if (!t)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	struct json_object *o = parse_object(buf, len, DR_STICK_TOKEN_MAX, what, err, errlen);
+	if (!o)
+		return -EBADMSG;
+	int r = check_header(o, "diaryroom-token", what, err, errlen);
+	const char *id = get_str(o, "stick_id", DR_STICK_ID_HEX);
+	const char *name = get_str(o, "name", DR_STICK_NAME_MAX);
+	if (r == 0 && (!dr_stick_hex_ok(id, DR_STICK_ID_HEX) || copy_str(t->stick_id, sizeof(t->stick_id), id)))
+		r = fail(err, errlen, "%s: bad stick_id", what);
+	if (r == 0 && (!name || !name_ok(name) || copy_str(t->name, sizeof(t->name), name)))
+		r = fail(err, errlen, "%s: bad name", what);
+	if (r == 0 && (get_time(o, "issued_utc", &t->issued) || get_time(o, "expires_utc", &t->expires)))
+		r = fail(err, errlen, "%s: bad issued_utc or expires_utc", what);
+	if (r == 0 && t->expires <= t->issued)
+		r = fail(err, errlen, "%s: expires before it was issued", what);
+	json_object_put(o);
+	if (r < 0)
+		memset(t, 0, sizeof(*t));
+	return r;
+}
+
+void dr_revocations_free(struct dr_revocations *r)
+{
+	if (!r)
+		return;
+	free(r->ids);
+	free(r);
+}
+
+int dr_revocations_parse(const char *buf, size_t len, struct dr_revocations **out, char *err,
+			 size_t errlen)
+{
+	static const char what[] = "revocation list";
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	struct json_object *o = parse_object(buf, len, DR_STICK_REVOKED_MAX, what, err, errlen);
+	if (!o)
+		return -EBADMSG;
+	struct dr_revocations *rv = calloc(1, sizeof(*rv));
+	int r = rv ? check_header(o, "diaryroom-revocations", what, err, errlen) : -ENOMEM;
+	if (r == 0 && (get_int(o, "serial", 1, INT64_MAX, &rv->serial) ||
+		       get_time(o, "issued_utc", &rv->issued)))
+		r = fail(err, errlen, "%s: bad serial or issued_utc", what);
+	struct json_object *a = NULL;
+	if (r == 0 && !(a = get_array(o, "revoked", &rv->n)))
+		r = fail(err, errlen, "%s: bad revoked list", what);
+	if (r == 0 && rv->n && !(rv->ids = calloc(rv->n, sizeof(*rv->ids))))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < rv->n; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+		const char *id = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+		if (!dr_stick_hex_ok(id, DR_STICK_ID_HEX))
+			r = fail(err, errlen, "%s: bad stick id at %zu", what, i);
+		else
+			memcpy(rv->ids[i], id, DR_STICK_ID_HEX + 1);
+	}
+	json_object_put(o);
+	if (r < 0) {
+		dr_revocations_free(rv);
+		return r;
+	}
+	*out = rv;
+	return 0;
+}
+
+void dr_receipt_free(struct dr_receipt *r)
+{
+	if (!r)
+		return;
+	free(r->held);
+	free(r->withdraw);
+	free(r->consent);
+	free(r);
+}
+
+static int parse_held(struct json_object *e, struct dr_receipt_held *h)
+{
+	if (!json_object_is_type(e, json_type_object))
+		return -EBADMSG;
+	const char *id = get_str(e, "id", DR_STICK_ID_HEX);
+	const char *hash = get_str(e, "blake2b", 64);
+	const char *rc = get_str(e, "receipt", 4);
+	if (!dr_stick_hex_ok(id, DR_STICK_ID_HEX) || !dr_stick_hex_ok(hash, 64))
+		return -EBADMSG;
+	if (rc && rc[0] && !dr_stick_receipt_ok(rc))
+		return -EBADMSG;
+	memcpy(h->id, id, DR_STICK_ID_HEX + 1);
+	memcpy(h->blake2b, hash, 65);
+	snprintf(h->receipt, sizeof(h->receipt), "%s", rc ? rc : "");
+	return 0;
+}
+
+static int parse_consent_change(struct json_object *e, struct dr_receipt_consent *c)
+{
+	if (!json_object_is_type(e, json_type_object))
+		return -EBADMSG;
+	const char *rc = get_str(e, "receipt", 4);
+	if (!dr_stick_receipt_ok(rc) || get_consent(e, "staff", &c->staff) ||
+	    get_consent(e, "share", &c->share))
+		return -EBADMSG;
+	if (c->share == 1 && c->staff != 1)
+		return -EBADMSG; /* sharing needs consent to staff listening */
+	int64_t t;
+	if (get_time(e, "entered_utc", &t))
+		return -EBADMSG;
+	dr_stick_time_format(t, c->entered_utc);
+	memcpy(c->receipt, rc, 5);
+	return 0;
+}
+
+int dr_receipt_parse(const char *buf, size_t len, struct dr_receipt **out, char *err,
+		     size_t errlen)
+{
+	static const char what[] = "receipt";
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	struct json_object *o = parse_object(buf, len, DR_STICK_RECEIPT_MAX, what, err, errlen);
+	if (!o)
+		return -EBADMSG;
+	struct dr_receipt *rc = calloc(1, sizeof(*rc));
+	int r = rc ? check_header(o, "diaryroom-receipt", what, err, errlen) : -ENOMEM;
+	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
+	const char *mh = get_str(o, "manifest_blake2b", 64);
+	if (r == 0 && (!dr_stick_hex_ok(dev, DR_DEVICE_ID_HEX) || !dr_stick_hex_ok(mh, 64) ||
+		       get_int(o, "manifest_seq", 1, INT64_MAX, &rc->manifest_seq) ||
+		       get_time(o, "issued_utc", &rc->issued)))
+		r = fail(err, errlen, "%s: bad device, manifest_seq, manifest_blake2b or issued_utc",
+			 what);
+	if (r == 0) {
+		memcpy(rc->device, dev, DR_DEVICE_ID_HEX + 1);
+		memcpy(rc->manifest_blake2b, mh, 65);
+	}
+	struct json_object *ah = NULL, *aw = NULL, *ac = NULL;
+	if (r == 0 && (!(ah = get_array(o, "held", &rc->n_held)) ||
+		       !(aw = get_array(o, "withdraw", &rc->n_withdraw)) ||
+		       !(ac = get_array(o, "consent", &rc->n_consent))))
+		r = fail(err, errlen, "%s: bad held, withdraw or consent list", what);
+	if (r == 0 && ((rc->n_held && !(rc->held = calloc(rc->n_held, sizeof(*rc->held)))) ||
+		       (rc->n_withdraw && !(rc->withdraw = calloc(rc->n_withdraw, sizeof(*rc->withdraw)))) ||
+		       (rc->n_consent && !(rc->consent = calloc(rc->n_consent, sizeof(*rc->consent))))))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < rc->n_held; i++)
+		if (parse_held(json_object_array_get_idx(ah, i), &rc->held[i]) < 0)
+			r = fail(err, errlen, "%s: bad held entry %zu", what, i);
+	for (size_t i = 0; r == 0 && i < rc->n_withdraw; i++) {
+		struct json_object *e = json_object_array_get_idx(aw, i);
+		const char *s = json_object_is_type(e, json_type_object) ? get_str(e, "receipt", 4) : NULL;
+		int64_t t;
+		if (!dr_stick_receipt_ok(s) || get_time(e, "entered_utc", &t))
+			r = fail(err, errlen, "%s: bad withdrawal %zu", what, i);
+		else {
+			memcpy(rc->withdraw[i].receipt, s, 5);
+			dr_stick_time_format(t, rc->withdraw[i].entered_utc);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < rc->n_consent; i++)
+		if (parse_consent_change(json_object_array_get_idx(ac, i), &rc->consent[i]) < 0)
+			r = fail(err, errlen, "%s: bad consent change %zu", what, i);
+	json_object_put(o);
+	if (r < 0) {
+		dr_receipt_free(rc);
+		return r;
+	}
+	*out = rc;
+	return 0;
+}
+
+void dr_manifest_free(struct dr_manifest *m)
+{
+	if (!m)
+		return;
+	free(m->recs);
+	free(m);
+}
+
+static int parse_mrec(struct json_object *e, struct dr_manifest_rec *m)
+{
+	if (!json_object_is_type(e, json_type_object))
+		return -EBADMSG;
+	const char *id = get_str(e, "id", DR_STICK_ID_HEX);
+	const char *file = get_str(e, "file", sizeof(m->file) - 1);
+	const char *state = get_str(e, "state", 15);
+	const char *rc = get_str(e, "receipt", 4);
+	const char *hash = get_str(e, "blake2b", 64);
+	int64_t dur, size;
+	if (!dr_stick_hex_ok(id, DR_STICK_ID_HEX) || !dr_stick_hex_ok(hash, 64) || !file || !state ||
+	    !rc)
+		return -EBADMSG;
+	/* the file name is derived, never taken from the stick as a path */
+	char want[sizeof(m->file)];
+	snprintf(want, sizeof(want), "%s.opus", id);
+	if (strcmp(file, want) || (strcmp(state, "complete") && strcmp(state, "interrupted")))
+		return -EBADMSG;
+	if (rc[0] && !dr_stick_receipt_ok(rc))
+		return -EBADMSG;
+	if (get_int(e, "duration_ms", 0, INT64_MAX, &dur) || get_int(e, "size", 0, INT64_MAX, &size) ||
+	    get_consent(e, "consent_staff", &m->consent_staff) ||
+	    get_consent(e, "consent_share", &m->consent_share) || get_bool(e, "locked", &m->locked) ||
+	    get_bool(e, "time_uncertain", &m->time_uncertain))
+		return -EBADMSG;
+	if (copy_str(m->start_utc, sizeof(m->start_utc), get_str(e, "start_utc", 39)) ||
+	    copy_str(m->end_utc, sizeof(m->end_utc), get_str(e, "end_utc", 39)))
+		return -EBADMSG;
+	memcpy(m->id, id, DR_STICK_ID_HEX + 1);
+	memcpy(m->file, file, strlen(file) + 1);
+	memcpy(m->state, state, strlen(state) + 1);
+	memcpy(m->receipt, rc, strlen(rc) + 1);
+	memcpy(m->blake2b, hash, 65);
+	m->duration_ms = (uint64_t)dur;
+	m->size = (uint64_t)size;
+	/* locked is what consent says, whatever the stick claims */
+	if (m->locked != (m->consent_staff != 1))
+		return -EBADMSG;
+	return 0;
+}
+
+int dr_manifest_parse(const char *buf, size_t len, struct dr_manifest **out, char *err,
+		      size_t errlen)
+{
+	static const char what[] = "manifest";
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	struct json_object *o = parse_object(buf, len, DR_STICK_MANIFEST_MAX, what, err, errlen);
+	if (!o)
+		return -EBADMSG;
+	struct dr_manifest *m = calloc(1, sizeof(*m));
+	int r = m ? check_header(o, "diaryroom-manifest", what, err, errlen) : -ENOMEM;
+	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
+	const char *key = get_str(o, "device_key", 2 * DR_STICK_PK_LEN);
+	const char *stick = get_str(o, "stick_id", DR_STICK_ID_HEX);
+	const char *created = get_str(o, "created_utc", 39);
+	if (r == 0 && (!dr_stick_hex_ok(dev, DR_DEVICE_ID_HEX) ||
+		       !dr_stick_hex_ok(key, 2 * DR_STICK_PK_LEN) ||
+		       !dr_stick_hex_ok(stick, DR_STICK_ID_HEX) || !created ||
+		       get_int(o, "seq", 1, INT64_MAX, &m->seq)))
+		r = fail(err, errlen, "%s: bad device, device_key, stick_id, created_utc or seq", what);
+	if (r == 0 && strncmp(dev, key, DR_DEVICE_ID_HEX))
+		r = fail(err, errlen, "%s: device id does not match its key", what);
+	if (r == 0) {
+		memcpy(m->device, dev, DR_DEVICE_ID_HEX + 1);
+		memcpy(m->device_key, key, 2 * DR_STICK_PK_LEN + 1);
+		memcpy(m->stick_id, stick, DR_STICK_ID_HEX + 1);
+		snprintf(m->created_utc, sizeof(m->created_utc), "%s", created);
+	}
+	struct json_object *a = NULL;
+	if (r == 0 && !(a = get_array(o, "recordings", &m->n)))
+		r = fail(err, errlen, "%s: bad recordings list", what);
+	if (r == 0 && m->n && !(m->recs = calloc(m->n, sizeof(*m->recs))))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < m->n; i++)
+		if (parse_mrec(json_object_array_get_idx(a, i), &m->recs[i]) < 0)
+			r = fail(err, errlen, "%s: bad recording entry %zu", what, i);
+	/* no id twice */
+	for (size_t i = 0; r == 0 && i < m->n; i++)
+		for (size_t j = i + 1; r == 0 && j < m->n && m->n < 4096; j++)
+			if (!strcmp(m->recs[i].id, m->recs[j].id))
+				r = fail(err, errlen, "%s: recording %s listed twice", what,
+					 m->recs[i].id);
+	json_object_put(o);
+	if (r < 0) {
+		dr_manifest_free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}

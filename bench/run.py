@@ -1,0 +1,593 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The benchmark runner behind tools/bench (see bench/README.md).
+
+    bench/run.py [--build DIR] [--aarch64-build DIR] [--out FILE] [PHASE...]
+
+Phases: encode, writes, powercut, latency, memory (default: all). Prints one
+JSON object per figure on stdout as it goes ({"name","value","unit",
+"method",...}), progress on stderr, and writes every figure with the date,
+machine, commit and input to --out (default bench/results/latest.json).
+Nothing here passes or fails on a figure; the exit status is non-zero only
+when a benchmark could not be run.
+
+Run it through tools/bench, which installs the dependencies and builds
+what is needed first.
+"""
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import benchlib as bl  # noqa: E402
+
+PHASES = ("encode", "writes", "powercut", "latency", "memory")
+# The daemon's encoder settings (app/media/oggopus.c, encoder_setup and
+# dr_oggopus_params_default), as opusenc options. --set-ctl-int 4000=2048 is
+# OPUS_SET_APPLICATION(OPUS_APPLICATION_VOIP); opusenc has no option for it.
+OPUSENC_SAME = ["--quiet", "--bitrate", "32", "--vbr", "--comp", "8", "--framesize", "20",
+                "--speech", "--serial", "1"]
+OPUSENC_VOIP = ["--set-ctl-int", "4000=2048"]
+# qemu-user guest address space pinned here, so the guest's own mappings can
+# be told from the emulator's in /proc/<pid>/smaps.
+GUEST_BASE = 0x200000000000
+GUEST_SIZE = 0x80000000
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    return subprocess.run(cmd, **kw)
+
+
+def first_line(cmd):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (p.stdout or p.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build)
+        self.abuild = os.path.abspath(args.aarch64_build)
+        self.work = os.path.join(self.build, "bench-work")
+        os.makedirs(self.work, exist_ok=True)
+        self.bench_dir = os.path.join(self.build, "bench")
+        self.daemon = os.path.join(self.build, "bin", "diaryroomd")
+        self.prompts_full = os.path.join(self.build, "share", "diaryroom", "prompts", "en")
+        self.prompts_short = os.path.join(self.build, "test-prompts")
+        self.figures = []
+        self.errors = []
+        self.speech = None
+        self.speech_sha = None
+        self.seconds = args.seconds
+        self.rng = random.Random(args.seed)
+        self._drtest = None
+
+    def emit(self, f):
+        bl.check_figure(f)
+        print(json.dumps(f), flush=True)
+        self.figures.append(f)
+
+    def tmp(self, name):
+        import tempfile
+        return tempfile.mkdtemp(prefix=name + "-", dir=self.work)
+
+    def drtest(self):
+        """tests/integration/drtest.py, pointed at our build."""
+        if self._drtest is None:
+            os.environ["DR_BUILD_DIR"] = self.build
+            os.environ["DR_SOURCE_DIR"] = SRC
+            os.environ["DR_TEST_PROMPTS"] = self.prompts_short
+            sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+            import drtest
+            self._drtest = drtest
+        return self._drtest
+
+    def box(self, name, daemon=None, **kw):
+        drtest = self.drtest()
+
+        class BenchBox(drtest.Box):
+            def argv(box):
+                a = super().argv()
+                a[len(box.wrapper)] = daemon or self.daemon
+                return a
+
+        kw.setdefault("root", self.tmp(name))
+        return BenchBox(name, self.speech, **kw)
+
+
+def stop_box(box, pid, timeout=120):
+    """SIGTERM to the daemon itself (not a wrapper), then reap. Returns the
+    child's rusage (ru_maxrss: its peak RSS in KiB over its whole life)."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while True:
+        wpid, status, ru = os.wait4(box.proc.pid, os.WNOHANG)
+        if wpid:
+            box.proc.returncode = os.waitstatus_to_exitcode(status)
+            box.stderr.close()
+            return ru
+        if time.monotonic() > deadline:
+            box.proc.kill()
+            raise RuntimeError(f"{box.argv()[0]} did not exit after SIGTERM")
+        time.sleep(0.02)
+
+
+# ---- encode: instructions for 60 s of speech ----
+
+def phase_encode(ctx):
+    b = ctx.bench_dir
+    wav = ctx.speech
+    # Same packets? The floor is only a floor if the pipeline encodes the
+    # same samples with the same settings: check on native runs.
+    pk = os.path.join(ctx.work, "floor.packets")
+    floor = bl.one_json(run([f"{b}/bench_floor", wav, "--packets", pk], capture_output=True,
+                            text=True).stdout, "floor")
+    pipe = bl.one_json(run([f"{b}/bench_pipeline", wav, ctx.tmp("encode-native")],
+                           capture_output=True, text=True).stdout, "pipeline")
+    ogg = bl.ogg_packets(pipe["file"])
+    same = ogg[2:] == bl.floor_packets(pk)
+    ctx.emit(bl.figure("encode.pipeline.packets_identical_to_floor", int(same), "bool",
+                       "the Opus packets in the pipeline's Ogg file (headers left out) are "
+                       "byte for byte the floor's packets: same samples, same settings"))
+
+    oe_dir = ctx.tmp("encode-opusenc")
+    jobs = {
+        "floor": [f"{b}/bench_floor", wav],
+        "pipeline": [f"{b}/bench_pipeline", wav, ctx.tmp("encode-callgrind")],
+        "opusenc": ["opusenc"] + OPUSENC_SAME + OPUSENC_VOIP + [wav, f"{oe_dir}/voip.opus"],
+        "opusenc_default_app": ["opusenc"] + OPUSENC_SAME + [wav, f"{oe_dir}/audio.opus"],
+    }
+    outs = {k: os.path.join(ctx.work, f"callgrind.{k}.out") for k in jobs}
+
+    def grind(k):
+        t0 = time.monotonic()
+        run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + outs[k]] + jobs[k],
+            capture_output=True)
+        log(f"  callgrind {k}: {time.monotonic() - t0:.0f} s")
+
+    workers = max(1, min(len(jobs), len(os.sched_getaffinity(0))))
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        list(ex.map(grind, jobs))
+
+    total = {k: bl.callgrind_total(outs[k]) for k in jobs}
+    inc = {k: bl.callgrind_inclusive(outs[k]) for k in jobs}
+    secs = floor["samples"] / bl.RATE
+    how = (f"valgrind --tool=callgrind, instructions (Ir) of the whole process, all threads, "
+           f"start-up to exit; {secs:g} s of espeak-ng speech, 48 kHz mono 16-bit")
+    ctx.emit(bl.figure("encode.floor.instructions", total["floor"], "instructions",
+                       how + "; bench_floor: libopus only, opus_encode per 20 ms frame, "
+                       "daemon settings, PCM read into memory first"))
+    ctx.emit(bl.figure("encode.pipeline.instructions", total["pipeline"], "instructions",
+                       how + "; bench_pipeline: WAV capture backend (unpaced) -> ring -> "
+                       "dr_oggopus -> durable file sink, dr_store_open/begin/finish in a "
+                       "fresh data folder"))
+    ctx.emit(bl.figure("encode.opusenc.instructions", total["opusenc"], "instructions",
+                       how + "; opusenc " + " ".join(OPUSENC_SAME + OPUSENC_VOIP) +
+                       " (application VOIP like the daemon)"))
+    ctx.emit(bl.figure("encode.opusenc_default_app.instructions", total["opusenc_default_app"],
+                       "instructions", how + "; opusenc " + " ".join(OPUSENC_SAME) +
+                       " (opusenc's own application, AUDIO)"))
+    for k in ("pipeline", "opusenc", "opusenc_default_app"):
+        ctx.emit(bl.figure(f"encode.{k}.ratio_to_floor", total[k] / total["floor"], "x",
+                           f"encode.{k}.instructions / encode.floor.instructions, same run"))
+    ctx.emit(bl.figure("encode.pipeline.instructions_per_audio_second",
+                       total["pipeline"] / secs, "instructions/s",
+                       "encode.pipeline.instructions / seconds of audio"))
+    # Where the difference goes.
+    enc_fn = {"floor": "opus_encode", "pipeline": "opus_encode",
+              "opusenc": "opus_multistream_encode_float",
+              "opusenc_default_app": "opus_multistream_encode_float"}
+    for k, fn in enc_fn.items():
+        if fn in inc[k]:
+            ctx.emit(bl.figure(f"encode.{k}.outside_encoder_instructions",
+                               total[k] - inc[k][fn], "instructions",
+                               f"whole process minus the inclusive cost of {fn} "
+                               "(callgrind_annotate --inclusive=yes)"))
+    parts = {
+        "catalogue": ("dr_store_open", "dr_store_begin", "dr_store_finish", "dr_store_close"),
+        "capture_thread": ("capture_main",),
+        "loader": ("_dl_start",),
+    }
+    ip = inc["pipeline"]
+    for part, fns in parts.items():
+        if all(f in ip for f in fns):
+            ctx.emit(bl.figure(f"encode.pipeline.{part}_instructions", sum(ip[f] for f in fns),
+                               "instructions", "inclusive cost of " + " + ".join(fns)))
+    if "encoder_main" in ip and "opus_encode" in ip:
+        ctx.emit(bl.figure("encode.pipeline.encoder_thread_besides_opus_instructions",
+                           ip["encoder_main"] - ip["opus_encode"], "instructions",
+                           "inclusive encoder_main minus inclusive opus_encode: ring reads, "
+                           "libogg, page gathering, write(2)/fdatasync calls"))
+    ctx.emit(bl.figure("encode.floor.packet_bytes", floor["packet_bytes"], "bytes",
+                       "sum of the floor's Opus packet sizes (no container)"))
+    ctx.emit(bl.figure("encode.pipeline.file_bytes", pipe["file_bytes"], "bytes",
+                       "size of the pipeline's .opus file"))
+    ctx.emit(bl.figure("encode.opusenc.file_bytes", os.path.getsize(f"{oe_dir}/voip.opus"),
+                       "bytes", "size of opusenc's .opus file (application VOIP)"))
+
+
+# ---- writes: bytes and syncs per minute ----
+
+STRACE_IO = "trace=write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync_file_range"
+
+
+def phase_writes(ctx):
+    b = ctx.bench_dir
+    data = ctx.tmp("writes")
+    # The recording file: the sink's own counters over 60 s of speech. The
+    # first run makes the catalogue; the second is a box in service.
+    run([f"{b}/bench_pipeline", ctx.speech, data], capture_output=True)
+    trace = os.path.join(ctx.work, "pipeline.strace")
+    p = run(["strace", "-f", "-y", "-s", "0", "-o", trace, "-e", STRACE_IO,
+             f"{b}/bench_pipeline", ctx.speech, data], capture_output=True, text=True)
+    pipe = bl.one_json(p.stdout, "pipeline")
+    per_min = 60000 / pipe["duration_ms"]
+    how = (f"bench_pipeline (the daemon's recorder, encoder and file sink, default settings: "
+           f"flush_ms 300), one {pipe['duration_ms'] / 1000:g} s recording of speech; the "
+           "file sink's own counters (struct dr_sink_stats)")
+    ctx.emit(bl.figure("writes.recording.bytes_per_min", pipe["bytes"] * per_min, "bytes/min",
+                       how))
+    ctx.emit(bl.figure("writes.recording.fdatasync_per_min", pipe["syncs"] * per_min,
+                       "calls/min", how))
+    ctx.emit(bl.figure("writes.recording.write_calls_per_min", pipe["writes"] * per_min,
+                       "calls/min", how))
+    rec = bl.io_summary(bl.strace_io(trace)).get("recording", bl.empty_io())
+    ctx.emit(bl.figure("writes.recording.fdatasync_per_min_strace", rec["fdatasync"] * per_min,
+                       "calls/min", how.split(";")[0] + "; strace -f -y: fdatasync(2) calls on "
+                       "the .opus file (cross-check of the sink's counters)"))
+
+    # The whole box: one session of the daemon itself, between the press
+    # that starts it and its return to idle, with a catalogue already there.
+    secs = 10
+    trace = os.path.join(ctx.work, "daemon.strace")
+    box = ctx.box("bench-writes", prompts=ctx.prompts_short, wrapper=[
+        "strace", "-f", "-y", "-s", "400", "-o", trace, "-e", STRACE_IO])
+    run([f"{b}/bench_pipeline", ctx.speech, box.data], capture_output=True)
+    box.start(timeout=60)
+    pid = box.wait_for("ready", since=0)["pid"]
+    box.press()
+    box.wait_for("recording_started", timeout=60)
+    time.sleep(secs)
+    box.press()
+    fin = box.wait_for("recording_finalised", timeout=60)
+    box.wait_for("state", to="idle", timeout=300)
+    stop_box(box, pid)
+    calls = bl.strace_window(bl.strace_io(trace), '\\"to\\":\\"welcome\\"',
+                             '\\"to\\":\\"idle\\"')
+    io = bl.io_summary(calls)
+    dur_min = fin["duration_ms"] / 60000
+    how = (f"strace -f -y on diaryroomd (simulated board, short prompt pack, a catalogue "
+           f"already there): one session with a {fin['duration_ms'] / 1000:.1f} s recording, "
+           "from the state change to welcome to the return to idle")
+    z = bl.empty_io()
+    r = io.get("recording", z)
+    ctx.emit(bl.figure("writes.session.recording_fdatasync_per_min", r["fdatasync"] / dur_min,
+                       "calls/min", how + f"; the sink itself counted {fin['syncs']}",
+                       sink_counted=fin["syncs"], traced=r["fdatasync"]))
+    ctx.emit(bl.figure("writes.session.recording_bytes_per_min", r["bytes"] / dur_min,
+                       "bytes/min", how))
+    ctx.emit(bl.figure("writes.session.recording_fsync_by_catalogue", r["fsync"], "calls",
+                       how + "; fsync(2) of the finished .opus file by dr_store_finish"))
+    for cat in ("catalogue", "directory", "event_log"):
+        c = io.get(cat, z)
+        ctx.emit(bl.figure(f"writes.session.{cat}_syncs", c["syncs"], "calls",
+                           how + "; fsync + fdatasync"))
+        if cat != "directory":
+            ctx.emit(bl.figure(f"writes.session.{cat}_bytes", c["bytes"], "bytes", how))
+            ctx.emit(bl.figure(f"writes.session.{cat}_write_calls", c["writes"], "calls", how))
+    storage = [k for k in io if k not in ("other", "speaker")]
+    ctx.emit(bl.figure("writes.session.storage_syncs", sum(io[k]["syncs"] for k in storage),
+                       "calls", how + "; every fsync/fdatasync on the data folder and event log "
+                       "(" + ", ".join(sorted(storage)) + ")"))
+
+
+# ---- powercut: audio lost at a SIGKILL ----
+
+def phase_powercut(ctx):
+    drtest = ctx.drtest()
+    n = ctx.args.cuts
+    rng = random.Random(ctx.args.seed)
+    root = ctx.tmp("powercut")
+    data = os.path.join(root, "data")
+    cuts = []
+    for i in range(n):
+        box = ctx.box("bench-powercut", root=root, data=data, prompts=ctx.prompts_short)
+        box.start(timeout=60)
+        box.press()
+        started = box.wait_for("recording_started", timeout=60)
+        time.sleep(rng.uniform(0.2, 4.0))
+        t_cut = time.monotonic()
+        box.kill()
+        cuts.append((started["id"], t_cut - started["t_us"] / 1e6))
+    last = ctx.box("bench-powercut", root=root, data=data, prompts=ctx.prompts_short)
+    last.start(timeout=60)  # recovers the last cut before "ready"
+    last.terminate()
+    rows = {r["id"]: r for r in last.catalogue()}
+    losses, valid = [], 0
+    for rid, captured in cuts:
+        row = rows.get(rid)
+        kept = 0.0
+        if row and row["state"] == "interrupted":
+            path = row["file"] if row["file"].startswith("/") else os.path.join(data, row["file"])
+            try:
+                drtest.opusinfo_clean(path)
+                valid += 1
+            except AssertionError as e:
+                log(f"  cut {rid}: {e}")
+            kept = len(drtest.decode(path)) / bl.RATE
+        losses.append(captured - kept)
+    s = bl.stats(losses)
+    how = (f"{n} SIGKILLs of diaryroomd at random points 0.2-4 s into a recording "
+           "(simulated board), restart, recovery; loss = time from recording_started to the "
+           "kill minus the length opusdec decodes from the repaired file (as "
+           "tests/integration/test_power_cut.py). SIGKILL keeps the page cache: this is what "
+           "the daemon had written, not what a disk kept")
+    ctx.emit(bl.figure("powercut.loss_max_s", s["max"], "s", how, n=n))
+    ctx.emit(bl.figure("powercut.loss_mean_s", s["mean"], "s", how, n=n))
+    ctx.emit(bl.figure("powercut.loss_median_s", s["median"], "s", how, n=n))
+    ctx.emit(bl.figure("powercut.files_valid", valid, "files",
+                       f"of {n}: repaired files opusinfo accepts without a warning", n=n))
+
+
+# ---- latency on the simulated board ----
+
+def phase_latency(ctx):
+    n = ctx.args.sessions
+    rng = random.Random(ctx.args.seed + 1)
+    root = ctx.tmp("latency")
+    data = os.path.join(root, "data")
+    for _ in range(n):
+        # A fresh daemon per session, stopped once the recording is in the
+        # catalogue: what comes after (consent questions, receipt) takes
+        # half a minute and none of these latencies.
+        box = ctx.box("bench-latency", root=root, data=data, prompts=ctx.prompts_short)
+        box.start(timeout=60)
+        time.sleep(rng.uniform(0.2, 0.6))
+        box.press()
+        box.wait_for("recording_started", timeout=60)
+        time.sleep(2.5)  # past min_length_ms, so the recording is kept
+        box.press()
+        box.wait_for("recording_finalised", timeout=60)
+        box.terminate()
+    lat = bl.latencies(bl.read_events(os.path.join(root, "events.jsonl")))
+    how = (f"wall clock (CLOCK_MONOTONIC) on a shared machine, indicative only: {n} sessions "
+           "of diaryroomd on the simulated board (FIFO button, WAV microphone and speaker), "
+           "from its event log")
+    what = {
+        "button_to_light": "button down edge (t_us of the button event) to the next light "
+                           "event; both the start and the stop press",
+        "button_to_first_played": "button edge that starts a session to the welcome's "
+                                  "prompt_done.started_us (its first sample played)",
+        "beep_end_to_recording_started": "beep prompt_done.ended_us to the recording_started "
+                                         "event (the catalogue row is made in between)",
+        "beep_end_to_first_captured": "beep prompt_done.ended_us to "
+                                      "recording_finalised.first_sample_us (the first "
+                                      "captured sample that is in the file)",
+    }
+    for k, v in lat.items():
+        if not v:
+            raise RuntimeError(f"no {k} latencies in the event log")
+        s = bl.stats([x / 1000 for x in v])
+        ctx.emit(bl.figure(f"latency.{k}.median_ms", s["median"], "ms", how + "; " + what[k],
+                           n=s["n"]))
+        ctx.emit(bl.figure(f"latency.{k}.max_ms", s["max"], "ms", how + "; " + what[k],
+                           n=s["n"]))
+
+
+# ---- memory: peak RSS through a full session ----
+
+def memory_session(ctx, label, daemon, wrapper, guest):
+    box = ctx.box("bench-memory-" + label, daemon=daemon, wrapper=wrapper,
+                  prompts=ctx.prompts_full)
+    box.start(timeout=300)
+    pid = box.wait_for("ready", since=0)["pid"]
+    res = {"at_ready": bl.proc_status_kib(pid, "VmHWM"), "guest_peak": 0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            if guest:
+                g = bl.smaps_rss_in_range_kib(pid, GUEST_BASE, GUEST_BASE + GUEST_SIZE)
+                if g:
+                    res["guest_peak"] = max(res["guest_peak"], g)
+            stop.wait(0.1)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        # One whole session: welcome, beep, the testimony, consent
+        # questions (unanswered), receipt, back to idle.
+        box.press()
+        box.wait_for("recording_started", timeout=180)
+        time.sleep(ctx.seconds)
+        box.press()
+        box.wait_for("recording_finalised", timeout=180)
+        box.wait_for("state", to="idle", timeout=600)
+    finally:
+        ru = stop_box(box, pid)
+        stop.set()
+        t.join()
+    res["peak"] = ru.ru_maxrss
+    return res
+
+
+def phase_memory(ctx):
+    adaemon = os.path.join(ctx.abuild, "bin", "diaryroomd")
+    qemu = ["qemu-aarch64", "-L", "/", "-B", hex(GUEST_BASE), "-R", hex(GUEST_SIZE)]
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        fh = ex.submit(memory_session, ctx, "host", ctx.daemon, [], False)
+        fa = ex.submit(memory_session, ctx, "aarch64", adaemon, qemu, True) \
+            if os.path.exists(adaemon) else None
+        host = fh.result()
+        arm = fa.result() if fa else None
+    how = (f"diaryroomd on the simulated board, the English prompt pack, one whole session "
+           f"with a {ctx.seconds:g} s recording (the ring buffer is touched for its first "
+           "16 s), start to exit")
+    ctx.emit(bl.figure("memory.host.peak_rss_kib", host["peak"], "KiB",
+                       how + "; ru_maxrss of the process (wait4), x86_64 build"))
+    ctx.emit(bl.figure("memory.host.peak_rss_at_ready_kib", host["at_ready"], "KiB",
+                       how + "; VmHWM when the ready event came, before any session"))
+    if arm is None:
+        raise RuntimeError(f"{adaemon} is missing: build the aarch64 preset first")
+    ctx.emit(bl.figure("memory.aarch64.guest_peak_rss_kib", arm["guest_peak"], "KiB",
+                       how + "; aarch64 build under " + " ".join(qemu) + ": the guest's "
+                       "address space is pinned at -B, and this is the largest sum of Rss "
+                       "over the mappings inside it (the daemon's own pages: heap, stacks, "
+                       "its binary and aarch64 libraries), sampled every 100 ms. Closest "
+                       "to the RSS the daemon would have on an aarch64 board"))
+    ctx.emit(bl.figure("memory.aarch64.qemu_process_peak_rss_kib", arm["peak"], "KiB",
+                       how + "; ru_maxrss of the qemu-aarch64 process: emulator, translated "
+                       "code and guest together. Not the board's figure"))
+    idle = os.path.join(ctx.abuild, "bench", "bench_idle")
+    if os.path.exists(idle):
+        p = subprocess.Popen(qemu + [idle, "300"])
+        _, _, ru = os.wait4(p.pid, 0)
+        p.returncode = 0
+        ctx.emit(bl.figure("memory.aarch64.qemu_idle_peak_rss_kib", ru.ru_maxrss, "KiB",
+                           "ru_maxrss of qemu-aarch64 running bench_idle (a 300 ms sleep): "
+                           "what the emulator costs before any of our code"))
+
+
+# ---- the run ----
+
+def machine():
+    cpu = None
+    mem = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "Model", "Hardware")) and not cpu:
+                    cpu = line.split(":", 1)[1].strip()
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1])
+    except OSError:
+        pass
+    osname = None
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    osname = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "arch": platform.machine(),
+        "kernel": platform.release(),
+        "os": osname,
+        "memory_kib": mem,
+        "tools": {
+            "cc": first_line(["cc", "--version"]),
+            "libopus": first_line(["pkg-config", "--modversion", "opus"]),
+            "opusenc": first_line(["opusenc", "--version"]),
+            "valgrind": first_line(["valgrind", "--version"]),
+            "qemu": first_line(["qemu-aarch64", "--version"]),
+            "espeak-ng": first_line(["espeak-ng", "--version"]),
+        },
+    }
+
+
+def git_info():
+    def g(*a):
+        p = subprocess.run(["git", "-C", SRC] + list(a), capture_output=True, text=True)
+        return p.stdout.strip() if p.returncode == 0 else None
+    status = g("status", "--porcelain")
+    return {"commit": g("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
+
+
+NOT_MEASURED = [
+    {"name": "export", "why": "staff export (export plus verification to a folder, against "
+     "cp plus sync of the same files) does not exist yet; it is being built"},
+    {"name": "emulated_board.boot_to_ready", "why": "the emulated board (board/qemu-virt "
+     "under qemu-system-aarch64) is being built; no image to boot yet"},
+    {"name": "memory.camera_on", "why": "there is no camera pipeline yet"},
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("phases", nargs="*", metavar="PHASE",
+                    help="one of " + ", ".join(PHASES) + " (default: all)")
+    ap.add_argument("--build", default=os.path.join(SRC, "build-bench"))
+    ap.add_argument("--aarch64-build", default=os.path.join(SRC, "build", "aarch64"))
+    ap.add_argument("--out", default=None,
+                    help="results file (default bench/results/latest.json for a full run, "
+                         "bench/results/partial.json otherwise)")
+    ap.add_argument("--seconds", type=float, default=60, help="length of the speech input")
+    ap.add_argument("--cuts", type=int, default=20, help="power cuts")
+    ap.add_argument("--sessions", type=int, default=7, help="sessions for latency")
+    ap.add_argument("--seed", type=int, default=20261122)
+    args = ap.parse_args()
+    for ph in args.phases:
+        if ph not in PHASES:
+            ap.error(f"unknown phase {ph!r} (one of {', '.join(PHASES)})")
+    phases = args.phases or list(PHASES)
+    out = args.out or os.path.join(HERE, "results", "latest.json" if not args.phases
+                                   else "partial.json")
+    ctx = Ctx(args)
+    t_start = time.monotonic()
+    started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    ctx.speech = os.path.join(ctx.work, f"speech{args.seconds:g}s.wav")
+    ctx.speech_sha = bl.make_speech(os.path.join(HERE, "speech.txt"), ctx.speech, args.seconds)
+    log(f"input: {ctx.speech} ({args.seconds:g} s, sha256 {ctx.speech_sha[:16]}...)")
+    timings = {}
+    for ph in phases:
+        log(f"--- {ph}")
+        t0 = time.monotonic()
+        try:
+            globals()["phase_" + ph](ctx)
+        except Exception as e:  # noqa: BLE001 - record it, go on with the next
+            traceback.print_exc()
+            ctx.errors.append({"phase": ph, "error": f"{type(e).__name__}: {e}"})
+            log(f"{ph} FAILED: {e}")
+        timings[ph] = round(time.monotonic() - t0, 1)
+        log(f"{ph}: {timings[ph]} s")
+    result = {
+        "schema": 1,
+        "date": started.isoformat(),
+        "machine": machine(),
+        "git": git_info(),
+        "input": {"text": "bench/speech.txt", "seconds": args.seconds, "sha256": ctx.speech_sha,
+                  "how": "espeak-ng -v en-gb -s 150, sox to 48 kHz mono 16-bit, gain -n -3, "
+                         "looped and cut to length"},
+        "phases": timings,
+        "wall_s": round(time.monotonic() - t_start, 1),
+        "figures": ctx.figures,
+        "not_measured": NOT_MEASURED,
+        "errors": ctx.errors,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    os.replace(out + ".tmp", out)
+    log(f"{len(ctx.figures)} figures in {result['wall_s']} s -> {out}")
+    if ctx.errors:
+        log("could not run: " + ", ".join(e["phase"] for e in ctx.errors))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,373 @@
+# SPDX-License-Identifier: MIT
+"""Staff sticks end to end on the simulated board (issue 4).
+
+Record on the box (diaryroomd), give consent (diaryroom-stick consent, until
+the daemon's consent dialogue lands), export to a stick folder
+(diaryroom-stick insert, the dr_export API the daemon will drive), collect on
+the PC (diaryroom-admin collect), insert again: the box deletes exactly what
+the archive confirmed. Then: the stick pulled at every export step, and
+hostile sticks (each refused with a clear line, nothing changed)."""
+import csv
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+
+from drtest import BUILD, Box, blake2b_256, log, run, speak, tmpdir
+
+ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
+STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
+PASS = "correct horse battery staple"
+ENV = dict(os.environ, DIARYROOM_PASSPHRASE=PASS)
+
+
+def admin(*args, check=True):
+    p = subprocess.run([ADMIN] + list(args), capture_output=True, text=True, env=ENV)
+    log(f"admin {args[0]}: rc {p.returncode}\n{p.stdout}{p.stderr}".rstrip())
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def insert(data, keys, stick, *extra):
+    p = subprocess.run([STICK, "insert", "--data", data, "--keys", keys, "--stick", stick] +
+                       list(extra), capture_output=True, text=True)
+    evs = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    log(f"insert: rc {p.returncode} {p.stderr.strip()}")
+    return p.returncode, evs, p.stderr
+
+
+def rows(data):
+    db = sqlite3.connect(f"file:{data}/catalogue.sqlite?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return {r["id"]: dict(r) for r in db.execute("SELECT * FROM recordings")}
+    finally:
+        db.close()
+
+
+def audit(data):
+    db = sqlite3.connect(f"file:{data}/catalogue.sqlite?mode=ro", uri=True)
+    try:
+        return [(a, d) for a, d in db.execute("SELECT action, detail FROM audit ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def snapshot(data):
+    """Everything on the box that matters: rows, files and their hashes."""
+    rec = os.path.join(data, "recordings")
+    files = {f: blake2b_256(os.path.join(rec, f)) for f in sorted(os.listdir(rec))}
+    r = rows(data)
+    for v in r.values():
+        v.pop("updated_utc", None)
+    return r, files
+
+
+class World:
+    """An organisation, a provisioned box with recordings, a staff stick."""
+
+    def __init__(self, name, n_recordings=3, seconds=1.2):
+        self.dir = tmpdir(name)
+        self.org = os.path.join(self.dir, "org")
+        self.keys = os.path.join(self.dir, "keys")
+        self.archive = os.path.join(self.dir, "archive")
+        self.stick = os.path.join(self.dir, "stick")
+        os.makedirs(self.stick)
+        admin("init-org", "--org", self.org, "--kdf", "interactive")
+        admin("provision-device", "--org", self.org, "--out", self.keys)
+        admin("make-stick", "--org", self.org, "--stick", self.stick, "--name", "Sam Staff",
+              "--days", "30")
+        mic = speak(os.path.join(self.dir, "mic.wav"),
+                    "This is what I want to say about the service.", pad=(0, 30))
+        self.box = Box(name, mic, root=self.dir, sets=["session.min_length_ms=200"]).start()
+        for _ in range(n_recordings):
+            self.box.record(seconds)
+        assert self.box.terminate() == 0, self.box.stderr_text()
+        self.data = self.box.data
+        self.ids = sorted(rows(self.data))
+        assert len(self.ids) == n_recordings
+        # consent at the box (the lead's dialogue will do this): the first
+        # may be heard by staff and shared, the second heard only, the rest
+        # unanswered (locked)
+        self.receipts = {}
+        answers = [("yes", "yes"), ("yes", "no")]
+        for i, rid in enumerate(self.ids):
+            st, sh = answers[i] if i < len(answers) else ("unanswered", "unanswered")
+            p = subprocess.run([STICK, "consent", "--data", self.data, "--id", rid, "--staff", st,
+                                "--share", sh], capture_output=True, text=True, check=True)
+            self.receipts[rid] = p.stdout.strip()
+
+    def insert(self, *extra, stick=None):
+        return insert(self.data, self.keys, stick or self.stick, *extra)
+
+    def collect(self, *extra, stick=None, check=True):
+        return admin("collect", "--org", self.org, "--stick", stick or self.stick, "--archive",
+                     self.archive, *extra, check=check)
+
+
+def test_record_export_collect_delete():
+    w = World("stick-e2e")
+    before = rows(w.data)
+    rc, evs, err = w.insert()
+    assert rc == 0, err
+    lights = [e["pattern"] for e in evs if e["ev"] == "light"]
+    assert lights == ["busy", "saved"], lights
+    done = [e for e in evs if e["ev"] == "export_done"][0]
+    assert done["files"] == 3 and done["failed"] == 0, done
+    # nothing deleted by exporting
+    assert all(r["state"] == "complete" for r in rows(w.data).values())
+    dev = os.listdir(os.path.join(w.stick, "DIARYRM", "export"))[0]
+    man = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
+    by_id = {m["id"]: m for m in man["recordings"]}
+    assert sorted(by_id) == w.ids
+    for rid in w.ids:
+        m = by_id[rid]
+        assert m["blake2b"] == before[rid]["blake2b"]
+        assert m["receipt"] == w.receipts[rid]
+        assert m["locked"] == (m["consent_staff"] != "yes")
+        assert blake2b_256(os.path.join(w.stick, "DIARYRM", "export", dev, m["file"])) == m["blake2b"]
+    assert by_id[w.ids[2]]["locked"] is True
+
+    # collect on the PC, with a consent change for one recording
+    changes = os.path.join(w.dir, "changes.txt")
+    with open(changes, "w") as f:
+        f.write(f"# entered by staff\nconsent {w.receipts[w.ids[1]]} staff=yes share=yes\n")
+    p = w.collect("--changes", changes)
+    assert "3 imported" in p.stderr, p.stderr
+    for rid in w.ids:
+        assert blake2b_256(os.path.join(w.archive, dev, rid + ".opus")) == before[rid]["blake2b"]
+    sheet = list(csv.DictReader(open(os.path.join(w.archive, "consent.csv"), newline="")))
+    assert sorted(r["recording"] for r in sheet) == w.ids
+    row1 = next(r for r in sheet if r["recording"] == w.ids[1])
+    assert (row1["staff_may_listen"], row1["may_share"]) == ("yes", "yes"), row1
+    # idempotent
+    p = w.collect("--changes", changes)
+    assert "0 imported, 3 already" in p.stderr, p.stderr
+
+    # a new recording after the export is not confirmed and must stay
+    w.box.start()
+    w.box.record(1.0)
+    assert w.box.terminate() == 0
+    new = [i for i in rows(w.data) if i not in w.ids]
+    assert len(new) == 1
+
+    rc, evs, err = w.insert()
+    assert rc == 0, err
+    rec = [e for e in evs if e["ev"] == "receipt"][0]
+    assert rec["deleted"] == 3 and rec["consent_changed"] == 1, rec
+    after = rows(w.data)
+    for rid in w.ids:
+        assert after[rid]["state"] == "deleted", after[rid]
+        assert not os.path.exists(os.path.join(w.data, "recordings", rid + ".opus"))
+    assert after[new[0]]["state"] == "complete"
+    assert os.path.exists(os.path.join(w.data, "recordings", new[0] + ".opus"))
+    assert after[w.ids[1]]["consent_share"] == 1
+    acts = [a for a, _ in audit(w.data)]
+    assert acts.count("delete") == 3 and "receipt_applied" in acts, acts
+    # the stick now holds only the new one; the receipt was used up
+    man = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
+    assert [m["id"] for m in man["recordings"]] == new
+    assert not os.path.exists(os.path.join(w.stick, "DIARYRM", "receipt", dev + ".json"))
+    w.stick_copy = None
+
+
+def test_pull_at_every_step():
+    w = World("stick-pull", n_recordings=2, seconds=1.0)
+    pristine_stick = os.path.join(w.dir, "pristine-stick")
+    pristine_data = os.path.join(w.dir, "pristine-data")
+    shutil.copytree(w.stick, pristine_stick)
+    shutil.copytree(w.data, pristine_data)
+
+    def reset():
+        for src, dst in ((pristine_stick, w.stick), (pristine_data, w.data)):
+            shutil.rmtree(dst)
+            shutil.copytree(src, dst)
+        shutil.rmtree(w.archive, ignore_errors=True)
+
+    rc, evs, err = w.insert()
+    assert rc == 0, err
+    nsteps = len([e for e in evs if e["ev"] == "export_progress"])
+    log(f"a whole export is {nsteps} steps")
+    assert nsteps >= 5
+    for k in range(nsteps):
+        reset()
+        snap = snapshot(w.data)
+        rc, evs, err = w.insert("--kill-after-steps", str(k))
+        assert rc == -9, (k, rc, err)
+        # nothing lost or changed on the box (export bookkeeping aside)
+        r2, f2 = snapshot(w.data)
+        assert f2 == snap[1], k
+        assert {i: r["state"] for i, r in r2.items()} == {i: r["state"] for i, r in snap[0].items()}
+        # a stick cut here: collect imports only what a valid manifest lists,
+        # and a receipt for no finished export deletes nothing
+        p = w.collect(check=False)
+        assert "altered" not in p.stderr
+        rc, evs, err = w.insert("--kill-after-steps", "0")
+        assert snapshot(w.data)[1] == snap[1], k
+        # the next insertion resumes and finishes; then collect and confirm
+        rc, evs, err = w.insert()
+        assert rc == 0, (k, err)
+        w.collect()
+        rc, evs, err = w.insert()
+        assert rc == 0, (k, err)
+        assert all(r["state"] == "deleted" for r in rows(w.data).values()), k
+        assert os.listdir(os.path.join(w.data, "recordings")) == []
+        archived = sorted(f for f in os.listdir(os.path.join(w.archive, os.listdir(w.archive)[0]))
+                          if f.endswith(".opus"))
+        assert archived == sorted(i + ".opus" for i in snap[0]), (k, archived)
+
+
+def test_hostile_sticks():
+    w = World("stick-hostile", n_recordings=1, seconds=1.0)
+    snap = snapshot(w.data)
+    top = os.path.join(w.stick, "DIARYRM")
+
+    def fresh(name):
+        d = os.path.join(w.dir, name)
+        shutil.copytree(w.stick, d, symlinks=True)
+        return d
+
+    def refused(stick, expect, *extra):
+        rc, evs, err = w.insert(*extra, stick=stick)
+        assert rc == 2, (stick, rc, err)
+        assert expect in err, (expect, err)
+        assert [e["pattern"] for e in evs if e["ev"] == "light"] == ["error"], evs
+        assert snapshot(w.data) == snap, stick
+        # and the stick was not written to
+        assert not os.path.exists(os.path.join(stick, "DIARYRM", "export")), stick
+
+    empty = os.path.join(w.dir, "empty")
+    os.makedirs(empty)
+    refused(empty, "not a staff stick")
+    s = fresh("notoken")
+    os.unlink(os.path.join(s, "DIARYRM", "token.json"))
+    refused(s, "no token")
+    # a token signed by another organisation
+    other = os.path.join(w.dir, "other-org")
+    admin("init-org", "--org", other, "--kdf", "interactive")
+    s = os.path.join(w.dir, "otherorg")
+    os.makedirs(s)
+    admin("make-stick", "--org", other, "--stick", s, "--name", "Mallory")
+    refused(s, "not signed by the expected key")
+    # a token edited after signing (a later expiry)
+    s = fresh("edited")
+    t = open(os.path.join(s, "DIARYRM", "token.json")).read().replace("20", "29", 1)
+    open(os.path.join(s, "DIARYRM", "token.json"), "w").write(t)
+    refused(s, "not signed")
+    # expired: a stick made long ago, for a day
+    s = os.path.join(w.dir, "expired")
+    os.makedirs(s)
+    admin("make-stick", "--org", w.org, "--stick", s, "--name", "Old", "--days", "1",
+          "--now", "2025-01-01T00:00:00Z")
+    refused(s, "expired")
+    # revoked: the box learns it from another (valid) stick carrying the list
+    s = os.path.join(w.dir, "revoked")
+    os.makedirs(s)
+    admin("make-stick", "--org", w.org, "--stick", s, "--name", "Lost Stick")
+    admin("revoke", "--org", w.org, "--stick", s)
+    s2 = os.path.join(w.dir, "carrier")
+    os.makedirs(s2)
+    admin("make-stick", "--org", w.org, "--stick", s2, "--name", "Carrier")
+    rc, _, err = w.insert(stick=s2)
+    assert rc == 0, err
+    snap = snapshot(w.data)
+    refused(s, "revoked")
+    # truncated and malformed files
+    for name, data in [("truncated", None), ("garbage", b"\x00\xff{{{"), ("sig-short", "sig")]:
+        s = fresh(name)
+        p = os.path.join(s, "DIARYRM", "token.json")
+        if data is None:
+            b = open(p, "rb").read()
+            open(p, "wb").write(b[: len(b) // 2])
+        elif data == "sig":
+            open(os.path.join(s, "DIARYRM", "token.sig"), "wb").write(b"x" * 10)
+        else:
+            open(p, "wb").write(data)
+        refused(s, "refused")
+    # symlinks: the token, and the top folder
+    s = fresh("symtoken")
+    os.replace(os.path.join(s, "DIARYRM", "token.json"), os.path.join(s, "real.json"))
+    os.symlink("../real.json", os.path.join(s, "DIARYRM", "token.json"))
+    refused(s, "symbolic link")
+    s = os.path.join(w.dir, "symtop")
+    os.makedirs(s)
+    os.symlink(top, os.path.join(s, "DIARYRM"))
+    rc, evs, err = w.insert(stick=s)
+    assert rc == 2 and "not a real folder" in err, err
+    # huge file
+    s = fresh("huge")
+    with open(os.path.join(s, "DIARYRM", "token.json"), "wb") as f:
+        f.truncate(1 << 30)
+    refused(s, "too large")
+
+    # a valid stick whose export folder is a symlink out of the stick
+    s = fresh("symexport")
+    outside = os.path.join(w.dir, "outside")
+    os.makedirs(outside)
+    os.symlink(outside, os.path.join(s, "DIARYRM", "export"))
+    rc, evs, err = w.insert(stick=s)
+    assert rc == 1 and "not a real folder" in err, err
+    assert os.listdir(outside) == []
+
+    # receipts: from another device, replayed, forged
+    rc, _, err = w.insert()
+    assert rc == 0, err
+    good = fresh("good-before-collect")
+    w.collect()
+    dev = os.listdir(os.path.join(w.stick, "DIARYRM", "export"))[0]
+    rdir = os.path.join(w.stick, "DIARYRM", "receipt")
+    saved = os.path.join(w.dir, "receipt-saved")
+    shutil.copytree(rdir, saved)
+    snap = snapshot(w.data)
+    # forged: one byte changed
+    j = open(os.path.join(rdir, dev + ".json")).read().replace('"manifest_seq"', '"manifest_seq" ', 1)
+    open(os.path.join(rdir, dev + ".json"), "w").write(j)
+    rc, evs, err = w.insert()
+    assert "receipt refused" in err and "not signed" in err, err
+    assert snapshot(w.data)[1] == snap[1]
+    # another device's receipt under this device's name
+    shutil.rmtree(rdir)
+    shutil.copytree(saved, rdir)
+    other_keys = os.path.join(w.dir, "keys2")
+    admin("provision-device", "--org", w.org, "--out", other_keys)
+    rc, evs, err = insert(w.data, other_keys, w.stick)
+    assert rc == 0  # the other box exports, ignores this box's receipt
+    assert "receipt" not in [e["ev"] for e in evs]
+    # the genuine receipt, but it answers a manifest that was since replaced
+    rc, evs, err = w.insert()
+    assert "receipt refused" in err and "did not write" in err, err
+    assert snapshot(w.data)[1] == snap[1]
+    # replay: collect properly, apply, then put the old receipt back
+    w.collect()
+    shutil.copytree(rdir, saved + "2")
+    rc, evs, err = w.insert()
+    assert rc == 0 and [e for e in evs if e["ev"] == "receipt"][0]["deleted"] == 1, (evs, err)
+    shutil.rmtree(rdir)
+    shutil.copytree(saved + "2", rdir)
+    snap = snapshot(w.data)
+    rc, evs, err = w.insert()
+    assert "receipt refused" in err and "replayed" in err, err
+    assert snapshot(w.data)[1] == snap[1]
+
+
+def test_clock_unset():
+    w = World("stick-clock", n_recordings=1, seconds=1.0)
+    rc, evs, err = w.insert("--now", "1970-01-02T00:00:00Z")
+    assert rc == 0, err
+    assert [e for e in evs if e["ev"] == "clock_set"], evs
+    r = list(rows(w.data).values())[0]
+    assert r["time_uncertain"] == 1 and r["created_utc_box"], r
+    dev = os.listdir(os.path.join(w.stick, "DIARYRM", "export"))[0]
+    man = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
+    assert man["recordings"][0]["time_uncertain"] is True
+    # a clock that is right is left alone, and nothing more is flagged
+    rc, evs, err = w.insert()
+    assert not [e for e in evs if e["ev"] == "clock_set"], evs
+
+
+if __name__ == "__main__":
+    run([test_record_export_collect_delete, test_pull_at_every_step, test_hostile_sticks,
+         test_clock_unset])

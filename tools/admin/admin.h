@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* diaryroom-admin internals (the office PC tool). */
+#ifndef DR_ADMIN_H
+#define DR_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "export/stickfmt.h"
+#include "export/stickio.h"
+
+struct adm_org {
+	char dir[4096];
+	uint8_t pk[32];
+	uint8_t sk[64];
+	bool have_sk;
+};
+
+/* snprintf that reports truncation (-ENAMETOOLONG) instead of hiding it. */
+int adm_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int adm_write_file(const char *path, const void *data, size_t len, mode_t mode);
+int adm_read_file(const char *path, size_t cap, char **buf, size_t *len);
+/* From DIARYROOM_PASSPHRASE_FD (a file descriptor number), then
+ * DIARYROOM_PASSPHRASE, else a prompt on the terminal. */
+int adm_passphrase(char *out, size_t outlen, bool confirm);
+int adm_org_create(const char *org, const char *kdf, const char *pass);
+int adm_org_load(const char *org, bool secret, struct adm_org *o);
+
+/* Imports a stick into the archive and writes the receipts back (collect.c).
+ * now: the PC's clock (or --now). Returns 0, or 1 if something could not be
+ * verified (reported), or -errno. */
+int adm_collect(struct adm_org *org, const char *stick, const char *archive,
+		const char *changes, int64_t now);
+/* Signs buf with the organisation's key and writes <dir>/<base>.json and .sig. */
+int adm_write_signed(int dirfd, const char *base, const char *json, const uint8_t sk[64]);
+
+#endif

@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * collect: from a staff stick into the archive folder, and the signed
+ * receipt back onto the stick.
+ *
+ *   <archive>/<device>/<id>.opus     the recordings, verified
+ *   <archive>/<device>/index.json    what the archive holds from that box,
+ *                                    with the manifest's metadata, and the
+ *                                    withdrawals and consent changes staff
+ *                                    recorded (sent to the box in every receipt)
+ *   <archive>/consent.csv            the consent sheet (all boxes)
+ *
+ * Idempotent: a recording already in the archive with the right hash is
+ * not copied again. A file is imported only if its BLAKE2b matches the
+ * device-signed manifest both as read from the stick and as read back from
+ * the archive after fsync; only such files are listed as held in the receipt.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "admin.h"
+
+#define CHUNK (1u << 20)
+
+struct progress {
+	unsigned done, total;
+	uint64_t bytes, bytes_total, last_print;
+};
+
+static void show(struct progress *p, const char *dev, bool force)
+{
+	if (!force && p->bytes - p->last_print < (8u << 20))
+		return;
+	p->last_print = p->bytes;
+	fprintf(stderr, "collect: box %s: %u/%u recordings, %.1f/%.1f MB\n", dev, p->done, p->total,
+		p->bytes / 1e6, p->bytes_total / 1e6);
+}
+
+static int hash_path(const char *path, char hex[65], uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, NULL, 0, 32);
+	uint8_t *buf = malloc(CHUNK);
+	ssize_t n;
+	uint64_t total = 0;
+	while (buf && (n = read(fd, buf, CHUNK)) > 0) {
+		crypto_generichash_update(&h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	uint8_t d[32];
+	crypto_generichash_final(&h, d, sizeof(d));
+	sodium_bin2hex(hex, 65, d, sizeof(d));
+	if (size)
+		*size = total;
+	return 0;
+}
+
+/* Copies one recording from the stick, verifying it both ways. */
+static int import_one(int devfd, const struct dr_manifest_rec *m, const char *dst,
+		      struct progress *p, const char *dev)
+{
+	int in;
+	size_t size;
+	char e[384];
+	int r = dr_stick_open_regular(devfd, m->file, m->size, &in, &size, e, sizeof(e));
+	if (r < 0 || size != m->size) {
+		if (r == 0)
+			close(in);
+		fprintf(stderr, "collect: %s: %s\n", m->file, r < 0 ? e : "not the manifest's size");
+		return -EBADMSG;
+	}
+	char tmp[4200];
+	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
+	unlink(tmp);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		close(in);
+		fprintf(stderr, "collect: cannot create %s: %s\n", tmp, strerror(-r));
+		return r;
+	}
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, NULL, 0, 32);
+	uint8_t *buf = malloc(CHUNK);
+	ssize_t n = 0;
+	uint64_t got = 0;
+	r = buf ? 0 : -ENOMEM;
+	while (r == 0 && (n = read(in, buf, CHUNK)) > 0) {
+		crypto_generichash_update(&h, buf, (size_t)n);
+		r = dr_stick_write_all(out, buf, (size_t)n);
+		got += (uint64_t)n;
+		p->bytes += (uint64_t)n;
+		show(p, dev, false);
+	}
+	if (r == 0 && n < 0)
+		r = -errno;
+	free(buf);
+	close(in);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	uint8_t d[32];
+	char hex[65];
+	crypto_generichash_final(&h, d, sizeof(d));
+	sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+	if (r == 0 && (got != m->size || strcmp(hex, m->blake2b))) {
+		fprintf(stderr, "collect: %s: the hash is not the manifest's: altered or damaged, "
+				"not imported\n", m->file);
+		r = -EBADMSG;
+	}
+	uint64_t bsize = 0;
+	if (r == 0 && (hash_path(tmp, hex, &bsize) < 0 || strcmp(hex, m->blake2b) || bsize != m->size)) {
+		fprintf(stderr, "collect: %s: the archive copy did not read back correctly\n", tmp);
+		r = -EIO;
+	}
+	if (r == 0 && rename(tmp, dst) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+/* ---- the archive's index of one box ---- */
+
+static struct json_object *index_load(const char *dir, const char *dev)
+{
+	char p[4200], *b;
+	size_t len;
+	adm_fmt(p, sizeof(p), "%s/index.json", dir);
+	struct json_object *j = NULL;
+	if (adm_read_file(p, 64u << 20, &b, &len) == 0) {
+		j = json_tokener_parse(b);
+		free(b);
+		if (!j || !json_object_is_type(j, json_type_object)) {
+			fprintf(stderr, "collect: %s is damaged\n", p);
+			json_object_put(j);
+			return NULL;
+		}
+		return j;
+	}
+	j = json_object_new_object();
+	json_object_object_add(j, "format", json_object_new_string("diaryroom-archive-index"));
+	json_object_object_add(j, "version", json_object_new_int(1));
+	json_object_object_add(j, "device", json_object_new_string(dev));
+	json_object_object_add(j, "recordings", json_object_new_object());
+	json_object_object_add(j, "changes", json_object_new_array());
+	return j;
+}
+
+static struct json_object *member(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
+		return NULL;
+	return v;
+}
+
+static const char *str_of(struct json_object *o, const char *key)
+{
+	struct json_object *v = member(o, key, json_type_string);
+	return v ? json_object_get_string(v) : "";
+}
+
+static int index_save(const char *dir, struct json_object *j)
+{
+	char p[4200];
+	adm_fmt(p, sizeof(p), "%s/index.json", dir);
+	const char *t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+	return adm_write_file(p, t, strlen(t), 0600);
+}
+
+static struct json_object *rec_json(const struct dr_manifest_rec *m, const char *status,
+				    const char *collected)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "receipt", json_object_new_string(m->receipt));
+	json_object_object_add(o, "state", json_object_new_string(m->state));
+	json_object_object_add(o, "start_utc", json_object_new_string(m->start_utc));
+	json_object_object_add(o, "end_utc", json_object_new_string(m->end_utc));
+	json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)m->duration_ms));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)m->size));
+	json_object_object_add(o, "blake2b", json_object_new_string(m->blake2b));
+	json_object_object_add(o, "consent_staff",
+			       json_object_new_string(dr_stick_consent_word(m->consent_staff)));
+	json_object_object_add(o, "consent_share",
+			       json_object_new_string(dr_stick_consent_word(m->consent_share)));
+	json_object_object_add(o, "locked", json_object_new_boolean(m->locked));
+	json_object_object_add(o, "time_uncertain", json_object_new_boolean(m->time_uncertain));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "collected_utc", json_object_new_string(collected));
+	return o;
+}
+
+/* Applies the recorded changes to the archive's own copies. */
+static void index_apply_changes(const char *dir, struct json_object *idx)
+{
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	struct json_object *ch = member(idx, "changes", json_type_array);
+	size_t n = ch ? json_object_array_length(ch) : 0;
+	for (size_t i = 0; recs && i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(ch, i);
+		const char *kind = str_of(c, "kind"), *rc = str_of(c, "receipt");
+		json_object_object_foreach(recs, id, r)
+		{
+			if (strcmp(str_of(r, "receipt"), rc) || !strcmp(str_of(r, "status"), "withdrawn"))
+				continue;
+			if (!strcmp(kind, "withdraw")) {
+				char p[4200];
+				adm_fmt(p, sizeof(p), "%s/%s.opus", dir, id);
+				unlink(p);
+				json_object_object_add(r, "status", json_object_new_string("withdrawn"));
+				fprintf(stderr, "collect: recording %s (receipt %s) withdrawn: deleted from "
+						"the archive\n", id, rc);
+			} else if (!strcmp(kind, "consent")) {
+				const char *st = str_of(c, "staff"), *sh = str_of(c, "share");
+				json_object_object_add(r, "consent_staff", json_object_new_string(st));
+				json_object_object_add(r, "consent_share", json_object_new_string(sh));
+				json_object_object_add(r, "locked",
+						       json_object_new_boolean(strcmp(st, "yes") != 0));
+			}
+		}
+	}
+}
+
+/* ---- changes entered by staff ---- */
+
+struct change {
+	char kind[10], receipt[5], staff[12], share[12], device[DR_DEVICE_ID_HEX + 1];
+};
+
+static int parse_changes(const char *path, struct change **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!path)
+		return 0;
+	char *b;
+	size_t len;
+	if (adm_read_file(path, 1u << 20, &b, &len) < 0) {
+		fprintf(stderr, "collect: cannot read %s\n", path);
+		return -ENOENT;
+	}
+	int r = 0, line = 0;
+	char *save = NULL;
+	for (char *l = strtok_r(b, "\n", &save); l && r == 0; l = strtok_r(NULL, "\n", &save)) {
+		line++;
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (!*l || *l == '#')
+			continue;
+		struct change c = {0};
+		char w[5][40] = {{0}};
+		int k = sscanf(l, "%39s %39s %39s %39s %39s", w[0], w[1], w[2], w[3], w[4]);
+		bool ok = k >= 2 && dr_stick_receipt_ok(w[1]);
+		const char *dev = NULL;
+		if (ok && !strcmp(w[0], "withdraw")) {
+			adm_fmt(c.kind, sizeof(c.kind), "withdraw");
+			dev = k >= 3 ? w[2] : NULL;
+			ok = k <= 3;
+		} else if (ok && !strcmp(w[0], "consent") && k >= 4 && !strncmp(w[2], "staff=", 6) &&
+			   !strncmp(w[3], "share=", 6)) {
+			int st, sh;
+			ok = dr_stick_consent_parse(w[2] + 6, &st) == 0 &&
+			     dr_stick_consent_parse(w[3] + 6, &sh) == 0 && !(sh == 1 && st != 1) && k <= 5;
+			adm_fmt(c.kind, sizeof(c.kind), "consent");
+			adm_fmt(c.staff, sizeof(c.staff), "%s", w[2] + 6);
+			adm_fmt(c.share, sizeof(c.share), "%s", w[3] + 6);
+			dev = k >= 5 ? w[4] : NULL;
+		} else {
+			ok = false;
+		}
+		if (ok && dev && !dr_stick_hex_ok(dev, DR_DEVICE_ID_HEX))
+			ok = false;
+		if (!ok) {
+			fprintf(stderr, "collect: %s:%d: expected 'withdraw NNNN [box]' or 'consent NNNN "
+					"staff=yes|no share=yes|no [box]' (sharing needs staff=yes)\n",
+				path, line);
+			r = -EINVAL;
+			break;
+		}
+		memcpy(c.receipt, w[1], 5);
+		adm_fmt(c.device, sizeof(c.device), "%s", dev ? dev : "");
+		struct change *nc = realloc(*out, (*n + 1) * sizeof(*nc));
+		if (!nc) {
+			r = -ENOMEM;
+			break;
+		}
+		*out = nc;
+		(*out)[(*n)++] = c;
+	}
+	free(b);
+	return r;
+}
+
+/* Which box holds this receipt number: the change's own, else the one
+ * whose archive index has it, else the only box on the stick. */
+static int resolve_device(const struct change *c, const char *archive, char (*devs)[DR_DEVICE_ID_HEX + 1],
+			  size_t ndev, char out[DR_DEVICE_ID_HEX + 1])
+{
+	if (c->device[0]) {
+		memcpy(out, c->device, DR_DEVICE_ID_HEX + 1);
+		return 0;
+	}
+	int found = 0;
+	DIR *d = opendir(archive);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX))
+			continue;
+		char p[4200];
+		adm_fmt(p, sizeof(p), "%s/%s", archive, de->d_name);
+		struct json_object *idx = index_load(p, de->d_name);
+		struct json_object *recs = member(idx, "recordings", json_type_object);
+		bool has = false;
+		if (recs) {
+			json_object_object_foreach(recs, id, r)
+			{
+				(void)id;
+				has = has || !strcmp(str_of(r, "receipt"), c->receipt);
+			}
+		}
+		json_object_put(idx);
+		if (has) {
+			found++;
+			memcpy(out, de->d_name, DR_DEVICE_ID_HEX + 1);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (found == 1)
+		return 0;
+	if (found == 0 && ndev == 1) {
+		memcpy(out, devs[0], DR_DEVICE_ID_HEX + 1);
+		return 0;
+	}
+	fprintf(stderr, "collect: receipt %s: %s; add the box's id to the line\n", c->receipt,
+		found ? "more than one box has this number" : "no box known to have this number");
+	return -EINVAL;
+}
+
+static void index_add_change(struct json_object *idx, const struct change *c, int64_t now)
+{
+	struct json_object *ch = member(idx, "changes", json_type_array);
+	if (!ch)
+		return;
+	size_t n = json_object_array_length(ch);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(ch, i);
+		if (!strcmp(str_of(e, "kind"), c->kind) && !strcmp(str_of(e, "receipt"), c->receipt) &&
+		    !strcmp(str_of(e, "staff"), c->staff) && !strcmp(str_of(e, "share"), c->share))
+			return; /* entered before */
+	}
+	char t[32];
+	dr_stick_time_format(now, t);
+	struct json_object *e = json_object_new_object();
+	json_object_object_add(e, "kind", json_object_new_string(c->kind));
+	json_object_object_add(e, "receipt", json_object_new_string(c->receipt));
+	if (!strcmp(c->kind, "consent")) {
+		json_object_object_add(e, "staff", json_object_new_string(c->staff));
+		json_object_object_add(e, "share", json_object_new_string(c->share));
+	}
+	json_object_object_add(e, "entered_utc", json_object_new_string(t));
+	json_object_array_add(ch, e);
+}
+
+/* ---- the receipt ---- */
+
+static int write_receipt(int top, const struct adm_org *org, const char *dir,
+			 const struct dr_manifest *m, const char *manifest_hash,
+			 struct json_object *idx, int64_t now, unsigned *held)
+{
+	struct json_object *j = json_object_new_object();
+	struct json_object *ah = json_object_new_array(), *aw = json_object_new_array(),
+			   *ac = json_object_new_array();
+	char t[32];
+	dr_stick_time_format(now, t);
+	json_object_object_add(j, "format", json_object_new_string("diaryroom-receipt"));
+	json_object_object_add(j, "version", json_object_new_int(DR_STICK_FORMAT_VERSION));
+	json_object_object_add(j, "device", json_object_new_string(m->device));
+	json_object_object_add(j, "manifest_seq", json_object_new_int64(m->seq));
+	json_object_object_add(j, "manifest_blake2b", json_object_new_string(manifest_hash));
+	json_object_object_add(j, "issued_utc", json_object_new_string(t));
+	*held = 0;
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	if (recs) {
+		json_object_object_foreach(recs, id, r)
+		{
+			if (strcmp(str_of(r, "status"), "archived"))
+				continue;
+			/* held only if the archive copy is there and right, now */
+			char p[4200], hex[65];
+			adm_fmt(p, sizeof(p), "%s/%s.opus", dir, id);
+			if (hash_path(p, hex, NULL) < 0 || strcmp(hex, str_of(r, "blake2b")))
+				continue;
+			struct json_object *e = json_object_new_object();
+			json_object_object_add(e, "id", json_object_new_string(id));
+			json_object_object_add(e, "blake2b", json_object_new_string(hex));
+			json_object_object_add(e, "receipt", json_object_new_string(str_of(r, "receipt")));
+			json_object_array_add(ah, e);
+			(*held)++;
+		}
+	}
+	struct json_object *ch = member(idx, "changes", json_type_array);
+	size_t n = ch ? json_object_array_length(ch) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(ch, i);
+		struct json_object *e = json_object_new_object();
+		json_object_object_add(e, "receipt", json_object_new_string(str_of(c, "receipt")));
+		json_object_object_add(e, "entered_utc", json_object_new_string(str_of(c, "entered_utc")));
+		if (!strcmp(str_of(c, "kind"), "withdraw")) {
+			json_object_array_add(aw, e);
+		} else {
+			json_object_object_add(e, "staff", json_object_new_string(str_of(c, "staff")));
+			json_object_object_add(e, "share", json_object_new_string(str_of(c, "share")));
+			json_object_array_add(ac, e);
+		}
+	}
+	json_object_object_add(j, "held", ah);
+	json_object_object_add(j, "withdraw", aw);
+	json_object_object_add(j, "consent", ac);
+	const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rfd;
+	char e[384];
+	int r = dr_stick_subdir(top, "receipt", true, &rfd, e, sizeof(e));
+	if (r < 0)
+		fprintf(stderr, "collect: %s\n", e);
+	else {
+		r = adm_write_signed(rfd, m->device, text, org->sk);
+		close(rfd);
+	}
+	json_object_put(j);
+	return r;
+}
+
+/* ---- the consent sheet ---- */
+
+static void csv_field(FILE *f, const char *s, bool last)
+{
+	/* quoted; a leading = + - @ would be a formula in a spreadsheet */
+	fputc('"', f);
+	if (*s == '=' || *s == '+' || *s == '-' || *s == '@')
+		fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+	fputs(last ? "\r\n" : ",", f);
+}
+
+static int write_consent_sheet(const char *archive)
+{
+	char p[4200], tmp[4300];
+	adm_fmt(p, sizeof(p), "%s/consent.csv", archive);
+	adm_fmt(tmp, sizeof(tmp), "%s.tmp", p);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fputs("box,recording,receipt,start_utc,duration_s,staff_may_listen,may_share,locked,"
+	      "time_uncertain,status,collected_utc,blake2b\r\n", f);
+	DIR *d = opendir(archive);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX))
+			continue;
+		char dir[4200];
+		adm_fmt(dir, sizeof(dir), "%s/%s", archive, de->d_name);
+		struct json_object *idx = index_load(dir, de->d_name);
+		struct json_object *recs = member(idx, "recordings", json_type_object);
+		if (recs) {
+			json_object_object_foreach(recs, id, r)
+			{
+				char dur[32];
+				struct json_object *dv = member(r, "duration_ms", json_type_int);
+				adm_fmt(dur, sizeof(dur), "%.1f", dv ? json_object_get_int64(dv) / 1000.0 : 0.0);
+				struct json_object *lk = member(r, "locked", json_type_boolean);
+				struct json_object *tu = member(r, "time_uncertain", json_type_boolean);
+				csv_field(f, de->d_name, false);
+				csv_field(f, id, false);
+				csv_field(f, str_of(r, "receipt"), false);
+				csv_field(f, str_of(r, "start_utc"), false);
+				csv_field(f, dur, false);
+				csv_field(f, str_of(r, "consent_staff"), false);
+				csv_field(f, str_of(r, "consent_share"), false);
+				csv_field(f, lk && json_object_get_boolean(lk) ? "yes" : "no", false);
+				csv_field(f, tu && json_object_get_boolean(tu) ? "yes" : "no", false);
+				csv_field(f, str_of(r, "status"), false);
+				csv_field(f, str_of(r, "collected_utc"), false);
+				csv_field(f, str_of(r, "blake2b"), true);
+			}
+		}
+		json_object_put(idx);
+	}
+	if (d)
+		closedir(d);
+	int r = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, p) < 0)
+		r = -errno;
+	return r;
+}
+
+/* ---- one box's export on the stick ---- */
+
+static int collect_device(const struct adm_org *org, int top, int devfd, const char *dev,
+			  const char *archive, const struct change *chg, size_t nchg,
+			  char (*devs)[DR_DEVICE_ID_HEX + 1], size_t ndev, int64_t now, bool *bad)
+{
+	char p[4200], *b, e[384];
+	size_t len;
+	adm_fmt(p, sizeof(p), "%s/devices/%s.pub", org->dir, dev);
+	if (adm_read_file(p, 32, &b, &len) < 0 || len != 32) {
+		fprintf(stderr, "collect: box %s was not provisioned by this organisation: skipped\n",
+			dev);
+		*bad = true;
+		return 0;
+	}
+	uint8_t pk[32];
+	memcpy(pk, b, 32);
+	free(b);
+	int r = dr_stick_read_signed(devfd, "manifest", DR_STICK_MANIFEST_MAX, pk, &b, &len, e,
+				     sizeof(e));
+	struct dr_manifest *m = NULL;
+	if (r == 0) {
+		r = dr_manifest_parse(b, len, &m, e, sizeof(e));
+		if (r == 0 && strcmp(m->device, dev))
+			r = -EBADMSG;
+	}
+	char mh[65];
+	if (r == 0) {
+		uint8_t d[32];
+		crypto_generichash(d, sizeof(d), (const uint8_t *)b, len, NULL, 0);
+		sodium_bin2hex(mh, sizeof(mh), d, sizeof(d));
+	}
+	if (r == 0)
+		free(b);
+	if (r < 0) {
+		fprintf(stderr, "collect: box %s: manifest refused (%s): nothing imported from it\n",
+			dev, e);
+		dr_manifest_free(m);
+		*bad = true;
+		return 0;
+	}
+	char dir[4200];
+	adm_fmt(dir, sizeof(dir), "%s/%s", archive, dev);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		dr_manifest_free(m);
+		return -errno;
+	}
+	struct json_object *idx = index_load(dir, dev);
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	if (!recs) {
+		json_object_put(idx);
+		dr_manifest_free(m);
+		return -EBADMSG;
+	}
+	struct progress pr = {.total = (unsigned)m->n};
+	for (size_t i = 0; i < m->n; i++)
+		pr.bytes_total += m->recs[i].size;
+	char t[32];
+	dr_stick_time_format(now, t);
+	unsigned imported = 0, already = 0, failed = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct dr_manifest_rec *x = &m->recs[i];
+		struct json_object *old = member(recs, x->id, json_type_object);
+		if (old && !strcmp(str_of(old, "status"), "withdrawn")) {
+			pr.done++;
+			continue;
+		}
+		adm_fmt(p, sizeof(p), "%s/%s.opus", dir, x->id);
+		char hex[65];
+		uint64_t sz = 0;
+		if (hash_path(p, hex, &sz) == 0 && !strcmp(hex, x->blake2b) && sz == x->size) {
+			already++;
+			pr.bytes += x->size;
+		} else if (import_one(devfd, x, p, &pr, dev) == 0) {
+			imported++;
+		} else {
+			failed++;
+			*bad = true;
+			pr.done++;
+			continue;
+		}
+		pr.done++;
+		const char *coll = old && str_of(old, "collected_utc")[0] ? str_of(old, "collected_utc") : t;
+		char keep[32];
+		adm_fmt(keep, sizeof(keep), "%s", coll);
+		json_object_object_add(recs, x->id, rec_json(x, "archived", keep));
+		show(&pr, dev, true);
+	}
+	for (size_t i = 0; i < nchg; i++) {
+		char cd[DR_DEVICE_ID_HEX + 1];
+		if (resolve_device(&chg[i], archive, devs, ndev, cd) == 0 && !strcmp(cd, dev))
+			index_add_change(idx, &chg[i], now);
+	}
+	index_apply_changes(dir, idx);
+	r = index_save(dir, idx);
+	unsigned held = 0;
+	if (r == 0)
+		r = write_receipt(top, org, dir, m, mh, idx, now, &held);
+	fprintf(stderr,
+		"collect: box %s, export %lld: %u imported, %u already in the archive, %u failed "
+		"verification; receipt lists %u held\n",
+		dev, (long long)m->seq, imported, already, failed, held);
+	json_object_put(idx);
+	dr_manifest_free(m);
+	return r;
+}
+
+int adm_collect(struct adm_org *org, const char *stick, const char *archive,
+		const char *changes, int64_t now)
+{
+	struct change *chg;
+	size_t nchg;
+	if (parse_changes(changes, &chg, &nchg) < 0)
+		return -EINVAL;
+	if (mkdir(archive, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "collect: cannot make %s: %s\n", archive, strerror(errno));
+		free(chg);
+		return -errno;
+	}
+	int mfd = open(stick, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int top = -1, efd = -1;
+	char e[384];
+	int r = mfd < 0 ? -errno : dr_stick_subdir(mfd, DR_STICK_TOP, false, &top, e, sizeof(e));
+	if (mfd >= 0)
+		close(mfd);
+	if (r == 0)
+		r = dr_stick_subdir(top, "export", false, &efd, e, sizeof(e));
+	if (r < 0) {
+		fprintf(stderr, "collect: nothing to collect on %s\n", stick);
+		if (top >= 0)
+			close(top);
+		free(chg);
+		return r;
+	}
+	/* the boxes on this stick */
+	char(*devs)[DR_DEVICE_ID_HEX + 1] = NULL;
+	size_t ndev = 0;
+	int dfd = dup(efd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX)) {
+			fprintf(stderr, "collect: ignoring %s on the stick (not a box's folder)\n",
+				de->d_name);
+			continue;
+		}
+		void *nd = realloc(devs, (ndev + 1) * sizeof(*devs));
+		if (!nd)
+			break;
+		devs = nd;
+		memcpy(devs[ndev++], de->d_name, DR_DEVICE_ID_HEX + 1);
+	}
+	if (d)
+		closedir(d);
+	bool bad = false;
+	for (size_t i = 0; r == 0 && i < ndev; i++) {
+		int devfd;
+		if (dr_stick_subdir(efd, devs[i], false, &devfd, e, sizeof(e)) < 0) {
+			fprintf(stderr, "collect: %s\n", e);
+			bad = true;
+			continue;
+		}
+		r = collect_device(org, top, devfd, devs[i], archive, chg, nchg, devs, ndev, now, &bad);
+		close(devfd);
+	}
+	if (r == 0)
+		r = write_consent_sheet(archive);
+	close(efd);
+	close(top);
+	free(devs);
+	free(chg);
+	if (r < 0) {
+		fprintf(stderr, "collect: failed: %s\n", strerror(-r));
+		return r;
+	}
+	fprintf(stderr, "collect: done; consent sheet %s/consent.csv\n", archive);
+	return bad ? 1 : 0;
+}
