@@ -210,6 +210,7 @@ void dr_core_init(struct dr_core *c, const struct dr_core_config *cfg, uint64_t 
 	c->state = DR_ST_IDLE;
 	c->pause_until = DR_NO_DEADLINE;
 	c->answer_until = DR_NO_DEADLINE;
+	c->listen_deadline = DR_NO_DEADLINE;
 }
 
 size_t dr_core_start(struct dr_core *c, uint64_t now_ms, struct dr_action out[DR_MAX_ACTIONS])
@@ -249,6 +250,12 @@ static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 	case DR_ST_RECEIPT:
 	case DR_ST_TELLING:
 		go_idle(c, o);
+		break;
+	case DR_ST_LISTEN:
+		/* "here is your recording" is over: play it, with a watchdog
+		 * of its own length plus the slack. */
+		c->listen_deadline = now + c->rec_samples / 48 + c->cfg.prompt_slack_ms;
+		emit(o, (struct dr_action){.type = DR_ACT_PLAY_RECORDING});
 		break;
 	default:
 		break; /* the warning during a recording; anything while stopping */
@@ -294,7 +301,14 @@ static void recording_done(struct dr_core *c, struct out *o, const struct dr_eve
 			memcpy(c->receipt, ev->receipt, sizeof(c->receipt));
 			c->receipt[4] = '\0';
 			c->staff_yes = c->share_yes = c->asked_share = false;
-			ask(c, o, DR_ST_ASK_STAFF, now, true);
+			c->rec_samples = ev->samples;
+			if (c->cfg.listen_back) {
+				light(o, DR_LIGHT_WELCOME);
+				play_one(c, o, DR_PROMPT_LISTEN, now);
+				set_state(c, o, DR_ST_LISTEN);
+			} else {
+				ask(c, o, DR_ST_ASK_STAFF, now, true);
+			}
 		}
 		c->discarding = false;
 		break;
@@ -345,9 +359,24 @@ static void consent_saved(struct dr_core *c, struct out *o, const struct dr_even
 	set_state(c, o, st);
 }
 
+static void listen_done(struct dr_core *c, struct out *o, uint64_t now)
+{
+	if (c->state != DR_ST_LISTEN)
+		return;
+	c->listen_deadline = DR_NO_DEADLINE;
+	ask(c, o, DR_ST_ASK_STAFF, now, true);
+}
+
 static void press(struct dr_core *c, struct out *o, uint64_t now)
 {
 	switch (c->state) {
+	case DR_ST_LISTEN:
+		/* a press skips the playback and goes on to the questions */
+		stop_playback(c, o);
+		if (c->listen_deadline != DR_NO_DEADLINE)
+			emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING_PLAYBACK});
+		listen_done(c, o, now);
+		break;
 	case DR_ST_IDLE:
 		if (c->storage_low) {
 			tell(c, o, DR_PROMPT_FULL, DR_LIGHT_FULL, now);
@@ -388,6 +417,11 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 	if (!c->playing && c->pause_until != DR_NO_DEADLINE && now >= c->pause_until) {
 		c->pause_until = DR_NO_DEADLINE;
 		play(c, o, c->seq[c->seq_i], now);
+	}
+	if (c->state == DR_ST_LISTEN && c->listen_deadline != DR_NO_DEADLINE &&
+	    now >= c->listen_deadline) {
+		emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING_PLAYBACK});
+		listen_done(c, o, now);
 	}
 	if (c->answer_until != DR_NO_DEADLINE && now >= c->answer_until) {
 		/* No press: ask once more, then take silence as the safe answer. */
@@ -466,6 +500,9 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 	case DR_EV_CONSENT_SAVED:
 		consent_saved(c, &o, ev, now_ms);
 		break;
+	case DR_EV_LISTEN_DONE:
+		listen_done(c, &o, now_ms);
+		break;
 	case DR_EV_DEVICE_ERROR:
 		if (c->state == DR_ST_RECORDING) {
 			stop_recording(c, &o, DR_STOP_DEVICE_ERROR, true);
@@ -499,6 +536,8 @@ uint64_t dr_core_deadline(const struct dr_core *c)
 	else
 		d = min_u64(d, c->pause_until);
 	d = min_u64(d, c->answer_until);
+	if (c->state == DR_ST_LISTEN)
+		d = min_u64(d, c->listen_deadline);
 	if (c->state == DR_ST_RECORDING) {
 		uint64_t limit = c->rec_start + c->cfg.time_limit_ms;
 		if (!c->warned && c->cfg.warning_ms < c->cfg.time_limit_ms)
@@ -523,7 +562,8 @@ const char *dr_state_name(enum dr_state s)
 	static const char *const names[DR_ST_COUNT] = {
 		[DR_ST_IDLE] = "idle",           [DR_ST_WELCOME] = "welcome",
 		[DR_ST_BEEP] = "beep",           [DR_ST_RECORDING] = "recording",
-		[DR_ST_FINALISING] = "finalising", [DR_ST_ASK_STAFF] = "ask_staff",
+		[DR_ST_FINALISING] = "finalising", [DR_ST_LISTEN] = "listen",
+		[DR_ST_ASK_STAFF] = "ask_staff",
 		[DR_ST_ASK_SHARE] = "ask_share", [DR_ST_SAVING_CONSENT] = "saving_consent",
 		[DR_ST_RECEIPT] = "receipt",     [DR_ST_TELLING] = "telling",
 		[DR_ST_STOPPING] = "stopping",   [DR_ST_EXITED] = "exited",
@@ -542,6 +582,7 @@ const char *dr_prompt_name(enum dr_prompt p)
 		[DR_PROMPT_STAFF_NO] = "staff_no",     [DR_PROMPT_SHARE_YES] = "share_yes",
 		[DR_PROMPT_SHARE_NO] = "share_no",     [DR_PROMPT_RECEIPT] = "receipt",
 		[DR_PROMPT_RECEIPT_END] = "receipt_end", [DR_PROMPT_GOODBYE] = "goodbye",
+		[DR_PROMPT_LISTEN] = "listen",
 		[DR_PROMPT_DIGIT_0] = "digit_0",       [DR_PROMPT_DIGIT_0 + 1] = "digit_1",
 		[DR_PROMPT_DIGIT_0 + 2] = "digit_2",   [DR_PROMPT_DIGIT_0 + 3] = "digit_3",
 		[DR_PROMPT_DIGIT_0 + 4] = "digit_4",   [DR_PROMPT_DIGIT_0 + 5] = "digit_5",

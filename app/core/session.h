@@ -11,7 +11,8 @@
  *   idle --press--> welcome --prompt done--> beep --prompt done--> recording
  *   recording --press (>= min length) / time limit--> finalising
  *   recording --press (< min length)--> finalising --> telling "too short" --> idle
- *   finalising --recording done--> ask_staff ("saved", "may staff listen?", twice)
+ *   finalising --recording done--> [listen: "here it is", the recording; a press skips]
+ *     --> ask_staff ("saved", "may staff listen?", twice)
  *   ask_staff --press--> saving consent --saved--> ask_share (twice) ...
  *   ask_staff --no press after the 2nd asking--> saving consent --> receipt
  *   ask_share --press / no press--> saving consent --saved--> receipt
@@ -43,6 +44,7 @@ enum dr_state {
 	DR_ST_BEEP,       /* the beep before recording is playing */
 	DR_ST_RECORDING,
 	DR_ST_FINALISING, /* capture stopped, file being closed and catalogued */
+	DR_ST_LISTEN,     /* optional: the resident hears their recording back */
 	DR_ST_ASK_STAFF,  /* "would you like staff to listen?": a press is yes */
 	DR_ST_ASK_SHARE,  /* "may we share it beyond the team?": a press is yes */
 	DR_ST_SAVING_CONSENT, /* waiting for the answer to be durable */
@@ -71,6 +73,7 @@ enum dr_prompt {
 	DR_PROMPT_RECEIPT,   /* "your recording number is" */
 	DR_PROMPT_RECEIPT_END, /* "tell staff this number if you change your mind" */
 	DR_PROMPT_GOODBYE,
+	DR_PROMPT_LISTEN,    /* "here is your recording; press to skip" (optional step) */
 	DR_PROMPT_DIGIT_0,   /* ... DR_PROMPT_DIGIT_0 + 9 */
 	DR_PROMPT_COUNT = DR_PROMPT_DIGIT_0 + 10
 };
@@ -97,6 +100,7 @@ enum dr_event_type {
 	DR_EV_PROMPT_DONE,    /* .prompt finished (or failed: .status < 0) */
 	DR_EV_RECORDING_DONE, /* the recording was finalised: .status, .samples, .receipt */
 	DR_EV_CONSENT_SAVED,  /* the answers of DR_ACT_CONSENT are durable (.status 0) or not */
+	DR_EV_LISTEN_DONE,    /* the recording has been played back (or could not be) */
 	DR_EV_DEVICE_ERROR,   /* .status: the microphone or speaker failed */
 	DR_EV_STORAGE_LOW,    /* free space fell below the threshold */
 	DR_EV_STORAGE_OK,
@@ -121,6 +125,8 @@ enum dr_action_type {
 	DR_ACT_IGNORED_PRESS,   /* a press that does nothing here (for the log) */
 	DR_ACT_CONSENT,         /* save .staff_yes/.share_yes durably (false: not given),
 				   then report DR_EV_CONSENT_SAVED */
+	DR_ACT_PLAY_RECORDING,  /* play the recording back, then report DR_EV_LISTEN_DONE */
+	DR_ACT_STOP_RECORDING_PLAYBACK,
 	DR_ACT_EXIT,
 };
 
@@ -154,6 +160,7 @@ struct dr_core_config {
 				     plus this is taken as done; default 3000 */
 	uint32_t answer_ms;      /* how long after a question a press still counts; default 6000 */
 	uint32_t digit_pause_ms; /* silence between the digits of the receipt; default 400 */
+	bool listen_back;        /* let the resident hear the recording before the questions */
 };
 
 #define DR_SEQ_MAX 16
@@ -181,6 +188,8 @@ struct dr_core {
 	bool staff_yes, share_yes;
 	bool asked_share;       /* the sharing question went unanswered */
 	char receipt[5];
+	uint64_t listen_deadline; /* watchdog for the recording's playback */
+	uint64_t rec_samples;
 };
 
 void dr_core_init(struct dr_core *c, const struct dr_core_config *cfg, uint64_t now_ms);

@@ -26,8 +26,25 @@
 #include "util/evlog.h"
 #include "util/log.h"
 
+#include <opusfile.h>
+
 #define MOD "daemon"
 #define QUEUE_MAX 16
+
+/* Playing a recording back to the resident (the optional listen step):
+ * decoded in 2 s chunks, at most three queued at the speaker, so memory does
+ * not grow with the length of the recording. */
+#define LISTEN_BIT 0x80000000u
+#define LISTEN_SLOTS 3
+#define LISTEN_CHUNK (48000 * 2)
+struct listen {
+	OggOpusFile *of;
+	int16_t *buf[LISTEN_SLOTS];
+	uint32_t token[LISTEN_SLOTS]; /* 0: free */
+	uint32_t seq;
+	bool eof;
+	bool wanted; /* false once the core moved on (skipped) */
+};
 
 struct drd {
 	const struct drd_settings *s;
@@ -64,6 +81,8 @@ struct drd {
 
 	struct dr_event queue[QUEUE_MAX];
 	size_t nqueue;
+
+	struct listen listen;
 };
 
 static void queue_event(struct drd *d, struct dr_event ev)
@@ -181,6 +200,102 @@ static void do_consent(struct drd *d, bool staff_yes, bool share_yes)
 	queue_event(d, (struct dr_event){.type = DR_EV_CONSENT_SAVED, .status = r});
 }
 
+/* ---- the listen step ---- */
+
+static bool listen_busy(const struct listen *l)
+{
+	for (int i = 0; i < LISTEN_SLOTS; i++)
+		if (l->token[i])
+			return true;
+	return false;
+}
+
+static void listen_close(struct drd *d)
+{
+	struct listen *l = &d->listen;
+	if (l->of)
+		op_free(l->of);
+	for (int i = 0; i < LISTEN_SLOTS; i++)
+		free(l->buf[i]);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Decode the next chunk into a free slot and queue it. */
+static void listen_fill(struct drd *d, int slot)
+{
+	struct listen *l = &d->listen;
+	size_t n = 0;
+	while (!l->eof && n < LISTEN_CHUNK) {
+		int got = op_read(l->of, l->buf[slot] + n, (int)(LISTEN_CHUNK - n), NULL);
+		if (got == OP_HOLE)
+			continue;
+		if (got <= 0) {
+			l->eof = true;
+			break;
+		}
+		n += (size_t)got;
+	}
+	if (n == 0)
+		return;
+	uint32_t token = LISTEN_BIT | (++l->seq & ~LISTEN_BIT);
+	if (dr_playback_play(d->speaker, l->buf[slot], n, token) == 0)
+		l->token[slot] = token;
+	else
+		l->eof = true;
+}
+
+/* Finished (played out, skipped or failed): tell the core once. */
+static void listen_finish(struct drd *d)
+{
+	bool wanted = d->listen.wanted;
+	listen_close(d);
+	dr_evlog_emit(d->log, "listen_done", ",\"skipped\":%s", wanted ? "false" : "true");
+	if (wanted)
+		queue_event(d, (struct dr_event){.type = DR_EV_LISTEN_DONE});
+}
+
+static void do_play_recording(struct drd *d)
+{
+	struct listen *l = &d->listen;
+	int err = 0;
+	listen_close(d);
+	l->wanted = true;
+	if (d->dialogue_id[0]) {
+		struct dr_store_rec rec;
+		if (dr_store_get(d->store, d->dialogue_id, &rec) == 0)
+			l->of = op_open_file(rec.path, &err);
+	}
+	for (int i = 0; l->of && i < LISTEN_SLOTS; i++)
+		if (!(l->buf[i] = malloc(LISTEN_CHUNK * sizeof(int16_t))))
+			l->eof = true;
+	if (!l->of) {
+		log_error(d, "listen", "cannot open the recording to play it back");
+		listen_finish(d);
+		return;
+	}
+	dr_evlog_emit(d->log, "listen", ",\"id\":\"%s\"", d->dialogue_id);
+	for (int i = 0; i < LISTEN_SLOTS && !l->eof; i++)
+		listen_fill(d, i);
+	if (!listen_busy(l))
+		listen_finish(d);
+}
+
+static void listen_chunk_done(struct drd *d, const struct dr_playback_done *done)
+{
+	struct listen *l = &d->listen;
+	for (int i = 0; i < LISTEN_SLOTS; i++) {
+		if (l->token[i] != done->token)
+			continue;
+		l->token[i] = 0;
+		if (done->status < 0)
+			l->eof = true;
+		else if (l->wanted && !l->eof)
+			listen_fill(d, i);
+	}
+	if (l->of && !listen_busy(l))
+		listen_finish(d);
+}
+
 static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -215,6 +330,13 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 		case DR_ACT_CONSENT:
 			do_consent(d, a[i].staff_yes, a[i].share_yes);
 			break;
+		case DR_ACT_PLAY_RECORDING:
+			do_play_recording(d);
+			break;
+		case DR_ACT_STOP_RECORDING_PLAYBACK:
+			d->listen.wanted = false;
+			dr_playback_stop(d->speaker);
+			break;
 		}
 	}
 }
@@ -232,9 +354,10 @@ static void arm_deadline(struct drd *d)
 	timerfd_settime(d->deadline_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-static void feed(struct drd *d, struct dr_event ev)
+/* Feeds every queued event to the core, carrying out its actions (which may
+ * queue more events), then re-arms the deadline timer. */
+static void run_queue(struct drd *d)
 {
-	queue_event(d, ev);
 	while (d->nqueue) {
 		struct dr_event e = d->queue[0];
 		memmove(d->queue, d->queue + 1, (d->nqueue - 1) * sizeof(d->queue[0]));
@@ -244,6 +367,12 @@ static void feed(struct drd *d, struct dr_event ev)
 		carry_out(d, acts, n);
 	}
 	arm_deadline(d);
+}
+
+static void feed(struct drd *d, struct dr_event ev)
+{
+	queue_event(d, ev);
+	run_queue(d);
 }
 
 /* ---- results from the media threads ---- */
@@ -325,6 +454,11 @@ static void on_playback_done(struct drd *d)
 {
 	struct dr_playback_done done;
 	while (dr_playback_collect(d->speaker, &done) == 0) {
+		if (done.token & LISTEN_BIT) {
+			listen_chunk_done(d, &done);
+			run_queue(d); /* delivers DR_EV_LISTEN_DONE, if that was the last */
+			continue;
+		}
 		if (done.status < 0 && done.status != -ECANCELED) {
 			char m[128];
 			snprintf(m, sizeof(m), "playback failed: %s", strerror(-done.status));
@@ -513,11 +647,14 @@ fail:
 
 static void close_all(struct drd *d)
 {
+	if (d->speaker)
+		dr_playback_stop(d->speaker);
 	dr_button_free(d->button);
 	dr_lights_free(d->lights);
 	dr_recorder_free(d->rec); /* finalises a recording still open */
 	dr_capture_free(d->mic);
 	dr_playback_free(d->speaker);
+	listen_close(d);
 	dr_prompts_free(d->prompts);
 	dr_store_close(d->store);
 	dr_evlog_free(d->log);

@@ -23,7 +23,8 @@ static const char *const conf_sections[] = {"daemon", "session", "consent", "rec
 static const char *const daemon_keys[] = {"board", "data_dir", "event_log", "prompts_dir",
 					  "log_level", NULL};
 static const char *const session_keys[] = {"time_limit_s", "warning_s", "min_length_ms", NULL};
-static const char *const consent_keys[] = {"answer_s", "digit_pause_ms", "retention_days", NULL};
+static const char *const consent_keys[] = {"answer_s", "digit_pause_ms", "retention_days",
+					   "listen_back", NULL};
 static const char *const recording_keys[] = {"bitrate", "complexity", "flush_ms", "ring_s", NULL};
 static const char *const storage_keys[] = {"low_mb", "check_s", NULL};
 static const char *const board_sections[] = {"board", "button", "lights", "audio", "camera", NULL};
@@ -132,6 +133,10 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 	if ((r = get_uint(s->conf, "consent", "retention_days", 30, 1, 3650, &v, err, errlen)) < 0)
 		return r;
 	s->retention_days = (unsigned)v;
+	bool listen;
+	if ((r = dr_conf_get_bool(s->conf, "consent", "listen_back", false, &listen, err, errlen)) < 0)
+		return r;
+	s->core.listen_back = listen;
 
 	dr_recorder_params_default(&s->rec);
 	if ((r = get_uint(s->conf, "recording", "bitrate", s->rec.enc.bitrate, 6000, 256000, &v, err, errlen)) < 0)

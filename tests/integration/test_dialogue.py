@@ -124,6 +124,48 @@ def test_receipts_differ_between_recordings():
     assert rows[0]["receipt"] != rows[1]["receipt"], rows
 
 
+def test_listen_back_plays_their_own_words():
+    box = session("dlg-listen", [False], sets=["consent.listen_back=yes"])
+    row = box.catalogue()[0]
+    evs = box.events()
+    said = prompts_of(box)
+    assert said[2:4] == ["listen", "saved"], said
+    start = next(e for e in evs if e["ev"] == "listen")
+    end = next(e for e in evs if e["ev"] == "listen_done")
+    assert end["skipped"] is False
+    spk, _ = read_wav(box.speaker)
+    ready = next(e["t_us"] for e in evs if e["ev"] == "ready")
+    a = int((start["t_us"] - ready) / 1e6 * RATE)
+    b = int((end["t_us"] - ready) / 1e6 * RATE)
+    decoded = decode(os.path.join(box.data, row["file"]))
+    played = spk[a:b]
+    assert len(played) >= len(decoded) - RATE // 10, (len(played), len(decoded))
+    env, wav = similarity(played, decoded, max_lag_ms=200)
+    log(f"played back vs recording: envelope {env:.3f}, waveform {wav:.3f}")
+    assert env > 0.9, env
+    assert row["consent_staff"] is None
+
+
+def test_listen_back_can_be_skipped():
+    d = tmpdir("dlg-skip")
+    mic = speak(os.path.join(d, "mic.wav"), "I would rather not hear myself.")
+    box = Box("dlg-skip", mic, root=d, sets=["consent.listen_back=yes"]).start()
+    box.press()
+    box.wait_for("recording_started", timeout=30)
+    time.sleep(3.0)
+    box.press()
+    box.wait_for("listen", timeout=30)
+    time.sleep(0.5)
+    box.press()
+    done = box.wait_for("listen_done", timeout=30)
+    assert done["skipped"] is True
+    box.wait_for("state", to="idle", timeout=120)
+    assert box.terminate() == 0
+    row = box.catalogue()[0]
+    assert row["consent_staff"] is None, "the skip press was taken as consent"
+
+
 if __name__ == "__main__":
     run([test_yes_and_yes, test_yes_to_staff_only, test_no_answer_stays_locked,
-         test_receipts_differ_between_recordings])
+         test_receipts_differ_between_recordings, test_listen_back_plays_their_own_words,
+         test_listen_back_can_be_skipped])

@@ -215,7 +215,8 @@ def test_pull_at_every_step():
         assert rc == 0, (k, err)
         assert all(r["state"] == "deleted" for r in rows(w.data).values()), k
         assert os.listdir(os.path.join(w.data, "recordings")) == []
-        archived = sorted(f for f in os.listdir(os.path.join(w.archive, os.listdir(w.archive)[0]))
+        devdir = [d for d in os.listdir(w.archive) if len(d) == 16][0]
+        archived = sorted(f for f in os.listdir(os.path.join(w.archive, devdir))
                           if f.endswith(".opus"))
         assert archived == sorted(i + ".opus" for i in snap[0]), (k, archived)
 

@@ -34,7 +34,7 @@ static void ev_light(const char *pattern)
 
 static int refused(const char *what, const char *err)
 {
-	fprintf(stderr, "diaryroom-stick: %s refused: %s\n", what, err);
+	fprintf(stderr, "diaryroom-stick: %s\n", err);
 	/* the reason as a JSON string: err is ours, but may quote a name */
 	printf("{\"ev\":\"refused\",\"what\":\"%s\",\"reason\":\"", what);
 	for (const char *p = err; *p; p++)

@@ -43,6 +43,11 @@ struct box {
 	bool pressed_staff, pressed_share; /* the resident pressed while that question was open */
 	enum dr_prompt played[256];
 	int nplayed;
+	/* the recording played back (listen step) */
+	bool listening;
+	uint64_t listen_end;
+	uint32_t listen_ms;
+	int listens;
 };
 
 static inline void box_violation(struct box *b, const char *what)
@@ -92,6 +97,16 @@ static inline void box_apply(struct box *b, const struct dr_action *a, size_t n)
 		case DR_ACT_EXIT:
 			b->exited = true;
 			break;
+		case DR_ACT_PLAY_RECORDING:
+			if (b->listening || b->capturing)
+				box_violation(b, "playback of the recording at the wrong time");
+			b->listening = true;
+			b->listens++;
+			b->listen_end = b->now + b->listen_ms;
+			break;
+		case DR_ACT_STOP_RECORDING_PLAYBACK:
+			b->listening = false;
+			break;
 		case DR_ACT_CONSENT:
 			if (a[i].share_yes && !a[i].staff_yes)
 				box_violation(b, "sharing without staff consent");
@@ -116,6 +131,7 @@ static inline void box_init(struct box *b, const struct dr_core_config *cfg)
 {
 	memset(b, 0, sizeof(*b));
 	b->finalise_ms = 40;
+	b->listen_ms = 3000;
 	b->light = DR_LIGHT_OFF;
 	dr_core_init(&b->core, cfg, 0);
 	struct dr_action a[DR_MAX_ACTIONS];
@@ -148,6 +164,9 @@ static inline void box_run_until(struct box *b, uint64_t t)
 		if (b->consent_pending) {
 			next = b->now;
 			what = 4;
+		} else if (b->listening && b->listen_end <= next) {
+			next = b->listen_end;
+			what = 5;
 		} else if (b->recorder_busy && !b->capturing && b->finalise_at <= next) {
 			next = b->finalise_at;
 			what = 2;
@@ -173,6 +192,9 @@ static inline void box_run_until(struct box *b, uint64_t t)
 			b->pressed_staff = b->pressed_share = false;
 			box_event(b, (struct dr_event){.type = DR_EV_RECORDING_DONE,
 						       .status = b->record_status, .receipt = "4729"});
+		} else if (what == 5) {
+			b->listening = false;
+			box_event(b, (struct dr_event){.type = DR_EV_LISTEN_DONE});
 		} else if (what == 4) {
 			b->consent_pending = false;
 			if (b->consent_status == 0)

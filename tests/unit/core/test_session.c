@@ -33,13 +33,14 @@ static struct dr_core_config cfg(void)
 	c.prompt_ms[DR_PROMPT_RECEIPT] = 1500;
 	c.prompt_ms[DR_PROMPT_RECEIPT_END] = 2500;
 	c.prompt_ms[DR_PROMPT_GOODBYE] = 1500;
+	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
 	for (int d = 0; d < 10; d++)
 		c.prompt_ms[DR_PROMPT_DIGIT_0 + d] = 500;
 	return c;
 }
 
 /* The longest the questions and the receipt can take with these lengths. */
-#define DIALOGUE_MAX_MS 80000
+#define DIALOGUE_MAX_MS 100000
 
 /* press at 1000 -> recording starts at 1000 + welcome + beep */
 #define REC_START (1000 + WELCOME_MS + BEEP_MS)
@@ -657,6 +658,65 @@ static void test_shutdown_mid_question_keeps_what_was_answered(void **state)
 	assert_false(b.saved_share);
 }
 
+static void test_listen_back_plays_the_recording_before_the_questions(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	c.listen_back = true;
+	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + 5000);
+	box_run_until(&b, REC_START + 5040);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_LISTEN);
+	assert_int_equal(b.prompt, DR_PROMPT_LISTEN);
+	box_press(&b, REC_START + 5500); /* a press during "here it is" skips it all */
+	assert_false(b.listening);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_ASK_STAFF);
+	assert_int_equal(b.listens, 0);
+	assert_false(b.saved_staff); /* the skip was not an answer */
+	box_run_until(&b, REC_START + 5500 + DIALOGUE_MAX_MS);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+
+	/* the next time, nobody presses: the whole recording is played */
+	box_press(&b, b.now + 1000);
+	uint64_t rs = b.now + WELCOME_MS + BEEP_MS;
+	box_run_until(&b, rs);
+	box_press(&b, rs + 4000);
+	box_run_until(&b, rs + 4040 + 2000);
+	assert_true(b.listening);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_STAFF], 2);
+	box_run_until(&b, rs + 4040 + 2000 + 3000);
+	assert_false(b.listening);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_ASK_STAFF);
+	assert_int_equal(b.listens, 1);
+	box_run_until(&b, rs + 10000 + DIALOGUE_MAX_MS);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_listen_back_watchdog(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	c.listen_back = true;
+	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	struct box b;
+	box_init(&b, &c);
+	b.listen_ms = 1000000; /* the speaker never says it finished */
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + 5000);
+	box_run_until(&b, REC_START + 5040 + 2000 + 1);
+	assert_true(b.listening);
+	/* 5 s of audio (the harness reports 0 samples) + the slack */
+	box_run_until(&b, REC_START + 5040 + 2000 + c.prompt_slack_ms + 10);
+	assert_false(b.listening);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_ASK_STAFF);
+}
+
 /* Random presses, holds and chatter, power cuts, full disks and failed
  * catalogue writes, in virtual time: at least 10,000 sessions. The
  * invariants are checked by the harness after every step (the light shows
@@ -681,8 +741,10 @@ static void test_random_sessions_keep_invariants(void **state)
 	    share_yes = 0, full = 0;
 	for (int session = 0; session < 12000; session++) {
 		struct box b;
+		c.listen_back = session % 2;
 		box_init(&b, &c);
 		b.finalise_ms = 1 + (uint32_t)(rnd(&seed) % 500);
+		b.listen_ms = (uint32_t)(rnd(&seed) % 8000);
 		b.record_status = rnd(&seed) % 20 == 0 ? -28 /* ENOSPC */ : 0;
 		b.consent_status = rnd(&seed) % 30 == 0 ? -5 : 0;
 		bool cut = rnd(&seed) % 8 == 0;
@@ -787,6 +849,8 @@ int main(void)
 		cmocka_unit_test(test_consent_not_saved_is_not_spoken_back),
 		cmocka_unit_test(test_no_receipt_number_is_told_as_an_error),
 		cmocka_unit_test(test_shutdown_mid_question_keeps_what_was_answered),
+		cmocka_unit_test(test_listen_back_plays_the_recording_before_the_questions),
+		cmocka_unit_test(test_listen_back_watchdog),
 		cmocka_unit_test(test_random_sessions_keep_invariants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
