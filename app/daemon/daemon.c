@@ -70,6 +70,9 @@ struct drd {
 	bool rec_keep;
 	enum dr_stop_reason rec_reason;
 	struct dr_sink_stats rec_stats;
+	bool prepared;            /* row and file made, capture not started yet */
+	struct dr_sink rec_sink;
+	char rec_utc[40];
 
 	/* the recording the consent questions are about */
 	char dialogue_id[DR_STORE_ID_LEN + 1];
@@ -131,29 +134,56 @@ static void do_play(struct drd *d, enum dr_prompt p)
 	dr_evlog_emit(d->log, "prompt", ",\"name\":\"%s\",\"samples\":%zu", dr_prompt_name(p), n);
 }
 
-static void do_start_recording(struct drd *d)
+/* Makes the catalogue row and the file, both durable, before capture
+ * starts: done while the beep plays, so the syncs (tens of ms on an SD card)
+ * never delay the first syllable after the beep. */
+static int prepare_recording(struct drd *d)
 {
-	char utc[40], err[PATH_MAX + 256];
-	struct dr_sink sink;
+	char err[PATH_MAX + 256];
 	int r;
 
-	now_utc(utc, sizeof(utc));
-	r = dr_store_begin(d->store, utc, dr_mono_ms(), d->rec_id, d->rec_path, sizeof(d->rec_path),
-			   err, sizeof(err));
+	if (d->prepared)
+		return 0;
+	now_utc(d->rec_utc, sizeof(d->rec_utc));
+	r = dr_store_begin(d->store, d->rec_utc, dr_mono_ms(), d->rec_id, d->rec_path,
+			   sizeof(d->rec_path), err, sizeof(err));
 	if (r < 0) {
 		log_error(d, "store", err);
-		goto err_report;
+		return r;
 	}
 	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
-	r = dr_file_sink_open(d->rec_path, &d->rec_stats, &sink);
+	r = dr_file_sink_open(d->rec_path, &d->rec_stats, &d->rec_sink);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot create %s: %s", d->rec_path, strerror(-r));
 		log_error(d, "store", err);
 		dr_store_discard(d->store, d->rec_id, "the recording file could not be created", err,
 				 sizeof(err));
-		goto err_report;
+		return r;
 	}
-	r = dr_recorder_start(d->rec, sink, d->rec_id, utc);
+	d->prepared = true;
+	return 0;
+}
+
+/* A prepared recording that never started (shutdown during the beep). */
+static void unprepare_recording(struct drd *d)
+{
+	char err[512];
+	if (!d->prepared)
+		return;
+	d->prepared = false;
+	d->rec_sink.ops->close(d->rec_sink.user);
+	dr_store_discard(d->store, d->rec_id, "stopped before recording began; nothing was recorded",
+			 err, sizeof(err));
+}
+
+static void do_start_recording(struct drd *d)
+{
+	char err[512];
+	int r = prepare_recording(d);
+	if (r < 0)
+		goto err_report;
+	d->prepared = false; /* the sink belongs to the recorder from here on */
+	r = dr_recorder_start(d->rec, d->rec_sink, d->rec_id, d->rec_utc);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot start recording: %s", strerror(-r));
 		log_error(d, "microphone", err);
@@ -163,7 +193,8 @@ static void do_start_recording(struct drd *d)
 	}
 	d->rec_active = true;
 	d->rec_keep = true;
-	dr_evlog_emit(d->log, "recording_started", ",\"id\":\"%s\",\"start_utc\":\"%s\"", d->rec_id, utc);
+	dr_evlog_emit(d->log, "recording_started", ",\"id\":\"%s\",\"start_utc\":\"%s\"", d->rec_id,
+		      d->rec_utc);
 	return;
 
 err_report:
@@ -309,6 +340,8 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 			break;
 		case DR_ACT_PLAY:
 			do_play(d, a[i].prompt);
+			if (a[i].prompt == DR_PROMPT_BEEP)
+				prepare_recording(d); /* a failure is reported at the start */
 			break;
 		case DR_ACT_STOP_PLAYBACK:
 			d->play_token = 0;
@@ -647,6 +680,8 @@ fail:
 
 static void close_all(struct drd *d)
 {
+	if (d->store)
+		unprepare_recording(d);
 	if (d->speaker)
 		dr_playback_stop(d->speaker);
 	dr_button_free(d->button);

@@ -13,7 +13,9 @@ the ext4 journal and the recorder's own flushes must survive too.
 
 "Heard" is measured against the guest's clock: the cut happened at most at
 (guest time from the agent) + (host time from asking to the kill) + 10 ms
-(the uptime's resolution), so the loss is, if anything, overestimated."""
+(the uptime's resolution), so the loss is, if anything, overestimated.
+
+At the end the box's watchdog is starved and must reset it."""
 import os
 import random
 import time
@@ -46,6 +48,20 @@ def check_unflushed_writes_are_lost(emu):
     log(f"after the cut: flushed block {kept!r}, unflushed block {lost!r}")
     assert kept.startswith(b"flushed"), "a flushed write did not survive the cut"
     assert lost == bytes(16), "a write the disk was never told to flush survived the cut"
+
+
+def check_watchdog_resets_a_hung_box(emu):
+    """The hardware watchdog (an i6300esb on the emulated board): when
+    nothing feeds it (here its feeder is frozen, as if user space had
+    locked up), the board resets and comes back by itself."""
+    before = emu.events()
+    boots = emu.console().count("rcS: diaryroom")
+    rc, out = emu.shell("kill -STOP $(pidof watchdog)")
+    assert rc == 0, out
+    ready = emu.wait_for("ready", since=len(before), timeout=180)
+    assert emu.console().count("rcS: diaryroom") > boots, "no reset, yet a new ready?"
+    log(f"watchdog reset the box; ready again at guest {ready['t_us'] / 1e6:.1f} s")
+    emu.wait_agent()
 
 
 def cut_while_recording(emu, mic, rng):
@@ -85,6 +101,7 @@ def test_power_cuts_while_recording():
             log(f"recovered: {rec}")
             assert rec.get("duration_ms", 0) > 0, rec
             emu.wait_agent()
+        check_watchdog_resets_a_hung_box(emu)
         emu.poweroff()
 
         data = emu.fetch_data(os.path.join(emu.run, "data"))

@@ -7,7 +7,8 @@ USB mass-storage gadget on dummy_hcd.
 
   boot -> ready -> press -> speak -> press -> recording finalised ->
   [consent questions] -> staff stick in (seen, mounted nosuid,nodev,noexec)
-  -> [export] -> stick out -> poweroff -> on the host, from the data
+  -> [export] -> stick out -> the daemon killed: init restarts it ->
+  poweroff -> on the host, from the data
   partition: the .opus passes opusinfo and decodes to what was spoken.
 
 The two steps in brackets are seams for work in progress (see
@@ -44,6 +45,17 @@ def check_stick_export(emu, stick_dir, rec_id):
     with nothing of the resident's on it."""
     found = [f for _, _, files in os.walk(stick_dir) for f in files if rec_id in f]
     assert not found, f"a recording reached the stick with no export: {found}"
+
+
+def check_daemon_is_restarted(emu):
+    """Supervision: busybox init starts the daemon again when it dies."""
+    before = emu.events()
+    old_pid = [e for e in before if e.get("ev") == "ready"][-1]["pid"]
+    rc, out = emu.shell("kill -KILL $(cat /run/diaryroom/daemon.pid)")
+    assert rc == 0, out
+    ready = emu.wait_for("ready", since=len(before), timeout=60)
+    assert ready["pid"] != old_pid, ready
+    log(f"diaryroomd killed (pid {old_pid}); init restarted it (pid {ready['pid']})")
 
 
 def test_session():
@@ -113,6 +125,7 @@ def run_session(emu):
     stick_dir = emu.fetch_stick(os.path.join(emu.run, "stick"))
     check_stick_export(emu, stick_dir, started["id"])
 
+    check_daemon_is_restarted(emu)
     emu.poweroff()
     data = emu.fetch_data(os.path.join(emu.run, "data"))
     rows = {r["id"]: r for r in emutest.catalogue(data)}

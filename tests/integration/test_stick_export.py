@@ -82,14 +82,14 @@ class World:
               "--days", "30")
         mic = speak(os.path.join(self.dir, "mic.wav"),
                     "This is what I want to say about the service.", pad=(0, 30))
-        self.box = Box(name, mic, root=self.dir, sets=["session.min_length_ms=200"]).start()
+        self.box = Box(name, mic, root=self.dir, sets=["session.min_length_ms=200", "consent.answer_s=2", "consent.digit_pause_ms=0"]).start()
         for _ in range(n_recordings):
             self.box.record(seconds)
         assert self.box.terminate() == 0, self.box.stderr_text()
         self.data = self.box.data
         self.ids = sorted(rows(self.data))
         assert len(self.ids) == n_recordings
-        # consent at the box (the lead's dialogue will do this): the first
+        # consent: the daemon asks (no press = no); set chosen answers directly: the first
         # may be heard by staff and shared, the second heard only, the rest
         # unanswered (locked)
         self.receipts = {}

@@ -19,11 +19,11 @@
 
 static char *base;
 static int16_t *sig;
-#define SIG_N (48000 * 2)
+#define SIG_N (48000 * 3)
 
 static size_t prompt_len(enum dr_prompt id)
 {
-	return 12000 + 4801 * (size_t)id; /* all different, none whole frames */
+	return 12000 + 2401 * (size_t)id; /* all different, none whole frames, < SIG_N */
 }
 
 static void write_opus(const char *path, const int16_t *s, size_t n)
