@@ -60,6 +60,7 @@ static void play(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t no
 	if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
 		c->question_open = true; /* from its first word, a press answers it */
 		c->answer_until = DR_NO_DEADLINE;
+		light(o, DR_LIGHT_QUESTION);
 	}
 }
 
@@ -238,10 +239,7 @@ static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 		break;
 	case DR_ST_ASK_STAFF:
 	case DR_ST_ASK_SHARE:
-		if (p == DR_PROMPT_STAFF_YES) {
-			ask(c, o, DR_ST_ASK_SHARE, now, true);
-		} else if (p == DR_PROMPT_SHARE_YES || p == DR_PROMPT_SHARE_NO ||
-			   p == DR_PROMPT_STAFF_NO) {
+		if (p == DR_PROMPT_SHARE_YES || p == DR_PROMPT_SHARE_NO || p == DR_PROMPT_STAFF_NO) {
 			read_receipt(c, o, now);
 		} else if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
 			c->answer_until = now + c->cfg.answer_ms; /* a press still counts */
@@ -355,6 +353,16 @@ static void consent_saved(struct dr_core *c, struct out *o, const struct dr_even
 		st = DR_ST_ASK_STAFF;
 	}
 	light(o, DR_LIGHT_SAVED);
+	if (confirm == DR_PROMPT_STAFF_YES) {
+		/* "staff may listen", a pause, then the sharing question: a
+		 * press before the question has started is no answer to it. */
+		enum dr_prompt seq[2] = {DR_PROMPT_STAFF_YES, DR_PROMPT_ASK_SHARE};
+		uint16_t pause[2] = {500, 0};
+		c->asked = 1;
+		play_seq(c, o, seq, pause, 2, now);
+		set_state(c, o, DR_ST_ASK_SHARE);
+		return;
+	}
 	play_one(c, o, confirm, now);
 	set_state(c, o, st);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "dev/audio.h"
 #include "dev/button.h"
 #include "dev/lights.h"
+#include "export/export.h"
 #include "media/prompts.h"
 #include "media/recorder.h"
 #include "media/recover.h"
@@ -80,12 +82,22 @@ struct drd {
 
 	bool storage_low;
 	bool storage_known;
+	bool button_dead;
 	bool quit;
 
 	struct dr_event queue[QUEUE_MAX];
 	size_t nqueue;
 
 	struct listen listen;
+
+	/* the staff stick (export) */
+	struct dr_export *x;      /* NULL: no keys, stick handling off */
+	int stick_fd;             /* timerfd: look for a stick every second */
+	bool stick_present;       /* the stick folder has something in it */
+	bool stick_handled;       /* this insertion is done with (exported or refused) */
+	struct dr_stick *stick;
+	struct dr_export_run *run;
+	unsigned run_steps;
 };
 
 static void queue_event(struct drd *d, struct dr_event ev)
@@ -229,6 +241,147 @@ static void do_consent(struct drd *d, bool staff_yes, bool share_yes)
 	dr_evlog_emit(d->log, "consent", ",\"id\":\"%s\",\"staff\":%s,\"share\":%s,\"status\":%d",
 		      d->dialogue_id, staff_yes ? "true" : "false", share_yes ? "true" : "false", r);
 	queue_event(d, (struct dr_event){.type = DR_EV_CONSENT_SAVED, .status = r});
+}
+
+/* ---- the staff stick ---- */
+
+/* A stick is there when its mount folder exists and has something in it
+ * (the hot-plug unit mounts it there; on the simulated board a folder
+ * appears). */
+static bool stick_there(const char *mount)
+{
+	DIR *dir = opendir(mount);
+	if (!dir)
+		return false;
+	bool any = false;
+	struct dirent *de;
+	while (!any && (de = readdir(dir)))
+		any = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(dir);
+	return any;
+}
+
+static void stick_end(struct drd *d, enum dr_light l)
+{
+	dr_export_run_free(d->run);
+	d->run = NULL;
+	dr_export_stick_close(d->stick);
+	d->stick = NULL;
+	d->stick_handled = true;
+	dr_lights_set(d->lights, l);
+}
+
+static void stick_refused(struct drd *d, const char *why)
+{
+	char m[1024];
+	DR_LOG_WARN(MOD, "staff stick refused: %s", why);
+	dr_evlog_emit(d->log, "stick_refused", ",\"reason\":\"%s\"", dr_evlog_str(why, m, sizeof(m)));
+	stick_end(d, DR_LIGHT_ERROR);
+}
+
+/* A stick has been inserted and the box is idle: verify it, set the clock,
+ * apply the archive's receipt, and start the export (run step by step from
+ * the loop, so the box stays responsive). */
+static void stick_begin(struct drd *d)
+{
+	char err[1024];
+	const char *mount = d->s->stick_mount;
+	int r;
+
+	dr_evlog_emit(d->log, "stick", ",\"present\":true");
+	dr_lights_set(d->lights, DR_LIGHT_BUSY);
+	r = dr_export_stick_open(d->x, mount, (int64_t)time(NULL), &d->stick, err, sizeof(err));
+	if (r < 0) {
+		stick_refused(d, err);
+		return;
+	}
+	int64_t set_to;
+	r = dr_export_clock_check(d->x, d->stick, (int64_t)time(NULL), &set_to, err, sizeof(err));
+	if (r < 0) {
+		log_error(d, "clock", err);
+	} else if (r == 1) {
+		struct timespec ts = {.tv_sec = (time_t)set_to};
+		int ok = clock_settime(CLOCK_REALTIME, &ts) == 0;
+		dr_evlog_emit(d->log, "clock_set", ",\"to\":%lld,\"ok\":%s", (long long)set_to,
+			      ok ? "true" : "false");
+		if (!ok)
+			DR_LOG_WARN(MOD, "cannot set the clock: %s", strerror(errno));
+	}
+	struct dr_export_receipt_result rr;
+	r = dr_export_apply_receipt(d->x, d->stick, &rr, err, sizeof(err));
+	if (r < 0) {
+		char m[1024];
+		DR_LOG_WARN(MOD, "archive receipt refused: %s", err);
+		dr_evlog_emit(d->log, "receipt_refused", ",\"reason\":\"%s\"", dr_evlog_str(err, m, sizeof(m)));
+	} else if (r == 1) {
+		dr_evlog_emit(d->log, "receipt_applied",
+			      ",\"deleted\":%u,\"withdrawn\":%u,\"consent_changed\":%u,\"hash_mismatch\":%u",
+			      rr.deleted, rr.withdrawn, rr.consent_changed, rr.hash_mismatch);
+	}
+	r = dr_export_begin(d->x, d->stick, &d->run, err, sizeof(err));
+	if (r < 0) {
+		log_error(d, "export", err);
+		stick_end(d, DR_LIGHT_ERROR);
+		return;
+	}
+	d->run_steps = 0;
+}
+
+/* One bounded piece of the export (about 1 MiB of I/O). */
+static void stick_step(struct drd *d)
+{
+	char err[1024];
+	struct dr_export_progress p = {0};
+	int r = dr_export_step(d->run, &p, err, sizeof(err));
+	if (r == 1) {
+		if (++d->run_steps % 8 == 1)
+			dr_evlog_emit(d->log, "export_progress",
+				      ",\"files_done\":%u,\"files_total\":%u,\"bytes_done\":%" PRIu64
+				      ",\"bytes_total\":%" PRIu64,
+				      p.files_done, p.files_total, p.bytes_done, p.bytes_total);
+		return;
+	}
+	if (r == 0) {
+		dr_evlog_emit(d->log, "export_done",
+			      ",\"files\":%u,\"failed\":%u,\"stick_full\":%s,\"seq\":%lld", p.files_done,
+			      p.files_failed, p.stick_full ? "true" : "false", (long long)p.seq);
+		stick_end(d, p.files_failed || p.stick_full ? DR_LIGHT_ERROR : DR_LIGHT_SAVED);
+		return;
+	}
+	log_error(d, "export", err);
+	stick_end(d, DR_LIGHT_ERROR);
+}
+
+/* Every second: has a stick come or gone? */
+static void stick_poll(struct drd *d)
+{
+	bool there = stick_there(d->s->stick_mount);
+	if (there == d->stick_present)
+		goto maybe_begin;
+	d->stick_present = there;
+	if (!there) {
+		bool cut = d->run != NULL;
+		dr_evlog_emit(d->log, "stick", ",\"present\":false,\"during_export\":%s",
+			      cut ? "true" : "false");
+		dr_export_run_free(d->run);
+		d->run = NULL;
+		dr_export_stick_close(d->stick);
+		d->stick = NULL;
+		d->stick_handled = false;
+		if (dr_core_state(&d->core) == DR_ST_IDLE)
+			dr_lights_set(d->lights, d->storage_low ? DR_LIGHT_FULL : DR_LIGHT_IDLE);
+		return;
+	}
+maybe_begin:
+	/* A stick waits until the box is idle: never during a testimony. */
+	if (d->stick_present && !d->stick_handled && !d->run && !d->stick &&
+	    dr_core_state(&d->core) == DR_ST_IDLE)
+		stick_begin(d);
+}
+
+static bool stick_busy(const struct drd *d)
+{
+	return d->stick_present && d->x;
 }
 
 /* ---- the listen step ---- */
@@ -424,6 +577,8 @@ static void on_recording_done(struct drd *d)
 	status = res.status;
 	duration_ms = res.samples * 1000 / 48000;
 
+	if (d->rec_keep && res.samples == 0 && status == 0)
+		status = -ENODATA; /* nothing to say "saved" about */
 	if (!d->rec_keep || res.samples == 0) {
 		const char *why = !d->rec_keep ? "too short: the resident pressed again within the minimum length"
 					       : "nothing was captured";
@@ -473,10 +628,14 @@ static void on_recording_done(struct drd *d)
 	if (status == 0 && !strcmp(state, "complete")) {
 		/* The number the resident will hear: durable before it is said. */
 		if (dr_store_assign_receipt(d->store, d->rec_id, ev.receipt, err, sizeof(err)) < 0) {
+			/* No number to withdraw by: no questions either. The
+			 * recording is kept, locked; the box says "tell staff". */
 			log_error(d, "store", err);
 			ev.receipt[0] = '\0';
+			ev.status = -EIO;
+		} else {
+			memcpy(d->dialogue_id, d->rec_id, sizeof(d->dialogue_id));
 		}
-		memcpy(d->dialogue_id, d->rec_id, sizeof(d->dialogue_id));
 		dr_evlog_emit(d->log, "receipt", ",\"id\":\"%s\",\"assigned\":%s", d->rec_id,
 			      ev.receipt[0] ? "true" : "false");
 	}
@@ -516,11 +675,23 @@ static void on_button(struct drd *d)
 		char m[128];
 		snprintf(m, sizeof(m), "cannot read the button: %s", strerror(-n));
 		log_error(d, "button", m);
+		if (n != -EAGAIN && n != -EINTR) {
+			/* Gone (e.g. -ENODEV): stop polling it rather than spin, and
+			 * show staff something is wrong. The supervisor's restart
+			 * reopens it. */
+			d->button_dead = true;
+			dr_lights_set(d->lights, DR_LIGHT_ERROR);
+		}
 		return;
 	}
 	for (int i = 0; i < n; i++) {
 		dr_evlog_emit_at(d->log, edges[i].t_us, "button", ",\"edge\":\"%s\"",
 				 edges[i].pressed ? "down" : "up");
+		if (edges[i].pressed && stick_busy(d) && dr_core_state(&d->core) == DR_ST_IDLE) {
+			/* Staff have their stick in: no new session until it is out. */
+			dr_evlog_emit(d->log, "press_ignored", ",\"state\":\"stick\"");
+			continue;
+		}
 		feed(d, (struct dr_event){.type = edges[i].pressed ? DR_EV_PRESS : DR_EV_RELEASE});
 	}
 }
@@ -666,6 +837,16 @@ static int open_all(struct drd *d)
 	r = dr_button_open(s->board, s->board_dir, &d->button, err, sizeof(err));
 	if (r < 0)
 		goto fail;
+	if (s->stick_mount[0]) {
+		r = dr_export_open(d->store, s->keydir, &d->x, err, sizeof(err));
+		if (r < 0) {
+			/* Recording works without keys; only the stick does not. */
+			char m[1100];
+			snprintf(m, sizeof(m), "staff sticks cannot be used until the box is provisioned: %s", err);
+			log_error(d, "export", m);
+			d->x = NULL;
+		}
+	}
 	return 0;
 
 fail:
@@ -692,7 +873,12 @@ static void close_all(struct drd *d)
 	listen_close(d);
 	dr_prompts_free(d->prompts);
 	dr_store_close(d->store);
+	dr_export_run_free(d->run);
+	dr_export_stick_close(d->stick);
+	dr_export_close(d->x);
 	dr_evlog_free(d->log);
+	if (d->stick_fd >= 0)
+		close(d->stick_fd);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	if (d->deadline_fd >= 0)
@@ -713,8 +899,11 @@ static int open_fds(struct drd *d)
 	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->storage_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->sig_fd < 0 || d->deadline_fd < 0 || d->storage_fd < 0)
+	d->stick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->sig_fd < 0 || d->deadline_fd < 0 || d->storage_fd < 0 || d->stick_fd < 0)
 		return -errno;
+	struct itimerspec every_s = {.it_interval = {.tv_sec = 1}, .it_value = {.tv_sec = 1}};
+	timerfd_settime(d->stick_fd, 0, &every_s, NULL);
 	struct itimerspec its = {
 		.it_interval = {.tv_sec = d->s->storage_check_ms / 1000,
 				.tv_nsec = (long)(d->s->storage_check_ms % 1000) * 1000000L},
@@ -733,7 +922,7 @@ static void drain_fd(int fd)
 
 int drd_run(const struct drd_settings *s)
 {
-	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1};
+	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1};
 	int status = 0, r;
 
 	r = open_fds(&d);
@@ -763,17 +952,20 @@ int drd_run(const struct drd_settings *s)
 	}
 	DR_LOG_INFO(MOD, "ready (board %s, data %s)", s->board_dir, s->data_dir);
 
-	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_COUNT };
+	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_COUNT };
 	struct pollfd pfd[FD_COUNT];
 	while (!d.quit) {
 		pfd[FD_SIG] = (struct pollfd){.fd = d.sig_fd, .events = POLLIN};
 		pfd[FD_DEADLINE] = (struct pollfd){.fd = d.deadline_fd, .events = POLLIN};
 		pfd[FD_STORAGE] = (struct pollfd){.fd = d.storage_fd, .events = POLLIN};
-		pfd[FD_BUTTON] = (struct pollfd){.fd = dr_button_fd(d.button), .events = POLLIN};
+		pfd[FD_BUTTON] = (struct pollfd){.fd = d.button_dead ? -1 : dr_button_fd(d.button),
+						 .events = POLLIN};
 		pfd[FD_LIGHTS] = (struct pollfd){.fd = dr_lights_fd(d.lights), .events = POLLIN};
 		pfd[FD_SPEAKER] = (struct pollfd){.fd = dr_playback_fd(d.speaker), .events = POLLIN};
 		pfd[FD_REC] = (struct pollfd){.fd = dr_recorder_fd(d.rec), .events = POLLIN};
-		if (poll(pfd, FD_COUNT, -1) < 0) {
+		pfd[FD_STICK] = (struct pollfd){.fd = d.x ? d.stick_fd : -1, .events = POLLIN};
+		/* While an export runs, do a step of it between events. */
+		if (poll(pfd, FD_COUNT, d.run ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			DR_LOG_ERR(MOD, "poll: %s", strerror(errno));
@@ -787,12 +979,14 @@ int drd_run(const struct drd_settings *s)
 				feed(&d, (struct dr_event){.type = DR_EV_SHUTDOWN});
 			}
 		}
+		/* Presses first: a press made while a prompt was ending belongs to
+		 * the state it was made in, not to the next question. */
+		if (pfd[FD_BUTTON].revents & POLLIN)
+			on_button(&d);
 		if (pfd[FD_REC].revents & POLLIN)
 			on_recording_done(&d);
 		if (pfd[FD_SPEAKER].revents & POLLIN)
 			on_playback_done(&d);
-		if (pfd[FD_BUTTON].revents & POLLIN)
-			on_button(&d);
 		if (pfd[FD_LIGHTS].revents & POLLIN)
 			dr_lights_tick(d.lights);
 		if (pfd[FD_DEADLINE].revents & POLLIN) {
@@ -803,6 +997,12 @@ int drd_run(const struct drd_settings *s)
 			drain_fd(d.storage_fd);
 			check_storage(&d);
 		}
+		if (pfd[FD_STICK].revents & POLLIN) {
+			drain_fd(d.stick_fd);
+			stick_poll(&d);
+		}
+		if (d.run)
+			stick_step(&d);
 	}
 	dr_evlog_emit(d.log, "exit", ",\"status\":%d", status);
 	close_all(&d);

@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!board || optind != argc - 1 || seconds <= 0 || seconds > 3600) {
+	if (!board || optind != argc - 1 || !(seconds > 0 && seconds <= 3600)) {
 		usage(stderr);
 		return 2;
 	}
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "diaryroom-mictest: cannot create %s: %s\n", out, strerror(-r));
 		goto out_rec;
 	}
-	struct dr_recording_result res;
+	struct dr_recording_result res = {0};
 	uint64_t want = (uint64_t)(seconds * 48000.0 + 0.5);
 	r = dr_recorder_record_blocking(rec, sink, "mictest", NULL, want, &res);
 	if (r < 0 || res.status < 0) {

@@ -19,7 +19,9 @@
 
 /* Sections of the daemon config; every other section belongs to the board. */
 static const char *const conf_sections[] = {"daemon", "session", "consent", "recording", "storage",
-					    NULL};
+					    "export", NULL};
+static const char *const export_keys[] = {"keydir", NULL};
+static const char *const stick_keys[] = {"mount", NULL};
 static const char *const daemon_keys[] = {"board", "data_dir", "event_log", "prompts_dir",
 					  "log_level", NULL};
 static const char *const session_keys[] = {"time_limit_s", "warning_s", "min_length_ms", NULL};
@@ -27,7 +29,8 @@ static const char *const consent_keys[] = {"answer_s", "digit_pause_ms", "retent
 					   "listen_back", NULL};
 static const char *const recording_keys[] = {"bitrate", "complexity", "flush_ms", "ring_s", NULL};
 static const char *const storage_keys[] = {"low_mb", "check_s", NULL};
-static const char *const board_sections[] = {"board", "button", "lights", "audio", "camera", NULL};
+static const char *const board_sections[] = {"board", "button", "lights", "audio", "camera", "stick",
+					     NULL};
 
 void drd_usage(FILE *f)
 {
@@ -100,6 +103,7 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 	    (r = dr_conf_check_keys(s->conf, "daemon", daemon_keys, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "session", session_keys, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "consent", consent_keys, err, errlen)) < 0 ||
+	    (r = dr_conf_check_keys(s->conf, "export", export_keys, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "recording", recording_keys, err, errlen)) < 0 ||
 	    (r = dr_conf_check_keys(s->conf, "storage", storage_keys, err, errlen)) < 0)
 		return r;
@@ -177,7 +181,13 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 
 static bool is_conf_section(const char *dotted)
 {
-	const char *dot = strrchr(dotted, '.');
+	/* SEC.KEY=VALUE: the section ends at the last dot before the '='
+	 * (a value may hold dots: data_dir=/srv/x.d). */
+	const char *eq = strchr(dotted, '=');
+	const char *dot = NULL;
+	for (const char *c = dotted; *c && (!eq || c < eq); c++)
+		if (*c == '.')
+			dot = c;
 	if (!dot)
 		return false;
 	for (size_t i = 0; conf_sections[i]; i++)
@@ -290,7 +300,13 @@ int drd_settings_load(struct drd_settings *s, int argc, char **argv, char *err, 
 			goto err_free;
 		}
 	}
-	if ((r = dr_conf_check_sections(s->board, board_sections, err, errlen)) < 0)
+	if ((r = dr_conf_check_sections(s->board, board_sections, err, errlen)) < 0 ||
+	    (r = dr_conf_check_keys(s->board, "stick", stick_keys, err, errlen)) < 0)
+		goto err_free;
+	if ((r = copy_path(s->stick_mount, dr_conf_get_str(s->board, "stick", "mount", ""), err,
+			   errlen, "[stick] mount")) < 0 ||
+	    (r = copy_path(s->keydir, dr_conf_get_str(s->conf, "export", "keydir", "/etc/diaryroom/keys"),
+			   err, errlen, "[export] keydir")) < 0)
 		goto err_free;
 
 	if (!data)

@@ -31,6 +31,8 @@ struct drd_settings {
 	uint64_t storage_low_bytes;
 	unsigned storage_check_ms;
 	unsigned retention_days;  /* locked recordings are deleted after this */
+	char stick_mount[PATH_MAX]; /* board [stick] mount; "" = no staff stick */
+	char keydir[PATH_MAX];      /* [export] keydir: device.key, org.pub */
 	int log_level;
 	bool check_only;          /* --check: validate and exit */
 };

@@ -116,12 +116,13 @@ def run_session(emu):
     for o in ("nosuid", "nodev", "noexec"):
         assert o in opts, f"the stick is mounted without {o}: {st['mount']}"
     assert st["dev"].startswith("sd"), st
-    rc, out = emu.shell("cp /usr/bin/busybox /run/diaryroom/stick/x && /run/diaryroom/stick/x true")
+    assert st["dir"] == "/run/diaryroom/stick/" + state.split("/dev/")[1], st
+    rc, out = emu.shell(f"cp /usr/bin/busybox {st['dir']}/x && chmod +x {st['dir']}/x; {st['dir']}/x true")
     assert rc != 0, "a program on the stick could run"
-    emu.shell("rm -f /run/diaryroom/stick/x")
+    emu.shell(f"rm -f {st['dir']}/x")
     assert emu.stick_remove() == "removed"
     st = emu.stick_status()
-    assert st == {"dev": "none", "mount": "none"}, f"the stick is still there after removal: {st}"
+    assert st == {"dev": "none", "dir": "none", "mount": "none"}, f"the stick is still there after removal: {st}"
     stick_dir = emu.fetch_stick(os.path.join(emu.run, "stick"))
     check_stick_export(emu, stick_dir, started["id"])
 

@@ -508,12 +508,17 @@ static void test_yes_to_both(void **state)
 	box_init(&b, &c);
 	uint64_t t = to_staff_question(&b);
 	box_press(&b, t + 500);
-	box_run_until(&b, t + 500 + 2000 + 10); /* "staff may listen", then the share question */
+	box_run_until(&b, t + 500 + 2000 + 100); /* "staff may listen", then a pause */
+	assert_false(b.playing);
+	box_press(&b, t + 500 + 2000 + 200); /* in the pause: not an answer yet */
+	assert_int_equal(b.ignored_presses, 1);
+	box_run_until(&b, t + 500 + 2000 + 500 + 10); /* the share question */
 	assert_int_equal(dr_core_state(&b.core), DR_ST_ASK_SHARE);
 	assert_int_equal(b.prompt, DR_PROMPT_ASK_SHARE);
 	assert_int_equal(b.light, DR_LIGHT_QUESTION);
+	assert_false(b.pressed_share);
 	/* answered in the window after the question ended */
-	box_press(&b, t + 500 + 2000 + 5000 + 3000);
+	box_press(&b, t + 500 + 2000 + 500 + 5000 + 3000);
 	box_run_until(&b, t + DIALOGUE_MAX_MS);
 	assert_true(b.saved_staff);
 	assert_true(b.saved_share);
