@@ -16,9 +16,11 @@
  *
  * Prints one JSON object:
  *   {"program":"pipeline","samples":...,"lost":...,"duration_ms":...,
- *    "file":"<path>","file_bytes":...,"bytes":...,"writes":...,"syncs":...}
+ *    "file":"<path>","file_bytes":...,"bytes":...,"writes":...,"syncs":...,
+ *    "bitrate":...,"complexity":...,"frame_ms":...,"flush_ms":...,"ring_ms":...}
  * where bytes/writes/syncs are the file sink's own counters (struct
- * dr_sink_stats): what the recording file alone cost the storage.
+ * dr_sink_stats): what the recording file alone cost the storage, and the
+ * rest are the settings it ran with (the daemon's defaults).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -103,9 +105,11 @@ int main(int argc, char **argv)
 	char jpath[8192];
 	printf("{\"program\":\"pipeline\",\"samples\":%" PRIu64 ",\"lost\":%" PRIu64
 	       ",\"duration_ms\":%" PRIu64 ",\"file\":\"%s\",\"file_bytes\":%lld,\"bytes\":%" PRIu64
-	       ",\"writes\":%" PRIu64 ",\"syncs\":%" PRIu64 "}\n",
+	       ",\"writes\":%" PRIu64 ",\"syncs\":%" PRIu64 ",\"bitrate\":%d,\"complexity\":%d"
+	       ",\"frame_ms\":%d,\"flush_ms\":%u,\"ring_ms\":%u}\n",
 	       res.samples, res.lost, duration_ms, dr_evlog_str(path, jpath, sizeof(jpath)),
-	       (long long)st.st_size, stats.bytes, stats.writes, stats.syncs);
+	       (long long)st.st_size, stats.bytes, stats.writes, stats.syncs, p.enc.bitrate,
+	       p.enc.complexity, p.enc.frame_ms, p.enc.flush_ms, p.ring_ms);
 	status = 0;
 out_rec:
 	dr_recorder_free(rec);

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import threading
 import time
 import traceback
 
+sys.dont_write_bytecode = True  # nothing into the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
@@ -116,20 +118,16 @@ class Ctx:
 
 
 def stop_box(box, pid, timeout=120):
-    """SIGTERM to the daemon itself (not a wrapper), then reap. Returns the
-    child's rusage (ru_maxrss: its peak RSS in KiB over its whole life)."""
+    """SIGTERM to the daemon itself (not to a wrapper such as strace), then
+    wait for the wrapper or daemon we started."""
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while True:
-        wpid, status, ru = os.wait4(box.proc.pid, os.WNOHANG)
-        if wpid:
-            box.proc.returncode = os.waitstatus_to_exitcode(status)
-            box.stderr.close()
-            return ru
-        if time.monotonic() > deadline:
+    try:
+        box.proc.wait(timeout)
+    finally:
+        if box.proc.returncode is None:
             box.proc.kill()
-            raise RuntimeError(f"{box.argv()[0]} did not exit after SIGTERM")
-        time.sleep(0.02)
+            box.proc.wait()
+        box.stderr.close()
 
 
 # ---- encode: instructions for 60 s of speech ----
@@ -237,20 +235,24 @@ def phase_writes(ctx):
     # The recording file: the sink's own counters over 60 s of speech. The
     # first run makes the catalogue; the second is a box in service.
     run([f"{b}/bench_pipeline", ctx.speech, data], capture_output=True)
-    trace = os.path.join(ctx.work, "pipeline.strace")
-    p = run(["strace", "-f", "-y", "-s", "0", "-o", trace, "-e", STRACE_IO,
-             f"{b}/bench_pipeline", ctx.speech, data], capture_output=True, text=True)
+    p = run([f"{b}/bench_pipeline", ctx.speech, data], capture_output=True, text=True)
     pipe = bl.one_json(p.stdout, "pipeline")
     per_min = 60000 / pipe["duration_ms"]
     how = (f"bench_pipeline (the daemon's recorder, encoder and file sink, default settings: "
-           f"flush_ms 300), one {pipe['duration_ms'] / 1000:g} s recording of speech; the "
-           "file sink's own counters (struct dr_sink_stats)")
+           f"{pipe['bitrate']} bit/s, complexity {pipe['complexity']}, {pipe['frame_ms']} ms "
+           f"frames, flush_ms {pipe['flush_ms']}), one {pipe['duration_ms'] / 1000:g} s "
+           "recording of speech; the file sink's own counters (struct dr_sink_stats)")
     ctx.emit(bl.figure("writes.recording.bytes_per_min", pipe["bytes"] * per_min, "bytes/min",
                        how))
     ctx.emit(bl.figure("writes.recording.fdatasync_per_min", pipe["syncs"] * per_min,
                        "calls/min", how))
     ctx.emit(bl.figure("writes.recording.write_calls_per_min", pipe["writes"] * per_min,
                        "calls/min", how))
+    if not shutil.which("strace"):
+        raise RuntimeError("strace is not installed: the cross-checks below need it")
+    trace = os.path.join(ctx.work, "pipeline.strace")
+    run(["strace", "-f", "-y", "-s", "0", "-o", trace, "-e", STRACE_IO,
+         f"{b}/bench_pipeline", ctx.speech, data], capture_output=True)
     rec = bl.io_summary(bl.strace_io(trace)).get("recording", bl.empty_io())
     ctx.emit(bl.figure("writes.recording.fdatasync_per_min_strace", rec["fdatasync"] * per_min,
                        "calls/min", how.split(";")[0] + "; strace -f -y: fdatasync(2) calls on "
@@ -397,19 +399,26 @@ def phase_latency(ctx):
 # ---- memory: peak RSS through a full session ----
 
 def memory_session(ctx, label, daemon, wrapper, guest):
+    """Peak RSS of one daemon through one whole session. VmHWM (the kernel's
+    high-water mark of this process's own memory) is read every 100 ms
+    until the process is gone. Not wait4's ru_maxrss: Linux carries that
+    over exec from the forked parent, so it would report Python's size."""
     box = ctx.box("bench-memory-" + label, daemon=daemon, wrapper=wrapper,
                   prompts=ctx.prompts_full)
     box.start(timeout=300)
     pid = box.wait_for("ready", since=0)["pid"]
-    res = {"at_ready": bl.proc_status_kib(pid, "VmHWM"), "guest_peak": 0}
+    res = {"at_ready": bl.proc_status_kib(pid, "VmHWM"), "peak": 0, "guest_peak": 0}
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
+            h = bl.proc_status_kib(pid, "VmHWM")
+            if h is None:
+                break
+            res["peak"] = max(res["peak"], h)
             if guest:
                 g = bl.smaps_rss_in_range_kib(pid, GUEST_BASE, GUEST_BASE + GUEST_SIZE)
-                if g:
-                    res["guest_peak"] = max(res["guest_peak"], g)
+                res["guest_peak"] = max(res["guest_peak"], g or 0)
             stop.wait(0.1)
 
     t = threading.Thread(target=sample, daemon=True)
@@ -424,11 +433,21 @@ def memory_session(ctx, label, daemon, wrapper, guest):
         box.wait_for("recording_finalised", timeout=180)
         box.wait_for("state", to="idle", timeout=600)
     finally:
-        ru = stop_box(box, pid)
+        stop_box(box, pid)
         stop.set()
         t.join()
-    res["peak"] = ru.ru_maxrss
     return res
+
+
+def qemu_idle_kib(qemu, idle):
+    """VmHWM of qemu-aarch64 running a guest that only sleeps."""
+    p = subprocess.Popen(qemu + [idle, "3000"])
+    try:
+        time.sleep(1.5)
+        return bl.proc_status_kib(p.pid, "VmHWM")
+    finally:
+        p.kill()
+        p.wait()
 
 
 def phase_memory(ctx):
@@ -440,11 +459,12 @@ def phase_memory(ctx):
             if os.path.exists(adaemon) else None
         host = fh.result()
         arm = fa.result() if fa else None
-    how = (f"diaryroomd on the simulated board, the English prompt pack, one whole session "
-           f"with a {ctx.seconds:g} s recording (the ring buffer is touched for its first "
-           "16 s), start to exit")
+    how = (f"diaryroomd on the simulated board with the English prompt pack, one whole "
+           f"session (welcome, a {ctx.seconds:g} s recording, consent questions left "
+           "unanswered, receipt, idle), start to exit")
     ctx.emit(bl.figure("memory.host.peak_rss_kib", host["peak"], "KiB",
-                       how + "; ru_maxrss of the process (wait4), x86_64 build"))
+                       how + "; VmHWM of the process read every 100 ms until it exits, "
+                       "x86_64 build"))
     ctx.emit(bl.figure("memory.host.peak_rss_at_ready_kib", host["at_ready"], "KiB",
                        how + "; VmHWM when the ready event came, before any session"))
     if arm is None:
@@ -456,16 +476,13 @@ def phase_memory(ctx):
                        "its binary and aarch64 libraries), sampled every 100 ms. Closest "
                        "to the RSS the daemon would have on an aarch64 board"))
     ctx.emit(bl.figure("memory.aarch64.qemu_process_peak_rss_kib", arm["peak"], "KiB",
-                       how + "; ru_maxrss of the qemu-aarch64 process: emulator, translated "
+                       how + "; VmHWM of the qemu-aarch64 process: emulator, translated "
                        "code and guest together. Not the board's figure"))
     idle = os.path.join(ctx.abuild, "bench", "bench_idle")
     if os.path.exists(idle):
-        p = subprocess.Popen(qemu + [idle, "300"])
-        _, _, ru = os.wait4(p.pid, 0)
-        p.returncode = 0
-        ctx.emit(bl.figure("memory.aarch64.qemu_idle_peak_rss_kib", ru.ru_maxrss, "KiB",
-                           "ru_maxrss of qemu-aarch64 running bench_idle (a 300 ms sleep): "
-                           "what the emulator costs before any of our code"))
+        ctx.emit(bl.figure("memory.aarch64.qemu_idle_peak_rss_kib", qemu_idle_kib(qemu, idle),
+                           "KiB", "VmHWM of " + " ".join(qemu) + " running bench_idle (a "
+                           "sleep): what the emulator costs before any of our code"))
 
 
 # ---- the run ----
