@@ -315,28 +315,6 @@ static int remux_audio(void *ctx, ogg_packet *op, uint64_t index)
 	return remux_packet(m, op->packet, op->bytes, last ? m->final : m->granule, false, last);
 }
 
-static int sync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	if (!slash) {
-		strcpy(dir, ".");
-	} else if (slash == path) {
-		strcpy(dir, "/");
-	} else {
-		size_t n = (size_t)(slash - path);
-		if (n >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int err = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return err;
-}
 
 static int remux_file(int fd, const char *path, const char *tmp, struct scan *s,
 		      struct dr_sink_stats *st)
@@ -390,7 +368,7 @@ static int remux_file(int fd, const char *path, const char *tmp, struct scan *s,
 		unlink(tmp);
 		return err;
 	}
-	return sync_dir_of(path);
+	return dr_sync_parent_dir(path);
 }
 
 int dr_recover_file(const char *path, struct dr_recover_result *res)

@@ -42,6 +42,10 @@ struct dr_sink_stats {
  */
 int dr_file_sink_open(const char *path, struct dr_sink_stats *stats, struct dr_sink *out);
 
+/* fsync() the folder holding `path`, so that creating, renaming or removing
+ * that name survives a power cut. 0 or -errno. */
+int dr_sync_parent_dir(const char *path);
+
 /* (Added.) If `sink` is a file sink, also count into `watcher` from now on
  * (as well as into the `stats` given at open); watcher must outlive the
  * sink. -EINVAL if it is some other sink. The recorder uses this to report

@@ -101,7 +101,7 @@ static const struct dr_sink_ops dr_file_sink_ops = {
 };
 
 /* fsync of the folder holding `path`, so a newly created name is durable. */
-static int sync_parent_dir(const char *path)
+int dr_sync_parent_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX];
@@ -138,7 +138,7 @@ int dr_file_sink_open(const char *path, struct dr_sink_stats *stats, struct dr_s
 		free(s);
 		return err;
 	}
-	int err = sync_parent_dir(path);
+	int err = dr_sync_parent_dir(path);
 	if (err) {
 		close(s->fd);
 		unlink(path);
