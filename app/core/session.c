@@ -94,11 +94,13 @@ static void play_one(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 	play_seq(c, o, &p, NULL, 1, now);
 }
 
-static void stop_recording(struct dr_core *c, struct out *o, enum dr_stop_reason why, bool keep)
+static void stop_recording(struct dr_core *c, struct out *o, enum dr_stop_reason why, bool keep,
+			   uint64_t now)
 {
 	stop_playback(c, o); /* e.g. the one-minute warning */
 	emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING, .keep = keep, .reason = why});
 	c->discarding = !keep;
+	c->finalise_deadline = now + c->cfg.finalise_ms;
 	light(o, DR_LIGHT_BUSY);
 }
 
@@ -199,6 +201,7 @@ void dr_core_config_default(struct dr_core_config *cfg)
 	cfg->prompt_slack_ms = 3000;
 	cfg->answer_ms = 6000;
 	cfg->digit_pause_ms = 400;
+	cfg->finalise_ms = 30000;
 	for (int i = 0; i < DR_PROMPT_COUNT; i++)
 		cfg->prompt_ms[i] = 10000;
 }
@@ -396,9 +399,9 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 		break;
 	case DR_ST_RECORDING:
 		if (now - c->rec_start < c->cfg.min_length_ms)
-			stop_recording(c, o, DR_STOP_TOO_SHORT, false);
+			stop_recording(c, o, DR_STOP_TOO_SHORT, false, now);
 		else
-			stop_recording(c, o, DR_STOP_PRESS, true);
+			stop_recording(c, o, DR_STOP_PRESS, true, now);
 		set_state(c, o, DR_ST_FINALISING);
 		break;
 	case DR_ST_ASK_STAFF:
@@ -443,11 +446,20 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 			save_consent(c, o);
 		}
 	}
+	if (c->state == DR_ST_FINALISING && now >= c->finalise_deadline) {
+		/* The file is not reported closed (a storage that hangs): do not
+		 * leave the resident waiting in silence. The recorder goes on
+		 * trying; what it closes is catalogued (or recovered at the next
+		 * start), and a new recording is refused while it is busy. */
+		c->discarding = false;
+		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
+		return;
+	}
 	if (c->state != DR_ST_RECORDING)
 		return;
 	uint64_t limit = c->rec_start + c->cfg.time_limit_ms;
 	if (now >= limit) {
-		stop_recording(c, o, DR_STOP_TIME_LIMIT, true);
+		stop_recording(c, o, DR_STOP_TIME_LIMIT, true, now);
 		set_state(c, o, DR_ST_FINALISING);
 		return;
 	}
@@ -459,12 +471,12 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 	}
 }
 
-static void shutdown(struct dr_core *c, struct out *o)
+static void shutdown(struct dr_core *c, struct out *o, uint64_t now)
 {
 	switch (c->state) {
 	case DR_ST_RECORDING:
 		/* Keep it whatever its length: the resident did not choose this. */
-		stop_recording(c, o, DR_STOP_SHUTDOWN, true);
+		stop_recording(c, o, DR_STOP_SHUTDOWN, true, now);
 		set_state(c, o, DR_ST_STOPPING);
 		break;
 	case DR_ST_FINALISING:
@@ -513,7 +525,7 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 		break;
 	case DR_EV_DEVICE_ERROR:
 		if (c->state == DR_ST_RECORDING) {
-			stop_recording(c, &o, DR_STOP_DEVICE_ERROR, true);
+			stop_recording(c, &o, DR_STOP_DEVICE_ERROR, true, now_ms);
 			set_state(c, &o, DR_ST_FINALISING);
 		}
 		break;
@@ -524,7 +536,7 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 			light(&o, idle_light(c));
 		break;
 	case DR_EV_SHUTDOWN:
-		shutdown(c, &o);
+		shutdown(c, &o, now_ms);
 		break;
 	}
 	return o.n;
@@ -546,6 +558,8 @@ uint64_t dr_core_deadline(const struct dr_core *c)
 	d = min_u64(d, c->answer_until);
 	if (c->state == DR_ST_LISTEN)
 		d = min_u64(d, c->listen_deadline);
+	if (c->state == DR_ST_FINALISING)
+		d = min_u64(d, c->finalise_deadline);
 	if (c->state == DR_ST_RECORDING) {
 		uint64_t limit = c->rec_start + c->cfg.time_limit_ms;
 		if (!c->warned && c->cfg.warning_ms < c->cfg.time_limit_ms)

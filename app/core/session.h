@@ -161,6 +161,8 @@ struct dr_core_config {
 	uint32_t answer_ms;      /* how long after a question a press still counts; default 6000 */
 	uint32_t digit_pause_ms; /* silence between the digits of the receipt; default 400 */
 	bool listen_back;        /* let the resident hear the recording before the questions */
+	uint32_t finalise_ms;    /* a file not reported closed after this is told as an
+				    error (the recorder keeps trying); default 30000 */
 };
 
 #define DR_SEQ_MAX 16
@@ -189,6 +191,7 @@ struct dr_core {
 	bool asked_share;       /* the sharing question went unanswered */
 	char receipt[5];
 	uint64_t listen_deadline; /* watchdog for the recording's playback */
+	uint64_t finalise_deadline; /* watchdog for closing the file */
 	uint64_t rec_samples;
 };
 

@@ -311,6 +311,32 @@ static void test_failed_save_is_told(void **state)
 	assert_int_equal(b.plays[DR_PROMPT_SAVED], 0);
 }
 
+static void test_storage_that_hangs_cannot_hang_the_box(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	b.finalise_ms = 10000000; /* the file is never reported closed */
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START);
+	box_press(&b, REC_START + 5000);
+	box_run_until(&b, REC_START + 5000 + c.finalise_ms - 1);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_FINALISING);
+	assert_int_equal(b.plays[DR_PROMPT_ERROR], 0);
+	box_run_until(&b, REC_START + 5000 + c.finalise_ms);
+	assert_int_equal(b.prompt, DR_PROMPT_ERROR);
+	assert_int_equal(b.light, DR_LIGHT_ERROR);
+	assert_int_equal(b.plays[DR_PROMPT_SAVED], 0); /* never "kept safely" */
+	box_run_until(&b, REC_START + 5000 + c.finalise_ms + 10000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	/* the late "closed" report changes nothing */
+	b.recorder_busy = false;
+	box_event(&b, (struct dr_event){.type = DR_EV_RECORDING_DONE, .receipt = "1234"});
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_STAFF], 0);
+}
+
 static void test_silent_speaker_cannot_hang_the_box(void **state)
 {
 	(void)state;
@@ -839,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_device_error_event_stops_and_keeps),
 		cmocka_unit_test(test_failed_save_is_told),
 		cmocka_unit_test(test_silent_speaker_cannot_hang_the_box),
+		cmocka_unit_test(test_storage_that_hangs_cannot_hang_the_box),
 		cmocka_unit_test(test_stale_prompt_done_is_ignored),
 		cmocka_unit_test(test_shutdown_while_recording_finalises_then_exits),
 		cmocka_unit_test(test_shutdown_in_other_states_exits_at_once),
