@@ -168,6 +168,27 @@ static int take_packet(struct scan *s, ogg_packet *op, uint64_t *index, uint64_t
 
 /* Walks the file's pages. Stops at the first damage or after `limit` audio
  * packets; fills s (which must be zeroed). */
+
+/* Reads the next chunk of the file into the Ogg sync layer: 0 (at_eof set at
+ * the end of the file) or -errno. */
+static int sync_feed(int fd, ogg_sync_state *oy, bool *at_eof)
+{
+	char *buf = ogg_sync_buffer(oy, DR_READ_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t n;
+	do
+		n = read(fd, buf, DR_READ_CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		*at_eof = true;
+	else
+		ogg_sync_wrote(oy, (long)n);
+	return 0;
+}
+
 static int scan_file(int fd, struct scan *s, uint64_t limit, packet_fn fn, void *ctx)
 {
 	ogg_sync_state oy;
@@ -186,22 +207,8 @@ static int scan_file(int fd, struct scan *s, uint64_t limit, packet_fn fn, void 
 		if (r == 0) {
 			if (at_eof)
 				break;
-			char *buf = ogg_sync_buffer(&oy, DR_READ_CHUNK);
-			if (!buf) {
-				err = -ENOMEM;
+			if ((err = sync_feed(fd, &oy, &at_eof)) < 0)
 				break;
-			}
-			ssize_t n = read(fd, buf, DR_READ_CHUNK);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				err = -errno;
-				break;
-			}
-			if (n == 0)
-				at_eof = true;
-			else
-				ogg_sync_wrote(&oy, (long)n);
 			continue;
 		}
 		if (r < 0)
@@ -486,22 +493,8 @@ static int probe_tail(int fd, uint64_t from, int serial, bool *found, bool *eos,
 			continue; /* garbage skipped */
 		if (at_eof)
 			break;
-		char *buf = ogg_sync_buffer(&oy, DR_READ_CHUNK);
-		if (!buf) {
-			err = -ENOMEM;
+		if ((err = sync_feed(fd, &oy, &at_eof)) < 0)
 			break;
-		}
-		ssize_t n = read(fd, buf, DR_READ_CHUNK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			at_eof = true;
-		else
-			ogg_sync_wrote(&oy, (long)n);
 	}
 	ogg_sync_clear(&oy);
 	return err;
