@@ -89,12 +89,6 @@ static void default_prompts_dir(char *out, size_t len)
 		strcat(strcpy(out, exe), "/share/diaryroom/prompts/en");
 }
 
-static int get_uint(const struct dr_conf *c, const char *sec, const char *key, long def, long min,
-		    long max, long *out, char *err, size_t errlen)
-{
-	return dr_conf_get_int(c, sec, key, def, min, max, out, err, errlen);
-}
-
 static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 {
 	int r;
@@ -114,27 +108,27 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 
 	long v, w;
 	dr_core_config_default(&s->core);
-	if ((r = get_uint(s->conf, "session", "time_limit_s", 600, 10, 4 * 3600, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "session", "time_limit_s", 600, 10, 4 * 3600, &v, err, errlen)) < 0)
 		return r;
 	s->core.time_limit_ms = (uint32_t)v * 1000;
-	if ((r = get_uint(s->conf, "session", "warning_s", 60, 0, 3600, &w, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "session", "warning_s", 60, 0, 3600, &w, err, errlen)) < 0)
 		return r;
 	if (w >= v) {
 		snprintf(err, errlen, "config: [session] warning_s = %ld must be less than time_limit_s = %ld", w, v);
 		return -EINVAL;
 	}
 	s->core.warning_ms = (uint32_t)w * 1000;
-	if ((r = get_uint(s->conf, "session", "min_length_ms", 2000, 0, 60000, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "session", "min_length_ms", 2000, 0, 60000, &v, err, errlen)) < 0)
 		return r;
 	s->core.min_length_ms = (uint32_t)v;
 
-	if ((r = get_uint(s->conf, "consent", "answer_s", 6, 2, 60, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "consent", "answer_s", 6, 2, 60, &v, err, errlen)) < 0)
 		return r;
 	s->core.answer_ms = (uint32_t)v * 1000;
-	if ((r = get_uint(s->conf, "consent", "digit_pause_ms", 400, 0, 3000, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "consent", "digit_pause_ms", 400, 0, 3000, &v, err, errlen)) < 0)
 		return r;
 	s->core.digit_pause_ms = (uint32_t)v;
-	if ((r = get_uint(s->conf, "consent", "retention_days", 30, 1, 3650, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "consent", "retention_days", 30, 1, 3650, &v, err, errlen)) < 0)
 		return r;
 	s->retention_days = (unsigned)v;
 	bool listen;
@@ -143,23 +137,23 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 	s->core.listen_back = listen;
 
 	dr_recorder_params_default(&s->rec);
-	if ((r = get_uint(s->conf, "recording", "bitrate", s->rec.enc.bitrate, 6000, 256000, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "recording", "bitrate", s->rec.enc.bitrate, 6000, 256000, &v, err, errlen)) < 0)
 		return r;
 	s->rec.enc.bitrate = (int)v;
-	if ((r = get_uint(s->conf, "recording", "complexity", s->rec.enc.complexity, 0, 10, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "recording", "complexity", s->rec.enc.complexity, 0, 10, &v, err, errlen)) < 0)
 		return r;
 	s->rec.enc.complexity = (int)v;
-	if ((r = get_uint(s->conf, "recording", "flush_ms", s->rec.enc.flush_ms, 20, 500, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "recording", "flush_ms", s->rec.enc.flush_ms, 20, 500, &v, err, errlen)) < 0)
 		return r;
 	s->rec.enc.flush_ms = (unsigned)v;
-	if ((r = get_uint(s->conf, "recording", "ring_s", s->rec.ring_ms / 1000, 10, 120, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "recording", "ring_s", s->rec.ring_ms / 1000, 10, 120, &v, err, errlen)) < 0)
 		return r;
 	s->rec.ring_ms = (unsigned)v * 1000;
 
-	if ((r = get_uint(s->conf, "storage", "low_mb", 200, 0, 1000000, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "storage", "low_mb", 200, 0, 1000000, &v, err, errlen)) < 0)
 		return r;
 	s->storage_low_bytes = (uint64_t)v * 1024 * 1024;
-	if ((r = get_uint(s->conf, "storage", "check_s", 10, 1, 3600, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "storage", "check_s", 10, 1, 3600, &v, err, errlen)) < 0)
 		return r;
 	s->storage_check_ms = (unsigned)v * 1000;
 

@@ -358,3 +358,12 @@ bool mt_opusinfo_clean(const char *path, char *out, size_t outlen)
 	return !strstr(out, "warning") && !strstr(out, "error") && !strstr(out, "hole") &&
 	       !strstr(out, "corrupt");
 }
+
+void mt_rmtree(char *dir)
+{
+	if (!dir)
+		return;
+	char out[64];
+	mt_run(out, sizeof(out), "rm -rf '%s'", dir);
+	free(dir);
+}

@@ -11,6 +11,9 @@
 
 /* A fresh scratch folder under $DR_TEST_TMP (or /tmp); caller frees. */
 char *mt_tmpdir(const char *tag);
+/* Removes a folder made by mt_tmpdir with everything in it, and frees the
+ * name. NULL is a no-op. */
+void mt_rmtree(char *dir);
 /* "<dir>/<name>" in a static rotating buffer (8 slots). */
 const char *mt_path(const char *dir, const char *name);
 

@@ -199,9 +199,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char out[64];
-	mt_run(out, sizeof(out), "rm -rf '%s'", base);
-	free(base);
+	mt_rmtree(base);
 	free(sig);
 	return 0;
 }

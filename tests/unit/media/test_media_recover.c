@@ -111,9 +111,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char out[64];
-	mt_run(out, sizeof(out), "rm -rf '%s'", dir);
-	free(dir);
+	mt_rmtree(dir);
 	free(ref.decoded);
 	mt_memsink_free(&ref.m);
 	return 0;

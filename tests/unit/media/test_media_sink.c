@@ -119,9 +119,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char out[64];
-	mt_run(out, sizeof(out), "rm -rf '%s'", dir);
-	free(dir);
+	mt_rmtree(dir);
 	return 0;
 }
 
