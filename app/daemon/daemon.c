@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,14 +247,25 @@ static void do_consent(struct drd *d, bool staff_yes, bool share_yes)
 
 /* ---- the staff stick ---- */
 
-/* A stick is there when its mount folder exists and has something in it
- * (the hot-plug unit mounts it there; on the simulated board a folder
- * appears). */
+/* A stick is there when its mount folder is a mount point (the hot-plug
+ * unit mounts it there: a brand-new empty stick counts, and is refused for
+ * having no token) or, on the simulated board, when a folder with something
+ * in it appears. */
 static bool stick_there(const char *mount)
 {
-	DIR *dir = opendir(mount);
-	if (!dir)
+	int fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
 		return false;
+	struct stat self, parent;
+	if (fstat(fd, &self) == 0 && fstatat(fd, "..", &parent, 0) == 0 && self.st_dev != parent.st_dev) {
+		close(fd);
+		return true;
+	}
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return false;
+	}
 	bool any = false;
 	struct dirent *de;
 	while (!any && (de = readdir(dir)))
