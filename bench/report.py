@@ -9,7 +9,8 @@ import os
 import sys
 
 GROUPS = [("encode", "Encoding cost"), ("writes", "Writes"), ("powercut", "Power cuts"),
-          ("latency", "Latency (wall clock, indicative)"), ("memory", "Memory")]
+          ("latency", "Latency (wall clock, indicative)"), ("memory", "Memory"),
+          ("export", "Export"), ("emulated", "Emulated board")]
 
 
 def fmt(v):
@@ -35,8 +36,10 @@ def main():
           f"{m['os']}, {m['memory_kib'] // 1024} MiB.  ")
     t = m["tools"]
     print(f"Tools: {t['cc']}; libopus {t['libopus']}; {t['opusenc']}; {t['valgrind']}; "
-          f"{t['qemu']}.  ")
-    print(f"Input: {r['input']['seconds']:g} s of speech, sha256 {r['input']['sha256'][:16]}...")
+          f"{t['qemu']}" + (f"; {t['qemu-system']}" if t.get("qemu-system") else "") + ".  ")
+    if r.get("input"):
+        print(f"Input: {r['input']['seconds']:g} s of speech, sha256 "
+              f"{r['input']['sha256'][:16]}...")
     for prefix, title in GROUPS:
         figs = [f for f in r["figures"] if f["name"].split(".")[0] == prefix]
         if not figs:
@@ -46,6 +49,8 @@ def main():
         print("|---|---:|---|---:|")
         for f in figs:
             print(f"| `{f['name']}` | {fmt(f['value'])} | {f['unit']} | {f.get('n', '')} |")
+    if r.get("skipped"):
+        print("\nSkipped: " + "; ".join(f"{e['phase']}: {e['why']}" for e in r["skipped"]))
     if r.get("errors"):
         print("\nNot run: " + "; ".join(f"{e['phase']}: {e['error']}" for e in r["errors"]))
 

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 """The benchmark runner behind tools/bench (see bench/README.md).
 
-    bench/run.py [--build DIR] [--aarch64-build DIR] [--out FILE] [PHASE...]
+    bench/run.py [--build DIR] [--aarch64-build DIR] [--out FILE] [--emulated] [PHASE...]
 
-Phases: encode, writes, powercut, latency, memory (default: all). Prints one
+Phases: encode, writes, powercut, latency, memory, export (the default run),
+and emulated (opt-in: --emulated adds it to the default run, or name it;
+it boots the qemu-virt image, see --image). Prints one
 JSON object per figure on stdout as it goes ({"name","value","unit",
 "method",...}), progress on stderr, and writes every figure with the date,
 machine, commit and input to --out (default bench/results/latest.json).
@@ -23,6 +25,7 @@ import platform
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -35,7 +38,9 @@ SRC = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import benchlib as bl  # noqa: E402
 
-PHASES = ("encode", "writes", "powercut", "latency", "memory")
+PHASES = ("encode", "writes", "powercut", "latency", "memory", "export")
+OPT_PHASES = ("emulated",)
+SPEECH_PHASES = ("encode", "writes", "powercut", "latency", "memory")  # need the speech input  # not in the default run: minutes, and an image to build
 # The daemon's encoder settings (app/media/oggopus.c, encoder_setup and
 # dr_oggopus_params_default), as opusenc options. --set-ctl-int 4000=2048 is
 # OPUS_SET_APPLICATION(OPUS_APPLICATION_VOIP); opusenc has no option for it.
@@ -78,6 +83,8 @@ class Ctx:
         self.prompts_short = os.path.join(self.build, "test-prompts")
         self.figures = []
         self.errors = []
+        self.skipped = []
+        self.image_info = None
         self.speech = None
         self.speech_sha = None
         self.seconds = args.seconds
@@ -88,6 +95,11 @@ class Ctx:
         bl.check_figure(f)
         print(json.dumps(f), flush=True)
         self.figures.append(f)
+
+    def skip(self, phase, why):
+        """A phase that cannot run here and is not an error (no image)."""
+        log(f"{phase}: skipped: {why}")
+        self.skipped.append({"phase": phase, "why": why})
 
     def tmp(self, name):
         import tempfile
@@ -485,6 +497,236 @@ def phase_memory(ctx):
                            "sleep): what the emulator costs before any of our code"))
 
 
+# ---- export: export + verification against cp + sync ----
+
+def syncfs(path):
+    """sync -f: flushes the filesystem that holds path (syncfs(2))."""
+    run(["sync", "-f", path])
+
+
+def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_files, cg_mib,
+                   callgrind=True, stick_where="on the same filesystem"):
+    """The export benchmark (bench/README.md, "export"): `repeats` rounds of
+    cp + sync, the export and the copy-and-verify loop on the same files,
+    timed in one run; then, under callgrind, the export against a plain
+    copy loop and the copy-and-verify loop on a smaller set. Figures go to
+    emit(). The source data lives in work, the copies in stick_root."""
+    prog = os.path.join(bench_dir, "bench_export")
+    import tempfile
+
+    def tmp(name, where=work):
+        return tempfile.mkdtemp(prefix=name + "-", dir=where)
+
+    def bench(*a):
+        p = run([prog] + list(a), capture_output=True, text=True)
+        obj = bl.one_json(p.stdout, a[0] if a[0] != "copy" or "--verify" not in a
+                          else "copy_verify")
+        return obj
+
+    src = os.path.join(tmp("export-src"), "box")
+    prep = bench("prepare", src, "--files", str(files), "--mib", str(mib))
+    recs = os.path.join(src, "data", "recordings")
+    names = sorted(n for n in os.listdir(recs) if n.endswith(".opus"))
+    if len(names) != files:
+        raise RuntimeError(f"prepare made {len(names)} recordings, not {files}")
+    nbytes = prep["bytes"]
+    runs = {"cp_sync": [], "export": [], "copy_verify": []}
+    for i in range(repeats):
+        # cp + sync: the same files, one cp, one sync of the target's
+        # filesystem. Dirty data of the previous round is flushed first.
+        to = tmp(f"cp{i}", stick_root)
+        syncfs(work)
+        syncfs(to)
+        t0 = time.monotonic()
+        run(["cp"] + [os.path.join(recs, n) for n in names] + [to])
+        run(["sync", "-f", to])
+        runs["cp_sync"].append(time.monotonic() - t0)
+        syncfs(to)
+        ex = bench("export", src, os.path.join(tmp(f"stick{i}", stick_root), "mnt"))
+        if ex["files"] != files or ex["bytes"] != nbytes:
+            raise RuntimeError(f"the export did not export everything: {ex}")
+        runs["export"].append(ex["seconds"])
+        syncfs(work)
+        cv = bench("copy", src, os.path.join(tmp(f"cv{i}", stick_root), "to"), "--verify")
+        runs["copy_verify"].append(cv["seconds"])
+    s = {k: bl.stats(v) for k, v in runs.items()}
+    pairs = [e / c for e, c in zip(runs["export"], runs["cp_sync"])]
+    where = (f"{files} files x {mib} MiB of random bytes ({nbytes:,} bytes) from a data "
+             f"folder to new folders {stick_where}; wall clock (CLOCK_MONOTONIC), "
+             f"median of {repeats} rounds, each round cp + sync, export, copy-and-verify "
+             "back to back")
+    rounds = {k: [round(x, 4) for x in v] for k, v in runs.items()}
+    emit(bl.figure("export.files", files, "files", where))
+    emit(bl.figure("export.bytes", nbytes, "bytes", where))
+    emit(bl.figure("export.cp_sync.seconds", s["cp_sync"]["median"], "s",
+                   where + "; cp of the files into a new folder, then sync -f on its "
+                   "filesystem (syncfs: what sync does, for that filesystem only)",
+                   n=repeats, min=round(min(runs["cp_sync"]), 6), max=round(s["cp_sync"]["max"], 6),
+                   runs=rounds["cp_sync"]))
+    emit(bl.figure("export.export_verify.seconds", s["export"]["median"], "s",
+                   where + "; bench_export export: dr_export_begin + dr_export_step to the "
+                   "end, to a fresh staff stick folder: each file written, fdatasynced, "
+                   "dropped from the page cache, read back, BLAKE2b compared with the "
+                   "catalogue's, renamed; the signed manifest", n=repeats,
+                   min=round(min(runs["export"]), 6), max=round(s["export"]["max"], 6), runs=rounds["export"]))
+    emit(bl.figure("export.copy_verify.seconds", s["copy_verify"]["median"], "s",
+                   where + "; bench_export copy --verify: a plain loop, read/write 1 MiB "
+                   "chunks, fdatasync, drop the pages, read back, BLAKE2b (no catalogue, "
+                   "no manifest)", n=repeats, min=round(min(runs["copy_verify"]), 6),
+                   max=round(s["copy_verify"]["max"], 6), runs=rounds["copy_verify"]))
+    emit(bl.figure("export.export_verify.ratio_to_cp_sync", statistics.median(pairs), "x",
+                   "median over the rounds of export_verify.seconds / cp_sync.seconds of the "
+                   "same round; " + where, n=repeats, pairs=[round(x, 4) for x in pairs]))
+    emit(bl.figure("export.export_verify.mb_per_s", nbytes / 1e6 / s["export"]["median"],
+                   "MB/s", "export.bytes / export.export_verify.seconds (median)"))
+    emit(bl.figure("export.cp_sync.mb_per_s", nbytes / 1e6 / s["cp_sync"]["median"], "MB/s",
+                   "export.bytes / export.cp_sync.seconds (median)"))
+
+    if not callgrind:
+        return
+    if not shutil.which("valgrind"):
+        raise RuntimeError("valgrind is not installed: the instruction counts need it")
+    src = os.path.join(tmp("export-cg-src"), "box")
+    prep = bench("prepare", src, "--files", str(cg_files), "--mib", str(cg_mib))
+    jobs = {
+        "export": ["export", src, os.path.join(tmp("cg-stick", stick_root), "mnt")],
+        "copy": ["copy", src, os.path.join(tmp("cg-copy", stick_root), "to")],
+        "copy_verify": ["copy", src, os.path.join(tmp("cg-cv", stick_root), "to"), "--verify"],
+    }
+    outs = {k: os.path.join(work, f"callgrind.export-{k}.out") for k in jobs}
+
+    def grind(k):
+        run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + outs[k], prog] + jobs[k],
+            capture_output=True)
+
+    workers = max(1, min(len(jobs), len(os.sched_getaffinity(0))))
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        list(ex.map(grind, jobs))
+    total = {k: bl.callgrind_total(outs[k]) for k in jobs}
+    how = (f"valgrind --tool=callgrind, instructions (Ir) in user space of the whole process "
+           f"(start-up to exit; the kernel's copying and the disk are not counted), "
+           f"{cg_files} files x {cg_mib} MiB ({prep['bytes']:,} bytes)")
+    emit(bl.figure("export.callgrind.export_instructions", total["export"], "instructions",
+                   how + "; bench_export export: catalogue and keys opened, token checked, "
+                   "every file copied, synced, read back and hashed, marked in the "
+                   "catalogue, the manifest signed"))
+    emit(bl.figure("export.callgrind.copy_instructions", total["copy"], "instructions",
+                   how + "; bench_export copy: read/write in 1 MiB chunks, fdatasync per "
+                   "file, nothing else"))
+    emit(bl.figure("export.callgrind.copy_verify_instructions", total["copy_verify"],
+                   "instructions", how + "; bench_export copy --verify: the copy loop plus "
+                   "reading each file back and BLAKE2b-256 over it: the floor of a verified "
+                   "copy"))
+    emit(bl.figure("export.callgrind.ratio_to_copy_verify",
+                   total["export"] / total["copy_verify"], "x",
+                   "export.callgrind.export_instructions / copy_verify_instructions, same run"))
+    emit(bl.figure("export.callgrind.ratio_to_copy", total["export"] / total["copy"], "x",
+                   "export.callgrind.export_instructions / copy_instructions, same run (the "
+                   "plain loop's user-space work is almost nothing: this is mostly BLAKE2b)"))
+    emit(bl.figure("export.callgrind.export_instructions_per_byte",
+                   total["export"] / prep["bytes"], "instructions/byte",
+                   "export.callgrind.export_instructions / bytes exported"))
+    emit(bl.figure("export.callgrind.besides_verify_instructions_per_file",
+                   (total["export"] - total["copy_verify"]) / cg_files, "instructions",
+                   "(export_instructions - copy_verify_instructions) / files: the catalogue, "
+                   "token, manifest and signing, per file"))
+
+
+def phase_export(ctx):
+    a = ctx.args
+    stick_root = os.path.abspath(a.stick_dir) if a.stick_dir else ctx.tmp("export")
+    work = ctx.tmp("export")
+    try:
+        export_figures(ctx.bench_dir, work, stick_root, ctx.emit, a.export_files, a.export_mib,
+                       a.export_rounds, 20, 1, stick_where=f"in {stick_root}" if a.stick_dir
+                       else "on the same filesystem (the build folder's)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not a.stick_dir:
+            shutil.rmtree(stick_root, ignore_errors=True)
+
+
+# ---- emulated: boot to ready on the emulated board ----
+
+def load_emulate():
+    """tools/emulate as a module (it has no .py name), as tests/emulated do."""
+    import importlib.machinery
+    import importlib.util
+    path = os.path.join(SRC, "tools", "emulate")
+    loader = importlib.machinery.SourceFileLoader("dr_emulate", path)
+    spec = importlib.util.spec_from_loader("dr_emulate", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+IMAGE_HOWTO = ("build one with `python3 firmware/build-image qemu-virt --out DIR` (minutes; "
+               "add `--app build/aarch64 --no-app-build` to use an aarch64 build as it is) "
+               "and pass `--image DIR` (default build/firmware/qemu-virt, or "
+               "$DR_EMULATED_IMAGE)")
+
+
+def emulated_image(args):
+    return os.path.abspath(args.image or os.environ.get("DR_EMULATED_IMAGE") or
+                           os.path.join(SRC, "build", "firmware", "qemu-virt"))
+
+
+def phase_emulated(ctx):
+    image = emulated_image(ctx.args)
+    if not os.path.exists(os.path.join(image, "image.json")):
+        ctx.skip("emulated", f"no image in {image}: " + IMAGE_HOWTO)
+        return
+    if not shutil.which("qemu-system-aarch64"):
+        ctx.skip("emulated", "qemu-system-aarch64 is not installed (tools/install-deps)")
+        return
+    emulate = load_emulate()
+    n = ctx.args.boots
+    rundir = ctx.tmp("emulated")
+    emu = emulate.Emulator(image=image, run=rundir, fresh=True)
+    emu.dtb()  # made once, before any boot is timed
+    boots = []  # (guest s, host s), the first boot of a fresh image first
+    done = False
+    try:
+        for i in range(n + 1):
+            ready = emu.boot(timeout=600)
+            boots.append((ready["t_us"] / 1e6, emu.t_ready - emu.t_boot))
+            log(f"  boot {i}: ready at {boots[-1][0]:.2f} s guest, {boots[-1][1]:.2f} s host"
+                + (" (first boot of the image)" if i == 0 else ""))
+            emu.wait_agent()
+            emu.poweroff(timeout=180)
+        done = True
+    finally:
+        if emu.running():
+            emu.power_cut()
+        if done:
+            shutil.rmtree(rundir, ignore_errors=True)  # a disk image; kept on failure
+        else:
+            log(f"  the boots' console and event logs are in {rundir}")
+    with open(os.path.join(image, "image.json")) as f:
+        info = json.load(f)
+    machine = (f"{emu.machine}, {emu.cpu}, {emu.smp} CPUs, {emu.memory} MiB, "
+               "qemu-system-aarch64 TCG (no KVM)")
+    how = (f"tools/emulate's Emulator on the qemu-virt image ({machine}); "
+           f"{n} boots of a box in service (each after an orderly poweroff, "
+           "tools/emulate poweroff), after one first boot of a fresh copy of the image")
+    guest = [g for g, _ in boots[1:]]
+    host = [h for _, h in boots[1:]]
+    for clock, v, what in (
+            ("guest", guest, "the ready event's t_us (the guest's CLOCK_MONOTONIC: from "
+             "about the kernel's start)"),
+            ("host", host, "host CLOCK_MONOTONIC from QEMU's start (after the disk server "
+             "is up) to the ready event read from the event-log port (polled every 20 ms)")):
+        for k, val in (("median", statistics.median(v)), ("min", min(v)), ("max", max(v))):
+            ctx.emit(bl.figure(f"emulated.boot_to_ready.{clock}_{k}_s", val, "s",
+                               how + "; " + what, n=len(v), boots=[round(x, 3) for x in v]))
+    ctx.emit(bl.figure("emulated.first_boot_to_ready.guest_s", boots[0][0], "s",
+                       how + "; the first boot of the fresh image, guest clock"))
+    ctx.emit(bl.figure("emulated.first_boot_to_ready.host_s", boots[0][1], "s",
+                       how + "; the first boot of the fresh image, host clock"))
+    ctx.image_info = {k: info.get(k) for k in ("board", "version", "kernel", "disk_id")}
+    ctx.image_info["path"] = image
+
+
 # ---- the run ----
 
 def machine():
@@ -520,6 +762,7 @@ def machine():
             "opusenc": first_line(["opusenc", "--version"]),
             "valgrind": first_line(["valgrind", "--version"]),
             "qemu": first_line(["qemu-aarch64", "--version"]),
+            "qemu-system": first_line(["qemu-system-aarch64", "--version"]),
             "espeak-ng": first_line(["espeak-ng", "--version"]),
         },
     }
@@ -534,18 +777,19 @@ def git_info():
 
 
 NOT_MEASURED = [
-    {"name": "export", "why": "staff export (export plus verification to a folder, against "
-     "cp plus sync of the same files) does not exist yet; it is being built"},
-    {"name": "emulated_board.boot_to_ready", "why": "the emulated board (board/qemu-virt "
-     "under qemu-system-aarch64) is being built; no image to boot yet"},
     {"name": "memory.camera_on", "why": "there is no camera pipeline yet"},
+    {"name": "export.usb_stick", "why": "the export figures are to a folder on the build "
+     "machine's disk; none has been taken on a real USB stick yet (--stick-dir)"},
 ]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("phases", nargs="*", metavar="PHASE",
-                    help="one of " + ", ".join(PHASES) + " (default: all)")
+                    help="one of " + ", ".join(PHASES + OPT_PHASES) + " (default: all but "
+                    + ", ".join(OPT_PHASES) + ")")
+    ap.add_argument("--emulated", action="store_true",
+                    help="add the emulated-board boot (phase emulated) to the run")
     ap.add_argument("--build", default=os.path.join(SRC, "build-bench"))
     ap.add_argument("--aarch64-build", default=os.path.join(SRC, "build", "aarch64"))
     ap.add_argument("--out", default=None,
@@ -555,19 +799,34 @@ def main():
     ap.add_argument("--cuts", type=int, default=20, help="power cuts")
     ap.add_argument("--sessions", type=int, default=7, help="sessions for latency")
     ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--export-files", type=int, default=20, help="export: recordings")
+    ap.add_argument("--export-mib", type=int, default=8, help="export: MiB per recording")
+    ap.add_argument("--export-rounds", type=int, default=3,
+                    help="export: rounds of cp + sync, export, copy-and-verify")
+    ap.add_argument("--stick-dir", default=None,
+                    help="export: where the copies go (e.g. a mounted USB stick; default: "
+                         "the build folder's disk)")
+    ap.add_argument("--image", default=None,
+                    help="emulated: the qemu-virt image folder (default $DR_EMULATED_IMAGE "
+                         "or build/firmware/qemu-virt)")
+    ap.add_argument("--boots", type=int, default=3, help="emulated: boots to time")
     args = ap.parse_args()
     for ph in args.phases:
-        if ph not in PHASES:
-            ap.error(f"unknown phase {ph!r} (one of {', '.join(PHASES)})")
+        if ph not in PHASES + OPT_PHASES:
+            ap.error(f"unknown phase {ph!r} (one of {', '.join(PHASES + OPT_PHASES)})")
     phases = args.phases or list(PHASES)
+    if args.emulated and "emulated" not in phases:
+        phases.append("emulated")
     out = args.out or os.path.join(HERE, "results", "latest.json" if not args.phases
                                    else "partial.json")
     ctx = Ctx(args)
     t_start = time.monotonic()
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    ctx.speech = os.path.join(ctx.work, f"speech{args.seconds:g}s.wav")
-    ctx.speech_sha = bl.make_speech(os.path.join(HERE, "speech.txt"), ctx.speech, args.seconds)
-    log(f"input: {ctx.speech} ({args.seconds:g} s, sha256 {ctx.speech_sha[:16]}...)")
+    if set(phases) & set(SPEECH_PHASES):
+        ctx.speech = os.path.join(ctx.work, f"speech{args.seconds:g}s.wav")
+        ctx.speech_sha = bl.make_speech(os.path.join(HERE, "speech.txt"), ctx.speech,
+                                        args.seconds)
+        log(f"input: {ctx.speech} ({args.seconds:g} s, sha256 {ctx.speech_sha[:16]}...)")
     timings = {}
     for ph in phases:
         log(f"--- {ph}")
@@ -585,15 +844,21 @@ def main():
         "date": started.isoformat(),
         "machine": machine(),
         "git": git_info(),
-        "input": {"text": "bench/speech.txt", "seconds": args.seconds, "sha256": ctx.speech_sha,
+        "input": None if ctx.speech is None else {
+                  "text": "bench/speech.txt", "seconds": args.seconds, "sha256": ctx.speech_sha,
                   "how": "espeak-ng -v en-gb -s 150, sox to 48 kHz mono 16-bit, gain -n -3, "
                          "looped and cut to length"},
         "phases": timings,
         "wall_s": round(time.monotonic() - t_start, 1),
         "figures": ctx.figures,
-        "not_measured": NOT_MEASURED,
+        "not_measured": NOT_MEASURED + ([] if "emulated" in phases else [
+            {"name": "emulated.boot_to_ready", "why": "opt-in: tools/bench --emulated (needs "
+             "the qemu-virt image; see bench/README.md)"}]),
+        "skipped": ctx.skipped,
         "errors": ctx.errors,
     }
+    if ctx.image_info:
+        result["emulated_image"] = ctx.image_info
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out + ".tmp", "w") as f:
         json.dump(result, f, indent=1)

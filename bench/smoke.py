@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """bench_smoke (ctest label bench-smoke): runs the benchmark programs and the
-runner's parsers on a 2-second input, so the benchmark code cannot rot.
+runner's parsers on a 2-second input, the export phase's own code on two
+1 MiB files (with callgrind where valgrind can run), and the emulated
+phase without an image (it must skip), so the benchmark code cannot rot.
 
 It checks that the output is well formed and self-consistent, never how fast
 anything was. One check is about the benchmark's premise rather than its
@@ -101,8 +103,56 @@ def test_strace(bench, tmp, wav, data):
     check(io.get("catalogue", {}).get("writes", 0) >= 1, f"no catalogue writes: {io}")
 
 
+EXPORT_FIGURES = {
+    "export.files", "export.bytes", "export.cp_sync.seconds", "export.export_verify.seconds",
+    "export.copy_verify.seconds", "export.export_verify.ratio_to_cp_sync",
+    "export.export_verify.mb_per_s", "export.cp_sync.mb_per_s"}
+EXPORT_CALLGRIND = {
+    "export.callgrind.export_instructions", "export.callgrind.copy_instructions",
+    "export.callgrind.copy_verify_instructions", "export.callgrind.ratio_to_copy_verify",
+    "export.callgrind.ratio_to_copy", "export.callgrind.export_instructions_per_byte",
+    "export.callgrind.besides_verify_instructions_per_file"}
+
+
+def test_export(bench, tmp, valgrind):
+    """The export phase's own code on 2 files of 1 MiB: every figure is well
+    formed, survives JSON, and the counts are the input's."""
+    figs = []
+    work = os.path.join(tmp, "export")
+    os.makedirs(work)
+    runner.export_figures(bench, work, work, figs.append, files=2, mib=1, repeats=1,
+                          cg_files=2, cg_mib=1, callgrind=valgrind)
+    by = {}
+    for f in figs:
+        bl.check_figure(json.loads(json.dumps(f)))
+        by[f["name"]] = f
+    want = EXPORT_FIGURES | (EXPORT_CALLGRIND if valgrind else set())
+    check(set(by) == want, f"export figures: missing {want - set(by)}, unexpected "
+          f"{set(by) - want}")
+    check(by["export.files"]["value"] == 2 and by["export.bytes"]["value"] == 2 << 20,
+          f"export counts: {by['export.files']}, {by['export.bytes']}")
+
+
+def test_emulated_skips(tmp):
+    """Without an image the emulated phase says how to get one and skips."""
+    class Ctx:
+        def __init__(self):
+            self.args = argparse.Namespace(image=os.path.join(tmp, "no-image"), boots=1)
+            self.skipped = []
+
+        def skip(self, phase, why):
+            self.skipped.append({"phase": phase, "why": why})
+
+        def emit(self, f):
+            raise AssertionError(f"a figure without an image: {f}")
+    ctx = Ctx()
+    runner.phase_emulated(ctx)
+    check(len(ctx.skipped) == 1 and "firmware/build-image" in ctx.skipped[0]["why"],
+          f"emulated phase without an image: {ctx.skipped}")
+
+
 def test_parsers():
-    for ph in runner.PHASES:
+    for ph in runner.PHASES + runner.OPT_PHASES:
         check(callable(getattr(runner, "phase_" + ph, None)), f"run.py has no phase_{ph}")
     ev = [
         {"t_us": 1000, "ev": "button", "edge": "down"},
@@ -157,6 +207,8 @@ def main():
     if not a.no_valgrind:
         test_callgrind(a.bench_dir, tmp, wav)
     test_strace(a.bench_dir, tmp, wav, data)
+    test_export(a.bench_dir, tmp, not a.no_valgrind and bool(shutil.which("valgrind")))
+    test_emulated_skips(tmp)
     shutil.rmtree(tmp)
     print("bench smoke: ok")
 
