@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "daemon.h"
+#include "liveness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,9 @@ struct drd {
 	struct dr_lights *lights;
 	struct dr_core core;
 	int sig_fd, deadline_fd, storage_fd;
+	struct drd_liveness *live; /* heartbeat to systemd / the watchdog script */
+	bool live_failing;         /* a beat failed (reported once) */
+	bool stopping;             /* STOPPING=1 sent */
 
 	/* the prompt the core is waiting for */
 	uint32_t play_seq, play_token;
@@ -890,6 +894,7 @@ static void close_all(struct drd *d)
 	dr_export_stick_close(d->stick);
 	dr_export_close(d->x);
 	dr_evlog_free(d->log);
+	drd_liveness_free(d->live);
 	if (d->stick_fd >= 0)
 		close(d->stick_fd);
 	if (d->sig_fd >= 0)
@@ -926,6 +931,19 @@ static int open_fds(struct drd *d)
 	return 0;
 }
 
+/* A beat from the loop; a failure is told once, and again once it recovers. */
+static void beat(struct drd *d, int r)
+{
+	if (r < 0 && !d->live_failing) {
+		char m[256];
+		snprintf(m, sizeof(m), "cannot tell the supervisor the daemon is alive: %s", strerror(-r));
+		log_error(d, "heartbeat", m);
+	} else if (r == 0 && d->live_failing) {
+		DR_LOG_INFO(MOD, "heartbeat works again");
+	}
+	d->live_failing = r < 0;
+}
+
 static void drain_fd(int fd)
 {
 	uint64_t v;
@@ -941,6 +959,13 @@ int drd_run(const struct drd_settings *s)
 	r = open_fds(&d);
 	if (r < 0) {
 		fprintf(stderr, "diaryroomd: cannot set up signals and timers: %s\n", strerror(-r));
+		close_all(&d);
+		return 1;
+	}
+	r = drd_liveness_open(s->heartbeat, &d.live);
+	if (r < 0) {
+		fprintf(stderr, "diaryroomd: cannot set up the heartbeat%s%s: %s\n",
+			s->heartbeat[0] ? " " : "", s->heartbeat, strerror(-r));
 		close_all(&d);
 		return 1;
 	}
@@ -964,8 +989,9 @@ int drd_run(const struct drd_settings *s)
 			      dr_evlog_str(s->data_dir, dd, sizeof(dd)), (int)getpid());
 	}
 	DR_LOG_INFO(MOD, "ready (board %s, data %s)", s->board_dir, s->data_dir);
+	beat(&d, drd_liveness_ready(d.live));
 
-	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_COUNT };
+	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_COUNT };
 	struct pollfd pfd[FD_COUNT];
 	while (!d.quit) {
 		pfd[FD_SIG] = (struct pollfd){.fd = d.sig_fd, .events = POLLIN};
@@ -977,6 +1003,7 @@ int drd_run(const struct drd_settings *s)
 		pfd[FD_SPEAKER] = (struct pollfd){.fd = dr_playback_fd(d.speaker), .events = POLLIN};
 		pfd[FD_REC] = (struct pollfd){.fd = dr_recorder_fd(d.rec), .events = POLLIN};
 		pfd[FD_STICK] = (struct pollfd){.fd = d.x ? d.stick_fd : -1, .events = POLLIN};
+		pfd[FD_LIVE] = (struct pollfd){.fd = drd_liveness_fd(d.live), .events = POLLIN};
 		/* While an export runs, do a step of it between events. */
 		if (poll(pfd, FD_COUNT, d.run ? 0 : -1) < 0) {
 			if (errno == EINTR)
@@ -989,6 +1016,10 @@ int drd_run(const struct drd_settings *s)
 			struct signalfd_siginfo si;
 			while (read(d.sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				dr_evlog_emit(d.log, "signal", ",\"signal\":%u", si.ssi_signo);
+				if (!d.stopping) {
+					d.stopping = true;
+					drd_liveness_stopping(d.live);
+				}
 				feed(&d, (struct dr_event){.type = DR_EV_SHUTDOWN});
 			}
 		}
@@ -1014,6 +1045,9 @@ int drd_run(const struct drd_settings *s)
 			drain_fd(d.stick_fd);
 			stick_poll(&d);
 		}
+		/* Only this loop beats: if it is stuck, the beats stop. */
+		if (pfd[FD_LIVE].revents & POLLIN)
+			beat(&d, drd_liveness_beat(d.live));
 		if (d.run)
 			stick_step(&d);
 	}

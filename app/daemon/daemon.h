@@ -3,7 +3,8 @@
  * drd: the running daemon. One thread runs one poll() loop over
  *   signalfd (SIGTERM, SIGINT), a timerfd for the core's deadline, a timerfd
  *   for the storage check, the button, the lights' blink timer, the speaker's
- *   completions and the recorder's completions,
+ *   completions, the recorder's completions and the liveness timer (liveness.h:
+ *   READY=1 / WATCHDOG=1 to systemd, the heartbeat file),
  * feeds what happens to the session core (core/session.h) and carries out the
  * actions it returns. Media work happens in the recorder's and the speaker's
  * own threads; the catalogue is only touched from this loop.

@@ -23,7 +23,7 @@ static const char *const conf_sections[] = {"daemon", "session", "consent", "rec
 static const char *const export_keys[] = {"keydir", NULL};
 static const char *const stick_keys[] = {"mount", NULL};
 static const char *const daemon_keys[] = {"board", "data_dir", "event_log", "prompts_dir",
-					  "log_level", NULL};
+					  "log_level", "heartbeat", NULL};
 static const char *const session_keys[] = {"time_limit_s", "warning_s", "min_length_ms", NULL};
 static const char *const consent_keys[] = {"answer_s", "digit_pause_ms", "retention_days",
 					   "listen_back", NULL};
@@ -311,6 +311,14 @@ int drd_settings_load(struct drd_settings *s, int argc, char **argv, char *err, 
 		evlog = dr_conf_get_str(s->conf, "daemon", "event_log", "");
 	if ((r = copy_path(s->event_log, evlog, err, errlen, "event log")) < 0)
 		goto err_free;
+	if ((r = copy_path(s->heartbeat, dr_conf_get_str(s->conf, "daemon", "heartbeat", ""), err,
+			   errlen, "[daemon] heartbeat")) < 0)
+		goto err_free;
+	if (s->heartbeat[0] && s->heartbeat[0] != '/') {
+		snprintf(err, errlen, "config: [daemon] heartbeat = %s: must be an absolute path", s->heartbeat);
+		r = -EINVAL;
+		goto err_free;
+	}
 	if (!prompts)
 		prompts = dr_conf_get(s->conf, "daemon", "prompts_dir");
 	if (prompts) {

@@ -15,7 +15,15 @@ the ext4 journal and the recorder's own flushes must survive too.
 (guest time from the agent) + (host time from asking to the kill) + 10 ms
 (the uptime's resolution), so the loss is, if anything, overestimated.
 
-At the end the box's watchdog is starved and must reset it."""
+After the first cut the disk is made bigger (as an SD card bigger than the
+image is): at that boot the initramfs grows the data partition and its file
+system to the end of the disk, after replaying the journal and before the
+recording cut off is recovered.
+
+At the end the daemon is frozen (SIGSTOP, as a hung event loop): its
+heartbeat stops and the watchdog script kills it, init starts it again. Then
+the box's watchdog script itself is frozen: nothing feeds the hardware
+watchdog, which must reset the box."""
 import os
 import random
 import time
@@ -24,6 +32,7 @@ import emutest
 from emutest import RATE, check_recording, drtest, log, new_box
 
 MAX_LOSS_S = 0.5
+GROW_MB = 256  # the disk grows by this much before the second recovery boot
 TEXT = ("Every morning I wake up and wonder whether today will be different. "
         "Nobody asked us before what we thought of the place. ") * 2
 
@@ -50,13 +59,64 @@ def check_unflushed_writes_are_lost(emu):
     assert lost == bytes(16), "a write the disk was never told to flush survived the cut"
 
 
+def grow_disk(emu):
+    """A bigger card: the disk image gets GROW_MB more at its end (the box
+    is off). Returns the data partition's size before, in bytes."""
+    _, before = emu.data_partition()
+    os.truncate(emu.disk, os.path.getsize(emu.disk) + (GROW_MB << 20))
+    return before
+
+
+def data_kb(emu):
+    """The size of /data's file system (df, KiB)."""
+    rc, out = emu.shell("df -k /data | tail -1")
+    assert rc == 0, out
+    return int(out.split()[1])
+
+
+def check_data_grown(emu, part_before, kb_before):
+    """The initramfs grew partition 3 to the disk's end and the ext4 on it;
+    what was on it is checked later (the recovered recording, e2fsck).
+    Returns how many grow steps this boot logged (once each)."""
+    con = emu.console()
+    assert "growing the data partition" in con and "data file system grown" in con, \
+        "the initramfs did not grow the data partition:\n" + emu.tail()
+    _, part = emu.data_partition()
+    kb = data_kb(emu)
+    log(f"data grown: partition {part_before >> 20} -> {part >> 20} MiB, df {kb_before >> 10} -> "
+        f"{kb >> 10} MiB; " + [line for line in con.splitlines() if "data file system grown" in line][0].strip())
+    assert part == part_before + (GROW_MB << 20), (part_before, part)
+    assert kb - kb_before > (GROW_MB - 16) << 10, (kb_before, kb)
+    return con.count("growing the data")
+
+
+def check_hung_daemon_is_restarted(emu):
+    """A daemon whose event loop hangs (frozen here with SIGSTOP) stops
+    its heartbeat; the watchdog script kills it and init starts it again."""
+    before = emu.events()
+    rc, out = emu.shell("cat /run/diaryroom/daemon.pid")
+    assert rc == 0, out
+    pid = int(out.split()[0])
+    rc, out = emu.shell(f"kill -STOP {pid}")
+    assert rc == 0, out
+    t0 = time.monotonic()
+    ready = emu.wait_for("ready", since=len(before), timeout=120)
+    took = time.monotonic() - t0
+    assert ready["pid"] != pid, ready
+    assert f"diaryroomd (pid {pid}) is hung" in emu.console(), emu.tail()
+    rc, out = emu.shell("cat /data/log/watchdog.log")
+    assert rc == 0 and f"(pid {pid}) is hung" in out, out
+    log(f"hung daemon (pid {pid}) killed and restarted (pid {ready['pid']}) in {took:.1f} s")
+    emu.wait_agent()
+
+
 def check_watchdog_resets_a_hung_box(emu):
     """The hardware watchdog (an i6300esb on the emulated board): when
-    nothing feeds it (here its feeder is frozen, as if user space had
-    locked up), the board resets and comes back by itself."""
+    nothing feeds it (here its feeder, the watchdog script, is frozen, as if
+    user space had locked up), the board resets and comes back by itself."""
     before = emu.events()
     boots = emu.console().count("rcS: diaryroom")
-    rc, out = emu.shell("kill -STOP $(pidof watchdog)")
+    rc, out = emu.shell("kill -STOP $(cat /run/diaryroom/watchdog.pid)")
     assert rc == 0, out
     ready = emu.wait_for("ready", since=len(before), timeout=180)
     assert emu.console().count("rcS: diaryroom") > boots, "no reset, yet a new ready?"
@@ -89,11 +149,14 @@ def test_power_cuts_while_recording():
         emu.lose = modes[0]  # the disk's behaviour is set when QEMU starts
         emu.boot(timeout=300)
         emu.wait_agent()
+        kb_before = data_kb(emu)
         check_unflushed_writes_are_lost(emu)
         emu.boot(timeout=300)
         emu.wait_agent()
+        grown = None
         for i in range(len(modes)):
             cuts.append(cut_while_recording(emu, mic, rng))
+            part_before = grow_disk(emu) if i == 0 else None
             # back on: recovery runs before "ready"
             emu.lose = modes[i + 1] if i + 1 < len(modes) else "all"
             emu.boot(timeout=300)
@@ -101,6 +164,12 @@ def test_power_cuts_while_recording():
             log(f"recovered: {rec}")
             assert rec.get("duration_ms", 0) > 0, rec
             emu.wait_agent()
+            if part_before is not None:
+                grown = check_data_grown(emu, part_before, kb_before)
+            else:
+                assert "growing the data" not in emu.console(), "grown again"
+        assert grown == 2, "partition and file system each grown once"
+        check_hung_daemon_is_restarted(emu)
         check_watchdog_resets_a_hung_box(emu)
         emu.poweroff()
 
