@@ -100,6 +100,8 @@ struct drd {
 	struct dr_export *x;      /* NULL: no keys, stick handling off */
 	int stick_fd;             /* timerfd: look for a stick every second */
 	bool stick_present;       /* the stick folder has something in it */
+	dev_t stick_dev;          /* which stick: its folder's device and inode */
+	ino_t stick_ino;
 	bool stick_handled;       /* this insertion is done with (exported or refused) */
 	struct dr_stick *stick;
 	struct dr_export_run *run;
@@ -254,14 +256,19 @@ static void do_consent(struct drd *d, bool staff_yes, bool share_yes)
 /* A stick is there when its mount folder is a mount point (the hot-plug
  * unit mounts it there: a brand-new empty stick counts, and is refused for
  * having no token) or, on the simulated board, when a folder with something
- * in it appears. */
-static bool stick_there(const char *mount)
+ * in it appears. *st says which stick (a new mount or a new folder has
+ * another device or inode). */
+static bool stick_there(const char *mount, struct stat *st)
 {
 	int fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;
-	struct stat self, parent;
-	if (fstat(fd, &self) == 0 && fstatat(fd, "..", &parent, 0) == 0 && self.st_dev != parent.st_dev) {
+	struct stat parent;
+	if (fstat(fd, st) < 0) {
+		close(fd);
+		return false;
+	}
+	if (fstatat(fd, "..", &parent, 0) == 0 && st->st_dev != parent.st_dev) {
 		close(fd);
 		return true;
 	}
@@ -369,26 +376,39 @@ static void stick_step(struct drd *d)
 	stick_end(d, DR_LIGHT_ERROR);
 }
 
-/* Every second: has a stick come or gone? */
+/* The stick has gone (or another took its place): drop what was under way.
+ * Nothing is lost: an export counts only what it has verified. */
+static void stick_gone(struct drd *d)
+{
+	bool cut = d->run != NULL;
+	d->stick_present = false;
+	dr_evlog_emit(d->log, "stick", ",\"present\":false,\"during_export\":%s", cut ? "true" : "false");
+	dr_export_run_free(d->run);
+	d->run = NULL;
+	dr_export_stick_close(d->stick);
+	d->stick = NULL;
+	d->stick_handled = false;
+	if (dr_core_state(&d->core) == DR_ST_IDLE)
+		dr_lights_set(d->lights, d->storage_low ? DR_LIGHT_FULL : DR_LIGHT_IDLE);
+}
+
+/* Every second: has a stick come or gone? A stick swapped for another
+ * between two looks is seen as the first going and the second coming. */
 static void stick_poll(struct drd *d)
 {
-	bool there = stick_there(d->s->stick_mount);
+	struct stat st;
+	bool there = stick_there(d->s->stick_mount, &st);
+	if (there && d->stick_present && (st.st_dev != d->stick_dev || st.st_ino != d->stick_ino))
+		stick_gone(d);
 	if (there == d->stick_present)
 		goto maybe_begin;
-	d->stick_present = there;
 	if (!there) {
-		bool cut = d->run != NULL;
-		dr_evlog_emit(d->log, "stick", ",\"present\":false,\"during_export\":%s",
-			      cut ? "true" : "false");
-		dr_export_run_free(d->run);
-		d->run = NULL;
-		dr_export_stick_close(d->stick);
-		d->stick = NULL;
-		d->stick_handled = false;
-		if (dr_core_state(&d->core) == DR_ST_IDLE)
-			dr_lights_set(d->lights, d->storage_low ? DR_LIGHT_FULL : DR_LIGHT_IDLE);
+		stick_gone(d);
 		return;
 	}
+	d->stick_present = true;
+	d->stick_dev = st.st_dev;
+	d->stick_ino = st.st_ino;
 maybe_begin:
 	/* A stick waits until the box is idle: never during a testimony. */
 	if (d->stick_present && !d->stick_handled && !d->run && !d->stick &&

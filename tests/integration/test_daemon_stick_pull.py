@@ -568,5 +568,45 @@ def full_and_read_only(w):
     log("after: " + check_stick(w, w.stick, "after read-only"))
 
 
+def test_stick_swapped_within_a_second():
+    """One stick pulled and another put in between two of the daemon's looks
+    (once a second): the first export is cut, the second stick gets its own."""
+    w = World("dstick-swap")
+    try:
+        swap(w)
+    finally:
+        w.cleanup()
+
+
+def swap(w):
+    ids = w.ids
+    second = os.path.join(w.dir, "stick2")
+    os.makedirs(second)
+    admin("make-stick", "--org", w.org, "--stick", second, "--name", "Alex Staff", "--days", "30")
+    w.start()
+    since = len(w.box.events())
+    w.insert()
+    assert wait_trigger(w, since, on_file(w, 0, ".opus.tmp"), {}), "the export ended at once"
+    os.kill(w.pid, signal.SIGSTOP)
+    os.rename(w.mount, w.stick)
+    os.rename(second, w.mount)
+    time.sleep(1.1)  # its next look sees a stick, but not the same one
+    os.kill(w.pid, signal.SIGCONT)
+    gone = w.box.wait_for("stick", present=False, timeout=30, since=since)
+    assert gone["during_export"] is True, gone
+    done = w.box.wait_for("export_done", timeout=60, since=since)
+    assert done["files"] == len(ids) and done["failed"] == 0, done
+    evs = w.box.events()[since:]
+    assert [e["present"] for e in evs if e["ev"] == "stick"] == [True, False, True], evs
+    os.rename(w.mount, second)
+    w.box.wait_for("stick", present=False, timeout=30, since=len(evs) + since)
+    w.stop()
+    check_box(w, ids)
+    log("second stick: " + check_stick(w, second, "swapped"))
+    p = admin("collect", "--org", w.org, "--stick", second, "--archive", os.path.join(w.dir, "archive"))
+    assert f"{len(ids)} imported, 0 already in the archive, 0 failed" in p.stderr, p.stderr
+
+
 if __name__ == "__main__":
-    run([test_pull_and_power_cut_at_every_point, test_stick_full_and_read_only])
+    run([test_pull_and_power_cut_at_every_point, test_stick_swapped_within_a_second,
+         test_stick_full_and_read_only])
