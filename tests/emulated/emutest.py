@@ -74,14 +74,41 @@ def check_recording(path, reference, min_env=0.9):
     return decoded, lag, env, wave
 
 
-def catalogue(data_dir):
+def catalogue(data_dir, table="recordings"):
     import sqlite3
     db = sqlite3.connect(f"file:{data_dir}/diaryroom/catalogue.sqlite?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in db.execute("SELECT * FROM recordings")]
+        return [dict(r) for r in db.execute(f"SELECT * FROM {table}")]
     finally:
         db.close()
+
+
+# ---- the office PC: diaryroom-admin from the host build ----
+
+ADMIN = os.path.join(drtest.BUILD, "bin", "diaryroom-admin")
+ADMIN_ENV = dict(os.environ, DIARYROOM_PASSPHRASE="a long passphrase for tests")
+
+
+def admin(*args):
+    """Runs diaryroom-admin (the passphrase from the environment, as a
+    script would); fails the test if it fails."""
+    p = subprocess.run([ADMIN] + list(args), capture_output=True, text=True, env=ADMIN_ENV)
+    log(f"admin {args[0]}: rc {p.returncode} {p.stderr.strip()}")
+    assert p.returncode == 0, f"diaryroom-admin {args[0]} failed: {p.stderr}"
+    return p
+
+
+def new_org(folder):
+    """An organisation and one box's keys (what the installer brings):
+    returns (org folder, keys folder, the box's device id)."""
+    os.makedirs(folder, exist_ok=True)
+    org, keys = os.path.join(folder, "org"), os.path.join(folder, "box-keys")
+    admin("init-org", "--org", org, "--kdf", "interactive")
+    admin("provision-device", "--org", org, "--out", keys)
+    with open(os.path.join(keys, "device.pub"), "rb") as f:
+        device = f.read(8).hex()
+    return org, keys, device
 
 
 def fsck_clean(emu):

@@ -1,50 +1,171 @@
 # SPDX-License-Identifier: MIT
-"""One resident's session on the emulated board: the shipped aarch64 image
-booted under qemu-system-aarch64 with real kernel drivers. The button is
-PL061 line 3 through libgpiod (QEMU's system_powerdown), the microphone is
-the snd-aloop loopback card fed by aplay inside the guest, the stick is a
-USB mass-storage gadget on dummy_hcd.
+"""One resident's session and one staff collection on the emulated board:
+the shipped aarch64 image booted under qemu-system-aarch64 with real kernel
+drivers. The button is PL061 line 3 through libgpiod (QEMU's
+system_powerdown), the microphone is the snd-aloop loopback card fed by
+aplay inside the guest, the stick is a USB mass-storage gadget on dummy_hcd
+holding a FAT image.
 
-  boot -> ready -> press -> speak -> press -> recording finalised ->
-  [consent questions] -> staff stick in (seen, mounted nosuid,nodev,noexec)
-  -> [export] -> stick out -> the daemon killed: init restarts it ->
-  poweroff -> on the host, from the data
-  partition: the .opus passes opusinfo and decodes to what was spoken.
-
-The two steps in brackets are seams for work in progress (see
-firmware/README.md, "Seams"): answer_consent_questions() and
-check_stick_export() say what they will do when it lands."""
+  provision (the box's keys on the boot partition, as an installer does)
+  -> boot -> keys moved to /data/keys -> ready -> press -> speak -> press
+  -> finalised -> "yes" to staff listening, no answer to sharing ->
+  a blank stick: refused, nothing written, mounted nosuid,nodev,noexec ->
+  a staff stick (diaryroom-admin make-stick): exported -> on the host,
+  diaryroom-admin collect: signature and hashes verified, the archive's copy
+  decodes to what was spoken, the consent sheet says yes -> the stick with
+  the archive's receipt back in: the box deletes its copy -> the daemon
+  killed: init restarts it -> poweroff -> on the host, from the data
+  partition: the row deleted, the file gone, the audit saying why ->
+  another box's keys on the boot partition: not installed, said so."""
+import csv
 import os
 import time
 
 import emutest
-from emutest import RATE, check_recording, drtest, log, new_box
+from emutest import RATE, admin, check_recording, drtest, log, new_box
 
 TESTIMONY = ("I have lived here for two years. The staff are kind and they listen. "
              "But the heating in my room has been broken since October, and I would like it fixed.")
 
 
+def check_provisioned(emu, device):
+    """rcS moved diaryroom-keys/ from the boot partition to /data/keys,
+    the daemon's alone, and the daemon took them (no start-up complaint)."""
+    console = emu.console()
+    assert f"installed the box's keys in /data/keys (device {device})" in console, emu.tail()
+    assert "diaryroom-keys/ deleted from the boot partition" in console, emu.tail()
+    rc, out = emu.shell("stat -c '%n %a %U' /data/keys /data/keys/*")
+    log(out.strip())
+    modes = dict(line.split(" ", 1) for line in out.splitlines())
+    assert modes.pop("/data/keys") == "700 diaryroom", out
+    assert modes and all(v == "600 diaryroom" for v in modes.values()), out
+    errors = [e for e in emu.events() if e.get("ev") == "error"]
+    assert not errors, f"the daemon complained at start-up: {errors}"
+
+
 def answer_consent_questions(emu, rec_id):
-    """SEAM (consent questions). The box asks whether staff may listen and
-    whether the recording may be shared; not pressing is the safe answer
-    (no to both). Today this waits for the session to end without pressing
-    and checks that, if the box recorded consent, it is the safe answer.
-    When the consent questions are final, press here to answer "yes" to the
-    first and check the catalogue's consent rows after fetching the data."""
+    """Press while the box asks whether staff may listen ("yes"), leave the
+    sharing question unanswered ("no"), as the simulated dialogue tests do."""
+    emu.wait_for("prompt", name="ask_staff", timeout=180)
+    time.sleep(0.3)
+    emu.press()
+    emu.wait_for("consent", id=rec_id, timeout=180)
     emu.wait_for("state", to="idle", timeout=300)
-    for e in emu.events():
-        if e.get("ev") == "consent" and e.get("id") == rec_id:
-            assert not e.get("staff") and not e.get("share"), f"no press, yet consent was given: {e}"
+    consent = [e for e in emu.events() if e.get("ev") == "consent" and e.get("id") == rec_id][-1]
+    log(f"consent: {consent}")
+    assert consent["staff"] is True and consent["share"] is False, consent
+    assert consent.get("status", 0) == 0, consent
 
 
-def check_stick_export(emu, stick_dir, rec_id):
-    """SEAM (staff-stick export). When export lands: wait here for the
-    export's done event, then (after the stick is pulled) check on the host
-    that stick_dir holds the recording, verified, and that it decodes to
-    what was spoken. Today there is no export: the stick must come back
-    with nothing of the resident's on it."""
-    found = [f for _, _, files in os.walk(stick_dir) for f in files if rec_id in f]
-    assert not found, f"a recording reached the stick with no export: {found}"
+def lights_since(emu, n):
+    return [e["pattern"] for e in emu.events()[n:] if e.get("ev") == "light"]
+
+
+def insert(emu, image):
+    """Plugs a stick in; returns the index of the events from then on."""
+    n = len(emu.events())
+    state = emu.stick_insert(image)
+    assert state.startswith("mounted=/dev/sd"), f"the stick was not mounted: {state}"
+    emu.wait_for("stick", present=True, since=n, timeout=30)
+    return n
+
+
+def pull(emu, folder):
+    """Pulls the stick (the agent returns once it is unmounted), waits for
+    the daemon to see it gone (it looks every second: a stick pulled and put
+    back quicker than that would look like one insertion), and copies what
+    is on it to `folder` on the host."""
+    n = len(emu.events())
+    assert emu.stick_remove() == "removed"
+    st = emu.stick_status()
+    assert st == {"dev": "none", "dir": "none", "mount": "none"}, f"the stick is still there after removal: {st}"
+    emu.wait_for("stick", present=False, since=n, timeout=30)
+    return emu.fetch_stick(folder)
+
+
+def files_under(folder):
+    return sorted(os.path.relpath(os.path.join(r, f), folder) for r, _, fs in os.walk(folder) for f in fs)
+
+
+def check_blank_stick(emu):
+    """A new, empty stick: mounted safely, refused (no staff token), light
+    error, and nothing written to it."""
+    n = insert(emu, emulate_blank_stick(emu))
+    refused = emu.wait_for("stick_refused", since=n, timeout=30)
+    log(f"blank stick refused: {refused['reason']}")
+    assert "not a staff stick" in refused["reason"], refused
+    emu.wait_for("light", pattern="error", since=n, timeout=10)
+    assert "export_done" not in [e.get("ev") for e in emu.events()[n:]]
+    st = emu.stick_status()
+    log(f"stick: {st}")
+    assert st["dir"] == "/run/diaryroom/stick" and st["dev"].startswith("sd"), st
+    opts = st["mount"].split(",")
+    for o in ("nosuid", "nodev", "noexec"):
+        assert o in opts, f"the stick is mounted without {o}: {st['mount']}"
+    rc, out = emu.shell(f"ls -A {st['dir']}")
+    assert rc == 0 and out.strip() == "", f"the box wrote to a stick it refused: {out}"
+    rc, out = emu.shell(f"cp /usr/bin/busybox {st['dir']}/x && chmod +x {st['dir']}/x; {st['dir']}/x true")
+    assert rc != 0, "a program on the stick could run"
+    emu.shell(f"rm -f {st['dir']}/x")
+    left = files_under(pull(emu, emu.path("blank-out")))
+    assert not left, f"something was left on the refused stick: {left}"
+
+
+def emulate_blank_stick(emu):
+    return emutest.emulate.make_stick(emu.path("blank.img"))
+
+
+def export_to_staff_stick(emu, org, d):
+    """A staff stick from diaryroom-admin: the box exports, says done
+    (light "saved"), ignores a press while the stick is in."""
+    made = os.path.join(d, "stick-made")
+    os.makedirs(made)
+    admin("make-stick", "--org", org, "--stick", made, "--name", "Sam Staff", "--days", "30")
+    n = insert(emu, made)
+    done = emu.wait_for("export_done", since=n, timeout=180)
+    log(f"export: {done}")
+    assert done["files"] >= 1 and done["failed"] == 0 and not done["stick_full"], done
+    emu.wait_for("light", pattern="saved", since=n, timeout=10)
+    emu.press()
+    emu.wait_for("press_ignored", state="stick", since=n, timeout=30)
+    return pull(emu, os.path.join(d, "stick-exported"))
+
+
+def collect(org, stick, archive, device, rec_id, fin, speech):
+    """The office PC: collect verifies the box's signature and every hash,
+    imports the recording and writes the consent sheet and the receipt."""
+    admin("collect", "--org", org, "--stick", stick, "--archive", archive)
+    path = os.path.join(archive, device, rec_id + ".opus")
+    assert os.path.exists(path), f"not in the archive: {files_under(archive)}"
+    assert os.path.getsize(path) == fin["bytes"], (os.path.getsize(path), fin)
+    decoded, lag, env, wave = check_recording(path, speech)
+    assert abs(len(decoded) / RATE - fin["duration_ms"] / 1000) < 0.03
+    spoken = len(speech) / RATE
+    assert len(decoded) - lag >= len(speech) - RATE // 10, (
+        f"the recording ends {spoken - (len(decoded) - lag) / RATE:.2f} s before the speech did")
+    with open(os.path.join(archive, "consent.csv"), newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["recording"] == rec_id]
+    log(f"consent sheet: {rows}")
+    assert len(rows) == 1 and rows[0]["box"] == device, rows
+    assert rows[0]["staff_may_listen"] == "yes" and rows[0]["may_share"] == "unanswered", rows
+    assert rows[0]["locked"] == "no", rows
+    receipts = [f for f in files_under(stick) if f.startswith(os.path.join("DIARYRM", "receipt"))]
+    assert sorted(receipts) == [os.path.join("DIARYRM", "receipt", device + ext) for ext in (".json", ".sig")], \
+        files_under(stick)
+    return drtest.blake2b_256(path)
+
+
+def apply_receipt(emu, stick, d):
+    """The stick back in with the archive's receipt: the box deletes exactly
+    the recording the archive confirmed, and uses the receipt up."""
+    n = insert(emu, stick)
+    applied = emu.wait_for("receipt_applied", since=n, timeout=60)
+    log(f"receipt: {applied}")
+    assert applied["deleted"] == 1 and applied["hash_mismatch"] == 0, applied
+    done = emu.wait_for("export_done", since=n, timeout=60)
+    assert done["failed"] == 0, done
+    back = pull(emu, os.path.join(d, "stick-after-receipt"))
+    assert not [f for f in files_under(back) if "receipt" in f], f"the receipt was not used up: {files_under(back)}"
 
 
 def check_daemon_is_restarted(emu):
@@ -69,8 +190,11 @@ def test_session():
 
 
 def run_session(emu):
-    mic = drtest.speak(os.path.join(emu.run, "testimony.wav"), TESTIMONY, pad=(0.2, 0.3))
+    d = emu.run
+    mic = drtest.speak(os.path.join(d, "testimony.wav"), TESTIMONY, pad=(0.2, 0.3))
     speech, _ = drtest.read_wav(mic)
+    org, keys, device = emutest.new_org(d)
+    emu.provision(keys)
 
     t0 = time.monotonic()
     ready = emu.boot(timeout=300)
@@ -81,6 +205,7 @@ def run_session(emu):
     emutest.write_result("boot_to_ready", {"host_s": round(host_s, 2), "guest_s": round(guest_s, 2)})
     assert ready["board"] == "/usr/share/diaryroom/board", ready
     emu.wait_agent()
+    check_provisioned(emu, device)
 
     # The image as built: a read-only root, the data partition without
     # exec/suid/devices, the daemon unprivileged, restarted by init.
@@ -96,54 +221,61 @@ def run_session(emu):
     emu.press()
     emu.wait_for("button", edge="down", timeout=30)
     started = emu.wait_for("recording_started", timeout=120)
+    rec_id = started["id"]
     emu.play(mic)
     emu.play_wait(timeout=120)
     time.sleep(0.3)
     emu.press()
     fin = emu.wait_for("recording_finalised", timeout=120)
     log(f"finalised: {fin}")
-    assert fin["id"] == started["id"] and fin["state"] == "complete", fin
+    assert fin["id"] == rec_id and fin["state"] == "complete", fin
     assert fin["lost"] == 0, f"the microphone lost samples: {fin}"
 
-    answer_consent_questions(emu, started["id"])
+    answer_consent_questions(emu, rec_id)
 
-    # the staff stick: in, seen by the kernel as a USB disk, mounted safely
-    state = emu.stick_insert()
-    assert state.startswith("mounted=/dev/sd"), f"the stick was not mounted: {state}"
-    st = emu.stick_status()
-    log(f"stick: {st}")
-    opts = st["mount"].split(",")
-    for o in ("nosuid", "nodev", "noexec"):
-        assert o in opts, f"the stick is mounted without {o}: {st['mount']}"
-    assert st["dev"].startswith("sd"), st
-    assert st["dir"] == "/run/diaryroom/stick/" + state.split("/dev/")[1], st
-    rc, out = emu.shell(f"cp /usr/bin/busybox {st['dir']}/x && chmod +x {st['dir']}/x; {st['dir']}/x true")
-    assert rc != 0, "a program on the stick could run"
-    emu.shell(f"rm -f {st['dir']}/x")
-    assert emu.stick_remove() == "removed"
-    st = emu.stick_status()
-    assert st == {"dev": "none", "dir": "none", "mount": "none"}, f"the stick is still there after removal: {st}"
-    stick_dir = emu.fetch_stick(os.path.join(emu.run, "stick"))
-    check_stick_export(emu, stick_dir, started["id"])
+    # staff come with sticks: a blank one, then their staff stick
+    check_blank_stick(emu)
+    exported = export_to_staff_stick(emu, org, d)
+    archive = os.path.join(d, "archive")
+    archived_hash = collect(org, exported, archive, device, rec_id, fin, speech)
+    apply_receipt(emu, exported, d)
 
     check_daemon_is_restarted(emu)
     emu.poweroff()
-    data = emu.fetch_data(os.path.join(emu.run, "data"))
-    rows = {r["id"]: r for r in emutest.catalogue(data)}
-    row = rows[started["id"]]
-    assert row["state"] == "complete", row
-    path = os.path.join(data, "diaryroom", row["file"])
-    assert os.path.getsize(path) == row["size_bytes"] == fin["bytes"], (row, fin)
+    assert emu.boot_files("diaryroom-keys") is None, "the keys are still on the boot partition"
+    data = emu.fetch_data(os.path.join(d, "data"))
+    row = {r["id"]: r for r in emutest.catalogue(data)}[rec_id]
+    assert row["state"] == "deleted", row
+    assert row["consent_staff"] == 1 and not row["consent_share"], row
     if row.get("blake2b"):
-        assert drtest.blake2b_256(path) == row["blake2b"], "the catalogue's hash does not match the file"
-    decoded, lag, env, wave = check_recording(path, speech)
-    assert abs(len(decoded) / RATE - fin["duration_ms"] / 1000) < 0.03
-    spoken = len(speech) / RATE
-    assert len(decoded) - lag >= len(speech) - RATE // 10, (
-        f"the recording ends {spoken - (len(decoded) - lag) / RATE:.2f} s before the speech did")
+        assert row["blake2b"] == archived_hash, "the archive's copy is not the box's recording"
+    kept = [f for f in files_under(os.path.join(data, "diaryroom")) if rec_id in f]
+    assert not kept, f"the box kept the recording the archive confirmed: {kept}"
+    audit = [a for a in emutest.catalogue(data, "audit") if a["recording_id"] == rec_id]
+    deletes = [a for a in audit if a["action"] == "delete"]
+    log(f"audit: {[a['action'] for a in audit]}; delete: {deletes}")
+    assert len(deletes) == 1 and "archive confirmed" in deletes[0]["detail"], audit
     logged = open(os.path.join(data, "log", "events.jsonl")).read()
-    assert started["id"] in logged, "the data partition's event log misses the recording"
+    assert rec_id in logged, "the data partition's event log misses the recording"
+
+    check_keys_are_not_replaced_silently(emu, d, device)
     emutest.fsck_clean(emu)
+
+
+def check_keys_are_not_replaced_silently(emu, d, device):
+    """Another box's keys on the boot partition of a provisioned box: the
+    box keeps its own, says so on the console, leaves the folder there."""
+    _, other_keys, other = emutest.new_org(os.path.join(d, "other"))
+    emu.provision(other_keys)
+    emu.boot(timeout=300)
+    emu.wait_agent()
+    console = emu.console()
+    assert f"NOT installing diaryroom-keys/ from the boot partition (device {other})" in console, emu.tail()
+    assert f"this box already has keys in /data/keys (device {device})" in console, emu.tail()
+    rc, out = emu.shell("od -An -tx1 -N8 /data/keys/device.pub | tr -d ' \\n'")
+    assert rc == 0 and out.strip() == device, f"the box's keys changed: {out}"
+    emu.poweroff()
+    assert emu.boot_files("diaryroom-keys"), "the refused keys were deleted from the boot partition"
 
 
 if __name__ == "__main__":
