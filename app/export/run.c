@@ -338,8 +338,19 @@ static int step_read(struct dr_export_run *run, char *err, size_t errlen)
 		run->retried = true;
 		return start_copy(run);
 	}
-	if (renameat(run->devfd, tmp, run->devfd, fin) < 0 || fsync(run->devfd) < 0)
+	if (renameat(run->devfd, tmp, run->devfd, fin) < 0)
 		return file_failed(run, -errno);
+	/* On FAT the rename makes a new folder entry, which holds the file's
+	 * size: write the renamed file's entry out, then the folder. */
+	int fd = openat(run->devfd, fin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return file_failed(run, -errno);
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	if (rc == 0 && fsync(run->devfd) < 0)
+		rc = -errno;
+	if (rc < 0)
+		return file_failed(run, rc);
 	return file_verified(run, err, errlen);
 }
 

@@ -185,9 +185,14 @@ int dr_stick_write_atomic(int dirfd, const char *name, const void *data, size_t 
 	int r = dr_stick_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	/* On FAT a file's size and first cluster live in its folder entry,
+	 * which a rename makes anew: sync the file again after the rename,
+	 * then the folder, or a pulled stick can hold the new name with size 0. */
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && fsync(dirfd) < 0 && errno != EINVAL)
 		r = -errno;
