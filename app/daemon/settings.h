@@ -25,6 +25,7 @@ struct drd_settings {
 	char event_log[PATH_MAX]; /* "" = none, "-" = stderr */
 	char prompts_dir[PATH_MAX];
 	char heartbeat[PATH_MAX]; /* [daemon] heartbeat: file touched by the loop; "" = none */
+	char user[64];            /* [daemon] user: started as root, become it (privdrop.h); "" = stay */
 	struct dr_conf *board;    /* board.conf, with --set overrides */
 	struct dr_conf *conf;     /* the daemon config, with --set overrides */
 	struct dr_core_config core;

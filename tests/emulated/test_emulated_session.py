@@ -7,17 +7,21 @@ aplay inside the guest, the stick is a USB mass-storage gadget on dummy_hcd
 holding a FAT image.
 
   provision (the box's keys on the boot partition, as an installer does)
-  -> boot -> keys moved to /data/keys -> ready -> press -> speak -> press
-  -> finalised -> "yes" to staff listening, no answer to sharing ->
-  a blank stick: refused, nothing written, mounted nosuid,nodev,noexec ->
-  a staff stick (diaryroom-admin make-stick): exported -> on the host,
+  -> boot -> keys moved to /data/keys -> ready (the daemon is diaryroom
+  with CAP_SYS_TIME alone) -> the clock put back to 2000, as a Pi's
+  without an RTC -> press -> speak -> press -> finalised -> "yes" to staff
+  listening, no answer to sharing -> a blank stick: refused, nothing
+  written, mounted nosuid,nodev,noexec -> a staff stick (diaryroom-admin
+  make-stick): the box sets its clock from it, exported -> on the host,
   diaryroom-admin collect: signature and hashes verified, the archive's copy
-  decodes to what was spoken, the consent sheet says yes -> the stick with
+  decodes to what was spoken, the consent sheet says yes and that the
+  recording's time is uncertain -> the stick with
   the archive's receipt back in: the box deletes its copy -> the daemon
   killed: init restarts it -> poweroff -> on the host, from the data
   partition: the row deleted, the file gone, the audit saying why ->
   another box's keys on the boot partition: not installed, said so."""
 import csv
+import json
 import os
 import time
 
@@ -41,6 +45,39 @@ def check_provisioned(emu, device):
     assert modes and all(v == "600 diaryroom" for v in modes.values()), out
     errors = [e for e in emu.events() if e.get("ev") == "error"]
     assert not errors, f"the daemon complained at start-up: {errors}"
+
+
+def check_daemon_privileges(emu):
+    """run-daemon starts diaryroomd as root with daemon.user=diaryroom: it
+    becomes diaryroom (groups audio, video, gpio) keeping CAP_SYS_TIME
+    alone (to set the clock from a staff stick), no_new_privs set."""
+    rc, out = emu.shell("id -u diaryroom; id -g diaryroom; "
+                        "grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Amb)|NoNewPrivs):' "
+                        "/proc/$(cat /run/diaryroom/daemon.pid)/status")
+    log(out.strip())
+    assert rc == 0, out
+    lines = out.splitlines()
+    uid, gid = lines[0].strip(), lines[1].strip()
+    st = {k: v.split() for k, v in (line.split(":", 1) for line in lines[2:])}
+    assert st["Uid"] == [uid] * 4 and st["Gid"] == [gid] * 4, f"diaryroomd is not diaryroom: {st}"
+    assert len(st["Groups"]) == 4, f"not in diaryroom, audio, video and gpio: {st['Groups']}"
+    assert st["CapEff"] == st["CapPrm"] == ["0000000002000000"], f"not CAP_SYS_TIME alone: {st}"
+    assert st["CapInh"] == st["CapAmb"] == ["0000000000000000"], st
+    assert st["NoNewPrivs"] == ["1"], st
+
+
+def set_guest_clock_unset(emu):
+    """A Pi has no RTC: after a cold boot with no saved time its clock reads
+    about when the kernel was built; 2000-01-01 is earlier than
+    DR_EXPORT_CLOCK_UNSET (2024-01-01), so the box counts it as unset."""
+    rc, out = emu.shell("date -u -s @946684800 >/dev/null && date -u +%s")
+    assert rc == 0 and int(out.strip()) < 946684800 + 60, out
+
+
+def guest_clock(emu):
+    rc, out = emu.shell("date -u +%s")
+    assert rc == 0, out
+    return int(out.strip())
 
 
 def answer_consent_questions(emu, rec_id):
@@ -120,8 +157,16 @@ def export_to_staff_stick(emu, org, d):
     (light "saved"), ignores a press while the stick is in."""
     made = os.path.join(d, "stick-made")
     os.makedirs(made)
+    issued = time.time()
     admin("make-stick", "--org", org, "--stick", made, "--name", "Sam Staff", "--days", "30")
+    assert guest_clock(emu) < 946684800 + 3600, "the box's clock is not the unset one"
     n = insert(emu, made)
+    # the box's clock was unset: set from the token's signed issue time
+    clock = emu.wait_for("clock_set", since=n, timeout=60)
+    log(f"clock: {clock}; the box's clock is now {guest_clock(emu) - time.time():+.0f} s from the host's")
+    assert clock["ok"] is True, f"the box could not set its clock: {clock}"
+    assert int(issued) - 1 <= clock["to"] <= time.time() + 1, (clock, issued)
+    assert abs(guest_clock(emu) - time.time()) < 60, "the box's clock is not the PC's time"
     done = emu.wait_for("export_done", since=n, timeout=180)
     log(f"export: {done}")
     assert done["files"] >= 1 and done["failed"] == 0 and not done["stick_full"], done
@@ -149,6 +194,14 @@ def collect(org, stick, archive, device, rec_id, fin, speech):
     assert len(rows) == 1 and rows[0]["box"] == device, rows
     assert rows[0]["staff_may_listen"] == "yes" and rows[0]["may_share"] == "unanswered", rows
     assert rows[0]["locked"] == "no", rows
+    # made while the box's clock was unset: said so, its time the PC's
+    assert rows[0]["time_uncertain"] == "yes", rows
+    man = [f for f in files_under(stick) if f.endswith("manifest.json")]
+    assert len(man) == 1, files_under(stick)
+    with open(os.path.join(stick, man[0])) as f:
+        entry = {r["id"]: r for r in json.load(f)["recordings"]}[rec_id]
+    log(f"manifest: start_utc {entry['start_utc']}, box_clock_utc {entry['box_clock_utc']}")
+    assert entry["time_uncertain"] is True and entry["box_clock_utc"].startswith("2000-01-01"), entry
     receipts = [f for f in files_under(stick) if f.startswith(os.path.join("DIARYRM", "receipt"))]
     assert sorted(receipts) == [os.path.join("DIARYRM", "receipt", device + ext) for ext in (".json", ".sig")], \
         files_under(stick)
@@ -216,6 +269,8 @@ def run_session(emu):
     assert "/data ext4 rw,nosuid,nodev,noexec" in out, out
     daemon = [line for line in out.splitlines() if "/usr/bin/diaryroomd" in line]
     assert daemon and daemon[0].split()[0] == "diaryroo", f"diaryroomd is not running as diaryroom: {daemon}"
+    check_daemon_privileges(emu)
+    set_guest_clock_unset(emu)
 
     # press: welcome, beep, recording
     emu.press()
@@ -247,6 +302,9 @@ def run_session(emu):
     row = {r["id"]: r for r in emutest.catalogue(data)}[rec_id]
     assert row["state"] == "deleted", row
     assert row["consent_staff"] == 1 and not row["consent_share"], row
+    # recorded while the clock was unset: flagged, its time moved to the
+    # staff stick's signed time, the box's reading kept
+    assert row["time_uncertain"] == 1 and row["created_utc_box"].startswith("2000-01-01"), row
     if row.get("blake2b"):
         assert row["blake2b"] == archived_hash, "the archive's copy is not the box's recording"
     kept = [f for f in files_under(os.path.join(data, "diaryroom")) if rec_id in f]
@@ -255,6 +313,9 @@ def run_session(emu):
     deletes = [a for a in audit if a["action"] == "delete"]
     log(f"audit: {[a['action'] for a in audit]}; delete: {deletes}")
     assert len(deletes) == 1 and "archive confirmed" in deletes[0]["detail"], audit
+    clock = [a for a in emutest.catalogue(data, "audit") if a["action"] == "clock_set"]
+    log(f"audit clock_set: {clock}")
+    assert len(clock) == 1 and json.loads(clock[0]["detail"])["recordings_flagged"] == 1, clock
     logged = open(os.path.join(data, "log", "events.jsonl")).read()
     assert rec_id in logged, "the data partition's event log misses the recording"
 
