@@ -90,11 +90,18 @@ int dr_store_assign_receipt(struct dr_store *s, const char *id,
 	}
 	/* Random, not sequential: a number says nothing about when or in
 	 * which order someone spoke. 1000..9999 so it is always four digits
-	 * when said aloud. Give up after many tries (the box would hold
-	 * thousands of recordings) rather than loop forever. */
+	 * when said aloud. When random picks keep hitting numbers in use
+	 * (a box or an archive holding most of them), walk every number from
+	 * a random one, so a free number is always found while there is one. */
 	bool taken = true;
-	for (int tries = 0; taken && tries < 20000; tries++) {
+	for (int tries = 0; taken && tries < 64; tries++) {
 		snprintf(receipt, DR_STORE_RECEIPT_LEN + 1, "%04u", 1000 + randombytes_uniform(9000));
+		if ((r = receipt_taken(s, receipt, &taken, err, errlen)) < 0)
+			goto err_rollback;
+	}
+	uint32_t from = randombytes_uniform(9000);
+	for (uint32_t k = 0; taken && k < 9000; k++) {
+		snprintf(receipt, DR_STORE_RECEIPT_LEN + 1, "%04u", 1000 + (from + k) % 9000);
 		if ((r = receipt_taken(s, receipt, &taken, err, errlen)) < 0)
 			goto err_rollback;
 	}

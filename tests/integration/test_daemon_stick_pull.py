@@ -162,6 +162,15 @@ class World:
         return {r["id"]: r for r in self.box.catalogue()}
 
 
+def in_world(name, body):
+    """Runs body(world); after a failure too, no daemon or mount is left."""
+    w = World(name)
+    try:
+        body(w)
+    finally:
+        w.cleanup()
+
+
 def devdir(stick):
     d = os.path.join(stick, "DIARYRM", "export")
     subs = os.listdir(d) if os.path.isdir(d) else []
@@ -315,11 +324,7 @@ def pull_now(w):
 
 
 def test_pull_and_power_cut_at_every_point():
-    w = World("dstick-pull")
-    try:
-        pull_and_power_cut(w)
-    finally:
-        w.cleanup()
+    in_world("dstick-pull", pull_and_power_cut)
 
 
 def pull_and_power_cut(w):
@@ -508,11 +513,7 @@ def test_stick_full_and_read_only():
     if not moved:
         log("SKIP: cannot move a mount here")
         return
-    w = World("dstick-full")
-    try:
-        full_and_read_only(w)
-    finally:
-        w.cleanup()
+    in_world("dstick-full", full_and_read_only)
 
 
 def full_and_read_only(w):
@@ -578,11 +579,7 @@ def full_and_read_only(w):
 def test_stick_swapped_within_a_second():
     """One stick pulled and another put in between two of the daemon's looks
     (once a second): the first export is cut, the second stick gets its own."""
-    w = World("dstick-swap")
-    try:
-        swap(w)
-    finally:
-        w.cleanup()
+    in_world("dstick-swap", swap)
 
 
 def swap(w):
