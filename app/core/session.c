@@ -8,9 +8,15 @@
  *   number) before anything is said. So there is never a second recording
  *   while the first is still being written, and the box only says "saved"
  *   once the catalogue has it.
- * - A press that arrives while the box is speaking, saving or reading the
- *   receipt is ignored (and logged): the light has already shown that the box
- *   heard the first press, and a second press must never cancel a testimony.
+ * - A press during the welcome or the beep (before capture has started)
+ *   cancels: nothing has been recorded yet, so nothing is lost, and a quick
+ *   press-press means "not now". The shell discards the catalogue row and
+ *   file it made while the beep played (DR_ACT_STOP_RECORDING with
+ *   DR_STOP_CANCELLED), the box says "nothing has been recorded", then idle.
+ *   Chatter is not a second press: the debouncer swallows it.
+ * - A press that arrives while the box is saving, saying "thank you" or a
+ *   confirmation, or reading the receipt is ignored (and logged): once a
+ *   testimony exists, a second press must never cancel it.
  * - A press is an answer only once the question itself has started playing,
  *   and only until answer_ms after it ended. A press during "thank you" or
  *   during the confirmation of the previous answer is not an answer, so a
@@ -370,6 +376,16 @@ static void consent_saved(struct dr_core *c, struct out *o, const struct dr_even
 	set_state(c, o, st);
 }
 
+/* A press before capture began: cut the welcome or the beep, have the shell
+ * discard what it prepared, and say that nothing was recorded. */
+static void cancel(struct dr_core *c, struct out *o, uint64_t now)
+{
+	stop_playback(c, o);
+	emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING, .keep = false,
+				   .reason = DR_STOP_CANCELLED});
+	tell(c, o, DR_PROMPT_CANCELLED, DR_LIGHT_WELCOME, now);
+}
+
 static void listen_done(struct dr_core *c, struct out *o, uint64_t now)
 {
 	if (c->state != DR_ST_LISTEN)
@@ -396,6 +412,10 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 			play_one(c, o, DR_PROMPT_WELCOME, now);
 			set_state(c, o, DR_ST_WELCOME);
 		}
+		break;
+	case DR_ST_WELCOME:
+	case DR_ST_BEEP:
+		cancel(c, o, now);
 		break;
 	case DR_ST_RECORDING:
 		if (now - c->rec_start < c->cfg.min_length_ms)
@@ -610,6 +630,7 @@ const char *dr_prompt_name(enum dr_prompt p)
 		[DR_PROMPT_DIGIT_0 + 4] = "digit_4",   [DR_PROMPT_DIGIT_0 + 5] = "digit_5",
 		[DR_PROMPT_DIGIT_0 + 6] = "digit_6",   [DR_PROMPT_DIGIT_0 + 7] = "digit_7",
 		[DR_PROMPT_DIGIT_0 + 8] = "digit_8",   [DR_PROMPT_DIGIT_0 + 9] = "digit_9",
+		[DR_PROMPT_CANCELLED] = "cancelled",
 	};
 	return (unsigned)p < DR_PROMPT_COUNT ? names[p] : "?";
 }
@@ -634,6 +655,7 @@ const char *dr_stop_reason_name(enum dr_stop_reason r)
 	case DR_STOP_DEVICE_ERROR: return "device_error";
 	case DR_STOP_SHUTDOWN: return "shutdown";
 	case DR_STOP_TOO_SHORT: return "too_short";
+	case DR_STOP_CANCELLED: return "cancelled";
 	}
 	return "?";
 }

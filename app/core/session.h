@@ -9,6 +9,7 @@
  * nothing, so every press timing can be tested in virtual time.
  *
  *   idle --press--> welcome --prompt done--> beep --prompt done--> recording
+ *   welcome/beep --press--> telling "cancelled" (nothing recorded) --> idle
  *   recording --press (>= min length) / time limit--> finalising
  *   recording --press (< min length)--> finalising --> telling "too short" --> idle
  *   finalising --recording done--> [listen: "here it is", the recording; a press skips]
@@ -75,7 +76,10 @@ enum dr_prompt {
 	DR_PROMPT_GOODBYE,
 	DR_PROMPT_LISTEN,    /* "here is your recording; press to skip" (optional step) */
 	DR_PROMPT_DIGIT_0,   /* ... DR_PROMPT_DIGIT_0 + 9 */
-	DR_PROMPT_COUNT = DR_PROMPT_DIGIT_0 + 10
+	/* Added after the digits so every earlier value keeps its number. */
+	DR_PROMPT_CANCELLED = DR_PROMPT_DIGIT_0 + 10, /* a press during the welcome or
+							 the beep: nothing recorded */
+	DR_PROMPT_COUNT
 };
 
 /* Light patterns; how each looks is in dev/lights.h and docs/lights.md. */
@@ -121,7 +125,11 @@ enum dr_action_type {
 	DR_ACT_PLAY,            /* .prompt */
 	DR_ACT_STOP_PLAYBACK,   /* cut whatever is playing */
 	DR_ACT_START_RECORDING,
-	DR_ACT_STOP_RECORDING,  /* .keep: false = too short, delete it */
+	DR_ACT_STOP_RECORDING,  /* .keep: false = too short, delete it. With .reason
+				   DR_STOP_CANCELLED no capture was started: discard
+				   whatever was prepared for it (the catalogue row and
+				   file made during the beep), at once; no
+				   DR_EV_RECORDING_DONE is expected */
 	DR_ACT_IGNORED_PRESS,   /* a press that does nothing here (for the log) */
 	DR_ACT_CONSENT,         /* save .staff_yes/.share_yes durably (false: not given),
 				   then report DR_EV_CONSENT_SAVED */
@@ -136,6 +144,7 @@ enum dr_stop_reason {
 	DR_STOP_DEVICE_ERROR,
 	DR_STOP_SHUTDOWN,
 	DR_STOP_TOO_SHORT,
+	DR_STOP_CANCELLED, /* a press during the welcome or the beep: never started */
 };
 
 struct dr_action {

@@ -23,7 +23,7 @@ static const char *const conf_sections[] = {"daemon", "session", "consent", "rec
 static const char *const export_keys[] = {"keydir", NULL};
 static const char *const stick_keys[] = {"mount", NULL};
 static const char *const daemon_keys[] = {"board", "data_dir", "event_log", "prompts_dir",
-					  "log_level", "heartbeat", "user", NULL};
+					  "prompts_override_dir", "log_level", "heartbeat", "user", NULL};
 static const char *const session_keys[] = {"time_limit_s", "warning_s", "min_length_ms", NULL};
 static const char *const consent_keys[] = {"answer_s", "digit_pause_ms", "retention_days",
 					   "listen_back", NULL};
@@ -52,7 +52,7 @@ void drd_usage(FILE *f)
 	      "  -h, --help           this help\n"
 	      "  -V, --version        version\n"
 	      "\n"
-	      "Signals: SIGTERM or SIGINT finish the recording in progress (it is kept),\n"
+	      "Signals: SIGTERM, SIGINT or SIGHUP finish the recording in progress (it is kept),\n"
 	      "then exit 0.\n"
 	      "The config file and the board file are documented in docs/configuration.md.\n",
 	      f);
@@ -143,7 +143,7 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 	if ((r = dr_conf_get_int(s->conf, "recording", "complexity", s->rec.enc.complexity, 0, 10, &v, err, errlen)) < 0)
 		return r;
 	s->rec.enc.complexity = (int)v;
-	if ((r = dr_conf_get_int(s->conf, "recording", "flush_ms", s->rec.enc.flush_ms, 20, 500, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "recording", "flush_ms", s->rec.enc.flush_ms, 20, 400, &v, err, errlen)) < 0)
 		return r;
 	s->rec.enc.flush_ms = (unsigned)v;
 	if ((r = dr_conf_get_int(s->conf, "recording", "ring_s", s->rec.ring_ms / 1000, 10, 120, &v, err, errlen)) < 0)
@@ -333,6 +333,25 @@ int drd_settings_load(struct drd_settings *s, int argc, char **argv, char *err, 
 			goto err_free;
 	} else {
 		default_prompts_dir(s->prompts_dir, sizeof(s->prompts_dir));
+	}
+	/* An organisation's own recordings, phrase by phrase, in front of the
+	 * pack: the loader takes "override:pack" as a search path
+	 * (media/prompts.h), so the daemon passes prompts_dir on unchanged. */
+	const char *override = dr_conf_get_str(s->conf, "daemon", "prompts_override_dir", "");
+	if (*override) {
+		char both[sizeof(s->prompts_dir)];
+		if (strchr(override, ':')) {
+			snprintf(err, errlen, "config: [daemon] prompts_override_dir = %s: a folder name cannot contain ':'",
+				 override);
+			r = -EINVAL;
+			goto err_free;
+		}
+		if (snprintf(both, sizeof(both), "%s:%s", override, s->prompts_dir) >= (int)sizeof(both)) {
+			snprintf(err, errlen, "config: [daemon] prompts_override_dir: path too long");
+			r = -ENAMETOOLONG;
+			goto err_free;
+		}
+		strcpy(s->prompts_dir, both);
 	}
 
 	if ((r = validate_conf(s, err, errlen)) < 0)

@@ -47,6 +47,13 @@ int dr_capture_open_alsa(const char *device, unsigned period_ms, struct dr_captu
  * stereo is downmixed. */
 int dr_capture_open_wav(const char *path, bool paced, unsigned period_ms, struct dr_capture **out,
 			char *err, size_t errlen);
+/* WAV file as the sound of the room: paced, on a timeline that starts now
+ * (*t0_ns gets its CLOCK_MONOTONIC time, if not NULL) and runs on between
+ * recordings; start() does not go back to the first sample, a recording
+ * hears what the file holds at that moment. For tests of what a real
+ * microphone would hear around the beep. */
+int dr_capture_open_wav_live(const char *path, unsigned period_ms, uint64_t *t0_ns,
+			     struct dr_capture **out, char *err, size_t errlen);
 void dr_capture_free(struct dr_capture *c);
 const char *dr_capture_name(const struct dr_capture *c);
 
@@ -57,6 +64,10 @@ int dr_capture_start(struct dr_capture *c);
  * from overruns by itself (counted). */
 ssize_t dr_capture_read(struct dr_capture *c, int16_t *buf, size_t frames);
 int dr_capture_stop(struct dr_capture *c);
+/* Frames the microphone has already heard (before now) that a read has not
+ * returned yet: the device's buffer plus its latency (a sound server's, say).
+ * 0 when the backend cannot tell; never negative. */
+ssize_t dr_capture_pending(struct dr_capture *c);
 /* Samples the device dropped before we read them (xruns), since open. */
 uint64_t dr_capture_xruns(const struct dr_capture *c);
 

@@ -36,6 +36,13 @@ int dr_capture_stop(struct dr_capture *c)
 	return c->ops->stop(c);
 }
 
+ssize_t dr_capture_pending(struct dr_capture *c)
+{
+	ssize_t n = c->ops->pending ? c->ops->pending(c) : 0;
+
+	return n > 0 ? n : 0;
+}
+
 uint64_t dr_capture_xruns(const struct dr_capture *c)
 {
 	return __atomic_load_n(&c->xruns, __ATOMIC_RELAXED);
@@ -69,6 +76,12 @@ int dr_capture_open(const struct dr_conf *board, const char *board_dir, struct d
 			dr_dev_err(err, errlen, "audio: board.conf: [audio] capture_file: path too long");
 			return r;
 		}
+		bool live = false;
+		r = dr_conf_get_bool(board, "audio", "capture_live", false, &live, err, errlen);
+		if (r < 0)
+			return r;
+		if (live)
+			return dr_capture_open_wav_live(path, (unsigned)period_ms, NULL, out, err, errlen);
 		return dr_capture_open_wav(path, true, (unsigned)period_ms, out, err, errlen);
 	}
 	dr_dev_err(err, errlen, "audio: board.conf: [audio] capture = %s: must be alsa or wav", backend);

@@ -20,6 +20,8 @@ struct dr_capture_ops {
 	int (*start)(struct dr_capture *c);
 	ssize_t (*read)(struct dr_capture *c, int16_t *buf, size_t frames);
 	int (*stop)(struct dr_capture *c);
+	/* Frames captured before now that read has not returned yet; NULL: 0. */
+	ssize_t (*pending)(struct dr_capture *c);
 	void (*destroy)(struct dr_capture *c); /* frees the backend and c */
 };
 

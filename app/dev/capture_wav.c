@@ -4,6 +4,10 @@
  * real 48 kHz microphone would have produced them, in period steps, on a
  * CLOCK_MONOTONIC timeline that starts at dr_capture_start(); past the end
  * of the file it is silence. Unpaced: as fast as read, 0 at the end.
+ * Live (the sound of a room): the timeline starts when the file is opened
+ * and runs on between recordings; a recording hears what the file holds at
+ * that moment, as a real microphone hears the room, so a late start would
+ * cut the first word off here as it would there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,17 +21,40 @@
 struct wav_capture {
 	struct dr_capture base;
 	struct dr_wav_reader *rd;
-	bool paced, at_end;
+	bool paced, live, at_end;
 	size_t period;      /* frames */
-	uint64_t t0_ns;     /* CLOCK_MONOTONIC at start */
-	uint64_t delivered; /* frames since start */
+	uint64_t t0_ns;     /* CLOCK_MONOTONIC at start (live: at open) */
+	uint64_t delivered; /* frames since t0 */
 };
+
+static int fill(struct wav_capture *w, int16_t *buf, size_t n);
+
+/* Live: drops what the room said while nobody was recording. */
+static int skip_to_now(struct wav_capture *w)
+{
+	int16_t scratch[1024];
+	uint64_t now = (dr_dev_mono_ns() - w->t0_ns) / 1000u * DR_AUDIO_RATE / 1000000u;
+
+	while (w->delivered < now && !w->at_end) {
+		size_t n = now - w->delivered < 1024 ? (size_t)(now - w->delivered) : 1024;
+		int r = fill(w, scratch, n);
+		if (r < 0)
+			return r;
+		w->delivered += n;
+	}
+	if (w->delivered < now)
+		w->delivered = now;
+	return 0;
+}
 
 static int wav_start(struct dr_capture *c)
 {
 	struct wav_capture *w = (struct wav_capture *)c;
-	int r = dr_wav_reader_rewind(w->rd);
+	int r;
 
+	if (w->live)
+		return skip_to_now(w) < 0 ? -EIO : 0;
+	r = dr_wav_reader_rewind(w->rd);
 	if (r < 0)
 		return -EIO;
 	w->at_end = false;
@@ -100,13 +127,43 @@ static void wav_destroy(struct dr_capture *c)
 	free(w);
 }
 
+/* Paced: what the microphone has produced by now and not handed out (less
+ * than a period). Unpaced: nothing is ever waiting. */
+static ssize_t wav_pending(struct dr_capture *c)
+{
+	struct wav_capture *w = (struct wav_capture *)c;
+	uint64_t produced;
+
+	if (!w->paced)
+		return 0;
+	produced = (dr_dev_mono_ns() - w->t0_ns) / 1000u * DR_AUDIO_RATE / 1000000u;
+	return produced > w->delivered ? (ssize_t)(produced - w->delivered) : 0;
+}
+
 static const struct dr_capture_ops wav_capture_ops = {
 	.name = "wav",
 	.start = wav_start,
 	.read = wav_read,
 	.stop = wav_stop,
+	.pending = wav_pending,
 	.destroy = wav_destroy,
 };
+
+int dr_capture_open_wav_live(const char *path, unsigned period_ms, uint64_t *t0_ns,
+			     struct dr_capture **out, char *err, size_t errlen)
+{
+	int r = dr_capture_open_wav(path, true, period_ms, out, err, errlen);
+	struct wav_capture *w;
+
+	if (r < 0)
+		return r;
+	w = (struct wav_capture *)*out;
+	w->live = true;
+	w->t0_ns = dr_dev_mono_ns();
+	if (t0_ns)
+		*t0_ns = w->t0_ns;
+	return 0;
+}
 
 int dr_capture_open_wav(const char *path, bool paced, unsigned period_ms, struct dr_capture **out,
 			char *err, size_t errlen)

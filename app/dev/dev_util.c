@@ -48,7 +48,7 @@ int dr_dev_check_keys(const struct dr_conf *board, const char *section, const ch
 int dr_dev_audio_conf(const struct dr_conf *board, long *period_ms, char *err, size_t errlen)
 {
 	static const char *const known[] = {"capture",	     "playback",      "capture_device",
-					    "playback_device", "capture_file", "playback_file",
+					    "playback_device", "capture_file", "capture_live", "playback_file",
 					    "period_ms",      NULL};
 	char msg[512] = "";
 	int r;

@@ -24,16 +24,20 @@ static const struct dr_light_step steps_off[] = {{0, 0}};
 /* Ready: on, with a short dip every 3 s so it reads as "alive and waiting"
  * and never looks like recording (which is steady). */
 static const struct dr_light_step steps_idle[] = {{1, 2800}, {0, 200}};
-/* The press was taken: an immediate dip, then on while the box speaks. */
-static const struct dr_light_step steps_welcome[] = {{0, 250}, {1, 4750}};
-/* Recording: steady on, the whole time. */
+/* The press was taken, the box is speaking: an immediate dip (the answer to
+ * the press), then a dip every second, so that when recording starts and the
+ * light goes steady the change is plain to see. */
+static const struct dr_light_step steps_welcome[] = {{0, 250}, {1, 750}};
+/* Recording: steady on, the whole time. The only steady-on pattern. */
 static const struct dr_light_step steps_recording[] = {{1, 0}};
 /* Less than a minute left: slow blink. */
 static const struct dr_light_step steps_last_minute[] = {{1, 1000}, {0, 500}};
 /* Saving, nothing to do: quicker even blink. */
 static const struct dr_light_step steps_busy[] = {{1, 250}, {0, 250}};
-/* Saved. */
-static const struct dr_light_step steps_saved[] = {{1, 0}};
+/* Saved (and, after a staff stick, "done"): mostly off, one slow flash every
+ * 2 s. Shown through the confirmations and the receipt, so it must never
+ * look like recording (steady on) or like a question (even blink). */
+static const struct dr_light_step steps_saved[] = {{1, 500}, {0, 1500}};
 /* Tell staff: three short flashes, pause. */
 static const struct dr_light_step steps_error[] = {{1, 150}, {0, 150}, {1, 150},
 						   {0, 150}, {1, 150}, {0, 1500}};

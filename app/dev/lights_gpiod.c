@@ -4,7 +4,7 @@
  * light and the optional recording lamp by name or offset, requested as
  * outputs (consumer "diaryroom", initially off) with active-low as the board
  * says. Not exercisable on a host without a GPIO chip; the emulated board
- * covers it.
+ * drives PL061 lines 4 and 5 with it (tests/emulated reads their levels).
  */
 #include <errno.h>
 #include <gpiod.h>

@@ -22,7 +22,9 @@
 #define DR_OPUS_MAX_FRAME (DR_SAMPLE_RATE * 60 / 1000) /* 60 ms */
 #define DR_OPUS_MAX_PACKET 4000 /* libopus' recommended upper bound */
 #define DR_OGG_OUT_BYTES (32 * 1024)
-#define DR_FLUSH_MS_MAX 500
+/* A cut loses at most flush_ms + a frame + the encoder's look-ahead + what a
+ * stalled write still held; 400 keeps that inside the brief's 0.5 s. */
+#define DR_FLUSH_MS_MAX 400
 
 struct dr_oggopus {
 	OpusEncoder *enc;

@@ -30,7 +30,7 @@ struct dr_oggopus_params {
 	int bitrate;            /* bits/s, default 32000 (VBR) */
 	int complexity;         /* 0..10, default 8 */
 	int frame_ms;           /* 10, 20, 40 or 60; default 20 */
-	unsigned flush_ms;      /* page flush + sync interval; default 300, max 500 */
+	unsigned flush_ms;      /* page flush + sync interval; default 300, max 400 */
 	uint32_t serial;        /* Ogg stream serial number */
 	const char *recording_id; /* goes in the comment header; may be NULL */
 	const char *start_utc;    /* goes in the comment header; may be NULL */

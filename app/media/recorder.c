@@ -70,6 +70,7 @@ struct dr_recorder {
 
 	/* Shared between threads. */
 	atomic_bool stop;          /* capture should end */
+	_Atomic uint64_t stop_us;  /* CLOCK_MONOTONIC of dr_recorder_stop() */
 	atomic_bool capture_done;
 	atomic_bool cap_waiting;   /* capture thread waits for `space` */
 	atomic_uint handshake;     /* see handshake() */
@@ -148,10 +149,60 @@ static void capture_push(struct dr_recorder *r, const int16_t *buf, size_t n)
 		r->high_water = used;
 }
 
+/* Reads up to `want` frames (bounded by the time limit) into the ring.
+ * Returns frames read, 0 at the end of the input or the limit, -errno. */
+static ssize_t capture_once(struct dr_recorder *r, int16_t *buf, size_t want)
+{
+	if (r->max_samples && r->max_samples - r->captured < want)
+		want = (size_t)(r->max_samples - r->captured);
+	if (!want)
+		return 0;
+	ssize_t n = dr_capture_read(r->cap, buf, want);
+	if (n <= 0)
+		return n;
+	if ((size_t)n > want)
+		n = (ssize_t)want;
+	if (r->captured == 0) /* when the first sample reached the microphone */
+		r->first_sample_us = dr_mono_us() - (uint64_t)n * 1000000u / DR_SAMPLE_RATE;
+	capture_push(r, buf, (size_t)n);
+	r->captured += (uint64_t)n;
+	sem_post(&r->wake);
+	return n;
+}
+
+/*
+ * After a stop: what the microphone heard before the stop but the device
+ * still holds (its buffer, a sound server's latency: tens of milliseconds,
+ * more behind PulseAudio) is read too, so the last words before the press
+ * are in the file. Frames heard after the stop are not wanted.
+ */
+static void capture_tail(struct dr_recorder *r, int16_t *buf)
+{
+	uint64_t stop_us = atomic_load(&r->stop_us);
+	uint64_t now = dr_mono_us();
+	uint64_t after = now > stop_us ? (now - stop_us) * DR_SAMPLE_RATE / 1000000u : 0;
+	ssize_t pending = dr_capture_pending(r->cap);
+
+	if (!stop_us || pending <= 0 || (uint64_t)pending <= after)
+		return;
+	uint64_t owed = (uint64_t)pending - after;
+	if (owed > DR_SAMPLE_RATE) /* a device that says more is not believed */
+		owed = DR_SAMPLE_RATE;
+	while (owed) {
+		ssize_t n = capture_once(r, buf, owed < DR_CAPTURE_CHUNK ? owed : DR_CAPTURE_CHUNK);
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			return; /* the recording is over anyway: what we have is kept */
+		owed -= (uint64_t)n < owed ? (uint64_t)n : owed;
+	}
+}
+
 static void *capture_main(void *arg)
 {
 	struct dr_recorder *r = arg;
 	int16_t buf[DR_CAPTURE_CHUNK];
+	bool stopped = true; /* ended by dr_recorder_stop(), not by itself */
 	int err = dr_capture_start(r->cap);
 	if (err < 0) {
 		set_error(r, err, true);
@@ -159,28 +210,18 @@ static void *capture_main(void *arg)
 	}
 	uint64_t xruns = dr_capture_xruns(r->cap);
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
-		size_t want = DR_CAPTURE_CHUNK;
-		if (r->max_samples && r->max_samples - r->captured < want)
-			want = (size_t)(r->max_samples - r->captured);
-		ssize_t n = dr_capture_read(r->cap, buf, want);
-		if (n < 0) {
-			if (n == -EINTR || n == -EAGAIN)
-				continue;
+		ssize_t n = capture_once(r, buf, DR_CAPTURE_CHUNK);
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n < 0)
 			set_error(r, (int)n, true);
+		if (n <= 0) { /* a failure, the end of a file source, the limit */
+			stopped = false;
 			break;
 		}
-		if (n == 0)
-			break; /* end of a file source */
-		if ((size_t)n > want)
-			n = (ssize_t)want;
-		if (r->captured == 0) /* when the first sample reached the microphone */
-			r->first_sample_us = dr_mono_us() - (uint64_t)n * 1000000u / DR_SAMPLE_RATE;
-		capture_push(r, buf, (size_t)n);
-		r->captured += (uint64_t)n;
-		sem_post(&r->wake);
-		if (r->max_samples && r->captured >= r->max_samples)
-			break;
 	}
+	if (stopped && !atomic_load(&r->first_err))
+		capture_tail(r, buf);
 	r->lost += dr_capture_xruns(r->cap) - xruns;
 	dr_capture_stop(r->cap);
 out_signal:
@@ -369,6 +410,7 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 	memset(&r->stats, 0, sizeof(r->stats));
 	(void)dr_file_sink_watch_stats(sink, &r->stats); /* zeros for other sinks */
 	atomic_store(&r->stop, false);
+	atomic_store(&r->stop_us, 0);
 	atomic_store(&r->capture_done, false);
 	atomic_store(&r->cap_waiting, false);
 	atomic_store(&r->result_ready, false);
@@ -416,6 +458,8 @@ int dr_recorder_stop(struct dr_recorder *r)
 {
 	if (!r->started)
 		return -EINVAL;
+	uint64_t none = 0;
+	atomic_compare_exchange_strong(&r->stop_us, &none, dr_mono_us());
 	atomic_store(&r->stop, true);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RIFF/WAVE 16-bit PCM reader (file or memory) and mono writer.
+ * RIFF/WAVE reader (file or memory: 16/24/32-bit integer or 32/64-bit float
+ * PCM, mono or stereo) and 16-bit mono writer.
  *
  * The reader walks the chunk list once at open. Every size read from the file
  * is checked against the bytes really there: a chunk that claims to run past
@@ -21,14 +22,16 @@
 #include <unistd.h>
 
 #define DR_WAV_FORMAT_PCM 0x0001
+#define DR_WAV_FORMAT_FLOAT 0x0003
 #define DR_WAV_FORMAT_EXTENSIBLE 0xFFFE
 #define DR_WAV_HEADER_BYTES 44
 #define DR_WAV_MAX_DATA (UINT32_MAX - (DR_WAV_HEADER_BYTES - 8))
 
-/* KSDATAFORMAT_SUBTYPE_PCM, 00000001-0000-0010-8000-00aa00389b71, as stored. */
-static const unsigned char dr_wav_pcm_guid[16] = {
-	0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
-	0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71,
+/* The tail shared by the KSDATAFORMAT_SUBTYPE_* GUIDs of
+ * WAVE_FORMAT_EXTENSIBLE, xxxxxxxx-0000-0010-8000-00aa00389b71, as stored:
+ * the first four bytes hold the format tag (1 PCM, 3 IEEE float). */
+static const unsigned char dr_wav_guid_tail[12] = {
+	0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71,
 };
 
 struct dr_wav_reader {
@@ -37,6 +40,7 @@ struct dr_wav_reader {
 	uint64_t size;            /* real size of the file / buffer */
 	uint64_t data_off;        /* first byte of sample data */
 	uint64_t pos;             /* next frame to read */
+	uint16_t block;           /* bytes per frame */
 	struct dr_wav_info info;
 };
 
@@ -45,9 +49,19 @@ static uint16_t rd16(const unsigned char *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
+static uint32_t rd24(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+
 static uint32_t rd32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
 static void wr16(unsigned char *p, uint16_t v)
@@ -102,11 +116,11 @@ static int reader_read_at(const struct dr_wav_reader *r, uint64_t off, void *buf
 	return 0;
 }
 
-static int parse_fmt(struct dr_wav_reader *r, const unsigned char *f, uint32_t len, uint16_t *block)
+static int parse_fmt(struct dr_wav_reader *r, const unsigned char *f, uint32_t len)
 {
 	if (len < 16)
 		return -EINVAL;
-	uint16_t tag = rd16(f);
+	uint32_t tag = rd16(f);
 	uint16_t channels = rd16(f + 2);
 	uint32_t rate = rd32(f + 4);
 	uint16_t align = rd16(f + 12);
@@ -114,21 +128,33 @@ static int parse_fmt(struct dr_wav_reader *r, const unsigned char *f, uint32_t l
 	if (tag == DR_WAV_FORMAT_EXTENSIBLE) {
 		if (len < 40 || rd16(f + 16) < 22)
 			return -EINVAL;
-		if (memcmp(f + 24, dr_wav_pcm_guid, sizeof(dr_wav_pcm_guid)) != 0)
+		if (memcmp(f + 28, dr_wav_guid_tail, sizeof(dr_wav_guid_tail)) != 0)
 			return -ENOTSUP;
+		tag = rd32(f + 24);
+		/* Valid bits may be fewer than the container's (24 in 32): the
+		 * samples are left-justified, so reading the container is right. */
 		uint16_t valid_bits = rd16(f + 18);
 		if (valid_bits != 0 && valid_bits > bits)
 			return -EINVAL;
-	} else if (tag != DR_WAV_FORMAT_PCM) {
+	}
+	if (tag == DR_WAV_FORMAT_PCM) {
+		if (bits != 16 && bits != 24 && bits != 32)
+			return -ENOTSUP;
+	} else if (tag == DR_WAV_FORMAT_FLOAT) {
+		if (bits != 32 && bits != 64)
+			return -ENOTSUP;
+	} else {
 		return -ENOTSUP;
 	}
-	if (bits != 16 || channels < 1 || channels > 2)
+	if (channels < 1 || channels > 2)
 		return -ENOTSUP;
-	if (rate == 0 || align != channels * 2)
+	if (rate == 0 || align != channels * (bits / 8))
 		return -EINVAL;
 	r->info.rate = rate;
 	r->info.channels = channels;
-	*block = align;
+	r->info.bits = bits;
+	r->info.is_float = tag == DR_WAV_FORMAT_FLOAT;
+	r->block = align;
 	return 0;
 }
 
@@ -144,7 +170,6 @@ static int reader_parse(struct dr_wav_reader *r)
 		return -EINVAL;
 	/* The RIFF size is not used: the real file size bounds everything. */
 	bool have_fmt = false, have_data = false;
-	uint16_t block = 0;
 	uint64_t data_len = 0;
 	uint64_t off = sizeof(hdr);
 	while (r->size - off >= 8) {
@@ -162,7 +187,7 @@ static int reader_parse(struct dr_wav_reader *r)
 			uint32_t take = len < sizeof(f) ? len : (uint32_t)sizeof(f);
 			err = reader_read_at(r, body, f, take);
 			if (!err)
-				err = parse_fmt(r, f, take, &block);
+				err = parse_fmt(r, f, take);
 			if (err)
 				return err;
 			have_fmt = true;
@@ -183,7 +208,7 @@ static int reader_parse(struct dr_wav_reader *r)
 	}
 	if (!have_fmt || !have_data)
 		return -EINVAL;
-	r->info.frames = data_len / block;
+	r->info.frames = data_len / r->block;
 	return 0;
 }
 
@@ -239,35 +264,125 @@ const struct dr_wav_info *dr_wav_reader_info(const struct dr_wav_reader *r)
 	return &r->info;
 }
 
-long dr_wav_reader_read_mono(struct dr_wav_reader *r, int16_t *buf, size_t frames)
+/* How many of `frames` are left to read (and fit a long). */
+static size_t frames_left(const struct dr_wav_reader *r, size_t frames)
 {
 	uint64_t left = r->info.frames - r->pos;
 	if (frames > left)
 		frames = (size_t)left;
 	if (frames > LONG_MAX / 4)
 		frames = LONG_MAX / 4;
+	return frames;
+}
+
+/* One float sample as stored, NaN as 0, clamped to [-1, 1]. */
+static float float_sample(const struct dr_wav_reader *r, const unsigned char *p)
+{
+	double v;
+	if (r->info.bits == 32) {
+		uint32_t u = rd32(p);
+		float f;
+		memcpy(&f, &u, sizeof(f));
+		v = f;
+	} else {
+		uint64_t u = rd64(p);
+		memcpy(&v, &u, sizeof(v));
+	}
+	if (!(v >= -1.0)) /* NaN too */
+		return v != v ? 0.0f : -1.0f;
+	return v > 1.0 ? 1.0f : (float)v;
+}
+
+/* One integer sample, scaled to 32 bits (left-justified). */
+static int32_t int_sample(const struct dr_wav_reader *r, const unsigned char *p)
+{
+	switch (r->info.bits) {
+	case 16:
+		return (int32_t)((uint32_t)rd16(p) << 16);
+	case 24:
+		return (int32_t)(rd24(p) << 8);
+	default:
+		return (int32_t)rd32(p);
+	}
+}
+
+/* One sample as a 16-bit value (floats rounded and clipped). */
+static int32_t s16_sample(const struct dr_wav_reader *r, const unsigned char *p)
+{
+	if (!r->info.is_float)
+		return int_sample(r, p) >> 16;
+	float v = float_sample(r, p) * 32768.0f; /* within [-32768, 32768] */
+	int32_t s = v < 0 ? -(int32_t)(0.5f - v) : (int32_t)(v + 0.5f);
+	return s > INT16_MAX ? INT16_MAX : s;
+}
+
+/* One sample as a float, full scale 1.0. */
+static double f_sample(const struct dr_wav_reader *r, const unsigned char *p)
+{
+	return r->info.is_float ? float_sample(r, p) : int_sample(r, p) / 2147483648.0;
+}
+
+/* The frames of the next chunk, as raw bytes, into raw (room for at least
+ * one frame; returns how many frames it holds, or -errno). */
+#define DR_WAV_CHUNK_BYTES 8192
+static long read_chunk(struct dr_wav_reader *r, uint64_t frame, size_t want, unsigned char *raw)
+{
+	size_t k = DR_WAV_CHUNK_BYTES / r->block;
+	if (k > want)
+		k = want;
+	int err = reader_read_at(r, r->data_off + frame * r->block, raw, k * r->block);
+	return err ? err : (long)k;
+}
+
+long dr_wav_reader_read_mono(struct dr_wav_reader *r, int16_t *buf, size_t frames)
+{
+	frames = frames_left(r, frames);
 	if (frames == 0)
 		return 0;
-	uint64_t off = r->data_off + r->pos * r->info.channels * 2;
-	if (r->info.channels == 1) {
-		int err = reader_read_at(r, off, buf, frames * 2);
+	if (r->info.channels == 1 && r->info.bits == 16 && !r->info.is_float) {
+		/* The simulated microphone's format: straight into buf. */
+		int err = reader_read_at(r, r->data_off + r->pos * 2, buf, frames * 2);
 		if (err)
 			return err;
 		le16_to_host(buf, frames);
 	} else {
-		int16_t tmp[2 * 512];
+		unsigned char raw[DR_WAV_CHUNK_BYTES];
+		size_t bytes = r->info.bits / 8;
 		for (size_t done = 0; done < frames;) {
-			size_t k = frames - done;
-			if (k > 512)
-				k = 512;
-			int err = reader_read_at(r, off + done * 4, tmp, k * 4);
-			if (err)
-				return err;
-			le16_to_host(tmp, 2 * k);
-			for (size_t i = 0; i < k; i++)
-				buf[done + i] = (int16_t)(((int32_t)tmp[2 * i] + tmp[2 * i + 1]) >> 1);
-			done += k;
+			long k = read_chunk(r, r->pos + done, frames - done, raw);
+			if (k < 0)
+				return k;
+			for (size_t i = 0; i < (size_t)k; i++) {
+				const unsigned char *p = raw + i * r->block;
+				int32_t v = s16_sample(r, p);
+				if (r->info.channels == 2)
+					v = (v + s16_sample(r, p + bytes)) >> 1;
+				buf[done + i] = (int16_t)v;
+			}
+			done += (size_t)k;
 		}
+	}
+	r->pos += frames;
+	return (long)frames;
+}
+
+long dr_wav_reader_read_mono_float(struct dr_wav_reader *r, float *buf, size_t frames)
+{
+	frames = frames_left(r, frames);
+	unsigned char raw[DR_WAV_CHUNK_BYTES];
+	size_t bytes = r->info.bits / 8;
+	for (size_t done = 0; done < frames;) {
+		long k = read_chunk(r, r->pos + done, frames - done, raw);
+		if (k < 0)
+			return k;
+		for (size_t i = 0; i < (size_t)k; i++) {
+			const unsigned char *p = raw + i * r->block;
+			double v = f_sample(r, p);
+			if (r->info.channels == 2)
+				v = (v + f_sample(r, p + bytes)) / 2;
+			buf[done + i] = (float)v;
+		}
+		done += (size_t)k;
 	}
 	r->pos += frames;
 	return (long)frames;

@@ -2,9 +2,11 @@
 /*
  * dr_wav: minimal RIFF/WAVE PCM reading and writing.
  *
- * The reader accepts PCM 16-bit (format 1 or WAVE_FORMAT_EXTENSIBLE with the
- * PCM subformat), any rate, 1 or 2 channels; it skips unknown chunks, and
- * rejects anything else with -EINVAL / -ENOTSUP. It never trusts sizes in the
+ * The reader accepts integer PCM of 16, 24 or 32 bits and IEEE float of 32 or
+ * 64 bits (format tags 1 and 3, or WAVE_FORMAT_EXTENSIBLE with the PCM or
+ * IEEE_FLOAT subformat), any rate, 1 or 2 channels; it skips unknown chunks,
+ * and rejects anything else (8-bit, A-law, ADPCM, more channels...) with
+ * -ENOTSUP, and a malformed file with -EINVAL. It never trusts sizes in the
  * header beyond the real file size.
  * The writer writes 16-bit mono; sizes in the header are patched on close and
  * also every dr_wav_writer_flush(), so a crash leaves a playable file.
@@ -21,6 +23,10 @@ struct dr_wav_info {
 	uint32_t rate;
 	uint16_t channels;
 	uint64_t frames;
+	/* Added for prompts in any format; read_mono / read_mono_float convert
+	 * every one of them. */
+	uint16_t bits;     /* bits per sample as stored: 16, 24, 32 or 64 */
+	uint8_t is_float;  /* 1: IEEE float (32 or 64 bits); 0: signed integer PCM */
 };
 
 struct dr_wav_reader;
@@ -30,8 +36,16 @@ int dr_wav_reader_open(const char *path, struct dr_wav_reader **out);
 int dr_wav_reader_open_mem(const void *buf, size_t len, struct dr_wav_reader **out);
 const struct dr_wav_info *dr_wav_reader_info(const struct dr_wav_reader *r);
 /* Reads up to `frames` frames, downmixed to mono. Returns frames read, 0 at
- * end, or -errno. */
+ * end, or -errno. Samples of more than 16 bits are truncated to 16 (floor);
+ * float samples are scaled by 32768, rounded and clipped to 16 bits
+ * (NaN and infinities read as 0 and full scale). A stereo frame is the mean
+ * of its two channels, rounded down. */
 long dr_wav_reader_read_mono(struct dr_wav_reader *r, int16_t *buf, size_t frames);
+/* The same as floats, full scale = 1.0: an integer sample s of b bits is
+ * s / 2^(b-1); float samples are clamped to [-1, 1], NaN read as 0. A stereo
+ * frame is the mean of its two channels. Shares the position with
+ * read_mono. */
+long dr_wav_reader_read_mono_float(struct dr_wav_reader *r, float *buf, size_t frames);
 int dr_wav_reader_rewind(struct dr_wav_reader *r);
 void dr_wav_reader_free(struct dr_wav_reader *r);
 

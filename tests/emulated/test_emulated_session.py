@@ -23,6 +23,7 @@ holding a FAT image.
 import csv
 import json
 import os
+import re
 import time
 
 import emutest
@@ -242,6 +243,30 @@ def test_session():
             emu.power_cut()
 
 
+def light_lines(emu):
+    """The lights as the kernel's GPIO driver has them: the PL061 lines the
+    board file names (main 4, recording 5), read from debugfs in the guest,
+    requested by "diaryroom" as outputs. {"main": "hi"|"lo", ...}"""
+    rc, out = emu.shell("grep -q debugfs /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug;"
+                        " cat /sys/kernel/debug/gpio")
+    assert rc == 0, out
+    base, found = None, {}
+    for line in out.splitlines():
+        m = re.match(r"gpiochip\d+: GPIOs (\d+)-\d+, parent: platform/9030000\.pl061", line)
+        if m:
+            base = int(m.group(1))
+            continue
+        if line.startswith("gpiochip"):
+            base = None
+        m = re.match(r"\s*gpio-(\d+)\s+\(.*\|(\S+)\s*\)\s+(in|out)\s+(hi|lo)", line)
+        if base is not None and m and m.group(2) == "diaryroom" and m.group(3) == "out":
+            name = {4: "main", 5: "recording"}.get(int(m.group(1)) - base)
+            if name:
+                found[name] = m.group(4)
+    assert set(found) == {"main", "recording"}, f"the light lines are not diaryroom's outputs:\n{out}"
+    return found
+
+
 def run_session(emu):
     d = emu.run
     mic = drtest.speak(os.path.join(d, "testimony.wav"), TESTIMONY, pad=(0.2, 0.3))
@@ -278,6 +303,9 @@ def run_session(emu):
     started = emu.wait_for("recording_started", timeout=120)
     rec_id = started["id"]
     emu.play(mic)
+    lines = light_lines(emu)
+    log(f"PL061 lines while recording: {lines}")
+    assert lines == {"main": "hi", "recording": "hi"}, f"the lights do not show recording: {lines}"
     emu.play_wait(timeout=120)
     time.sleep(0.3)
     emu.press()
@@ -287,6 +315,10 @@ def run_session(emu):
     assert fin["lost"] == 0, f"the microphone lost samples: {fin}"
 
     answer_consent_questions(emu, rec_id)
+    emu.wait_for("light", pattern="idle", timeout=60)
+    lines = light_lines(emu)
+    log(f"PL061 lines at idle: {lines}")
+    assert lines["recording"] == "lo", f"the recording lamp is on at idle: {lines}"
 
     # staff come with sticks: a blank one, then their staff stick
     check_blank_stick(emu)

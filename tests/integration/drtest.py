@@ -121,6 +121,21 @@ def similarity(decoded, reference, max_lag_ms=100):
     return best, float(np.abs(window).max() / denom)
 
 
+def prompt_seconds(name, prompts=None):
+    """How long a prompt of the pack lasts, decoded by the reference decoder."""
+    return len(decode_copy(os.path.join(prompts or PROMPTS, name + ".opus"))) / RATE
+
+
+def decode_copy(path):
+    """decode() for a file the test must not write beside (a prompt pack)."""
+    fd, out = tempfile.mkstemp(suffix=".wav", dir=tmpdir("decode"))
+    os.close(fd)
+    p = subprocess.run(["opusdec", "--quiet", "--rate", str(RATE), path, out],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, f"opusdec failed on {path}: {p.stderr}"
+    return read_wav(out)[0]
+
+
 def blake2b_256(path):
     h = hashlib.blake2b(digest_size=32)
     with open(path, "rb") as f:
@@ -252,11 +267,13 @@ class Box:
     def record(self, seconds):
         """One whole session: press, wait for recording, talk for `seconds`,
         press, wait until idle. Returns (start event, stop button event,
-        finalised event)."""
-        self.press()
+        finalised event). The test's own times of the two presses
+        (time.monotonic()) are left in self.presses."""
+        p1 = self.press()
         started = self.wait_for("recording_started", timeout=60)
         time.sleep(seconds)
-        self.press()
+        p2 = self.press()
+        self.presses = (p1, p2)
         down = self.wait_for("button", edge="down")
         fin = self.wait_for("recording_finalised", timeout=60)
         self.wait_for("state", to="idle", timeout=60)

@@ -2,15 +2,17 @@
 """A spoken testimony through press, speech, press on the simulated board.
 
 The microphone is a WAV of espeak-ng speech at 48 kHz; the WAV capture
-starts from its first sample when recording starts (after the beep). So the
-file must hold exactly the first (stop press - recording start) of it."""
+starts from its first sample when recording starts (after the welcome and the
+beep). So the file must hold exactly the first (stop press - first press -
+welcome - beep) of it."""
 import os
+import signal
 import time
 
 import numpy as np
 
-from drtest import (RATE, Box, blake2b_256, decode, log, opusinfo_clean, read_wav, run,
-                    similarity, speak, tmpdir)
+from drtest import (BUILD, RATE, Box, blake2b_256, decode, envelope, log, opusinfo_clean, prompt_seconds,
+                    read_wav, run, similarity, speak, tmpdir, write_wav)
 
 TESTIMONY = ("I have lived here for two years. The staff are kind, but the heating in my "
              "room has been broken since October, and nobody has come to fix it.")
@@ -37,10 +39,16 @@ def test_session_records_what_was_said():
     log(info)
     decoded = decode(path)
 
-    # its length is the span from the start of recording to the stop press
-    span = (down["t_us"] - started["t_us"]) / 1e6
+    # its length is the span between the presses, less the welcome and the
+    # beep (the resident speaks after the beep): by the test's own clock and
+    # the prompts' own lengths, not by what the box says of itself
+    p1, p2 = box.presses
+    expected = (p2 - p1) - prompt_seconds("welcome") - prompt_seconds("beep")
     length = len(decoded) / RATE
-    log(f"span {span:.3f} s, decoded {length:.3f} s, samples {fin['samples']}")
+    span = (down["t_us"] - started["t_us"]) / 1e6
+    log(f"presses {p2 - p1:.3f} s apart, expected {expected:.3f} s, decoded {length:.3f} s, "
+        f"box's own span {span:.3f} s, samples {fin['samples']}")
+    assert abs(length - expected) <= 0.060, (length, expected)
     assert abs(length - span) <= 0.060, (length, span)
     assert abs(row["duration_ms"] / 1000 - length) <= 0.021, (row["duration_ms"], length)
 
@@ -114,5 +122,77 @@ def test_two_sessions_make_two_recordings():
     assert len(audit) >= 4, audit
 
 
+def test_the_english_pack_is_what_the_box_says():
+    """The sim tests use a short pack; the real English pack (built from
+    app/prompts/en/phrases.txt) must load too, and the welcome it plays is
+    the long, spoken one."""
+    d = tmpdir("english")
+    mic = speak(os.path.join(d, "mic.wav"), "Hello.")
+    pack = os.path.join(BUILD, "share", "diaryroom", "prompts", "en")
+    box = Box("english", mic, root=d, prompts=pack).start()
+    box.press()
+    welcome = box.wait_for("prompt", name="welcome", timeout=30)
+    box.wait_for("recording_started", timeout=60)
+    box.proc.send_signal(signal.SIGTERM)
+    assert box.wait_exit() == 0, box.stderr_text()
+    seconds = welcome["samples"] / RATE
+    log(f"the English welcome lasts {seconds:.1f} s")
+    assert abs(seconds - prompt_seconds("welcome", pack)) < 0.05
+    assert seconds > 5, "the English welcome is too short to be the spoken sentence"
+
+
+def first_syllable_margin(speech_after_beep_s):
+    """A room that speaks `speech_after_beep_s` after the beep has ended (by
+    the prompts' lengths from the press), recorded through a live microphone
+    (the WAV's timeline runs from when the box opened it, as a room does, so
+    a late start cuts the first word off here as it would in a room). Returns
+    (ms of room heard before the first syllable, similarity of the file to
+    what the room said from where the file starts)."""
+    d = tmpdir("syllable")
+    word = speak(os.path.join(d, "speech.wav"), "Kind people work here, but the heating is broken.")
+    speech, _ = read_wav(word)
+    loud = envelope(speech) > envelope(speech).max() - 30
+    onset_in_speech = int(np.argmax(loud)) * 480  # first 10 ms frame of voice
+    lead = 4.0  # seconds of quiet room before the speech
+    room = np.concatenate([np.zeros(int(lead * RATE)), speech[onset_in_speech:],
+                           np.zeros(5 * RATE)])
+    room_wav = os.path.join(d, "room.wav")
+    write_wav(room_wav, room)
+    onset = int(lead * RATE)  # where the first syllable is in the room
+    box = Box("syllable", room_wav, root=d, sets=["audio.capture_live=yes"]).start(wait_ready=False)
+    t0 = box.wait_for("mic", timeout=60)["t_us"] / 1e6
+    box.wait_for("ready", timeout=60)
+    press_at = t0 + lead - speech_after_beep_s - prompt_seconds("welcome") - prompt_seconds("beep")
+    assert time.monotonic() < press_at, "the box took too long to start"
+    time.sleep(press_at - time.monotonic())
+    box.press()
+    box.wait_for("recording_started", timeout=30)
+    time.sleep(max(0.0, t0 + lead + (len(speech) - onset_in_speech) / RATE + 0.3 - time.monotonic()))
+    box.press()
+    box.wait_for("recording_finalised", timeout=60)
+    box.wait_for("state", to="idle", timeout=60)
+    assert box.terminate() == 0, box.stderr_text()
+    row = box.catalogue()[0]
+    decoded = decode(os.path.join(box.data, row["file"]))
+    # where in the room the file starts: the peak of their cross-correlation
+    size = 1 << int(np.ceil(np.log2(len(room) + len(decoded))))
+    xc = np.fft.irfft(np.fft.rfft(room, size) * np.conj(np.fft.rfft(decoded, size)), size)
+    start = int(np.argmax(xc[: len(room)]))
+    env_sim, _ = similarity(decoded, room[start:start + len(decoded)], max_lag_ms=20)
+    return (onset - start) * 1000 / RATE, env_sim
+
+
+def test_first_syllable_after_the_beep_is_in_the_file():
+    """Issue 3: 'The first syllable after the beep is in the file.' A resident
+    who starts talking 50 ms after the beep ends (faster than anyone reacts)
+    is heard from their first syllable."""
+    margin_ms, env_sim = first_syllable_margin(0.050)
+    log(f"recording began {margin_ms:.0f} ms before the first syllable; "
+        f"file vs room: envelope {env_sim:.3f}")
+    assert env_sim >= 0.9, env_sim
+    assert margin_ms > 0, f"the first {-margin_ms:.0f} ms of the first syllable are not in the file"
+
+
 if __name__ == "__main__":
-    run([test_session_records_what_was_said, test_two_sessions_make_two_recordings])
+    run([test_session_records_what_was_said, test_two_sessions_make_two_recordings,
+         test_the_english_pack_is_what_the_box_says, test_first_syllable_after_the_beep_is_in_the_file])

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""SIGTERM (or SIGINT) mid-recording: the recording is finalised and kept,
+"""SIGTERM (or SIGINT, or SIGHUP) mid-recording: the recording is finalised and kept,
 whatever its length, and the daemon exits 0."""
 import os
 import signal
@@ -8,7 +8,7 @@ import time
 from drtest import RATE, Box, decode, opusinfo_clean, run, speak, tmpdir
 
 
-def _stop_mid_recording(sig, seconds):
+def _stop_mid_recording(sig, seconds, twice=False):
     d = tmpdir("shutdown")
     mic = speak(os.path.join(d, "mic.wav"), "The kitchen is always clean and the staff listen.")
     box = Box("shutdown", mic, root=d).start()
@@ -17,6 +17,9 @@ def _stop_mid_recording(sig, seconds):
     time.sleep(seconds)
     t = time.monotonic()
     box.proc.send_signal(sig)
+    if twice:  # an impatient operator, or init, says it again while it is stopping
+        time.sleep(0.01)
+        box.proc.send_signal(sig)
     fin = box.wait_for("recording_finalised", timeout=30)
     assert box.wait_exit() == 0, box.stderr_text()
     assert fin["state"] == "complete", fin
@@ -39,6 +42,15 @@ def test_sigint_mid_short_recording_keeps_it():
     _stop_mid_recording(signal.SIGINT, 0.8)
 
 
+def test_sighup_mid_recording_keeps_it():
+    # a closed terminal (diaryroomd run by hand over ssh) must not lose it
+    _stop_mid_recording(signal.SIGHUP, 2.5)
+
+
+def test_second_sigterm_while_stopping_changes_nothing():
+    _stop_mid_recording(signal.SIGTERM, 2.5, twice=True)
+
+
 def test_sigterm_when_idle_exits_at_once():
     d = tmpdir("shutdown-idle")
     mic = speak(os.path.join(d, "mic.wav"), "Hello.")
@@ -49,4 +61,5 @@ def test_sigterm_when_idle_exits_at_once():
 
 if __name__ == "__main__":
     run([test_sigterm_mid_recording_keeps_it, test_sigint_mid_short_recording_keeps_it,
+         test_sighup_mid_recording_keeps_it, test_second_sigterm_while_stopping_changes_nothing,
          test_sigterm_when_idle_exits_at_once])

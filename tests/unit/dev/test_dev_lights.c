@@ -112,9 +112,10 @@ static void test_step_tables(void **state)
 			continue;
 		on_ms = 0;
 		for (size_t i = 0; i < n; i++) {
-			/* Calm: no flicker faster than 100 ms; visible: not
-			 * slower than 5 s per step. */
-			assert_true(st[i].ms >= 100 && st[i].ms <= 5000);
+			/* Calm: no flicker faster than 100 ms; visible: it
+			 * changes at least every 3 s, so a blinking pattern is
+			 * never taken for a steady one at a glance. */
+			assert_true(st[i].ms >= 100 && st[i].ms <= 3000);
 			/* Steps alternate, or it would not be a blink. */
 			assert_int_equal(st[i].on, !st[(i + 1) % n].on);
 			on_ms += st[i].on ? st[i].ms : 0;
@@ -126,14 +127,6 @@ static void test_step_tables(void **state)
 	assert_true(n == 1 && !st[0].on);
 	n = dr_lights_pattern_steps(DR_LIGHT_RECORDING, &st);
 	assert_true(n == 1 && st[0].on);
-	/* What a resident must tell apart. */
-	assert_false(same_steps(DR_LIGHT_IDLE, DR_LIGHT_WELCOME));
-	assert_false(same_steps(DR_LIGHT_IDLE, DR_LIGHT_RECORDING));
-	assert_false(same_steps(DR_LIGHT_RECORDING, DR_LIGHT_LAST_MINUTE));
-	assert_false(same_steps(DR_LIGHT_RECORDING, DR_LIGHT_BUSY));
-	assert_false(same_steps(DR_LIGHT_LAST_MINUTE, DR_LIGHT_BUSY));
-	assert_false(same_steps(DR_LIGHT_ERROR, DR_LIGHT_FULL));
-	assert_false(same_steps(DR_LIGHT_ERROR, DR_LIGHT_BUSY));
 	/* Error: three flashes a cycle; full: two. */
 	n = dr_lights_pattern_steps(DR_LIGHT_ERROR, &st);
 	assert_int_equal(n, 6);
@@ -142,6 +135,84 @@ static void test_step_tables(void **state)
 	/* Out of range reads as off. */
 	n = dr_lights_pattern_steps(DR_LIGHT_COUNT, &st);
 	assert_true(n == 1 && !st[0].on);
+}
+
+/* How a pattern looks to someone watching it for a few seconds. */
+struct look {
+	bool steady;
+	bool on;         /* steady: lit or dark */
+	size_t flashes;  /* lit steps per cycle */
+	size_t cycle_ms;
+	double on_share; /* of the cycle */
+};
+
+static struct look look_of(enum dr_light p)
+{
+	const struct dr_light_step *st;
+	size_t n = dr_lights_pattern_steps(p, &st), on_ms = 0;
+	struct look k = {.steady = n == 1, .on = n == 1 && st[0].on, .cycle_ms = cycle_ms(p)};
+
+	for (size_t i = 0; n > 1 && i < n; i++) {
+		k.flashes += st[i].on;
+		on_ms += st[i].on ? st[i].ms : 0;
+	}
+	k.on_share = k.cycle_ms ? (double)on_ms / (double)k.cycle_ms : 0;
+	return k;
+}
+
+/* Two patterns a person can tell apart: one steady and one not (or steady
+ * lit against steady dark), or a different number of flashes a cycle, or a
+ * rhythm at least a quarter slower, or lit for a clearly different share of
+ * the time (15 points). Merely different tables (the same blink shifted by a
+ * step) do not count. */
+static bool told_apart(enum dr_light a, enum dr_light b)
+{
+	struct look x = look_of(a), y = look_of(b);
+
+	if (x.steady || y.steady)
+		return x.steady != y.steady || x.on != y.on;
+	if (x.flashes != y.flashes)
+		return true;
+	size_t lo = x.cycle_ms < y.cycle_ms ? x.cycle_ms : y.cycle_ms;
+	size_t hi = x.cycle_ms < y.cycle_ms ? y.cycle_ms : x.cycle_ms;
+	if (hi * 4 >= lo * 5)
+		return true;
+	return x.on_share - y.on_share >= 0.15 || y.on_share - x.on_share >= 0.15;
+}
+
+/* Every pattern means something different to a resident or to staff (ready,
+ * speaking, recording, last minute, busy, saved, question, error, full,
+ * off), so every pair must look different. Saved in particular follows
+ * recording and lasts through the confirmations and the ~20 s receipt: it
+ * must never look like recording. */
+static void test_patterns_told_apart(void **state)
+{
+	const struct dr_light_step *st;
+
+	(void)state;
+	for (int a = 0; a < DR_LIGHT_COUNT; a++)
+		for (int b = a + 1; b < DR_LIGHT_COUNT; b++)
+			if (!told_apart((enum dr_light)a, (enum dr_light)b) ||
+			    same_steps((enum dr_light)a, (enum dr_light)b))
+				fail_msg("%s and %s look the same", dr_light_name((enum dr_light)a),
+					 dr_light_name((enum dr_light)b));
+	/* Recording is the only steady-on pattern, off the only steady-dark one. */
+	for (int p = 0; p < DR_LIGHT_COUNT; p++) {
+		size_t n = dr_lights_pattern_steps((enum dr_light)p, &st);
+
+		if (n == 1 && st[0].on != 0)
+			assert_int_equal(p, DR_LIGHT_RECORDING);
+		if (n == 1 && st[0].on == 0)
+			assert_int_equal(p, DR_LIGHT_OFF);
+	}
+	/* The ones a resident sees one after the other, spelt out. */
+	assert_true(told_apart(DR_LIGHT_RECORDING, DR_LIGHT_SAVED));
+	assert_true(told_apart(DR_LIGHT_WELCOME, DR_LIGHT_RECORDING));
+	assert_true(told_apart(DR_LIGHT_QUESTION, DR_LIGHT_SAVED));
+	assert_true(told_apart(DR_LIGHT_SAVED, DR_LIGHT_IDLE));
+	/* and the rule itself can say "the same" */
+	assert_false(told_apart(DR_LIGHT_BUSY, DR_LIGHT_BUSY));
+	assert_false(told_apart(DR_LIGHT_RECORDING, DR_LIGHT_RECORDING));
 }
 
 /* A fake backend that records what it was asked to show. */
@@ -256,6 +327,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log_backend_lines),
 		cmocka_unit_test(test_step_tables),
+		cmocka_unit_test(test_patterns_told_apart),
 		cmocka_unit_test(test_recording_lamp_exactly_while_recording),
 		cmocka_unit_test(test_blinks_on_timer),
 		cmocka_unit_test(test_board_errors),

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* dr_wav: the simulated microphone's and speaker's file format. */
 #include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,13 +245,168 @@ static void test_extensible_and_unknown_chunks(void **state)
 	assert_memory_equal(m, s, sizeof(s));
 	dr_wav_reader_free(r);
 
-	/* Extensible but IEEE float: not ours. */
+	/* Extensible IEEE float of 16 bits: no such thing. */
 	wb_riff(&w);
 	wb_fmt_ext(&w, 1, guid_float);
 	wb_data(&w, s, 5, 10);
 	wb_done(&w);
 	assert_int_equal(open_mem(&w, &r), -ENOTSUP);
 	assert_null(r);
+
+	/* An unknown subformat GUID (A-law in an extensible header). */
+	unsigned char guid_alaw[16];
+	memcpy(guid_alaw, guid_pcm, 16);
+	guid_alaw[0] = 0x06;
+	wb_riff(&w);
+	wb_fmt_ext(&w, 1, guid_alaw);
+	wb_data(&w, s, 5, 10);
+	assert_int_equal(open_mem(&w, &r), -ENOTSUP);
+}
+
+/* fmt for any sample size, plain or extensible. */
+static void wb_fmt_any(struct wb *w, uint16_t tag, uint16_t ch, uint32_t rate, uint16_t bits, bool ext)
+{
+	uint16_t align = (uint16_t)(ch * bits / 8);
+	wb_bytes(w, "fmt ", 4);
+	wb_u32(w, ext ? 40 : 16);
+	wb_u16(w, ext ? 0xFFFE : tag);
+	wb_u16(w, ch);
+	wb_u32(w, rate);
+	wb_u32(w, rate * align);
+	wb_u16(w, align);
+	wb_u16(w, bits);
+	if (ext) {
+		wb_u16(w, 22);
+		wb_u16(w, bits);
+		wb_u32(w, ch == 1 ? 0x4 : 0x3);
+		wb_bytes(w, tag == 3 ? guid_float : guid_pcm, 16);
+	}
+}
+
+static void wb_data_raw(struct wb *w, const void *p, uint32_t len)
+{
+	wb_bytes(w, "data", 4);
+	wb_u32(w, len);
+	wb_bytes(w, p, len);
+}
+
+/* Prompts recorded by real people come in every sample format: 24 and
+ * 32-bit integers, 32 and 64-bit floats, plain or extensible headers. */
+static void test_wider_sample_formats(void **state)
+{
+	(void)state;
+	struct wb w;
+	struct dr_wav_reader *r;
+	int16_t m[8];
+	float f[8];
+
+	/* 24-bit stereo: 0x123456 and -0x123456 per frame, then full scale. */
+	static const unsigned char s24[] = {
+		0x56, 0x34, 0x12, 0x56, 0x34, 0x12, /* 0x123456, 0x123456 */
+		0xaa, 0xcb, 0xed, 0x56, 0x34, 0x12, /* -0x123456, 0x123456 */
+		0xff, 0xff, 0x7f, 0x00, 0x00, 0x80, /* max, min */
+	};
+	for (int ext = 0; ext < 2; ext++) {
+		wb_riff(&w);
+		wb_fmt_any(&w, 1, 2, 96000, 24, ext);
+		wb_data_raw(&w, s24, sizeof(s24));
+		wb_done(&w);
+		assert_int_equal(open_mem(&w, &r), 0);
+		const struct dr_wav_info *info = dr_wav_reader_info(r);
+		assert_int_equal(info->rate, 96000);
+		assert_int_equal(info->bits, 24);
+		assert_int_equal(info->is_float, 0);
+		assert_int_equal(info->frames, 3);
+		assert_int_equal(dr_wav_reader_read_mono(r, m, 8), 3);
+		assert_int_equal(m[0], 0x1234);
+		assert_int_equal(m[1], -1); /* (-0x1235 + 0x1234) / 2: each floored, then the mean */
+		assert_int_equal(m[2], -1); /* (32767 - 32768) / 2, rounded down */
+		assert_int_equal(dr_wav_reader_rewind(r), 0);
+		assert_int_equal(dr_wav_reader_read_mono_float(r, f, 8), 3);
+		assert_true(f[0] == (float)(0x123456 / 8388608.0));
+		assert_true(f[1] == 0.0f);
+		assert_true(fabsf(f[2] - (-0.5f / 8388608.0f)) < 1e-9f);
+		dr_wav_reader_free(r);
+	}
+
+	/* 32-bit integer mono. */
+	int32_t s32[] = {0x7fffffff, INT32_MIN, 0x00010000, -0x00010001};
+	wb_riff(&w);
+	wb_fmt_any(&w, 1, 1, 11025, 32, false);
+	wb_data_raw(&w, s32, sizeof(s32));
+	wb_done(&w);
+	assert_int_equal(open_mem(&w, &r), 0);
+	assert_int_equal(dr_wav_reader_read_mono(r, m, 8), 4);
+	assert_int_equal(m[0], INT16_MAX);
+	assert_int_equal(m[1], INT16_MIN);
+	assert_int_equal(m[2], 1);
+	assert_int_equal(m[3], -2);
+	dr_wav_reader_free(r);
+
+	/* 32-bit float, plain and extensible: rounded, clipped, NaN as 0. */
+	float fl[] = {0.5f, -0.25f, 1.5f, -7.0f, NAN, INFINITY, 1.0f / 65536, -1.0f};
+	for (int ext = 0; ext < 2; ext++) {
+		wb_riff(&w);
+		wb_fmt_any(&w, 3, 1, 22050, 32, ext);
+		wb_data_raw(&w, fl, sizeof(fl));
+		wb_done(&w);
+		assert_int_equal(open_mem(&w, &r), 0);
+		assert_int_equal(dr_wav_reader_info(r)->is_float, 1);
+		assert_int_equal(dr_wav_reader_read_mono(r, m, 8), 8);
+		int16_t want[] = {16384, -8192, INT16_MAX, INT16_MIN, 0, INT16_MAX, 1, INT16_MIN};
+		assert_memory_equal(m, want, sizeof(want));
+		assert_int_equal(dr_wav_reader_rewind(r), 0);
+		assert_int_equal(dr_wav_reader_read_mono_float(r, f, 8), 8);
+		float wantf[] = {0.5f, -0.25f, 1.0f, -1.0f, 0.0f, 1.0f, 1.0f / 65536, -1.0f};
+		assert_memory_equal(f, wantf, sizeof(wantf));
+		dr_wav_reader_free(r);
+	}
+
+	/* 64-bit float stereo. */
+	double dl[] = {0.5, 0.25, -1.0, 1.0};
+	wb_riff(&w);
+	wb_fmt_any(&w, 3, 2, 32000, 64, false);
+	wb_data_raw(&w, dl, sizeof(dl));
+	wb_done(&w);
+	assert_int_equal(open_mem(&w, &r), 0);
+	assert_int_equal(dr_wav_reader_info(r)->bits, 64);
+	assert_int_equal(dr_wav_reader_info(r)->frames, 2);
+	assert_int_equal(dr_wav_reader_read_mono_float(r, f, 8), 2);
+	assert_true(f[0] == 0.375f && f[1] == 0.0f);
+	dr_wav_reader_free(r);
+
+	/* 16-bit as floats: exactly s / 32768. */
+	int16_t s16[] = {INT16_MIN, -1, 0, 12345, INT16_MAX};
+	wb_riff(&w);
+	wb_fmt(&w, 1, 1, 8000, 16);
+	wb_data(&w, s16, 5, 10);
+	wb_done(&w);
+	assert_int_equal(open_mem(&w, &r), 0);
+	assert_int_equal(dr_wav_reader_info(r)->bits, 16);
+	assert_int_equal(dr_wav_reader_read_mono_float(r, f, 3), 3);
+	assert_int_equal(dr_wav_reader_read_mono_float(r, f + 3, 8), 2); /* the position is shared */
+	assert_int_equal(dr_wav_reader_read_mono_float(r, f + 5, 3), 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(f[i] == (float)(s16[i] / 32768.0));
+	dr_wav_reader_free(r);
+
+	/* Refused: 8-bit, 16-bit float, 64-bit integer; 24-bit with a block
+	 * align that is not 3 bytes a channel. */
+	static const struct {
+		uint16_t tag, bits;
+		int want;
+	} bad[] = {{1, 8, -ENOTSUP}, {3, 16, -ENOTSUP}, {1, 64, -ENOTSUP}, {3, 24, -ENOTSUP}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		wb_riff(&w);
+		wb_fmt_any(&w, bad[i].tag, 1, 48000, bad[i].bits, false);
+		wb_data_raw(&w, s32, sizeof(s32));
+		assert_int_equal(open_mem(&w, &r), bad[i].want);
+	}
+	wb_riff(&w);
+	wb_fmt_any(&w, 1, 1, 48000, 24, false);
+	w.b[32] = 4; /* block align 4 for one 24-bit channel */
+	wb_data_raw(&w, s32, sizeof(s32));
+	assert_int_equal(open_mem(&w, &r), -EINVAL);
 }
 
 static void test_malformed_headers(void **state)
@@ -370,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_stereo_is_downmixed),
 		cmocka_unit_test(test_extensible_and_unknown_chunks),
 		cmocka_unit_test(test_malformed_headers),
+		cmocka_unit_test(test_wider_sample_formats),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
