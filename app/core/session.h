@@ -202,6 +202,7 @@ struct dr_core {
 	uint64_t listen_deadline; /* watchdog for the recording's playback */
 	uint64_t finalise_deadline; /* watchdog for closing the file */
 	uint64_t rec_samples;
+	uint32_t actions_dropped; /* actions that did not fit in DR_MAX_ACTIONS: always 0 */
 };
 
 void dr_core_init(struct dr_core *c, const struct dr_core_config *cfg, uint64_t now_ms);

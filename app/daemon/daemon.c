@@ -164,6 +164,13 @@ static int prepare_recording(struct drd *d)
 
 	if (d->prepared)
 		return 0;
+	if (d->rec_active) {
+		/* The last recording is still being closed (a storage that hung
+		 * past the core's limit): its id, path and counters stay as they
+		 * are until it is collected, and no new one starts meanwhile. */
+		log_error(d, "store", "the last recording is still being saved; not starting another");
+		return -EBUSY;
+	}
 	now_utc(d->rec_utc, sizeof(d->rec_utc));
 	r = dr_store_begin(d->store, d->rec_utc, dr_mono_ms(), d->rec_id, d->rec_path,
 			   sizeof(d->rec_path), err, sizeof(err));
@@ -184,16 +191,17 @@ static int prepare_recording(struct drd *d)
 	return 0;
 }
 
-/* A prepared recording that never started (shutdown during the beep). */
-static void unprepare_recording(struct drd *d)
+/* A prepared recording that never started (shutdown during the beep, or a
+ * press that cancelled it): the row and the file are discarded. */
+static void unprepare_recording(struct drd *d, const char *why)
 {
 	char err[512];
 	if (!d->prepared)
 		return;
 	d->prepared = false;
 	d->rec_sink.ops->close(d->rec_sink.user);
-	dr_store_discard(d->store, d->rec_id, "stopped before recording began; nothing was recorded",
-			 err, sizeof(err));
+	if (dr_store_discard(d->store, d->rec_id, why, err, sizeof(err)) < 0)
+		log_error(d, "store", err);
 }
 
 static void do_start_recording(struct drd *d)
@@ -223,6 +231,15 @@ err_report:
 
 static void do_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why)
 {
+	if (why == DR_STOP_CANCELLED) {
+		/* A press during the welcome or the beep: capture never began.
+		 * Only what the beep prepared goes; a recording still being
+		 * closed (rec_active) is not this one and is left alone. */
+		dr_evlog_emit(d->log, "recording_stopping", ",\"id\":\"%s\",\"reason\":\"%s\",\"keep\":false",
+			      d->prepared ? d->rec_id : "", dr_stop_reason_name(why));
+		unprepare_recording(d, "cancelled by a press before recording began; nothing was recorded");
+		return;
+	}
 	if (!d->rec_active)
 		return;
 	d->rec_keep = keep;
@@ -586,7 +603,10 @@ static void run_queue(struct drd *d)
 		memmove(d->queue, d->queue + 1, (d->nqueue - 1) * sizeof(d->queue[0]));
 		d->nqueue--;
 		struct dr_action acts[DR_MAX_ACTIONS];
+		uint32_t dropped = d->core.actions_dropped;
 		size_t n = dr_core_step(&d->core, &e, dr_mono_ms(), acts);
+		if (d->core.actions_dropped != dropped)
+			log_error(d, "core", "a step had more actions than DR_MAX_ACTIONS; some were lost");
 		carry_out(d, acts, n);
 	}
 	arm_deadline(d);
@@ -599,6 +619,33 @@ static void feed(struct drd *d, struct dr_event ev)
 }
 
 /* ---- results from the media threads ---- */
+
+/* The room kept in the data folder for marking recordings in the catalogue
+ * after the disk has filled up (media/recover.h): made while there is plenty
+ * of room, released when the disk is full (free space below `below`;
+ * UINT64_MAX: now). */
+static void reserve_release(struct drd *d, uint64_t below)
+{
+	char p[PATH_MAX + 32], m[PATH_MAX + 128];
+	snprintf(p, sizeof(p), "%s/%s", d->s->data_dir, DR_RESERVE_NAME);
+	int r = dr_reserve_release(p, below);
+	if (r > 0) {
+		DR_LOG_WARN(MOD, "data folder full: released the %u KiB kept for the catalogue",
+			    DR_RESERVE_BYTES / 1024);
+		dr_evlog_emit(d->log, "reserve", ",\"released\":true");
+	} else if (r < 0) {
+		snprintf(m, sizeof(m), "cannot release %s: %s", p, strerror(-r));
+		log_error(d, "storage", m);
+	}
+}
+
+static void reserve_make(struct drd *d)
+{
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof(p), "%s/%s", d->s->data_dir, DR_RESERVE_NAME);
+	if (dr_reserve_make(p, DR_RESERVE_BYTES) > 0)
+		dr_evlog_emit(d->log, "reserve", ",\"made\":true");
+}
 
 static void on_recording_done(struct drd *d)
 {
@@ -628,13 +675,20 @@ static void on_recording_done(struct drd *d)
 		struct dr_recover_result rr;
 		snprintf(note, sizeof(note), "ended by %s failure: %s",
 			 res.capture_failed ? "microphone" : "storage", strerror(-res.status));
-		int r = dr_recover_file(d->rec_path, &rr);
+		if (res.status == -ENOSPC)
+			reserve_release(d, UINT64_MAX); /* room for the catalogue */
+		int r = dr_recover_file(d->rec_path, &rr); /* in place: needs no room */
 		if (r == 0) {
 			duration_ms = rr.samples * 1000 / 48000;
 			state = "interrupted";
 			if (dr_store_finish(d->store, d->rec_id, DR_REC_INTERRUPTED, duration_ms, note, err,
-					    sizeof(err)) < 0)
-				log_error(d, "store", err);
+					    sizeof(err)) < 0) {
+				char m[700];
+				snprintf(m, sizeof(m), "recording %s is repaired but cannot be marked in the "
+					 "catalogue (%s); it is marked at the next start", d->rec_id, err);
+				log_error(d, "store", m);
+				state = "recording";
+			}
 		} else {
 			snprintf(err, sizeof(err), "recording %s could not be repaired (%s); it stays "
 				 "marked as recording and is tried again at the next start",
@@ -751,6 +805,7 @@ static void check_storage(struct drd *d)
 	uint64_t free_bytes;
 	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE)
 		expire_locked(d);
+	reserve_make(d);
 	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
 		return;
 	bool low = free_bytes < d->s->storage_low_bytes;
@@ -809,7 +864,10 @@ static int recover_interrupted(struct drd *d)
 			if (dr_store_finish(d->store, l.v[i].id, DR_REC_INTERRUPTED, ms,
 					    "cut off by a power failure or crash; repaired at start-up",
 					    err, sizeof(err)) < 0) {
-				log_error(d, "recovery", err);
+				char m[sizeof(err) + 160];
+				snprintf(m, sizeof(m), "recording %s is repaired but cannot be marked in "
+					 "the catalogue (%s); it is marked at the next start", l.v[i].id, err);
+				log_error(d, "recovery", m);
 				continue;
 			}
 			dr_evlog_emit(d->log, "recovered",
@@ -846,6 +904,7 @@ static int open_all(struct drd *d)
 		fprintf(stderr, "diaryroomd: cannot open event log %s: %s\n", s->event_log, strerror(-r));
 		return r;
 	}
+	reserve_release(d, DR_RESERVE_BYTES); /* only if the disk is full */
 	r = dr_store_open(s->data_dir, &d->store, err, sizeof(err));
 	if (r < 0)
 		goto fail;
@@ -863,6 +922,11 @@ static int open_all(struct drd *d)
 	r = dr_capture_open(s->board, s->board_dir, &d->mic, err, sizeof(err));
 	if (r < 0)
 		goto fail;
+	{
+		char m[256];
+		dr_evlog_emit(d->log, "mic", ",\"name\":\"%s\"",
+			      dr_evlog_str(dr_capture_name(d->mic), m, sizeof(m)));
+	}
 	r = dr_recorder_new(d->mic, &s->rec, &d->rec);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot set up the recorder: %s", strerror(-r));
@@ -899,7 +963,7 @@ fail:
 static void close_all(struct drd *d)
 {
 	if (d->store)
-		unprepare_recording(d);
+		unprepare_recording(d, "stopped before recording began; nothing was recorded");
 	if (d->speaker)
 		dr_playback_stop(d->speaker);
 	dr_button_free(d->button);
@@ -931,6 +995,7 @@ static int open_fds(struct drd *d)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP); /* a closed terminal must not lose a recording */
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);

@@ -107,25 +107,25 @@ static int validate_conf(struct drd_settings *s, char *err, size_t errlen)
 	}
 
 	long v, w;
-	dr_core_config_default(&s->core);
-	if ((r = dr_conf_get_int(s->conf, "session", "time_limit_s", 600, 10, 4 * 3600, &v, err, errlen)) < 0)
+	dr_core_config_default(&s->core); /* the defaults are the core's, not restated here */
+	if ((r = dr_conf_get_int(s->conf, "session", "time_limit_s", s->core.time_limit_ms / 1000, 10, 4 * 3600, &v, err, errlen)) < 0)
 		return r;
 	s->core.time_limit_ms = (uint32_t)v * 1000;
-	if ((r = dr_conf_get_int(s->conf, "session", "warning_s", 60, 0, 3600, &w, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "session", "warning_s", s->core.warning_ms / 1000, 0, 3600, &w, err, errlen)) < 0)
 		return r;
 	if (w >= v) {
 		snprintf(err, errlen, "config: [session] warning_s = %ld must be less than time_limit_s = %ld", w, v);
 		return -EINVAL;
 	}
 	s->core.warning_ms = (uint32_t)w * 1000;
-	if ((r = dr_conf_get_int(s->conf, "session", "min_length_ms", 2000, 0, 60000, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "session", "min_length_ms", s->core.min_length_ms, 0, 60000, &v, err, errlen)) < 0)
 		return r;
 	s->core.min_length_ms = (uint32_t)v;
 
-	if ((r = dr_conf_get_int(s->conf, "consent", "answer_s", 6, 2, 60, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "consent", "answer_s", s->core.answer_ms / 1000, 2, 60, &v, err, errlen)) < 0)
 		return r;
 	s->core.answer_ms = (uint32_t)v * 1000;
-	if ((r = dr_conf_get_int(s->conf, "consent", "digit_pause_ms", 400, 0, 3000, &v, err, errlen)) < 0)
+	if ((r = dr_conf_get_int(s->conf, "consent", "digit_pause_ms", s->core.digit_pause_ms, 0, 3000, &v, err, errlen)) < 0)
 		return r;
 	s->core.digit_pause_ms = (uint32_t)v;
 	if ((r = dr_conf_get_int(s->conf, "consent", "retention_days", 30, 1, 3650, &v, err, errlen)) < 0)

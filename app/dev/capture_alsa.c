@@ -20,8 +20,7 @@ struct alsa_capture {
 	snd_pcm_t *pcm;
 	snd_pcm_uframes_t period, buffer;
 	uint64_t t0_ns;     /* CLOCK_MONOTONIC when started */
-	uint64_t delivered; /* frames read since started */
-	uint64_t xruns0;    /* base.xruns when started */
+	uint64_t delivered; /* frames read since started (or the last overrun) */
 };
 
 static int64_t ts_diff_us(const snd_htimestamp_t *a, const snd_htimestamp_t *b)
@@ -61,6 +60,8 @@ static int recover(struct alsa_capture *a, int e)
 		r = e == -EPIPE ? snd_pcm_prepare(a->pcm) : dr_alsa_resume(a->pcm);
 		if (r >= 0 && snd_pcm_state(a->pcm) == SND_PCM_STATE_PREPARED)
 			r = snd_pcm_start(a->pcm);
+		a->t0_ns = dr_dev_mono_ns(); /* alsa_pending's clock starts again */
+		a->delivered = 0;
 		return r < 0 ? dr_alsa_fatal(r) : 0;
 	}
 	return dr_alsa_fatal(e);
@@ -77,7 +78,6 @@ static int alsa_start(struct dr_capture *c)
 		r = snd_pcm_start(a->pcm);
 	a->t0_ns = dr_dev_mono_ns();
 	a->delivered = 0;
-	a->xruns0 = __atomic_load_n(&a->base.xruns, __ATOMIC_RELAXED);
 	return r < 0 ? dr_alsa_fatal(r) : 0;
 }
 
@@ -139,29 +139,25 @@ static void alsa_destroy(struct dr_capture *c)
 }
 
 /*
- * Frames heard and not yet read, two ways, the larger wins:
- *  - snd_pcm_delay(): for capture, the buffer plus the hardware's latency.
- *    Exact on a sound card; a plugin in front of a sound server may not know
- *    the server's own latency (PulseAudio's reports 0 while it holds back a
- *    couple of hundred milliseconds);
- *  - the clock: 48 kHz since the start, less what was read or lost. Off by
- *    the crystal's drift (100 ppm is 60 ms in 10 minutes), which only ever
- *    makes the file a little longer.
+ * Frames heard and not yet read:
+ *  - snd_pcm_delay(): for capture, the buffer plus the hardware's latency;
+ *    exact on a sound card;
+ *  - when it cannot tell (0: a plugin in front of a sound server, such as
+ *    PulseAudio's, which holds back a couple of hundred milliseconds), the
+ *    clock: 48 kHz since the start (or the last overrun), less what was
+ *    read. Off by the crystal's drift (100 ppm is 60 ms in 10 minutes).
  * The caller bounds what it waits for.
  */
 static ssize_t alsa_pending(struct dr_capture *c)
 {
 	struct alsa_capture *a = (struct alsa_capture *)c;
 	snd_pcm_sframes_t d = 0;
-	uint64_t heard, had;
+	uint64_t heard;
 
-	if (snd_pcm_delay(a->pcm, &d) < 0 || d < 0)
-		d = 0;
+	if (snd_pcm_delay(a->pcm, &d) == 0 && d > 0)
+		return (ssize_t)d;
 	heard = (dr_dev_mono_ns() - a->t0_ns) / 1000u * DR_AUDIO_RATE / 1000000u;
-	had = a->delivered + (__atomic_load_n(&a->base.xruns, __ATOMIC_RELAXED) - a->xruns0);
-	if (heard > had && heard - had > (uint64_t)d)
-		d = (snd_pcm_sframes_t)(heard - had);
-	return (ssize_t)d;
+	return heard > a->delivered ? (ssize_t)(heard - a->delivered) : 0;
 }
 
 static const struct dr_capture_ops alsa_capture_ops = {

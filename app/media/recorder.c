@@ -45,6 +45,7 @@
 #define DR_CAPTURE_CHUNK (DR_SAMPLE_RATE / 100) /* frames per read: 10 ms */
 #define DR_ENCODE_CHUNK (DR_SAMPLE_RATE / 10)   /* up to 100 ms per encoder write */
 #define DR_FULL_WAIT_SLICE_MS 10
+#define DR_TAIL_MAX (DR_SAMPLE_RATE * 3 / 10) /* 300 ms: read after a stop, at most */
 #define DR_RING_MS_MIN 10000
 
 struct dr_recorder {
@@ -186,8 +187,8 @@ static void capture_tail(struct dr_recorder *r, int16_t *buf)
 	if (!stop_us || pending <= 0 || (uint64_t)pending <= after)
 		return;
 	uint64_t owed = (uint64_t)pending - after;
-	if (owed > DR_SAMPLE_RATE) /* a device that says more is not believed */
-		owed = DR_SAMPLE_RATE;
+	if (owed > DR_TAIL_MAX) /* a device that says more is not believed */
+		owed = DR_TAIL_MAX;
 	while (owed) {
 		ssize_t n = capture_once(r, buf, owed < DR_CAPTURE_CHUNK ? owed : DR_CAPTURE_CHUNK);
 		if (n == -EINTR || n == -EAGAIN)
@@ -209,7 +210,8 @@ static void *capture_main(void *arg)
 		goto out_signal;
 	}
 	uint64_t xruns = dr_capture_xruns(r->cap);
-	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+	/* acquire: a stop seen here comes with its stop_us (capture_tail) */
+	while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
 		ssize_t n = capture_once(r, buf, DR_CAPTURE_CHUNK);
 		if (n == -EINTR || n == -EAGAIN)
 			continue;

@@ -374,6 +374,8 @@ static inline void box_event(struct box *b, struct dr_event ev)
 	struct dr_action a[DR_MAX_ACTIONS];
 	size_t n = dr_core_step(&b->core, &ev, b->now, a);
 	box_apply(b, a, n);
+	if (b->core.actions_dropped)
+		box_violation(b, "the core dropped actions (more than DR_MAX_ACTIONS in one step)");
 }
 
 /* A debounced press reaches the core now. Whether it is an answer, or a

@@ -46,6 +46,22 @@ static struct dr_core_config cfg(void)
 /* press at 1000 -> recording starts at 1000 + welcome + beep */
 #define REC_START (1000 + WELCOME_MS + BEEP_MS)
 
+/* The defaults the issue and docs/configuration.md promise. */
+static void test_defaults_are_the_promised_ones(void **state)
+{
+	(void)state;
+	struct dr_core_config c;
+	memset(&c, 0xa5, sizeof(c));
+	dr_core_config_default(&c);
+	assert_int_equal(c.time_limit_ms, 10 * 60 * 1000); /* ten minutes */
+	assert_int_equal(c.warning_ms, 60 * 1000);         /* a warning a minute before */
+	assert_int_equal(c.min_length_ms, 2000);           /* under ~2 s is an accident */
+	assert_int_equal(c.answer_ms, 6000);
+	assert_int_equal(c.prompt_slack_ms, 3000);
+	assert_int_equal(c.finalise_ms, 30000);
+	assert_false(c.listen_back);
+}
+
 static void test_starts_idle(void **state)
 {
 	(void)state;
@@ -1133,6 +1149,7 @@ static void test_random_sessions_keep_invariants(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_are_the_promised_ones),
 		cmocka_unit_test(test_starts_idle),
 		cmocka_unit_test(test_full_session),
 		cmocka_unit_test(test_too_short_is_not_kept),

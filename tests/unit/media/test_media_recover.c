@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* dr_recover: a recording cut off by a power failure at any byte keeps
- * everything that had been synced, and becomes a valid file again. */
+/* dr_recover: a recording cut off by a power failure at any byte, or by a
+ * full disk, keeps everything that had been synced, and becomes a valid file
+ * again, repaired in place (no room needed) when it is laid out as our
+ * writer lays it out. */
 #include <errno.h>
 #include <ogg/ogg.h>
 #include <opus/opus.h>
@@ -11,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -152,6 +156,8 @@ static void check_cut(size_t cut, bool thorough)
 {
 	const char *path = mt_path(dir, "cut.opus");
 	assert_int_equal(mt_write_file(path, ref.m.buf, cut), 0);
+	struct stat was;
+	assert_int_equal(stat(path, &was), 0);
 	struct dr_recover_result res;
 	int err = dr_recover_file(path, &res);
 	if (cut < ref.headers_end) {
@@ -183,6 +189,16 @@ static void check_cut(size_t cut, bool thorough)
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal((uint64_t)st.st_size, res.bytes);
+	/* Our writer's files are repaired in place: the same file, and (with
+	 * audio kept) not one block more. */
+	if (!res.was_complete) {
+		if (!res.in_place)
+			fail_msg("cut at %zu: repaired through a copy", cut);
+		assert_int_equal(st.st_ino, was.st_ino);
+		if (res.samples && st.st_blocks > was.st_blocks)
+			fail_msg("cut at %zu: the repair grew the file from %ld to %ld blocks", cut,
+				 (long)was.st_blocks, (long)st.st_blocks);
+	}
 	assert_int_equal(access(mt_path(dir, "cut.opus.repair"), F_OK), -1);
 	uint64_t probed;
 	assert_int_equal(dr_oggopus_probe(path, &probed), 0);
@@ -207,6 +223,15 @@ static void check_cut(size_t cut, bool thorough)
 		char out[8192];
 		if (mt_have_tool("opusinfo") && !mt_opusinfo_clean(path, out, sizeof(out)))
 			fail_msg("cut at %zu: opusinfo complains:\n%s", cut, out);
+		/* A copy would have kept exactly the same. */
+		const char *cpath = mt_path(dir, "cutcopy.opus");
+		assert_int_equal(mt_write_file(cpath, ref.m.buf, cut), 0);
+		struct dr_recover_result cres;
+		assert_int_equal(dr_recover_file_mode(cpath, DR_RECOVER_COPY, &cres), 0);
+		assert_false(cres.in_place);
+		if (cres.samples != res.samples)
+			fail_msg("cut at %zu: in place kept %llu samples, a copy %llu", cut,
+				 (unsigned long long)res.samples, (unsigned long long)cres.samples);
 	}
 }
 
@@ -294,9 +319,11 @@ static void test_garbage_after_the_end(void **state)
 	struct dr_recover_result res;
 	assert_int_equal(dr_recover_file(path, &res), 0);
 	assert_false(res.was_complete);
-	/* The end-of-stream page was intact: its exact length is kept. */
+	/* The end-of-stream page was intact: its exact length is kept, and
+	 * the garbage simply cut off. */
 	assert_int_equal(res.samples, REF_SAMPLES);
-	assert_true(res.bytes <= ref.m.len); /* re-paged: fewer, fuller pages */
+	assert_true(res.in_place);
+	assert_int_equal(res.bytes, ref.m.len);
 	assert_int_equal(res.dropped_bytes, extra);
 	int16_t *d;
 	size_t dn;
@@ -325,6 +352,7 @@ static void check_bad_crc(size_t page)
 	struct dr_recover_result res;
 	assert_int_equal(dr_recover_file(path, &res), 0);
 	assert_false(res.was_complete);
+	assert_true(res.in_place);
 	int64_t kept = pg.granule[page - 1] - ref.lookahead;
 	assert_int_equal(res.samples, kept > 0 ? (uint64_t)kept : 0);
 	assert_int_equal(res.dropped_bytes, ref.m.len - pg.end[page - 1]);
@@ -400,6 +428,364 @@ static void test_errors_and_leftovers(void **state)
 	assert_int_equal(n, res.samples);
 }
 
+/* ---- a last page that ends inside a packet ---- */
+
+struct bytes {
+	unsigned char *b;
+	size_t n, cap;
+};
+
+static void bytes_add(struct bytes *o, const unsigned char *p, long n)
+{
+	if (o->n + (size_t)n > o->cap) {
+		o->cap = 2 * (o->n + (size_t)n);
+		o->b = realloc(o->b, o->cap);
+	}
+	memcpy(o->b + o->n, p, (size_t)n);
+	o->n += (size_t)n;
+}
+
+static void bytes_page(struct bytes *o, const ogg_page *og)
+{
+	bytes_add(o, og->header, og->header_len);
+	bytes_add(o, og->body, og->body_len);
+}
+
+/*
+ * The reference's packets re-muxed with every audio packet padded to 500
+ * bytes (opus_packet_pad: it decodes exactly the same), i.e. two lacing
+ * values each, into pages of 255 lacing values: the first audio page ends
+ * inside its 128th packet, which continues on the next page. Granule
+ * positions as our writer sets them. (Our writer itself only continues a
+ * packet over a page boundary at the lacing limit; other writers do it all
+ * the time.)
+ */
+static void padded_stream(struct bytes *out)
+{
+	ogg_sync_state oy;
+	ogg_stream_state in, os;
+	ogg_sync_init(&oy);
+	char *b = ogg_sync_buffer(&oy, (long)ref.m.len);
+	memcpy(b, ref.m.buf, ref.m.len);
+	ogg_sync_wrote(&oy, (long)ref.m.len);
+	ogg_stream_init(&in, 77);
+	ogg_stream_init(&os, 77); /* opusfile's dither is seeded with the serial */
+	ogg_page og;
+	ogg_packet op;
+	int64_t granule = 0, packetno = 0;
+	while (ogg_sync_pageout(&oy, &og) == 1) {
+		assert_int_equal(ogg_stream_pagein(&in, &og), 0);
+		while (ogg_stream_packetout(&in, &op) == 1) {
+			unsigned char pad[500];
+			ogg_packet np = op;
+			np.packetno = packetno++;
+			if (np.packetno >= 2) {
+				assert_true(op.bytes <= (long)sizeof(pad));
+				memcpy(pad, op.packet, (size_t)op.bytes);
+				assert_int_equal(opus_packet_pad(pad, (opus_int32)op.bytes, sizeof(pad)), OPUS_OK);
+				np.packet = pad;
+				np.bytes = sizeof(pad);
+				granule += opus_packet_get_nb_samples(pad, sizeof(pad), 48000);
+				np.granulepos = op.e_o_s ? op.granulepos : granule;
+			}
+			assert_int_equal(ogg_stream_packetin(&os, &np), 0);
+			if (np.packetno < 2) /* each header on a page of its own */
+				while (ogg_stream_flush(&os, &og))
+					bytes_page(out, &og);
+		}
+	}
+	while (ogg_stream_flush_fill(&os, &og, 1 << 30))
+		bytes_page(out, &og);
+	ogg_stream_clear(&in);
+	ogg_stream_clear(&os);
+	ogg_sync_clear(&oy);
+}
+
+/* Recovers a copy of `buf` cut at `cut`, in place; checks it against the
+ * reference and against a copy-mode repair; returns the result. */
+static struct dr_recover_result recover_cut(const struct bytes *bt, size_t cut, uint64_t want)
+{
+	const char *path = mt_path(dir, "padded.opus");
+	assert_int_equal(mt_write_file(path, bt->b, cut), 0);
+	struct dr_recover_result res;
+	assert_int_equal(dr_recover_file(path, &res), 0);
+	assert_false(res.was_complete);
+	assert_true(res.in_place);
+	assert_int_equal(res.samples, want);
+	assert_int_equal(res.dropped_bytes + res.bytes, cut);
+	uint64_t n;
+	assert_int_equal(dr_oggopus_probe(path, &n), 0);
+	assert_int_equal(n, want);
+	int16_t *d;
+	size_t dn;
+	assert_int_equal(mt_decode(path, &d, &dn), 0);
+	assert_int_equal(dn, want);
+	assert_memory_equal(d, ref.decoded, dn * sizeof(int16_t));
+	free(d);
+	char out[8192];
+	if (mt_have_tool("opusinfo") && !mt_opusinfo_clean(path, out, sizeof(out)))
+		fail_msg("cut at %zu: opusinfo complains:\n%s", cut, out);
+	struct dr_recover_result again;
+	assert_int_equal(dr_recover_file(path, &again), 0);
+	assert_true(again.was_complete);
+
+	const char *cpath = mt_path(dir, "padded-copy.opus");
+	assert_int_equal(mt_write_file(cpath, bt->b, cut), 0);
+	struct dr_recover_result cres;
+	assert_int_equal(dr_recover_file_mode(cpath, DR_RECOVER_COPY, &cres), 0);
+	assert_false(cres.in_place);
+	assert_int_equal(cres.samples, want);
+	return res;
+}
+
+static void test_last_page_ends_inside_a_packet(void **state)
+{
+	(void)state;
+	struct bytes bt = {0};
+	padded_stream(&bt);
+	struct pages pg;
+	find_pages(bt.b, bt.n, &pg);
+	assert_true(pg.n >= 4);
+	/* Page 2 (the first audio page): 255 lacing values, the last one 255. */
+	const unsigned char *a = bt.b + pg.end[1];
+	size_t a_end = pg.end[2];
+	assert_int_equal(a[26], 255);
+	assert_int_equal(a[27 + 254], 255);
+	assert_int_equal(pg.granule[2], 127 * 960);
+	const uint64_t want = 127 * 960 - (uint64_t)ref.lookahead;
+	/* What the repair leaves: page 2 without its last lacing value (one
+	 * byte of header) and the 255 bytes of the packet it started. */
+	const size_t fixed = a_end - 1 - 255;
+
+	/* The next page lost entirely, torn in its header, torn in its body. */
+	size_t cuts[] = {a_end, a_end + 20, (a_end + pg.end[3]) / 2, pg.end[3] - 1};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		struct dr_recover_result res = recover_cut(&bt, cuts[i], want);
+		assert_int_equal(res.bytes, fixed);
+	}
+	/* An invalid packet in the middle of page 3: its packets before it are
+	 * kept (page 3 rewritten without the rest), granule recomputed. */
+	unsigned char *b3 = malloc(bt.n);
+	memcpy(b3, bt.b, bt.n);
+	size_t p3 = pg.end[2];
+	int nsegs = b3[p3 + 26];
+	size_t body = p3 + 27 + (size_t)nsegs;
+	/* Lacing on page 3: one value (the end of packet 128), then two per
+	 * packet. Packet 132 starts after the end of 128 and 129..131; an Opus
+	 * TOC byte with code 3 and a frame count of 0 is invalid. */
+	size_t tail = b3[p3 + 27];
+	assert_true(tail < 255);
+	size_t bad = body + tail + 3 * 500;
+	b3[bad] = 0x03;
+	b3[bad + 1] = 0x00;
+	ogg_page og = {.header = b3 + p3, .header_len = 27 + nsegs, .body = b3 + body,
+		       .body_len = (long)(pg.end[3] - body)};
+	ogg_page_checksum_set(&og);
+	struct bytes bt3 = {.b = b3, .n = bt.n};
+	struct dr_recover_result res = recover_cut(&bt3, bt.n, 131 * 960 - (uint64_t)ref.lookahead);
+	/* page 3 keeps its first 1 + 3 * 2 lacing values */
+	assert_int_equal(res.bytes, p3 + 27 + 7 + tail + 3 * 500);
+	free(b3);
+	free(bt.b);
+}
+
+/* A layout in place would keep as it is but should not: a page in the middle
+ * whose granule position is not its packets' total. Repaired through a copy
+ * (which recomputes the granule positions); IN_PLACE refuses. */
+static void test_foreign_layout_is_repaired_through_a_copy(void **state)
+{
+	(void)state;
+	struct pages pg;
+	find_pages(ref.m.buf, ref.m.len, &pg);
+	unsigned char *b = malloc(ref.m.len);
+	memcpy(b, ref.m.buf, ref.m.len);
+	size_t at = pg.end[pg.n / 2 - 1];
+	b[at + 6] ^= 0x10; /* the granule position of page n/2 */
+	ogg_page og = {.header = b + at, .header_len = 27 + b[at + 26], .body = b + at + 27 + b[at + 26],
+		       .body_len = (long)(pg.end[pg.n / 2] - at - 27 - b[at + 26])};
+	ogg_page_checksum_set(&og);
+	size_t cut = pg.end[pg.n - 2] + 10;
+	const char *path = mt_path(dir, "foreign.opus");
+	assert_int_equal(mt_write_file(path, b, cut), 0);
+	struct dr_recover_result res;
+	assert_int_equal(dr_recover_file_mode(path, DR_RECOVER_IN_PLACE, &res), -ENOTSUP);
+	unsigned char *now;
+	size_t nlen;
+	assert_int_equal(mt_read_file(path, &now, &nlen), 0);
+	assert_int_equal(nlen, cut);
+	assert_memory_equal(now, b, cut); /* untouched */
+	free(now);
+	assert_int_equal(dr_recover_file(path, &res), 0);
+	assert_false(res.in_place);
+	assert_int_equal(res.samples, (uint64_t)pg.granule[pg.n - 2] - (uint64_t)ref.lookahead);
+	int16_t *d;
+	size_t dn;
+	assert_int_equal(mt_decode(path, &d, &dn), 0);
+	assert_int_equal(dn, res.samples);
+	assert_memory_equal(d, ref.decoded, dn * sizeof(int16_t));
+	free(d);
+	char out[8192];
+	if (mt_have_tool("opusinfo") && !mt_opusinfo_clean(path, out, sizeof(out)))
+		fail_msg("opusinfo complains:\n%s", out);
+	free(b);
+}
+
+/* ---- a full disk ---- */
+
+static char *full_mnt;
+
+static int full_disk_teardown(void **state)
+{
+	(void)state;
+	if (full_mnt) {
+		umount2(full_mnt, MNT_DETACH);
+		rmdir(full_mnt);
+		free(full_mnt);
+		full_mnt = NULL;
+	}
+	return 0;
+}
+
+/* Fills the filesystem holding `dir_` to the very last byte. */
+static void fill_up(const char *dir_)
+{
+	const char *p = mt_path(dir_, "filler");
+	FILE *f = fopen(p, "we");
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	static const unsigned char zero[4096];
+	int fd = fileno(f);
+	for (size_t chunk = sizeof(zero); chunk; chunk = chunk > 1 ? chunk / 8 : 0)
+		while (write(fd, zero, chunk) > 0)
+			;
+	fclose(f);
+	struct statvfs v;
+	assert_int_equal(statvfs(dir_, &v), 0);
+	assert_int_equal(v.f_bavail, 0);
+}
+
+/*
+ * The daemon's case: the disk fills up mid-recording. The file sink rolls a
+ * failed write back, so the file ends at the last sync point, without an
+ * end-of-stream page; or a power cut tore a page on a disk just as full. No
+ * copy fits (COPY fails with -ENOSPC and leaves the file as it was), but the
+ * repair in place does, keeping everything that was synced.
+ */
+static void test_full_disk_is_repaired_in_place(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: mounting a small tmpfs needs root\n");
+		skip();
+	}
+	char *m = strdup(mt_path(dir, "full"));
+	assert_int_equal(mkdir(m, 0700), 0);
+	if (mount("tmpfs", m, "tmpfs", MS_NOSUID | MS_NODEV, "size=128k,mode=0700") != 0) {
+		int e = errno;
+		rmdir(m);
+		free(m);
+		if (e == EPERM) {
+			print_message("skipped: no CAP_SYS_ADMIN, cannot mount a tmpfs\n");
+			skip();
+		}
+		fail_msg("mount tmpfs: %s", strerror(e));
+	}
+	full_mnt = m;
+
+	int k = ref.m.syncs / 2;
+	assert_true(k > 1 && k + 1 < ref.m.syncs);
+	struct {
+		const char *name;
+		size_t cut;
+	} f[] = {
+		{"sync.opus", ref.m.sync_len[k]},                              /* disk full */
+		{"torn.opus", (ref.m.sync_len[k] + ref.m.sync_len[k + 1]) / 2}, /* power cut */
+		{"headers.opus", ref.headers_end},                               /* no audio yet */
+	};
+	const size_t nf = sizeof(f) / sizeof(f[0]);
+	for (size_t i = 0; i < nf; i++)
+		assert_int_equal(mt_write_file(mt_path(m, f[i].name), ref.m.buf, f[i].cut), 0);
+	const char *reserve = mt_path(m, "space-reserve");
+	assert_int_equal(dr_reserve_make(reserve, 16384), 1);
+	fill_up(m);
+	/* Only now, with the disk full, does the reserve go. */
+	assert_int_equal(dr_reserve_release(reserve, 1), 1);
+	assert_int_equal(access(reserve, F_OK), -1);
+
+	for (size_t i = 0; i < nf; i++) {
+		const char *path = mt_path(m, f[i].name);
+		struct dr_recover_result res;
+		fill_up(m); /* the repairs before cut damaged tails off: full again */
+		assert_int_equal(dr_recover_file_mode(path, DR_RECOVER_COPY, &res), -ENOSPC);
+		unsigned char *now;
+		size_t nlen;
+		assert_int_equal(mt_read_file(path, &now, &nlen), 0);
+		assert_int_equal(nlen, f[i].cut);
+		assert_memory_equal(now, ref.m.buf, nlen);
+		free(now);
+		char tmp[4200];
+		snprintf(tmp, sizeof(tmp), "%s.repair", path);
+		assert_int_equal(access(tmp, F_OK), -1);
+
+		assert_int_equal(dr_recover_file(path, &res), 0);
+		assert_true(res.in_place);
+		uint64_t synced = synced_before(f[i].cut);
+		if (res.samples + (uint64_t)ref.lookahead < synced)
+			fail_msg("%s: recovered %llu samples, %llu were synced", f[i].name,
+				 (unsigned long long)res.samples, (unsigned long long)synced);
+		if (i == 0) /* the sink's rollback point: nothing dropped */
+			assert_int_equal(res.dropped_bytes, 0);
+		uint64_t n;
+		assert_int_equal(dr_oggopus_probe(path, &n), 0);
+		assert_int_equal(n, res.samples);
+		int16_t *d;
+		size_t dn;
+		assert_int_equal(mt_decode(path, &d, &dn), 0);
+		assert_int_equal(dn, res.samples);
+		if (dn)
+			assert_memory_equal(d, ref.decoded, dn * sizeof(int16_t));
+		free(d);
+		char out[8192];
+		if (mt_have_tool("opusinfo") && !mt_opusinfo_clean(path, out, sizeof(out)))
+			fail_msg("%s on a full disk: opusinfo complains:\n%s", f[i].name, out);
+		print_message("%s on a full disk: %llu samples kept, %llu synced\n", f[i].name,
+			      (unsigned long long)res.samples, (unsigned long long)synced);
+	}
+}
+
+static void test_reserve(void **state)
+{
+	(void)state;
+	const char *path = mt_path(dir, "space-reserve");
+	assert_int_equal(dr_reserve_make(path, 65536), 1);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 65536);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(dr_reserve_make(path, 65536), 0); /* there already */
+	/* Kept while there is room... */
+	assert_int_equal(dr_reserve_release(path, 1), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	/* ...released when told to. */
+	assert_int_equal(dr_reserve_release(path, UINT64_MAX), 1);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(dr_reserve_release(path, UINT64_MAX), 0);
+	/* One made only in part (a cut while making it) is made again. */
+	assert_int_equal(mt_write_file(path, "x", 1), 0);
+	assert_int_equal(dr_reserve_make(path, 65536), 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 65536);
+	assert_int_equal(dr_reserve_release(path, UINT64_MAX), 1);
+	/* Never the last of the room: not made unless twice its size is free. */
+	struct statvfs v;
+	assert_int_equal(statvfs(dir, &v), 0);
+	uint64_t avail = (uint64_t)v.f_bavail * v.f_frsize;
+	assert_int_equal(dr_reserve_make(path, avail / 2 + 1024 * 1024), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	/* No folder, no reserve. */
+	assert_int_equal(dr_reserve_release(mt_path(dir, "no-such/space-reserve"), 4096), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +796,10 @@ int main(void)
 		cmocka_unit_test(test_bad_crc),
 		cmocka_unit_test(test_headers_only_is_a_valid_empty_recording),
 		cmocka_unit_test(test_errors_and_leftovers),
+		cmocka_unit_test(test_last_page_ends_inside_a_packet),
+		cmocka_unit_test(test_foreign_layout_is_repaired_through_a_copy),
+		cmocka_unit_test_teardown(test_full_disk_is_repaired_in_place, full_disk_teardown),
+		cmocka_unit_test(test_reserve),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
