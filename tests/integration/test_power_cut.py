@@ -1,21 +1,154 @@
 # SPDX-License-Identifier: MIT
-"""Power cuts: SIGKILL the daemon at many random points, restart it, and
-check that every recording is a valid Ogg Opus file, marked interrupted,
-that at most 0.5 s of the audio captured before each cut was lost, and that
-the catalogue is consistent.
+"""Power cuts: the daemon is killed (SIGKILL) and started again, and the
+catalogue, the audit log and the recording files must still agree with
+each other and with what the resident did.
+
+1. At random points while recording: every recording is a valid Ogg Opus
+   file, marked interrupted, and at most 0.5 s of the audio captured before
+   the cut is lost.
+2. At each step of the dialogue (welcome, beep, the file being closed,
+   "thank you", listen-back, each question, each confirmation, the
+   receipt), in one data folder that collects a recording per cut.
+3. Inside the writes themselves, with strace's fault injection
+   (`-e inject=SYSCALL:signal=SIGKILL:when=N`, the signal delivered as the
+   N-th call enters, before it runs): for the receipt number and for each
+   consent answer, before the transaction's first write to the catalogue's
+   WAL, at its commit's fdatasync (written, not yet synced), and just after
+   the commit (at the event-log write that follows it). N is counted from
+   a first, uncut run of the same session traced the same way, and every
+   cut run's own trace shows that the kill landed on the call aimed at.
+
+After each cut and restart: every file the catalogue holds is valid Ogg
+Opus (opusinfo), with the catalogue's size and hash; no recording has more
+consent than was pressed, and never sharing without staff; an answer cut
+before it was written is not there, one cut after its commit is there as
+given, one cut in between is all there or not at all; receipt numbers are
+unique; and the audit log agrees with the catalogue (every receipt and
+consent has its audit row, there is no consent or receipt in the audit log
+the catalogue does not hold).
 
 SIGKILL keeps what reached the page cache, so this checks what the daemon
 wrote, not what the disk kept; the emulated-board test cuts QEMU's power
 with an uncached disk for that."""
+import json
 import os
 import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
 import time
 
-from drtest import RATE, SANITIZE, Box, decode, log, opusinfo_clean, read_wav, run, similarity, speak, tmpdir
+from drtest import (RATE, SANITIZE, Box, DaemonDied, blake2b_256, decode, log, opusinfo_clean,
+                    read_wav, run, similarity, speak, tmpdir)
 
 MAX_LOSS_S = 0.5
 CUTS = 6 if SANITIZE else 12
+REC_S = 2.5
+HELD = ("complete", "interrupted")
+WORD = {"yes": 1, "no": 0, "unanswered": None}
 
+
+# ---- the catalogue after a cut ----
+
+def table(data, name):
+    db = sqlite3.connect(f"file:{data}/catalogue.sqlite?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute(f"SELECT * FROM {name} ORDER BY rowid")]
+    finally:
+        db.close()
+
+
+def check_catalogue(data, pressed, label):
+    """The whole catalogue, after a restart: files, consent, receipts, audit.
+    pressed: {recording id: (pressed yes to staff, pressed yes to sharing)}."""
+    rows = table(data, "recordings")
+    audit = table(data, "audit")
+    ids = {r["id"] for r in rows}
+    per = {}
+    for a in audit:
+        if a["recording_id"] is not None:
+            assert a["recording_id"] in ids, f"{label}: audit row for no recording: {a}"
+            per.setdefault(a["recording_id"], []).append(a)
+    on_disk = {f for f in os.listdir(os.path.join(data, "recordings"))
+               if not f.endswith(".decoded.wav")}  # the test's own (drtest.decode)
+    for r in rows:
+        rid, acts = r["id"], per.get(r["id"], [])
+        what = f"{label}: recording {rid[:8]}"
+        assert r["state"] in HELD + ("discarded",), f"{what} is {r['state']} after recovery"
+        path = os.path.join(data, r["file"])
+        if r["state"] == "discarded":
+            assert not os.path.exists(path), f"{what}: discarded but its file is there"
+            assert r["receipt"] is None and r["consent_staff"] is None, (what, r)
+        else:
+            opusinfo_clean(path)
+            assert os.path.getsize(path) == r["size_bytes"], (what, r)
+            assert blake2b_256(path) == r["blake2b"], f"{what}: file differs from its hash"
+        on_disk.discard(os.path.basename(path))
+        # never more consent than was given
+        staff_p, share_p = pressed.get(rid, (False, False))
+        assert r["consent_share"] != 1 or r["consent_staff"] == 1, f"{what}: shared without staff"
+        assert r["consent_staff"] != 1 or staff_p, f"{what}: staff yes never pressed: {r}"
+        assert r["consent_share"] != 1 or share_p, f"{what}: share yes never pressed: {r}"
+        # the audit log agrees with the catalogue
+        kinds = [a["action"] for a in acts]
+        assert kinds.count("begin") == 1, (what, kinds)
+        ends = kinds.count("finish") if r["state"] in HELD else kinds.count("discard")
+        assert ends == 1, (what, kinds)
+        consents = [json.loads(a["detail"]) for a in acts if a["action"] == "consent"]
+        for c in consents:
+            assert WORD[c["staff"]] != 1 or staff_p, f"{what}: audit says staff yes: {c}"
+            assert WORD[c["share"]] != 1 or share_p, f"{what}: audit says share yes: {c}"
+        if consents:
+            last = consents[-1]
+            assert (WORD[last["staff"]], WORD[last["share"]], last["by"]) == \
+                (r["consent_staff"], r["consent_share"], r["consent_by"]), \
+                f"{what}: catalogue {r['consent_staff']}/{r['consent_share']} but audit {last}"
+        else:
+            assert (r["consent_staff"], r["consent_share"], r["consent_by"]) == (None, None, None), \
+                f"{what}: consent without its audit row: {r}"
+        receipts = [json.loads(a["detail"])["receipt"] for a in acts if a["action"] == "receipt"]
+        assert receipts == ([r["receipt"]] if r["receipt"] else []), \
+            f"{what}: receipt {r['receipt']} but audited {receipts}"
+    assert not on_disk, f"{label}: files the catalogue does not know: {on_disk}"
+    held = [r["receipt"] for r in rows if r["state"] in HELD and r["receipt"]]
+    assert len(held) == len(set(held)), f"{label}: receipt numbers repeat: {held}"
+    return rows
+
+
+def restart_and_check(data, mic, pressed, label):
+    """Power back: recovery, then a clean stop; the catalogue is checked."""
+    box = Box("powercut-after", mic, data=data).start()
+    assert box.terminate() == 0, box.stderr_text()
+    return check_catalogue(data, pressed, label)
+
+
+def kill(box):
+    """The daemon itself (not a wrapper) gets SIGKILL."""
+    pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    box.proc.wait(30)
+    box.stderr.close()
+
+
+def asan_env(w):
+    if SANITIZE:  # LeakSanitizer cannot run under ptrace
+        opts = os.environ.get("ASAN_OPTIONS", "")
+        return ["env", f"ASAN_OPTIONS={opts}{':' if opts else ''}detect_leaks=0"] + w
+    return w
+
+
+def have_strace():
+    return shutil.which("strace") and subprocess.run(
+        ["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True).returncode == 0
+
+
+# ---- 1. while recording ----
 
 def test_random_cuts_while_recording():
     rng = random.Random(20261122)
@@ -39,7 +172,7 @@ def test_random_cuts_while_recording():
 
         # restart: recovery happens before "ready"
         box2 = Box("powercut", mic, root=d, data=data).start()
-        rec = box2.wait_for("recovered", since=0, id=started["id"])
+        box2.wait_for("recovered", since=0, id=started["id"])
         box2.terminate()
         row = [r for r in box2.catalogue() if r["id"] == started["id"]][0]
         assert row["state"] == "interrupted", row
@@ -57,62 +190,335 @@ def test_random_cuts_while_recording():
             env, _ = similarity(decoded, speech)
             assert env > 0.85, env
     log(f"worst loss {max(losses):.3f} s over {len(losses)} cuts")
-    rows = Box("powercut", mic, root=d, data=data).catalogue()
-    assert all(r["state"] in ("interrupted", "complete", "discarded") for r in rows), rows
+    rows = check_catalogue(data, {}, "random cuts")
+    assert all(r["state"] == "interrupted" for r in rows), rows
 
 
-def test_cuts_at_each_step_of_the_dialogue_leave_a_consistent_catalogue():
-    """A power cut at each step after the recording: the catalogue stays
-    consistent, every kept file is whole, and consent is never more than
-    the resident gave (a cut mid-questions leaves the recording locked)."""
+# ---- 2. at each step of the dialogue ----
+
+def stop_after(box, seconds=REC_S):
+    box.press()
+    box.wait_for("recording_started", timeout=60)
+    time.sleep(seconds)
+    box.press()
+
+
+def at_prompt(name, staff=False, share=False):
+    """Record, stop, press yes where asked to, and wait until `name` plays."""
+    def drive(box):
+        stop_after(box)
+        if staff:
+            box.wait_for("prompt", name="ask_staff", timeout=60)
+            time.sleep(0.2)
+            box.press()
+        if share:
+            box.wait_for("prompt", name="ask_share", timeout=60)
+            time.sleep(0.2)
+            box.press()
+        box.wait_for("prompt", name=name, timeout=90)
+        return staff, share
+    return drive
+
+
+def at_start(name):
+    def drive(box):
+        box.press()
+        box.wait_for("prompt", name=name, timeout=30)
+        return False, False
+    return drive
+
+
+def at_finalising(box):
+    stop_after(box)
+    box.wait_for("recording_stopping", timeout=30)
+    return False, False
+
+
+def at_listen(box):
+    stop_after(box)
+    box.wait_for("listen", timeout=60)
+    return False, False
+
+
+def locked(n_consent_audits=0):
+    """Kept, with its receipt number, no consent."""
+    def expect(rows, audit):
+        assert len(rows) == 1 and rows[0]["state"] == "complete" and rows[0]["receipt"], rows
+        assert (rows[0]["consent_staff"], rows[0]["consent_share"]) == (None, None), rows
+        n = sum(1 for a in audit if a["action"] == "consent" and a["recording_id"] == rows[0]["id"])
+        assert n == n_consent_audits, (n, n_consent_audits)
+    return expect
+
+
+def given(staff, share):
+    def expect(rows, audit):
+        assert len(rows) == 1 and rows[0]["state"] == "complete" and rows[0]["receipt"], rows
+        assert (rows[0]["consent_staff"], rows[0]["consent_share"]) == (staff, share), rows
+    return expect
+
+
+def nothing(rows, audit):
+    assert rows == [], rows
+
+
+def nothing_kept(rows, audit):
+    assert all(r["state"] == "discarded" for r in rows), rows
+
+
+def interrupted(rows, audit):
+    assert len(rows) == 1 and rows[0]["state"] == "interrupted", rows
+    assert rows[0]["receipt"] is None and rows[0]["consent_staff"] is None, rows
+
+
+# (name, --set, drive to the step -> what was pressed, the last prompt or
+#  event the box must have reached (and not gone past), expected catalogue
+#  for the recording of that session). The file-closing step runs with
+# every fdatasync delayed 0.4 s under strace, so closing takes seconds.
+STEPS = [
+    ("welcome", [], at_start("welcome"), ("prompt", "welcome"), nothing),
+    ("beep", [], at_start("beep"), ("prompt", "beep"), nothing_kept),
+    ("closing the file", [], at_finalising, ("state", "finalising"), interrupted),
+    ("thank you", [], at_prompt("saved"), ("prompt", "saved"), locked()),
+    ("listen-back", ["consent.listen_back=yes"], at_listen, ("listen", None), locked()),
+    ("staff question", [], at_prompt("ask_staff"), ("prompt", "ask_staff"), locked()),
+    ("staff: no answer", [], at_prompt("staff_no"), ("prompt", "staff_no"), locked(1)),
+    ("receipt, locked", [], at_prompt("receipt"), ("prompt", "receipt"), locked(1)),
+    ("staff: yes", [], at_prompt("staff_yes", staff=True), ("prompt", "staff_yes"), given(1, None)),
+    ("share question", [], at_prompt("ask_share", staff=True), ("prompt", "ask_share"),
+     given(1, None)),
+    ("share: no answer", [], at_prompt("share_no", staff=True), ("prompt", "share_no"),
+     given(1, None)),
+    ("share: yes", [], at_prompt("share_yes", staff=True, share=True), ("prompt", "share_yes"),
+     given(1, 1)),
+    ("receipt, shared", [], at_prompt("receipt", staff=True, share=True), ("prompt", "receipt"),
+     given(1, 1)),
+]
+
+
+def reached(box, aim):
+    """The cut landed in the step aimed at: nothing after it happened."""
+    evs = box.events()
+    ev, name = aim
+    if ev == "prompt":
+        said = [e["name"] for e in evs if e["ev"] == "prompt"]
+        assert said and said[-1] == name, f"aimed at {name!r}, the box had said {said[-3:]}"
+        if name == "beep":  # short: make sure the cut did not come after it
+            assert not any(e["ev"] == "recording_started" for e in evs), \
+                "aimed at the beep, the recording had started (slow machine)"
+    elif ev == "state":
+        states = [e["to"] for e in evs if e["ev"] == "state"]
+        assert states[-1] == name, f"aimed at {name!r}, the box was in {states[-1]!r}"
+    else:  # the listen-back: playing, not finished
+        assert any(e["ev"] == ev for e in evs), f"aimed at {ev!r}, it never came"
+        assert not any(e["ev"] == ev + "_done" for e in evs), f"aimed at {ev!r}, it was over"
+
+
+def test_cuts_at_each_step_of_the_dialogue():
     rng = random.Random(7)
-    d = tmpdir("powercut2")
+    d = tmpdir("powercut-steps")
     mic = speak(os.path.join(d, "mic.wav"), "Short and sweet, thank you.")
     data = os.path.join(d, "data")
-    # (where to cut, press yes to staff first?)
-    steps = [("welcome", False), ("finalising", False), ("ask_staff", False),
-             ("saving_consent", True), ("ask_share", True), ("receipt", False),
-             ("receipt", True)]
-    for where, yes_staff in steps:
-        box = Box("powercut2", mic, root=d, data=data).start()
+    slow = asan_env(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync",
+                     "-e", "inject=fdatasync:delay_enter=400000"]) if have_strace() else []
+    pressed = {}
+    for label, sets, drive, aim, expect in STEPS:
+        if label == "closing the file" and not slow:
+            log("SKIP the cut while the file is closed: only strace makes closing take long")
+            continue
+        before = {r["id"] for r in table(data, "recordings")} if os.path.exists(data) else set()
+        wrapper = slow if label == "closing the file" else []
+        box = Box("powercut-step", mic, data=data, sets=sets, wrapper=wrapper).start(timeout=120)
+        yes = drive(box)
+        time.sleep(rng.uniform(0, 0.1 if label == "beep" else 0.3))
+        kill(box)
+        reached(box, aim)
+        log(f"cut during {label} (pressed yes to staff: {yes[0]}, to sharing: {yes[1]})")
+        for r in table(data, "recordings"):
+            if r["id"] not in before:
+                pressed[r["id"]] = yes
+        rows = restart_and_check(data, mic, pressed, label)
+        expect([r for r in rows if r["id"] not in before], table(data, "audit"))
+    held = [r for r in table(data, "recordings") if r["state"] in HELD]
+    log(f"{len(held)} recordings held, receipts {sorted(r['receipt'] or '-' for r in held)}")
+
+
+# ---- 3. inside the receipt and consent writes (strace fault injection) ----
+
+TRACE_LINE = re.compile(r'^(\d+)\s+(pwrite64|fdatasync|write)\(')
+EVENT = re.compile(r'\\"ev\\":\\"([a-z_]+)\\"')
+
+
+def traced(d, data, out, inject=None):
+    """strace over the daemon: the WAL's pwrite64/fdatasync and the event
+    log's write, in the order the daemon made them."""
+    w = ["strace", "-f", "-qq", "-o", out, "-s", "300", "-e", "trace=pwrite64,fdatasync,write",
+         "-P", os.path.join(data, "catalogue.sqlite-wal"), "-P", os.path.join(d, "events.jsonl")]
+    if inject:
+        w += ["-e", f"inject={inject[0]}:signal=SIGKILL:when={inject[1]}"]
+    return asan_env(w)
+
+
+def tokens(path, pid):
+    """[(kind, event name, line)] of the daemon's main thread: P (a WAL
+    pwrite64), S (a WAL fdatasync), W (an event-log write). Returns them and
+    whether the daemon was killed."""
+    out, killed = [], False
+    with open(path, errors="replace") as f:
+        for line in f:
+            if "+++ killed by SIGKILL" in line and line.split()[0] == str(pid):
+                killed = True
+            m = TRACE_LINE.match(line)
+            if not m:
+                continue
+            assert int(m.group(1)) == pid, \
+                f"the catalogue or the event log was written from thread {m.group(1)}: " \
+                f"strace counts per thread, the cut points would not hold"
+            kind = {"pwrite64": "P", "fdatasync": "S", "write": "W"}[m.group(2)]
+            ev = EVENT.search(line) if kind == "W" else None
+            out.append((kind, ev.group(1) if ev else None, line.rstrip()))
+    return out, killed
+
+
+def counts(toks):
+    return tuple(sum(1 for t in toks if t[0] == k) for k in "PSW")
+
+
+def consent_session(box):
+    """Record, stop (held 0.8 s, so its release is logged at a fixed place:
+    after the receipt, during "thank you"), yes, yes. Returns what was
+    pressed before the daemon died."""
+    pressed = [False, False]
+    try:
         box.press()
-        if where == "welcome":
-            box.wait_for("state", to="welcome")
-        else:
-            box.wait_for("recording_started", timeout=30)
-            time.sleep(2.5 + rng.uniform(0, 0.5))
-            box.press()
-            if yes_staff:
-                box.wait_for("prompt", name="ask_staff", timeout=30)
-                box.press()
-            box.wait_for("state", to=where, timeout=60)
-            if where in ("ask_staff", "ask_share", "receipt"):
-                time.sleep(rng.uniform(0, 1.0))
-        box.kill()
-        log(f"cut during {where} (yes to staff: {yes_staff})")
-        box2 = Box("powercut2", mic, root=d, data=data).start()
-        box2.terminate()
-        for r in box2.catalogue():
-            assert r["state"] in ("complete", "interrupted", "discarded"), (where, r)
-            if r["state"] != "discarded":
-                p = os.path.join(data, r["file"])
-                opusinfo_clean(p)
-                assert os.path.getsize(p) == r["size_bytes"], (where, r)
-            # never more than was given: sharing only ever after a yes to staff,
-            # and nobody in this test ever said yes to sharing
-            assert r["consent_share"] in (None, 0), (where, r)
-        if where != "welcome":
-            last = box2.catalogue()[-1]
-            # cut while the file was being closed: repaired at start-up
-            assert last["state"] == ("interrupted" if where == "finalising" else "complete") \
-                or (where == "finalising" and last["state"] == "complete"), (where, last)
-            if not yes_staff or where == "saving_consent":
-                # unanswered, or cut while the yes was being saved: either way
-                # it is locked or exactly what was pressed
-                assert last["consent_staff"] in (None, 1 if yes_staff else None), (where, last)
-            else:
-                assert last["consent_staff"] == 1, (where, last)
+        box.wait_for("recording_started", timeout=60)
+        time.sleep(REC_S)
+        box.press(800)
+        box.wait_for("prompt", name="ask_staff", timeout=60)
+        box.press()
+        pressed[0] = True
+        box.wait_for("prompt", name="ask_share", timeout=60)
+        box.press()
+        pressed[1] = True
+        box.wait_for("consent", share=True, timeout=60)
+    except (DaemonDied, OSError):  # OSError: the FIFO has no reader any more
+        pass
+    return tuple(pressed)
+
+
+# The writes to cut: the event-log line that follows each transaction.
+TARGETS = {
+    "receipt": lambda t: t[1] == "receipt",
+    "staff yes": lambda t: t[1] == "consent" and '\\"staff\\":true,\\"share\\":false' in t[2],
+    "share yes": lambda t: t[1] == "consent" and '\\"share\\":true' in t[2],
+}
+# What each cut may leave: (has a receipt, consent_staff, consent_share,
+# consent audit rows). Before: not there. After: there. At the commit's
+# fdatasync (written, not synced): all or nothing.
+OUTCOMES = {
+    ("receipt", "before"): [(False, None, None, 0)],
+    ("receipt", "unsynced"): [(False, None, None, 0), (True, None, None, 0)],
+    ("receipt", "after"): [(True, None, None, 0)],
+    ("staff yes", "before"): [(True, None, None, 0)],
+    ("staff yes", "unsynced"): [(True, None, None, 0), (True, 1, None, 1)],
+    ("staff yes", "after"): [(True, 1, None, 1)],
+    ("share yes", "before"): [(True, 1, None, 1)],
+    ("share yes", "unsynced"): [(True, 1, None, 1), (True, 1, 1, 2)],
+    ("share yes", "after"): [(True, 1, 1, 2)],
+}
+# Prompts that would tell the resident the write had happened.
+TOLD = {"receipt": "receipt", "staff yes": "staff_yes", "share yes": "share_yes"}
+
+
+def cut_points(toks):
+    """For each target: {point: (syscall, N, (P, S, W) before it, kind)}."""
+    points = {}
+    for name, match in TARGETS.items():
+        hits = [i for i, t in enumerate(toks) if t[0] == "W" and match(t)]
+        assert len(hits) == 1, f"{name}: {len(hits)} event-log lines in the uncut run"
+        i = hits[0]
+        s = i - 1
+        assert toks[s][0] == "S", f"{name}: its event is not right after a commit: {toks[s]}"
+        a = s
+        while toks[a - 1][0] == "P":
+            a -= 1
+        assert a < s, f"{name}: a commit with no WAL write"
+        points[name] = {
+            "before": ("pwrite64", counts(toks[:a])[0] + 1, counts(toks[:a]), "P"),
+            "unsynced": ("fdatasync", counts(toks[:s])[1] + 1, counts(toks[:s]), "S"),
+            "after": ("write", counts(toks[:i])[2] + 1, counts(toks[:i]), "W"),
+        }
+        log(f"{name}: {s - a} WAL writes and a sync, then its event (trace tokens {a}..{i})")
+    return points
+
+
+def test_cuts_inside_the_receipt_and_consent_writes():
+    if not have_strace():
+        log("SKIP: strace is needed to cut inside a write")
+        return
+    top = tmpdir("powercut-inject")
+    mic = speak(os.path.join(top, "mic.wav"), "Short and sweet, thank you.")
+
+    # the uncut run: where every write is, in the order the daemon made it
+    d = os.path.join(top, "uncut")
+    os.makedirs(d)
+    data = os.path.join(d, "data")
+    box = Box("uncut", mic, root=d, data=data,
+              wrapper=traced(d, data, os.path.join(d, "trace"))).start(timeout=120)
+    pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+    assert consent_session(box) == (True, True)
+    os.kill(pid, signal.SIGTERM)
+    assert box.wait_exit(60) == 0, box.stderr_text()
+    toks, _ = tokens(os.path.join(d, "trace"), pid)
+    points = cut_points(toks)
+
+    for name in TARGETS:
+        for point in ("before", "unsynced", "after"):
+            call, n, seen_before, kind = points[name][point]
+            label = f"{name}, {point}"
+            d = os.path.join(top, f"{name.replace(' ', '-')}-{point}")
+            os.makedirs(d)
+            data = os.path.join(d, "data")
+            trace = os.path.join(d, "trace")
+            box = Box("cut", mic, root=d, data=data,
+                      wrapper=traced(d, data, trace, (call, n))).start(timeout=120)
+            pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+            pressed = consent_session(box)
+            try:
+                box.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                kill(box)
+                raise AssertionError(f"{label}: the cut at {call} #{n} never came")
+            box.stderr.close()
+            # the cut landed on the very call aimed at, before it ran
+            toks, killed = tokens(trace, pid)
+            assert killed, f"{label}: the daemon was not killed"
+            last = toks[-1]
+            assert last[0] == kind and last[2].endswith(("= ?", "<unfinished ...>")), \
+                f"{label}: killed at {last}"
+            assert counts(toks[:-1]) == seen_before, \
+                f"{label}: killed after {counts(toks[:-1])} WAL writes/syncs/events, " \
+                f"aimed after {seen_before}"
+            if point == "after":
+                assert TARGETS[name](last), f"{label}: killed writing {last[2]}"
+            said = [e["name"] for e in box.events() if e["ev"] == "prompt"]
+            assert TOLD[name] not in said, f"{label}: told before it was saved: {said}"
+
+            # power back
+            box2 = Box("cut-after", mic, data=data).start()
+            assert box2.terminate() == 0, box2.stderr_text()
+            rec = table(data, "recordings")
+            assert len(rec) == 1, rec
+            rows = check_catalogue(data, {rec[0]["id"]: pressed}, label)
+            r = rows[0]
+            assert r["state"] == "complete", (label, r)
+            n_audit = sum(1 for a in table(data, "audit") if a["action"] == "consent")
+            got = (r["receipt"] is not None, r["consent_staff"], r["consent_share"], n_audit)
+            log(f"cut {label} ({call} #{n}): receipt {'yes' if got[0] else 'no'}, "
+                f"staff {got[1]}, share {got[2]}, {got[3]} consent audit row(s)")
+            assert got in OUTCOMES[(name, point)], \
+                f"{label}: left {got}, expected one of {OUTCOMES[(name, point)]}"
 
 
 if __name__ == "__main__":
-    run([test_random_cuts_while_recording, test_cuts_at_each_step_of_the_dialogue_leave_a_consistent_catalogue])
+    run([test_random_cuts_while_recording, test_cuts_at_each_step_of_the_dialogue,
+         test_cuts_inside_the_receipt_and_consent_writes])
