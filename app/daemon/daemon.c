@@ -916,6 +916,8 @@ static int open_all(struct drd *d)
 	r = dr_prompts_load(s->prompts_dir, &d->prompts, err, sizeof(err));
 	if (r < 0)
 		goto fail;
+	if (dr_prompts_warning(d->prompts))
+		log_error(d, "prompts", dr_prompts_warning(d->prompts));
 	r = dr_playback_open(s->board, s->board_dir, &d->speaker, err, sizeof(err));
 	if (r < 0)
 		goto fail;

@@ -38,6 +38,7 @@ struct dr_prompt_pcm {
 
 struct dr_prompts {
 	struct dr_prompt_pcm p[DR_PROMPT_COUNT];
+	char warning[PATH_MAX + 256]; /* the first override that could not be played */
 };
 
 /* Appends to a growing buffer of at most DR_PROMPT_MAX_SAMPLES. */
@@ -313,8 +314,30 @@ static int split_dirs(const char *path, struct dirs *ds, char *err, size_t errle
 	return 0;
 }
 
+/* Loads one file of a phrase into b; err says why not. */
+static int load_file(const char *path, bool opus, struct pcm_buf *b, char *err, size_t errlen)
+{
+	int rc = opus ? load_opus(path, b, err, errlen) : load_wav(path, b, err, errlen);
+	if (!rc && b->n == 0) {
+		snprintf(err, errlen, "prompts: %s: holds no audio", path);
+		rc = -EINVAL;
+	}
+	if (rc) {
+		free(b->s);
+		*b = (struct pcm_buf){0};
+	}
+	return rc;
+}
+
+/*
+ * A phrase from the first folder that has it. An organisation's recording
+ * in an override folder that cannot be played is not the end of the box:
+ * the next folder's (in the end the built-in pack's) is used, and `warning`
+ * says which file was passed over and why. The built-in pack's own phrases
+ * must load.
+ */
 static int load_one(const struct dirs *ds, enum dr_prompt id, struct dr_prompt_pcm *out,
-		    char *err, size_t errlen)
+		    char *warning, size_t warnlen, char *err, size_t errlen)
 {
 	static const char *const exts[] = {"opus", "wav"};
 	const char *name = dr_prompt_name(id);
@@ -323,39 +346,39 @@ static int load_one(const struct dirs *ds, enum dr_prompt id, struct dr_prompt_p
 		return -EINVAL;
 	}
 	char path[PATH_MAX];
-	bool found = false;
-	int ext = 0;
-	for (int i = 0; i < ds->n && !found; i++) {
+	struct pcm_buf b = {0};
+	int rc = -ENOENT;
+	for (int i = 0; i < ds->n && rc; i++) {
+		int ext;
 		for (ext = 0; ext < 2; ext++) {
 			if (snprintf(path, sizeof(path), "%s/%s.%s", ds->d[i], name, exts[ext]) >=
 			    (int)sizeof(path)) {
 				snprintf(err, errlen, "prompts: %s: folder name too long", ds->d[i]);
 				return -ENAMETOOLONG;
 			}
-			if (access(path, F_OK) == 0) {
-				found = true;
+			if (access(path, F_OK) == 0)
 				break;
-			}
+		}
+		if (ext == 2)
+			continue;
+		rc = load_file(path, ext == 0, &b, err, errlen);
+		if (rc && i < ds->n - 1) {
+			if (!warning[0])
+				snprintf(warning, warnlen, "%s; the built-in phrase is used instead", err);
+			rc = -ENOENT; /* look further */
+		} else if (rc) {
+			return rc;
 		}
 	}
-	if (!found) {
+	if (rc) {
 		snprintf(err, errlen, "prompts: missing %s/%s.opus (or %s.wav)%s", ds->d[ds->n - 1], name,
 			 name, ds->n > 1 ? ", and no override has it" : "");
 		return -ENOENT;
 	}
-	struct pcm_buf b = {0};
-	int rc = ext == 0 ? load_opus(path, &b, err, errlen) : load_wav(path, &b, err, errlen);
-	if (!rc && b.n == 0) {
-		snprintf(err, errlen, "prompts: %s: holds no audio", path);
-		rc = -EINVAL;
-	}
-	if (!rc && !(out->source = strdup(path))) {
+	if (!(out->source = strdup(path))) {
 		snprintf(err, errlen, "prompts: out of memory");
-		rc = -ENOMEM;
-	}
-	if (rc) {
 		free(b.s);
-		return rc;
+		return -ENOMEM;
 	}
 	out->pcm = b.s;
 	out->n = b.n;
@@ -381,7 +404,8 @@ int dr_prompts_load(const char *dir, struct dr_prompts **out, char *err, size_t 
 	else
 		rc = split_dirs(dir, ds, err, errlen);
 	for (int id = 0; !rc && id < DR_PROMPT_COUNT; id++)
-		rc = load_one(ds, (enum dr_prompt)id, &p->p[id], err, errlen);
+		rc = load_one(ds, (enum dr_prompt)id, &p->p[id], p->warning, sizeof(p->warning), err,
+			      errlen);
 	free(ds);
 	if (rc) {
 		dr_prompts_free(p);
@@ -420,6 +444,11 @@ uint32_t dr_prompts_ms(const struct dr_prompts *p, enum dr_prompt id)
 		return 0;
 	uint64_t ms = ((uint64_t)p->p[id].n * 1000 + DR_SAMPLE_RATE - 1) / DR_SAMPLE_RATE;
 	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+const char *dr_prompts_warning(const struct dr_prompts *p)
+{
+	return p && p->warning[0] ? p->warning : NULL;
 }
 
 const char *dr_prompts_source(const struct dr_prompts *p, enum dr_prompt id)

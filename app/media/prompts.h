@@ -10,9 +10,9 @@
  *    resampled to 48 kHz with libsoxr (high quality); a 48 kHz 16-bit file
  *    is taken sample for sample.
  * When both exist the .opus is used. A phrase may be at most
- * DR_PROMPT_MAX_SECONDS long. Missing, unreadable or empty prompts are an
- * error at start-up with the file named, never a silent box in front of a
- * resident.
+ * DR_PROMPT_MAX_SECONDS long. Missing, unreadable or empty prompts of the
+ * built-in pack are an error at start-up with the file named, never a silent
+ * box in front of a resident.
  *
  * `dir` may be a search path: folders separated by ':', e.g.
  * "/data/prompts-override:/usr/share/diaryroom/prompts/en". Each phrase is
@@ -21,7 +21,10 @@
  * comes last and must hold every phrase the others lack). Every folder but
  * the last must exist (a typo in an override folder is an error, not a
  * silently unused recording); files in them with names that are no prompt's
- * are not read. A folder name cannot contain ':'.
+ * are not read. A folder name cannot contain ':'. A phrase in an override
+ * folder that cannot be played (damaged, a format the box does not read) is
+ * passed over for the next folder's, so one bad file on a card does not
+ * silence the box; dr_prompts_warning() names the first such file.
  *
  * The prompt names are those of enum dr_prompt in core/session.h
  * (dr_prompt_name()). dr_prompts_free(NULL) is a no-op.
@@ -48,5 +51,8 @@ uint32_t dr_prompts_ms(const struct dr_prompts *p, enum dr_prompt id);
 /* Added: the file a prompt was loaded from (valid until free; NULL for an
  * unknown id), e.g. to log which phrases an organisation replaced. */
 const char *dr_prompts_source(const struct dr_prompts *p, enum dr_prompt id);
+/* Added: "<file>: <why>; the built-in phrase is used instead" for the first
+ * override that could not be played, or NULL. Valid until free. */
+const char *dr_prompts_warning(const struct dr_prompts *p);
 
 #endif

@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import re
+import subprocess
 import time
 
 import emutest
@@ -267,12 +268,28 @@ def light_lines(emu):
     return found
 
 
+def real_voice_welcome(emu, d):
+    """An organisation's own welcome, as people record it: 44.1 kHz stereo
+    24-bit WAV, put on the boot partition's diaryroom-prompts/ (the image's
+    pack is read-only). Returns its length in seconds."""
+    folder = os.path.join(d, "real-voice")
+    os.makedirs(folder, exist_ok=True)
+    spoken = drtest.speak(os.path.join(d, "welcome-48k.wav"), "Hello. Press again when you are done.")
+    wav = os.path.join(folder, "Welcome.WAV")  # as a PC may name it: the box lower-cases it
+    subprocess.run(["sox", spoken, "-r", "44100", "-c", "2", "-b", "24", wav], check=True)
+    seconds = float(subprocess.run(["soxi", "-D", wav], capture_output=True, text=True,
+                                   check=True).stdout)
+    emu.provision_prompts(folder)
+    return seconds
+
+
 def run_session(emu):
     d = emu.run
     mic = drtest.speak(os.path.join(d, "testimony.wav"), TESTIMONY, pad=(0.2, 0.3))
     speech, _ = drtest.read_wav(mic)
     org, keys, device = emutest.new_org(d)
     emu.provision(keys)
+    welcome_s = real_voice_welcome(emu, d)
 
     t0 = time.monotonic()
     ready = emu.boot(timeout=300)
@@ -297,9 +314,13 @@ def run_session(emu):
     check_daemon_privileges(emu)
     set_guest_clock_unset(emu)
 
-    # press: welcome, beep, recording
+    # press: welcome (the organisation's own, resampled by the box), beep, recording
     emu.press()
     emu.wait_for("button", edge="down", timeout=30)
+    welcome = emu.wait_for("prompt", name="welcome", timeout=30)
+    log(f"welcome: {welcome['samples']} samples at 48 kHz; the file lasts {welcome_s:.3f} s")
+    assert abs(welcome["samples"] / 48000 - welcome_s) < 0.005, (welcome, welcome_s)
+    assert "phrases in a real voice installed" in emu.console(), emu.console()[-2000:]
     started = emu.wait_for("recording_started", timeout=120)
     rec_id = started["id"]
     emu.play(mic)

@@ -622,11 +622,17 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	assert_int_equal(n, 11000);
 	dr_prompts_free(p);
 
-	/* A broken recording in the override is an error naming it, not a
-	 * silent fall back to the built-in voice. */
+	/* A broken recording in the override does not silence the box: the
+	 * built-in phrase plays, and the warning names the file passed over. */
 	unlink(path);
 	assert_int_equal(mt_write_file(path, "RIFF....WAVEjunk", 16), 0);
-	expect_load_fails(search, -EINVAL, path);
+	assert_int_equal(dr_prompts_load(search, &p, err, sizeof(err)), 0);
+	assert_non_null(dr_prompts_warning(p));
+	if (!strstr(dr_prompts_warning(p), path))
+		fail_msg("warning \"%s\" does not name %s", dr_prompts_warning(p), path);
+	assert_non_null(strstr(dr_prompts_source(p, DR_PROMPT_WELCOME), pack));
+	dr_prompts_free(p);
+	p = NULL;
 
 	/* An override folder that is not there (a typo, /data not mounted),
 	 * or is a file. */
