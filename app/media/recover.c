@@ -706,19 +706,10 @@ out_close:
  * folder. */
 static int free_bytes_near(const char *path, uint64_t *bytes)
 {
-	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX];
-	if (!slash) {
-		strcpy(dir, ".");
-	} else if (slash == path) {
-		strcpy(dir, "/");
-	} else {
-		size_t n = (size_t)(slash - path);
-		if (n >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
+	int r = dr_parent_dir(path, dir, sizeof(dir));
+	if (r < 0)
+		return r;
 	struct statvfs v;
 	if (statvfs(dir, &v) < 0)
 		return -errno;

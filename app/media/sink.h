@@ -45,6 +45,9 @@ int dr_file_sink_open(const char *path, struct dr_sink_stats *stats, struct dr_s
 /* fsync() the folder holding `path`, so that creating, renaming or removing
  * that name survives a power cut. 0 or -errno. */
 int dr_sync_parent_dir(const char *path);
+/* The folder holding `path` ("." for a bare name, "/" for "/x") into dir
+ * (dirlen bytes). -ENAMETOOLONG if it does not fit. */
+int dr_parent_dir(const char *path, char *dir, size_t dirlen);
 
 /* (Added.) If `sink` is a file sink, also count into `watcher` from now on
  * (as well as into the `stats` given at open); watcher must outlive the

@@ -100,22 +100,25 @@ static const struct dr_sink_ops dr_file_sink_ops = {
 	.close = file_close,
 };
 
+int dr_parent_dir(const char *path, char *dir, size_t dirlen)
+{
+	const char *slash = strrchr(path, '/');
+	const char *from = slash ? path : ".";
+	size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+	if (n >= dirlen)
+		return -ENAMETOOLONG;
+	memcpy(dir, from, n);
+	dir[n] = '\0';
+	return 0;
+}
+
 /* fsync of the folder holding `path`, so a newly created name is durable. */
 int dr_sync_parent_dir(const char *path)
 {
-	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX];
-	if (!slash) {
-		strcpy(dir, ".");
-	} else if (slash == path) {
-		strcpy(dir, "/");
-	} else {
-		size_t n = (size_t)(slash - path);
-		if (n >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
+	int r = dr_parent_dir(path, dir, sizeof(dir));
+	if (r < 0)
+		return r;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
