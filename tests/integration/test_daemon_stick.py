@@ -75,8 +75,15 @@ def test_export_collect_and_confirmed_deletion():
 
     # the office PC: verify, import, consent sheet, signed receipt on the stick
     admin("collect", "--org", org, "--stick", stick, "--archive", archive)
+    # the one staff may hear is playable; the locked one is only sealed
     imported = [f for _, _, fs in os.walk(archive) for f in fs if f.endswith(".opus")]
-    assert len(imported) == 2, imported
+    sealed = [os.path.join(r, f) for r, _, fs in os.walk(archive) for f in fs
+              if f.endswith(".opus.sealed")]
+    assert len(imported) == 1 and len(sealed) == 1, (imported, sealed)
+    assert os.path.basename(sealed[0])[:-len(".sealed")] not in imported
+    blob = open(sealed[0], "rb").read()
+    assert b"OggS" not in blob, "the locked recording is playable in the archive"
+    assert subprocess.run(["opusinfo", sealed[0]], capture_output=True).returncode != 0
     for root, _, fs in os.walk(archive):
         for f in fs:
             if f.endswith(".opus"):

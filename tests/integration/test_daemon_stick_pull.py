@@ -421,9 +421,13 @@ def pull_and_power_cut(w):
     p = admin("collect", "--org", w.org, "--stick", w.stick, "--archive", archive)
     assert f"{len(ids)} imported, 0 already in the archive, 0 failed" in p.stderr, p.stderr
     dev = w.dev()
-    archived = sorted(f for f in os.listdir(os.path.join(archive, dev)) if f.endswith(".opus"))
-    assert archived == sorted(i + ".opus" for i in ids), archived
-    for rid in ids:
+    # a locked recording is in the archive only sealed (<id>.opus.sealed)
+    archived = sorted(f for f in os.listdir(os.path.join(archive, dev))
+                      if f.endswith((".opus", ".opus.sealed")))
+    locked = {i for i, r in w.rows().items() if r["consent_staff"] != 1}
+    assert locked, "CONSENT seeds locked recordings"
+    assert archived == sorted(i + (".opus.sealed" if i in locked else ".opus") for i in ids), archived
+    for rid in set(ids) - locked:
         assert blake2b_256(os.path.join(archive, dev, rid + ".opus")) == w.seeded[rid][1]
 
     # a recording made after the export: not confirmed, must stay
@@ -467,8 +471,10 @@ def pull_and_power_cut(w):
     # collecting again: the new one once, nothing twice
     p = admin("collect", "--org", w.org, "--stick", w.stick, "--archive", archive)
     assert "1 imported, 0 already" in p.stderr, p.stderr
-    archived = sorted(f for f in os.listdir(os.path.join(archive, dev)) if f.endswith(".opus"))
-    assert archived == sorted(i + ".opus" for i in ids + new), archived
+    archived = sorted(f for f in os.listdir(os.path.join(archive, dev))
+                      if f.endswith((".opus", ".opus.sealed")))
+    assert archived == sorted(i + (".opus.sealed" if i in locked else ".opus") for i in ids + new), \
+        archived
 
 
 def mount_tmpfs(path, size):

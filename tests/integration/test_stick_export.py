@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 
-from drtest import BUILD, Box, blake2b_256, log, run, speak, tmpdir
+from drtest import BUILD, Box, blake2b_256, decode, log, opusinfo_clean, run, speak, tmpdir
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
@@ -23,8 +23,8 @@ PASS = "correct horse battery staple"
 ENV = dict(os.environ, DIARYROOM_PASSPHRASE=PASS)
 
 
-def admin(*args, check=True):
-    p = subprocess.run([ADMIN] + list(args), capture_output=True, text=True, env=ENV)
+def admin(*args, check=True, env=None):
+    p = subprocess.run([ADMIN] + list(args), capture_output=True, text=True, env=env or ENV)
     log(f"admin {args[0]}: rc {p.returncode}\n{p.stdout}{p.stderr}".rstrip())
     if check:
         assert p.returncode == 0, p.stderr
@@ -54,6 +54,22 @@ def audit(data):
         return [(a, d) for a, d in db.execute("SELECT action, detail FROM audit ORDER BY seq")]
     finally:
         db.close()
+
+
+def tree(d):
+    """Every file under d (the archive) and its bytes' hash."""
+    return {os.path.relpath(os.path.join(r, f), d): blake2b_256(os.path.join(r, f))
+            for r, _, fs in os.walk(d) for f in fs}
+
+
+def assert_sealed(path):
+    """A locked recording's archive copy: nothing can play it."""
+    data = open(path, "rb").read()
+    assert data[:4] != b"OggS" and b"OggS" not in data, f"{path} holds Ogg pages"
+    p = subprocess.run(["opusinfo", path], capture_output=True, text=True)
+    assert p.returncode != 0, "opusinfo accepts a sealed recording:\n" + p.stdout + p.stderr
+    p = subprocess.run(["opusdec", "--quiet", path, os.devnull], capture_output=True)
+    assert p.returncode != 0, "opusdec decoded a sealed recording"
 
 
 def snapshot(data):
@@ -137,15 +153,82 @@ def test_record_export_collect_delete():
         f.write(f"# entered by staff\nconsent {w.receipts[w.ids[1]]} staff=yes share=yes\n")
     p = w.collect("--changes", changes)
     assert "3 imported" in p.stderr, p.stderr
-    for rid in w.ids:
+    for rid in w.ids[:2]:
         assert blake2b_256(os.path.join(w.archive, dev, rid + ".opus")) == before[rid]["blake2b"]
+    # the locked one is in the archive only sealed: no playable copy at all
+    locked, lrc = w.ids[2], w.receipts[w.ids[2]]
+    sealed = os.path.join(w.archive, dev, locked + ".opus.sealed")
+    assert not os.path.exists(os.path.join(w.archive, dev, locked + ".opus"))
+    assert_sealed(sealed)
+    playable = sorted(f for _, _, fs in os.walk(w.archive) for f in fs if f.endswith(".opus"))
+    assert playable == sorted(i + ".opus" for i in w.ids[:2]), playable
     sheet = list(csv.DictReader(open(os.path.join(w.archive, "consent.csv"), newline="")))
     assert sorted(r["recording"] for r in sheet) == w.ids
     row1 = next(r for r in sheet if r["recording"] == w.ids[1])
     assert (row1["staff_may_listen"], row1["may_share"]) == ("yes", "yes"), row1
+    row2 = next(r for r in sheet if r["recording"] == locked)
+    assert (row2["locked"], row2["stored"]) == ("yes", "sealed"), row2
+    assert row1["stored"] == "playable", row1
     # idempotent
     p = w.collect("--changes", changes)
     assert "0 imported, 3 already" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(w.archive, dev, locked + ".opus"))
+
+    # the resident gives consent later, against their receipt number: unlock.
+    # A wrong number, a wrong passphrase, a damaged sealed file change nothing.
+    def unlock(*extra, env=None):
+        return admin("unlock", "--org", w.org, "--archive", w.archive, *extra, check=False,
+                     env=env)
+
+    untouched = tree(w.archive)
+    wrong = next(f"{n:04d}" for n in range(1000, 10000) if f"{n:04d}" not in w.receipts.values())
+    p = unlock("--receipt", wrong)
+    assert p.returncode == 1 and "no recording numbered" in p.stderr, p.stderr
+    assert tree(w.archive) == untouched
+    p = unlock("--receipt", lrc, env=dict(ENV, DIARYROOM_PASSPHRASE="not the passphrase"))
+    assert p.returncode == 1 and "wrong passphrase" in p.stderr, p.stderr
+    assert tree(w.archive) == untouched
+    p = unlock("--receipt", w.receipts[w.ids[0]])  # not locked
+    assert p.returncode == 1 and "not locked" in p.stderr, p.stderr
+    assert tree(w.archive) == untouched
+    good = open(sealed, "rb").read()
+    for where in (8, 100, len(good) // 2, len(good) - 1):  # the key, the header, audio, the end
+        bad = bytearray(good)
+        bad[where] ^= 0x01
+        open(sealed, "wb").write(bytes(bad))
+        flipped = tree(w.archive)
+        p = unlock("--receipt", lrc)
+        assert p.returncode == 1 and "damaged or altered" in p.stderr, (where, p.stderr)
+        assert tree(w.archive) == flipped, where
+    open(sealed, "wb").write(good[: len(good) - 40])  # cut off
+    p = unlock("--receipt", lrc)
+    assert p.returncode == 1 and "damaged or altered" in p.stderr, p.stderr
+    open(sealed, "wb").write(good)
+    assert tree(w.archive) == untouched
+
+    p = unlock("--receipt", lrc, "--share", "no")
+    assert p.returncode == 0, p.stderr
+    opened = os.path.join(w.archive, dev, locked + ".opus")
+    assert blake2b_256(opened) == before[locked]["blake2b"]
+    assert not os.path.exists(sealed)
+    opusinfo_clean(opened)
+    said = decode(os.path.join(w.data, "recordings", locked + ".opus"))
+    heard = decode(opened)
+    assert len(heard) == len(said) and (heard == said).all(), "not what was said"
+    assert abs(len(heard) / 48000 - before[locked]["duration_ms"] / 1000) < 0.2
+    assert float((heard.astype(float) ** 2).mean()) > 1e-6, "silence"
+    sheet = list(csv.DictReader(open(os.path.join(w.archive, "consent.csv"), newline="")))
+    row2 = next(r for r in sheet if r["recording"] == locked)
+    assert (row2["staff_may_listen"], row2["may_share"], row2["locked"], row2["stored"]) == \
+        ("yes", "no", "no", "playable"), row2
+    idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+    assert {"kind": "consent", "receipt": lrc, "staff": "yes", "share": "no"}.items() <= \
+        idx["changes"][-1].items(), idx["changes"]
+    # the next collect tells the box, and does not lock it again although the
+    # stick's manifest still says locked
+    p = w.collect("--changes", changes)
+    assert "0 imported, 3 already" in p.stderr, p.stderr
+    assert blake2b_256(opened) == before[locked]["blake2b"] and not os.path.exists(sealed)
 
     # a new recording after the export is not confirmed and must stay
     w.box.start()
@@ -157,7 +240,7 @@ def test_record_export_collect_delete():
     rc, evs, err = w.insert()
     assert rc == 0, err
     rec = [e for e in evs if e["ev"] == "receipt"][0]
-    assert rec["deleted"] == 3 and rec["consent_changed"] == 1, rec
+    assert rec["deleted"] == 3 and rec["consent_changed"] == 2, rec
     after = rows(w.data)
     for rid in w.ids:
         assert after[rid]["state"] == "deleted", after[rid]
@@ -165,6 +248,7 @@ def test_record_export_collect_delete():
     assert after[new[0]]["state"] == "complete"
     assert os.path.exists(os.path.join(w.data, "recordings", new[0] + ".opus"))
     assert after[w.ids[1]]["consent_share"] == 1
+    assert (after[locked]["consent_staff"], after[locked]["consent_share"]) == (1, 0), after[locked]
     acts = [a for a, _ in audit(w.data)]
     assert acts.count("delete") == 3 and "receipt_applied" in acts, acts
     # the stick now holds only the new one; the receipt was used up
@@ -172,6 +256,17 @@ def test_record_export_collect_delete():
     assert [m["id"] for m in man["recordings"]] == new
     assert not os.path.exists(os.path.join(w.stick, "DIARYRM", "receipt", dev + ".json"))
     w.stick_copy = None
+
+    # the resident changes their mind again (staff may not listen): the
+    # archive's playable copy is sealed again, from the archive itself
+    with open(changes, "a") as f:
+        f.write(f"consent {lrc} staff=no share=no\n")
+    p = w.collect("--changes", changes)
+    assert not os.path.exists(opened), p.stderr
+    assert_sealed(sealed)
+    sheet = list(csv.DictReader(open(os.path.join(w.archive, "consent.csv"), newline="")))
+    row2 = next(r for r in sheet if r["recording"] == locked)
+    assert (row2["locked"], row2["stored"]) == ("yes", "sealed"), row2
 
 
 def test_pull_at_every_step():

@@ -7,6 +7,7 @@
  *   make-stick        --org DIR --stick MOUNT --name NAME [--days N]
  *   revoke            --org DIR (--stick-id ID | --stick MOUNT)
  *   collect           --org DIR --stick MOUNT --archive DIR [--changes FILE]
+ *   unlock            --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]
  *
  * Every command takes --now ISO-TIME (tests: the PC's clock). The
  * passphrase comes from DIARYROOM_PASSPHRASE_FD / DIARYROOM_PASSPHRASE or
@@ -29,21 +30,35 @@
 
 struct opts {
 	const char *org, *out, *stick, *name, *stick_id, *archive, *changes, *kdf;
+	const char *receipt, *share, *box;
 	long days;
 	int64_t now;
 };
 
-static int usage(void)
+static int usage_to(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: diaryroom-admin COMMAND [options]\n"
 		"  init-org         --org DIR [--kdf interactive|moderate|sensitive]\n"
 		"  provision-device --org DIR --out DIR\n"
 		"  make-stick       --org DIR --stick MOUNT --name NAME [--days N]\n"
 		"  revoke           --org DIR (--stick-id ID | --stick MOUNT)\n"
 		"  collect          --org DIR --stick MOUNT --archive DIR [--changes FILE]\n"
+		"                   (locked recordings, no consent to staff listening, are kept\n"
+		"                   sealed: <id>.opus.sealed, which nothing can play)\n"
+		"  unlock           --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]\n"
+		"                   a resident consents later to staff listening: opens their sealed\n"
+		"                   recording to <id>.opus (checked against the box's hash) and\n"
+		"                   records the consent; the box learns it at the next collect.\n"
+		"                   --share: may it also be shared outside the team (default no)\n"
+		"  (the passphrase: DIARYROOM_PASSPHRASE_FD or DIARYROOM_PASSPHRASE, else asked)\n"
 		"  (all: --now YYYY-MM-DDTHH:MM:SSZ to use another time than the PC's clock)\n");
 	return 2;
+}
+
+static int usage(void)
+{
+	return usage_to(stderr);
 }
 
 int adm_write_signed(int dirfd, const char *base, const char *json, const uint8_t sk[64])
@@ -332,6 +347,10 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage_to(stdout);
+		return 0;
+	}
 	if (sodium_init() < 0)
 		return 1;
 	const char *cmd = argv[1];
@@ -342,6 +361,8 @@ int main(int argc, char **argv)
 		{"days", required_argument, NULL, 'd'},	   {"stick-id", required_argument, NULL, 'i'},
 		{"archive", required_argument, NULL, 'a'}, {"changes", required_argument, NULL, 'c'},
 		{"kdf", required_argument, NULL, 'k'},	   {"now", required_argument, NULL, 'N'},
+		{"receipt", required_argument, NULL, 'r'}, {"share", required_argument, NULL, 'S'},
+		{"box", required_argument, NULL, 'b'},	   {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -357,6 +378,10 @@ int main(int argc, char **argv)
 		case 'a': o.archive = optarg; break;
 		case 'c': o.changes = optarg; break;
 		case 'k': o.kdf = optarg; break;
+		case 'r': o.receipt = optarg; break;
+		case 'S': o.share = optarg; break;
+		case 'b': o.box = optarg; break;
+		case 'h': usage_to(stdout); return 0;
 		case 'N':
 			if (dr_stick_time_parse(optarg, &o.now) < 0)
 				return usage();
@@ -383,6 +408,16 @@ int main(int argc, char **argv)
 		int r = adm_collect(&org, o.stick, o.archive, o.changes, o.now);
 		sodium_memzero(org.sk, sizeof(org.sk));
 		return r < 0 ? 1 : r;
+	}
+	if (!strcmp(cmd, "unlock")) {
+		if (!o.org || !o.archive || !o.receipt)
+			return usage();
+		struct adm_org org;
+		if (adm_org_load(o.org, false, &org) < 0)
+			return 1;
+		int r = adm_unlock(&org, o.archive, o.receipt, o.share ? o.share : "no", o.box, o.now);
+		sodium_memzero(org.sk, sizeof(org.sk));
+		return r < 0 ? 1 : 0;
 	}
 	return usage();
 }

@@ -33,6 +33,28 @@ int adm_org_load(const char *org, bool secret, struct adm_org *o);
  * verified (reported), or -errno. */
 int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 		const char *changes, int64_t now);
+/* Unlocks the locked recording with this receipt number (collect.c):
+ * it is unsealed to <id>.opus, checked against the box's hash, marked
+ * consented (staff yes, share as given) and the change is recorded for the
+ * box. box: NULL or the box's id when two boxes share the number. */
+int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
+	       const char *share, const char *box, int64_t now);
+
+/* Sealed recordings (seal.c). ad: "<box>/<id>", authenticated in every
+ * chunk. adm_seal_fd reads exactly size bytes from in, refuses them unless
+ * their BLAKE2b-256 is expect_hex, writes dst atomically (tmp, fsync,
+ * rename, fsync folder) and, with org_sk, reads it back opened. */
+int adm_seal_fd(int in, uint64_t size, const char *expect_hex, const char *dst, const char *ad,
+		const uint8_t org_pk[32], const uint8_t org_sk[64], uint64_t *progress);
+/* Opens a sealed stream into out (-1: only check); hex, size: the plaintext's
+ * hash and length. -EBADMSG if it is not a sealed file for this key and ad,
+ * or was cut or altered. */
+int adm_unseal_fd(int in, const char *ad, const uint8_t org_pk[32], const uint8_t org_sk[64],
+		  int out, char hex[65], uint64_t *size);
+int adm_unseal_check(const char *path, const char *ad, const uint8_t org_pk[32],
+		     const uint8_t org_sk[64], char hex[65], uint64_t *size);
+int adm_fsync_dir_of(const char *path);
+
 /* Signs buf with the organisation's key and writes <dir>/<base>.json and .sig. */
 int adm_write_signed(int dirfd, const char *base, const char *json, const uint8_t sk[64]);
 

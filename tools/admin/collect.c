@@ -3,7 +3,12 @@
  * collect: from a staff stick into the archive folder, and the signed
  * receipt back onto the stick.
  *
- *   <archive>/<device>/<id>.opus     the recordings, verified
+ *   <archive>/<device>/<id>.opus     the recordings staff may hear, verified
+ *   <archive>/<device>/<id>.opus.sealed  the locked ones (no consent to staff
+ *                                    listening), verified then sealed to the
+ *                                    organisation's key (seal.c): no playable
+ *                                    copy is ever written; `unlock` opens one
+ *                                    when the resident consents later
  *   <archive>/<device>/index.json    what the archive holds from that box,
  *                                    with the manifest's metadata, and the
  *                                    withdrawals and consent changes staff
@@ -13,7 +18,15 @@
  * Idempotent: a recording already in the archive with the right hash is
  * not copied again. A file is imported only if its BLAKE2b matches the
  * device-signed manifest both as read from the stick and as read back from
- * the archive after fsync; only such files are listed as held in the receipt.
+ * the archive after fsync (a sealed copy: opened with the organisation's
+ * key); only such files are listed as held in the receipt.
+ *
+ * Whether a recording is locked is the manifest's consent with the changes
+ * staff recorded applied (the last consent change for its receipt number
+ * wins); the archive keeps each recording in the one form that matches it.
+ * The archive has no retention rule of its own: the box deletes a locked
+ * recording after its retention period, the archive keeps it sealed until
+ * it is unlocked or withdrawn.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -135,7 +148,34 @@ static int import_one(int devfd, const struct dr_manifest_rec *m, const char *ds
 		unlink(tmp);
 		return r;
 	}
-	return 0;
+	return adm_fsync_dir_of(dst);
+}
+
+/* Copies one locked recording from the stick straight into its sealed
+ * form: its hash is checked as read, before anything is committed. */
+static int import_sealed(const struct adm_org *org, int devfd, const struct dr_manifest_rec *m,
+			 const char *dst, const char *ad, struct progress *p)
+{
+	int in;
+	size_t size;
+	char e[384];
+	int r = dr_stick_open_regular(devfd, m->file, m->size, &in, &size, e, sizeof(e));
+	if (r < 0 || size != m->size) {
+		if (r == 0)
+			close(in);
+		fprintf(stderr, "collect: %s: %s\n", m->file, r < 0 ? e : "not the manifest's size");
+		return -EBADMSG;
+	}
+	posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
+	r = adm_seal_fd(in, m->size, m->blake2b, dst, ad, org->pk, org->sk, &p->bytes);
+	close(in);
+	if (r == -EBADMSG)
+		fprintf(stderr, "collect: %s: the hash is not the manifest's: altered or damaged, "
+				"not imported\n", m->file);
+	else if (r < 0)
+		fprintf(stderr, "collect: %s: could not be sealed into %s: %s\n", m->file, dst,
+			strerror(-r));
+	return r;
 }
 
 /* ---- the archive's index of one box ---- */
@@ -184,7 +224,8 @@ static int index_save(const char *dir, struct json_object *j)
 	char p[4200];
 	adm_fmt(p, sizeof(p), "%s/index.json", dir);
 	const char *t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-	return adm_write_file(p, t, strlen(t), 0600);
+	int r = adm_write_file(p, t, strlen(t), 0600);
+	return r < 0 ? r : adm_fsync_dir_of(p);
 }
 
 static struct json_object *rec_json(const struct dr_manifest_rec *m, const char *status,
@@ -225,6 +266,8 @@ static void index_apply_changes(const char *dir, struct json_object *idx)
 			if (!strcmp(kind, "withdraw")) {
 				char p[4200];
 				adm_fmt(p, sizeof(p), "%s/%s.opus", dir, id);
+				unlink(p);
+				adm_fmt(p, sizeof(p), "%s/%s.opus.sealed", dir, id);
 				unlink(p);
 				json_object_object_add(r, "status", json_object_new_string("withdrawn"));
 				fprintf(stderr, "collect: recording %s (receipt %s) withdrawn: deleted from "
@@ -356,17 +399,25 @@ static int resolve_device(const struct change *c, const char *archive, char (*de
 	return -EINVAL;
 }
 
-static void index_add_change(struct json_object *idx, const struct change *c, int64_t now)
+/* latest: compare with the latest change for this receipt number only (an
+ * unlock must count even if the same answer was entered before a later
+ * one); else with every change (a --changes file given again adds nothing). */
+static void index_add_change(struct json_object *idx, const struct change *c, int64_t now,
+			     bool latest)
 {
 	struct json_object *ch = member(idx, "changes", json_type_array);
 	if (!ch)
 		return;
 	size_t n = json_object_array_length(ch);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = n; i-- > 0;) {
 		struct json_object *e = json_object_array_get_idx(ch, i);
+		if (latest && strcmp(str_of(e, "receipt"), c->receipt))
+			continue;
 		if (!strcmp(str_of(e, "kind"), c->kind) && !strcmp(str_of(e, "receipt"), c->receipt) &&
 		    !strcmp(str_of(e, "staff"), c->staff) && !strcmp(str_of(e, "share"), c->share))
 			return; /* entered before */
+		if (latest)
+			break;
 	}
 	char t[32];
 	dr_stick_time_format(now, t);
@@ -379,6 +430,163 @@ static void index_add_change(struct json_object *idx, const struct change *c, in
 	}
 	json_object_object_add(e, "entered_utc", json_object_new_string(t));
 	json_object_array_add(ch, e);
+}
+
+/* ---- the two forms of a recording in the archive ---- */
+
+/* Locked unless the latest consent change for this receipt says staff yes. */
+static bool effective_locked(struct json_object *idx, const char *receipt, bool manifest_locked)
+{
+	struct json_object *ch = member(idx, "changes", json_type_array);
+	size_t n = ch ? json_object_array_length(ch) : 0;
+	bool locked = manifest_locked;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(ch, i);
+		if (!strcmp(str_of(c, "kind"), "consent") && !strcmp(str_of(c, "receipt"), receipt))
+			locked = strcmp(str_of(c, "staff"), "yes") != 0;
+	}
+	return locked;
+}
+
+static void form_path(char *p, size_t n, const char *dir, const char *id, bool sealed)
+{
+	adm_fmt(p, n, "%s/%s.opus%s", dir, id, sealed ? ".sealed" : "");
+}
+
+/* The archive's copy in this form is there and is the recording whose
+ * hash (and size, if known) the box signed. */
+static bool form_ok(const struct adm_org *org, const char *dir, const char *dev, const char *id,
+		    const char *hash, uint64_t size, bool sealed)
+{
+	char p[4200], hex[65], ad[128];
+	uint64_t got = 0;
+	form_path(p, sizeof(p), dir, id, sealed);
+	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
+	int r = sealed ? adm_unseal_check(p, ad, org->pk, org->sk, hex, &got)
+		       : hash_path(p, hex, &got);
+	return r == 0 && !strcmp(hex, hash) && (!size || got == size);
+}
+
+/* Opens a sealed copy into <id>.opus (tmp, fsync, rename, fsync folder);
+ * refused unless it opens with the organisation's key to the box's hash. */
+static int unseal_to_plain(const struct adm_org *org, const char *dir, const char *dev,
+			   const char *id, const char *hash, uint64_t size)
+{
+	char src[4200], dst[4200], tmp[4300], ad[128], hex[65];
+	form_path(src, sizeof(src), dir, id, true);
+	form_path(dst, sizeof(dst), dir, id, false);
+	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
+	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	unlink(tmp);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		int r = -errno;
+		close(in);
+		return r;
+	}
+	uint64_t got = 0;
+	int r = adm_unseal_fd(in, ad, org->pk, org->sk, out, hex, &got);
+	close(in);
+	if (r == 0 && (strcmp(hex, hash) || (size && got != size)))
+		r = -EBADMSG;
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	uint64_t bsize = 0;
+	if (r == 0 && (hash_path(tmp, hex, &bsize) < 0 || strcmp(hex, hash) || bsize != got))
+		r = -EIO;
+	if (r == 0 && rename(tmp, dst) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	return adm_fsync_dir_of(dst);
+}
+
+static int seal_plain(const struct adm_org *org, const char *dir, const char *dev, const char *id,
+		      const char *hash, uint64_t size)
+{
+	char src[4200], dst[4200], ad[128];
+	form_path(src, sizeof(src), dir, id, false);
+	form_path(dst, sizeof(dst), dir, id, true);
+	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	int r = adm_seal_fd(in, size, hash, dst, ad, org->pk, org->sk, NULL);
+	close(in);
+	return r;
+}
+
+/* Makes each archived recording's copy (all, or only the one with id only)
+ * the form its consent asks for: sealed if locked, playable if not. The old
+ * form is removed afterwards by forms_tidy, once the index is saved.
+ * Returns 0 or the first error (reported). */
+static int forms_make(const struct adm_org *org, const char *dir, const char *dev,
+		      struct json_object *idx, const char *only)
+{
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	int first = 0;
+	if (!recs)
+		return -EBADMSG;
+	json_object_object_foreach(recs, id, rec)
+	{
+		if ((only && strcmp(only, id)) || strcmp(str_of(rec, "status"), "archived"))
+			continue;
+		struct json_object *lk = member(rec, "locked", json_type_boolean);
+		struct json_object *sz = member(rec, "size", json_type_int);
+		bool sealed = !lk || json_object_get_boolean(lk);
+		uint64_t size = sz ? (uint64_t)json_object_get_int64(sz) : 0;
+		const char *hash = str_of(rec, "blake2b");
+		char other[4200];
+		form_path(other, sizeof(other), dir, id, !sealed);
+		if (access(other, F_OK) != 0)
+			continue; /* nothing to convert; the receipt re-checks the copy */
+		if (form_ok(org, dir, dev, id, hash, size, sealed))
+			continue;
+		int r = sealed ? seal_plain(org, dir, dev, id, hash, size)
+			       : unseal_to_plain(org, dir, dev, id, hash, size);
+		if (r < 0) {
+			fprintf(stderr, "%s: recording %s (receipt %s): could not %s it: %s\n",
+				only ? "unlock" : "collect", id, str_of(rec, "receipt"),
+				sealed ? "seal" : "open the sealed copy of",
+				r == -EBADMSG ? "it is damaged or altered, or not this organisation's"
+					      : strerror(-r));
+			if (!first)
+				first = r;
+		}
+	}
+	return first;
+}
+
+/* Removes the form a recording must no longer have, once the right one is
+ * there and verified. */
+static void forms_tidy(const struct adm_org *org, const char *dir, const char *dev,
+		       struct json_object *idx, const char *only)
+{
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	if (!recs)
+		return;
+	json_object_object_foreach(recs, id, rec)
+	{
+		if ((only && strcmp(only, id)) || strcmp(str_of(rec, "status"), "archived"))
+			continue;
+		struct json_object *lk = member(rec, "locked", json_type_boolean);
+		struct json_object *sz = member(rec, "size", json_type_int);
+		bool sealed = !lk || json_object_get_boolean(lk);
+		char other[4200];
+		form_path(other, sizeof(other), dir, id, !sealed);
+		if (access(other, F_OK) == 0 &&
+		    form_ok(org, dir, dev, id, str_of(rec, "blake2b"),
+			    sz ? (uint64_t)json_object_get_int64(sz) : 0, sealed) &&
+		    unlink(other) == 0)
+			adm_fsync_dir_of(other);
+	}
 }
 
 /* ---- the receipt ---- */
@@ -405,10 +613,11 @@ static int write_receipt(int top, const struct adm_org *org, const char *dir,
 		{
 			if (strcmp(str_of(r, "status"), "archived"))
 				continue;
-			/* held only if the archive copy is there and right, now */
-			char p[4200], hex[65];
-			adm_fmt(p, sizeof(p), "%s/%s.opus", dir, id);
-			if (hash_path(p, hex, NULL) < 0 || strcmp(hex, str_of(r, "blake2b")))
+			/* held only if the archive copy is there and right, now
+			 * (a sealed copy: opened with the organisation's key) */
+			const char *hex = str_of(r, "blake2b");
+			if (!form_ok(org, dir, m->device, id, hex, 0, false) &&
+			    !form_ok(org, dir, m->device, id, hex, 0, true))
 				continue;
 			struct json_object *e = json_object_new_object();
 			json_object_object_add(e, "id", json_object_new_string(id));
@@ -477,7 +686,7 @@ static int write_consent_sheet(const char *archive)
 	if (!f)
 		return -errno;
 	fputs("box,recording,receipt,start_utc,duration_s,staff_may_listen,may_share,locked,"
-	      "time_uncertain,status,collected_utc,blake2b\r\n", f);
+	      "time_uncertain,status,collected_utc,blake2b,stored\r\n", f);
 	DIR *d = opendir(archive);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -506,7 +715,17 @@ static int write_consent_sheet(const char *archive)
 				csv_field(f, tu && json_object_get_boolean(tu) ? "yes" : "no", false);
 				csv_field(f, str_of(r, "status"), false);
 				csv_field(f, str_of(r, "collected_utc"), false);
-				csv_field(f, str_of(r, "blake2b"), true);
+				csv_field(f, str_of(r, "blake2b"), false);
+				/* what the archive folder holds: playable, or sealed
+				 * (locked: opens only with diaryroom-admin unlock) */
+				char pp[4300], ps[4300];
+				form_path(pp, sizeof(pp), dir, id, false);
+				form_path(ps, sizeof(ps), dir, id, true);
+				const char *stored = !strcmp(str_of(r, "status"), "withdrawn") ? "deleted"
+						     : access(pp, F_OK) == 0			 ? "playable"
+						     : access(ps, F_OK) == 0			 ? "sealed"
+												 : "missing";
+				csv_field(f, stored, true);
 			}
 		}
 		json_object_put(idx);
@@ -580,7 +799,13 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		pr.bytes_total += m->recs[i].size;
 	char t[32];
 	dr_stick_time_format(now, t);
-	unsigned imported = 0, already = 0, failed = 0;
+	unsigned imported = 0, already = 0, failed = 0, sealed_n = 0;
+	/* staff's changes first: they decide which recordings are locked */
+	for (size_t i = 0; i < nchg; i++) {
+		char cd[DR_DEVICE_ID_HEX + 1];
+		if (resolve_device(&chg[i], archive, devs, ndev, cd) == 0 && !strcmp(cd, dev))
+			index_add_change(idx, &chg[i], now, false);
+	}
 	for (size_t i = 0; i < m->n; i++) {
 		const struct dr_manifest_rec *x = &m->recs[i];
 		struct json_object *old = member(recs, x->id, json_type_object);
@@ -588,13 +813,18 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 			pr.done++;
 			continue;
 		}
-		adm_fmt(p, sizeof(p), "%s/%s.opus", dir, x->id);
-		char hex[65];
-		uint64_t sz = 0;
-		if (hash_path(p, hex, &sz) == 0 && !strcmp(hex, x->blake2b) && sz == x->size) {
-			already++;
+		/* a locked recording is only ever written sealed */
+		bool locked = effective_locked(idx, x->receipt, x->locked || x->consent_staff != 1);
+		sealed_n += locked;
+		char ad[128];
+		adm_fmt(ad, sizeof(ad), "%s/%s", dev, x->id);
+		form_path(p, sizeof(p), dir, x->id, locked);
+		if (form_ok(org, dir, dev, x->id, x->blake2b, x->size, locked) ||
+		    form_ok(org, dir, dev, x->id, x->blake2b, x->size, !locked)) {
+			already++; /* (in the other form: forms_make converts it) */
 			pr.bytes += x->size;
-		} else if (import_one(devfd, x, p, &pr, dev) == 0) {
+		} else if ((locked ? import_sealed(org, devfd, x, p, ad, &pr)
+				   : import_one(devfd, x, p, &pr, dev)) == 0) {
 			imported++;
 		} else {
 			failed++;
@@ -609,20 +839,19 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		json_object_object_add(recs, x->id, rec_json(x, "archived", keep));
 		show(&pr, dev, true);
 	}
-	for (size_t i = 0; i < nchg; i++) {
-		char cd[DR_DEVICE_ID_HEX + 1];
-		if (resolve_device(&chg[i], archive, devs, ndev, cd) == 0 && !strcmp(cd, dev))
-			index_add_change(idx, &chg[i], now);
-	}
 	index_apply_changes(dir, idx);
+	if (forms_make(org, dir, dev, idx, NULL) < 0)
+		*bad = true;
 	r = index_save(dir, idx);
+	if (r == 0)
+		forms_tidy(org, dir, dev, idx, NULL);
 	unsigned held = 0;
 	if (r == 0)
 		r = write_receipt(top, org, dir, m, mh, idx, now, &held);
 	fprintf(stderr,
 		"collect: box %s, export %lld: %u imported, %u already in the archive, %u failed "
-		"verification; receipt lists %u held\n",
-		dev, (long long)m->seq, imported, already, failed, held);
+		"verification; receipt lists %u held; %u locked (kept sealed)\n",
+		dev, (long long)m->seq, imported, already, failed, held, sealed_n);
 	json_object_put(idx);
 	dr_manifest_free(m);
 	return r;
@@ -700,4 +929,110 @@ int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 	}
 	fprintf(stderr, "collect: done; consent sheet %s/consent.csv\n", archive);
 	return bad ? 1 : 0;
+}
+
+/* ---- unlock: a resident consents later, against their receipt number ---- */
+
+int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
+	       const char *share, const char *box, int64_t now)
+{
+	int sh;
+	if (!dr_stick_receipt_ok(receipt) || dr_stick_consent_parse(share, &sh) < 0 || sh < 0 ||
+	    (box && !dr_stick_hex_ok(box, DR_DEVICE_ID_HEX))) {
+		fprintf(stderr, "unlock: --receipt is the 4-digit number, --share yes or no, --box "
+				"the box's 16-character id\n");
+		return -EINVAL;
+	}
+	/* find it: exactly one recording the archive holds with this number */
+	char dev[DR_DEVICE_ID_HEX + 1] = "", id[128] = "";
+	bool locked = false;
+	int found = 0;
+	DIR *d = opendir(archive);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX) || (box && strcmp(box, de->d_name)))
+			continue;
+		char p[4200];
+		adm_fmt(p, sizeof(p), "%s/%s", archive, de->d_name);
+		struct json_object *idx = index_load(p, de->d_name);
+		struct json_object *recs = member(idx, "recordings", json_type_object);
+		if (recs) {
+			json_object_object_foreach(recs, rid, r)
+			{
+				if (strcmp(str_of(r, "receipt"), receipt) ||
+				    strcmp(str_of(r, "status"), "archived"))
+					continue;
+				struct json_object *lk = member(r, "locked", json_type_boolean);
+				found++;
+				locked = !lk || json_object_get_boolean(lk);
+				adm_fmt(dev, sizeof(dev), "%s", de->d_name);
+				adm_fmt(id, sizeof(id), "%s", rid);
+			}
+		}
+		json_object_put(idx);
+	}
+	if (d)
+		closedir(d);
+	if (!d) {
+		fprintf(stderr, "unlock: no archive at %s\n", archive);
+		return -ENOENT;
+	}
+	if (found != 1) {
+		fprintf(stderr, found ? "unlock: more than one box has a recording numbered %s: add "
+					"--box ID (the consent sheet's box column)\n"
+				      : "unlock: the archive holds no recording numbered %s (withdrawn, "
+					"never collected, or a wrong number): nothing changed\n",
+			receipt);
+		return found ? -EINVAL : -ENOENT;
+	}
+	if (!locked) {
+		fprintf(stderr, "unlock: recording %s (receipt %s) is not locked: staff may already "
+				"listen to it; nothing changed\n", id, receipt);
+		return -EALREADY;
+	}
+	char odir[sizeof(org->dir)];
+	memcpy(odir, org->dir, sizeof(odir));
+	int r = adm_org_load(odir, true, org);
+	if (r < 0)
+		return r; /* wrong passphrase: said */
+	char dir[4200], p[4200];
+	adm_fmt(dir, sizeof(dir), "%s/%s", archive, dev);
+	struct json_object *idx = index_load(dir, dev);
+	if (!member(idx, "recordings", json_type_object)) {
+		json_object_put(idx);
+		return -EBADMSG;
+	}
+	struct change c = {0};
+	adm_fmt(c.kind, sizeof(c.kind), "consent");
+	memcpy(c.receipt, receipt, 5);
+	adm_fmt(c.staff, sizeof(c.staff), "yes");
+	adm_fmt(c.share, sizeof(c.share), "%s", sh ? "yes" : "no");
+	adm_fmt(c.device, sizeof(c.device), "%s", dev);
+	index_add_change(idx, &c, now, true);
+	index_apply_changes(dir, idx);
+	/* open the sealed copy (checked against the box's hash) before anything
+	 * is recorded: a damaged or altered one changes nothing */
+	r = forms_make(org, dir, dev, idx, id);
+	form_path(p, sizeof(p), dir, id, false);
+	if (r == 0 && access(p, F_OK) != 0)
+		r = -ENOENT;
+	if (r < 0) {
+		fprintf(stderr, "unlock: recording %s (receipt %s) stays locked; nothing changed\n",
+			id, receipt);
+		json_object_put(idx);
+		return r;
+	}
+	r = index_save(dir, idx);
+	if (r == 0)
+		forms_tidy(org, dir, dev, idx, id);
+	json_object_put(idx);
+	if (r == 0)
+		r = write_consent_sheet(archive);
+	if (r < 0) {
+		fprintf(stderr, "unlock: could not update the archive: %s\n", strerror(-r));
+		return r;
+	}
+	printf("recording %s (receipt %s) unlocked: %s (staff may listen; share: %s). The box "
+	       "learns this consent from the next collect.\n", id, receipt, p, sh ? "yes" : "no");
+	return 0;
 }

@@ -33,7 +33,7 @@ static inline void dt_alsa_setup(const char *dir)
 	dt_write(out, text, n);
 	free(text);
 	free(tmpl);
-	snprintf(env, sizeof(env), "/usr/share/alsa/alsa.conf:%s", out);
+	snprintf(env, sizeof(env), "%s", out); /* alone: see filepcm.conf.in */
 	setenv("ALSA_CONFIG_PATH", env, 1);
 }
 
