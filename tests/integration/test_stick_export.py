@@ -8,6 +8,7 @@ the PC (diaryroom-admin collect), insert again: the box deletes exactly what
 the archive confirmed. Then: the stick pulled at every export step, and
 hostile sticks (each refused with a clear line, nothing changed)."""
 import csv
+import datetime
 import hashlib
 import json
 import os
@@ -267,6 +268,57 @@ def test_record_export_collect_delete():
     sheet = list(csv.DictReader(open(os.path.join(w.archive, "consent.csv"), newline="")))
     row2 = next(r for r in sheet if r["recording"] == locked)
     assert (row2["locked"], row2["stored"]) == ("yes", "sealed"), row2
+
+    # the retention rule (issue 3): the archive deletes a sealed copy still
+    # locked once its retention period (default 30 days) has ended, as the box
+    # does with its own copy; never a playable (consented) one of the same age
+    def at(days):
+        idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+        start = datetime.datetime.strptime(idx["recordings"][locked]["start_utc"][:19],
+                                           "%Y-%m-%dT%H:%M:%S")
+        return (start + datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def sheet_row(rid):
+        sheet = list(csv.DictReader(open(os.path.join(w.archive, "consent.csv"), newline="")))
+        return next(r for r in sheet if r["recording"] == rid)
+
+    p = w.collect("--retention-days", "0", check=False)
+    assert p.returncode != 0 and "retention-days" in p.stderr, p.stderr
+    kept = {i: blake2b_256(os.path.join(w.archive, dev, i + ".opus")) for i in w.ids[:2]}
+    p = w.collect("--now", at(29))  # one day before the end: nothing deleted
+    assert "retention period" not in p.stderr, p.stderr
+    assert os.path.exists(sealed) and sheet_row(locked)["stored"] == "sealed"
+    p = w.collect("--now", at(31))  # a day after: the sealed copy goes
+    assert f"receipt {lrc}) was locked and its retention period ended on {at(30)}" in p.stderr, \
+        p.stderr
+    assert not os.path.exists(sealed) and not os.path.exists(opened), p.stderr
+    for i in w.ids[:2]:  # the consented ones, as old, are untouched
+        assert blake2b_256(os.path.join(w.archive, dev, i + ".opus")) == kept[i]
+        assert sheet_row(i)["stored"] == "playable"
+    idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+    e = idx["recordings"][locked]
+    assert (e["status"], e["receipt"], e["blake2b"], e["retention_ended_utc"]) == \
+        ("expired", lrc, before[locked]["blake2b"], at(30)), e
+    row2 = sheet_row(locked)
+    assert (row2["status"], row2["stored"], row2["receipt"]) == ("expired", "expired", lrc), row2
+    # the receipt for the box no longer lists it (nor the new locked one, as old)
+    rj = json.load(open(os.path.join(w.stick, "DIARYRM", "receipt", dev + ".json")))
+    assert sorted(h["id"] for h in rj["held"]) == w.ids[:2], rj["held"]
+    # unlock is refused, nothing changed
+    untouched = tree(w.archive)
+    p = unlock("--receipt", lrc)
+    assert p.returncode == 1 and f"the retention period ended on {at(30)}" in p.stderr and \
+        "the recording was deleted" in p.stderr, p.stderr
+    assert tree(w.archive) == untouched
+    # and it stays expired: a later collect neither brings it back nor changes it,
+    # and a consent entered for it now is not recorded (its number may be reused)
+    with open(changes, "a") as f:
+        f.write(f"consent {lrc} staff=yes share=no\n")
+    p = w.collect("--changes", changes, "--now", at(32))
+    assert f"receipt {lrc}: the retention period" in p.stderr, p.stderr
+    after_idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+    assert after_idx["recordings"][locked] == e and after_idx["changes"] == idx["changes"]
+    assert not os.path.exists(opened) and not os.path.exists(sealed)
 
 
 def test_pull_at_every_step():

@@ -7,6 +7,7 @@
  *   make-stick        --org DIR --stick MOUNT --name NAME [--days N]
  *   revoke            --org DIR (--stick-id ID | --stick MOUNT)
  *   collect           --org DIR --stick MOUNT --archive DIR [--changes FILE]
+ *                     [--retention-days N]
  *   unlock            --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]
  *
  * Every command takes --now ISO-TIME (tests: the PC's clock). The
@@ -31,7 +32,7 @@
 struct opts {
 	const char *org, *out, *stick, *name, *stick_id, *archive, *changes, *kdf;
 	const char *receipt, *share, *box;
-	long days;
+	long days, retention_days;
 	int64_t now;
 };
 
@@ -46,6 +47,10 @@ static int usage_to(FILE *f)
 		"  collect          --org DIR --stick MOUNT --archive DIR [--changes FILE]\n"
 		"                   (locked recordings, no consent to staff listening, are kept\n"
 		"                   sealed: <id>.opus.sealed, which nothing can play)\n"
+		"                   --retention-days N (1..3650, default 30): a sealed recording\n"
+		"                   still locked that started more than N days ago is deleted from\n"
+		"                   the archive (all boxes; the sheet says expired). Use the same\n"
+		"                   value as the boxes' [consent] retention_days.\n"
 		"  unlock           --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]\n"
 		"                   a resident consents later to staff listening: opens their sealed\n"
 		"                   recording to <id>.opus (checked against the box's hash) and\n"
@@ -354,7 +359,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	const char *cmd = argv[1];
-	struct opts o = {.days = 365, .now = (int64_t)time(NULL)};
+	struct opts o = {.days = 365, .retention_days = 30, .now = (int64_t)time(NULL)};
 	static const struct option lo[] = {
 		{"org", required_argument, NULL, 'o'},	   {"out", required_argument, NULL, 'O'},
 		{"stick", required_argument, NULL, 's'},   {"name", required_argument, NULL, 'n'},
@@ -363,6 +368,7 @@ int main(int argc, char **argv)
 		{"kdf", required_argument, NULL, 'k'},	   {"now", required_argument, NULL, 'N'},
 		{"receipt", required_argument, NULL, 'r'}, {"share", required_argument, NULL, 'S'},
 		{"box", required_argument, NULL, 'b'},	   {"help", no_argument, NULL, 'h'},
+		{"retention-days", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -381,6 +387,17 @@ int main(int argc, char **argv)
 		case 'r': o.receipt = optarg; break;
 		case 'S': o.share = optarg; break;
 		case 'b': o.box = optarg; break;
+		case 'R': {
+			char *end;
+			errno = 0;
+			o.retention_days = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o.retention_days < 1 ||
+			    o.retention_days > 3650) {
+				fprintf(stderr, "--retention-days is a number of days, 1 to 3650\n");
+				return usage();
+			}
+			break;
+		}
 		case 'h': usage_to(stdout); return 0;
 		case 'N':
 			if (dr_stick_time_parse(optarg, &o.now) < 0)
@@ -405,7 +422,7 @@ int main(int argc, char **argv)
 		struct adm_org org;
 		if (adm_org_load(o.org, true, &org) < 0)
 			return 1;
-		int r = adm_collect(&org, o.stick, o.archive, o.changes, o.now);
+		int r = adm_collect(&org, o.stick, o.archive, o.changes, o.now, o.retention_days);
 		sodium_memzero(org.sk, sizeof(org.sk));
 		return r < 0 ? 1 : r;
 	}

@@ -29,10 +29,12 @@ int adm_org_create(const char *org, const char *kdf, const char *pass);
 int adm_org_load(const char *org, bool secret, struct adm_org *o);
 
 /* Imports a stick into the archive and writes the receipts back (collect.c).
- * now: the PC's clock (or --now). Returns 0, or 1 if something could not be
- * verified (reported), or -errno. */
+ * now: the PC's clock (or --now). retention_days (1..3650): a recording
+ * still locked whose start is more than that before now has its sealed copy
+ * deleted from the archive (every box folder; status "expired"). Returns 0,
+ * or 1 if something could not be verified (reported), or -errno. */
 int adm_collect(struct adm_org *org, const char *stick, const char *archive,
-		const char *changes, int64_t now);
+		const char *changes, int64_t now, long retention_days);
 /* Unlocks the locked recording with this receipt number (collect.c):
  * it is unsealed to <id>.opus, checked against the box's hash, marked
  * consented (staff yes, share as given) and the change is recorded for the

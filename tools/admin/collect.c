@@ -24,9 +24,12 @@
  * Whether a recording is locked is the manifest's consent with the changes
  * staff recorded applied (the last consent change for its receipt number
  * wins); the archive keeps each recording in the one form that matches it.
- * The archive has no retention rule of its own: the box deletes a locked
- * recording after its retention period, the archive keeps it sealed until
- * it is unlocked or withdrawn.
+ * The retention rule is the box's: every collect deletes the sealed copy of
+ * each recording still locked whose start_utc is more than --retention-days
+ * (default 30; should match the box's [consent] retention_days) before the
+ * command's now, in every box folder of the archive; the index keeps its row
+ * with status "expired" and the receipt no longer lists it as held. A
+ * playable (consented) copy is never deleted by it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -589,6 +592,106 @@ static void forms_tidy(const struct adm_org *org, const char *dir, const char *d
 	}
 }
 
+/* ---- the retention rule ---- */
+
+/* Deletes the sealed copy of every recording still locked (after the
+ * changes staff recorded) that started more than days ago, as the box does
+ * with its own copy: the sealed file is unlinked, the folder fsynced, and
+ * the index row kept with status "expired" and the date its retention
+ * ended. A playable copy is never touched (a recording whose copy is
+ * playable is skipped). Returns how many expired (the caller saves idx). */
+static unsigned expire_locked(const char *dir, struct json_object *idx, int64_t now, long days)
+{
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	unsigned n = 0;
+	if (!recs)
+		return 0;
+	json_object_object_foreach(recs, id, rec)
+	{
+		int64_t start;
+		if (strcmp(str_of(rec, "status"), "archived") ||
+		    dr_stick_time_parse(str_of(rec, "start_utc"), &start) < 0 ||
+		    now - start <= (int64_t)days * 86400)
+			continue;
+		struct json_object *lk = member(rec, "locked", json_type_boolean);
+		bool row_locked = !lk || json_object_get_boolean(lk) ||
+				  strcmp(str_of(rec, "consent_staff"), "yes") != 0;
+		if (!effective_locked(idx, str_of(rec, "receipt"), row_locked))
+			continue;
+		char p[4200];
+		form_path(p, sizeof(p), dir, id, false);
+		if (access(p, F_OK) == 0)
+			continue; /* a playable copy: sealed first, by forms_make */
+		form_path(p, sizeof(p), dir, id, true);
+		if (unlink(p) < 0 && errno != ENOENT) {
+			fprintf(stderr, "collect: recording %s: cannot delete %s: %s\n", id, p,
+				strerror(errno));
+			continue;
+		}
+		if (adm_fsync_dir_of(p) < 0)
+			continue; /* the index says expired only once the unlink is durable */
+		char ended[32];
+		dr_stick_time_format(start + (int64_t)days * 86400, ended);
+		json_object_object_add(rec, "status", json_object_new_string("expired"));
+		json_object_object_add(rec, "retention_ended_utc", json_object_new_string(ended));
+		fprintf(stderr, "collect: recording %s (receipt %s) was locked and its retention period "
+				"ended on %s: its sealed copy was deleted from the archive\n",
+			id, str_of(rec, "receipt"), ended);
+		n++;
+	}
+	return n;
+}
+
+/* This receipt number belongs only to recordings that expired: none the
+ * archive still holds, none on the stick's manifest m. */
+static bool only_expired(struct json_object *idx, const struct dr_manifest *m, const char *receipt)
+{
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	bool expired = false;
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->recs[i].receipt, receipt) &&
+		    !member(recs, m->recs[i].id, json_type_object))
+			return false;
+	if (!recs)
+		return false;
+	json_object_object_foreach(recs, id, rec)
+	{
+		(void)id;
+		if (strcmp(str_of(rec, "receipt"), receipt))
+			continue;
+		if (strcmp(str_of(rec, "status"), "expired"))
+			return false;
+		expired = true;
+	}
+	return expired;
+}
+
+/* The retention rule over every box folder in the archive (also boxes not
+ * on this stick). */
+static int expire_archive(const char *archive, int64_t now, long days)
+{
+	DIR *d = opendir(archive);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	int r = 0;
+	while ((de = readdir(d))) {
+		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX))
+			continue;
+		char dir[4200];
+		adm_fmt(dir, sizeof(dir), "%s/%s", archive, de->d_name);
+		struct json_object *idx = index_load(dir, de->d_name);
+		if (idx && expire_locked(dir, idx, now, days) > 0) {
+			int s = index_save(dir, idx);
+			if (s < 0 && r == 0)
+				r = s;
+		}
+		json_object_put(idx);
+	}
+	closedir(d);
+	return r;
+}
+
 /* ---- the receipt ---- */
 
 static int write_receipt(int top, const struct adm_org *org, const char *dir,
@@ -722,6 +825,7 @@ static int write_consent_sheet(const char *archive)
 				form_path(pp, sizeof(pp), dir, id, false);
 				form_path(ps, sizeof(ps), dir, id, true);
 				const char *stored = !strcmp(str_of(r, "status"), "withdrawn") ? "deleted"
+						     : !strcmp(str_of(r, "status"), "expired")	 ? "expired"
 						     : access(pp, F_OK) == 0			 ? "playable"
 						     : access(ps, F_OK) == 0			 ? "sealed"
 												 : "missing";
@@ -744,7 +848,8 @@ static int write_consent_sheet(const char *archive)
 
 static int collect_device(const struct adm_org *org, int top, int devfd, const char *dev,
 			  const char *archive, const struct change *chg, size_t nchg,
-			  char (*devs)[DR_DEVICE_ID_HEX + 1], size_t ndev, int64_t now, bool *bad)
+			  char (*devs)[DR_DEVICE_ID_HEX + 1], size_t ndev, int64_t now, long days,
+			  bool *bad)
 {
 	char p[4200], *b, e[384];
 	size_t len;
@@ -803,13 +908,23 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 	/* staff's changes first: they decide which recordings are locked */
 	for (size_t i = 0; i < nchg; i++) {
 		char cd[DR_DEVICE_ID_HEX + 1];
-		if (resolve_device(&chg[i], archive, devs, ndev, cd) == 0 && !strcmp(cd, dev))
-			index_add_change(idx, &chg[i], now, false);
+		if (resolve_device(&chg[i], archive, devs, ndev, cd) < 0 || strcmp(cd, dev))
+			continue;
+		if (only_expired(idx, m, chg[i].receipt)) {
+			/* nothing left to change; and the number may be given to a
+			 * new recording later, which this change is not about */
+			fprintf(stderr, "collect: receipt %s: the retention period of that locked "
+					"recording ended; it was deleted: change not recorded\n",
+				chg[i].receipt);
+			continue;
+		}
+		index_add_change(idx, &chg[i], now, false);
 	}
 	for (size_t i = 0; i < m->n; i++) {
 		const struct dr_manifest_rec *x = &m->recs[i];
 		struct json_object *old = member(recs, x->id, json_type_object);
-		if (old && !strcmp(str_of(old, "status"), "withdrawn")) {
+		if (old && (!strcmp(str_of(old, "status"), "withdrawn") ||
+			    !strcmp(str_of(old, "status"), "expired"))) {
 			pr.done++;
 			continue;
 		}
@@ -845,21 +960,29 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 	r = index_save(dir, idx);
 	if (r == 0)
 		forms_tidy(org, dir, dev, idx, NULL);
+	/* before the receipt: an expired recording is not held any more */
+	unsigned expired = r == 0 ? expire_locked(dir, idx, now, days) : 0;
+	if (expired)
+		r = index_save(dir, idx);
 	unsigned held = 0;
 	if (r == 0)
 		r = write_receipt(top, org, dir, m, mh, idx, now, &held);
 	fprintf(stderr,
 		"collect: box %s, export %lld: %u imported, %u already in the archive, %u failed "
-		"verification; receipt lists %u held; %u locked (kept sealed)\n",
-		dev, (long long)m->seq, imported, already, failed, held, sealed_n);
+		"verification; receipt lists %u held; %u locked (kept sealed); %u expired\n",
+		dev, (long long)m->seq, imported, already, failed, held, sealed_n, expired);
 	json_object_put(idx);
 	dr_manifest_free(m);
 	return r;
 }
 
 int adm_collect(struct adm_org *org, const char *stick, const char *archive,
-		const char *changes, int64_t now)
+		const char *changes, int64_t now, long retention_days)
 {
+	if (retention_days < 1 || retention_days > 3650) {
+		fprintf(stderr, "collect: --retention-days is 1 to 3650\n");
+		return -EINVAL;
+	}
 	struct change *chg;
 	size_t nchg;
 	if (parse_changes(changes, &chg, &nchg) < 0)
@@ -914,9 +1037,12 @@ int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 			bad = true;
 			continue;
 		}
-		r = collect_device(org, top, devfd, devs[i], archive, chg, nchg, devs, ndev, now, &bad);
+		r = collect_device(org, top, devfd, devs[i], archive, chg, nchg, devs, ndev, now,
+				   retention_days, &bad);
 		close(devfd);
 	}
+	if (r == 0)
+		r = expire_archive(archive, now, retention_days);
 	if (r == 0)
 		r = write_consent_sheet(archive);
 	close(efd);
@@ -944,7 +1070,7 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 		return -EINVAL;
 	}
 	/* find it: exactly one recording the archive holds with this number */
-	char dev[DR_DEVICE_ID_HEX + 1] = "", id[128] = "";
+	char dev[DR_DEVICE_ID_HEX + 1] = "", id[128] = "", gone[128] = "", ended[32] = "";
 	bool locked = false;
 	int found = 0;
 	DIR *d = opendir(archive);
@@ -959,8 +1085,13 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 		if (recs) {
 			json_object_object_foreach(recs, rid, r)
 			{
-				if (strcmp(str_of(r, "receipt"), receipt) ||
-				    strcmp(str_of(r, "status"), "archived"))
+				if (strcmp(str_of(r, "receipt"), receipt))
+					continue;
+				if (!strcmp(str_of(r, "status"), "expired")) {
+					adm_fmt(gone, sizeof(gone), "%s", rid);
+					adm_fmt(ended, sizeof(ended), "%s", str_of(r, "retention_ended_utc"));
+				}
+				if (strcmp(str_of(r, "status"), "archived"))
 					continue;
 				struct json_object *lk = member(r, "locked", json_type_boolean);
 				found++;
@@ -975,6 +1106,12 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 		closedir(d);
 	if (!d) {
 		fprintf(stderr, "unlock: no archive at %s\n", archive);
+		return -ENOENT;
+	}
+	if (!found && gone[0]) {
+		fprintf(stderr, "unlock: recording %s (receipt %s) was locked: the retention period "
+				"ended on %s; the recording was deleted. Nothing changed\n",
+			gone, receipt, ended[0] ? ended : "(unknown)");
 		return -ENOENT;
 	}
 	if (found != 1) {
