@@ -136,6 +136,9 @@ static int flush_and_sync(struct dr_oggopus *e)
 	int err = emit(e);
 	if (err)
 		return err;
+	if (e->sink.ops->position)
+		(void)e->sink.ops->position(e->sink.user, e->encoded < e->accepted ? e->encoded
+										   : e->accepted);
 	err = e->sink.ops->sync(e->sink.user);
 	if (err)
 		return fail(e, err);
