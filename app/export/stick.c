@@ -237,20 +237,12 @@ static int load_receipt(struct dr_stick *k, struct dr_receipt **out, int *dirfd,
 		close(dfd);
 		return dr_export_fail(err, errlen, r, "receipt refused: %s", e);
 	}
-	r = dr_receipt_parse(b, len, out, e, sizeof(e));
+	/* sealed to this box: only its device key opens it */
+	r = dr_receipt_open(b, len, k->x->device_pk, k->x->device_sk, out, e, sizeof(e));
 	free(b);
 	if (r < 0) {
 		close(dfd);
 		return dr_export_fail(err, errlen, r, "receipt refused: %s", e);
-	}
-	if (strcmp((*out)->device, k->x->device_id)) {
-		r = dr_export_fail(err, errlen, -EXDEV,
-				   "receipt refused: it is for box %s, this is box %s",
-				   (*out)->device, k->x->device_id);
-		dr_receipt_free(*out);
-		*out = NULL;
-		close(dfd);
-		return r;
 	}
 	*dirfd = dfd;
 	return 1;
