@@ -738,6 +738,7 @@ int dr_manifest_open(const char *buf, size_t len, const uint8_t org_pk[DR_STICK_
 		return -EINVAL;
 	struct dr_manifest *m;
 	struct json_object *o = manifest_outer(buf, len, &m, err, errlen);
+	*out = NULL;
 	if (!o)
 		return -EBADMSG;
 	const char *b64 = NULL;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dr_export and the stick formats: tokens, the export run (verified copies,
- * resumption after a damaged copy), receipts (deletion only with the right
- * hash, replay refused), the clock rule, the v3 catalogue columns.
+ * resumption after a damaged copy), the sealed manifest and receipt of
+ * format 2 (nothing personal in clear, only the right key opens them,
+ * version 1 refused with what to update), receipts (deletion only with the
+ * right hash, replay refused), the clock rule, the v3 catalogue columns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +56,36 @@ static int open_dir(const char *p)
 	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	return fd;
+}
+
+/* A receipt as collect writes it: contents sealed to the box (its device
+ * key pair box_pk), the outer file signed with sk. */
+static void put_receipt(int rfd, const char *device, const char *contents, const uint8_t *box_pk,
+			const uint8_t *sk)
+{
+	char *b64 = NULL;
+	assert_int_equal(dr_stick_seal(contents, strlen(contents), box_pk, &b64), 0);
+	size_t n = strlen(b64) + 256;
+	char *json = malloc(n);
+	assert_non_null(json);
+	snprintf(json, n,
+		 "{\"format\":\"diaryroom-receipt\",\"version\":2,\"device\":\"%s\","
+		 "\"sealed\":\"%s\"}\n",
+		 device, b64);
+	put_signed(rfd, device, json, sk);
+	free(json);
+	free(b64);
+}
+
+static void device_keys(struct fx *f, uint8_t pk[32], uint8_t sk[64])
+{
+	char kp[4300];
+	snprintf(kp, sizeof(kp), "%s/device.key", f->keys);
+	FILE *kf = fopen(kp, "re");
+	assert_non_null(kf);
+	assert_int_equal(fread(sk, 1, 64, kf), 64);
+	fclose(kf);
+	crypto_sign_ed25519_sk_to_pk(pk, sk);
 }
 
 static void make_token(struct fx *f, const char *issued, const char *expires)
@@ -196,26 +228,47 @@ static void test_export_resume_and_receipt(void **state)
 	assert_int_equal(p.files_failed, 0);
 	assert_int_equal(p.bytes_done, p.bytes_total);
 
-	/* the manifest verifies with the device key and lists both */
+	/* the manifest verifies with the device key; its outer part holds
+	 * only what routes it; the organisation's key opens the rest, which
+	 * lists both recordings, as sealed files */
 	char dev[4400];
 	snprintf(dev, sizeof(dev), "%s/export/%s", f->top, dr_export_device_id(f->x));
 	int dfd = open_dir(dev);
 	char *b, err[512];
 	size_t len;
-	uint8_t dpk[32];
-	char kp[4300];
-	snprintf(kp, sizeof(kp), "%s/device.key", f->keys);
-	FILE *kf = fopen(kp, "re");
-	uint8_t dsk[64];
-	assert_int_equal(fread(dsk, 1, 64, kf), 64);
-	fclose(kf);
-	crypto_sign_ed25519_sk_to_pk(dpk, dsk);
+	uint8_t dpk[32], dsk[64];
+	device_keys(f, dpk, dsk);
 	assert_int_equal(dr_stick_read_signed(dfd, "manifest", DR_STICK_MANIFEST_MAX, dpk, &b, &len,
 					      err, sizeof(err)),
 			 0);
 	struct dr_manifest *m;
-	assert_int_equal(dr_manifest_parse(b, len, &m, err, sizeof(err)), 0);
+	assert_int_equal(dr_manifest_parse_outer(b, len, &m, err, sizeof(err)), 0);
+	assert_false(m->opened);
+	dr_manifest_free(m);
+	for (int i = 0; i < 2; i++) {
+		/* nothing of a recording in clear: no id, no hash */
+		assert_null(strstr(b, f->ids[i]));
+		assert_null(strstr(b, f->hashes[i]));
+	}
+	assert_null(strstr(b, "receipt"));
+	assert_null(strstr(b, "consent"));
+	assert_null(strstr(b, "stick_id"));
+	/* another organisation's key does not open it */
+	uint8_t opk[32], osk[64];
+	crypto_sign_keypair(opk, osk);
+	assert_int_equal(dr_manifest_open(b, len, opk, osk, &m, err, sizeof(err)), -EBADMSG);
+	assert_null(m);
+	assert_non_null(strstr(err, "organisation"));
+	assert_int_equal(dr_manifest_open(b, len, f->org_pk, f->org_sk, &m, err, sizeof(err)), 0);
+	assert_true(m->opened);
 	assert_int_equal(m->n, 2);
+	assert_true(m->complete);
+	for (size_t i = 0; i < m->n; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "%s.opus.sealed", m->recs[i].id);
+		assert_string_equal(m->recs[i].file, want);
+		assert_string_equal(m->recs[i].media, "audio");
+	}
 	int64_t seq = m->seq;
 	dr_manifest_free(m);
 	uint8_t d[32];
@@ -226,7 +279,7 @@ static void test_export_resume_and_receipt(void **state)
 
 	/* a damaged copy on the stick is found and copied again */
 	char fp[4500];
-	snprintf(fp, sizeof(fp), "%s/%s.opus", dev, f->ids[0]);
+	snprintf(fp, sizeof(fp), "%s/%s.opus.sealed", dev, f->ids[0]);
 	int fd = open(fp, O_WRONLY | O_CLOEXEC);
 	assert_int_equal(pwrite(fd, "XX", 2, 100), 2);
 	close(fd);
@@ -243,20 +296,51 @@ static void test_export_resume_and_receipt(void **state)
 	int rfd = open_dir(dev);
 	char json[2048];
 	snprintf(json, sizeof(json),
-		 "{\"format\":\"diaryroom-receipt\",\"version\":1,\"device\":\"%s\","
+		 "{\"format\":\"diaryroom-receipt-contents\",\"version\":2,\"device\":\"%s\","
 		 "\"manifest_seq\":%lld,\"manifest_blake2b\":\"%s\",\"issued_utc\":"
 		 "\"2026-01-01T00:00:00Z\",\"held\":[{\"id\":\"%s\",\"blake2b\":\"%s\"},"
 		 "{\"id\":\"%s\",\"blake2b\":\"%064d\"}],\"withdraw\":[],\"consent\":[]}",
 		 dr_export_device_id(f->x), (long long)seq, mh, f->ids[0], f->hashes[0],
 		 f->ids[1], 0);
-	put_signed(rfd, dr_export_device_id(f->x), json, f->org_sk);
 	struct dr_stick *k;
 	assert_int_equal(dr_export_stick_open(f->x, f->stick, now_2026(), &k, err, sizeof(err)), 0);
 	struct dr_export_receipt_result res;
+	struct dr_store_rec rec;
+	/* sealed to another box (the right name, the right signature): refused,
+	 * nothing deleted */
+	uint8_t bpk[32], bsk[64];
+	crypto_sign_keypair(bpk, bsk);
+	put_receipt(rfd, dr_export_device_id(f->x), json, bpk, f->org_sk);
+	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "does not open with this box's key"));
+	/* a version-1 receipt (an older diaryroom-admin): refused, says what
+	 * to update */
+	char v1[2300];
+	char *rest = strstr(json, "\"device\"");
+	snprintf(v1, sizeof(v1), "{\"format\":\"diaryroom-receipt\",\"version\":1,%s", rest);
+	put_signed(rfd, dr_export_device_id(f->x), v1, f->org_sk);
+	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "update diaryroom-admin"));
+	assert_int_equal(dr_store_get(f->s, f->ids[0], &rec), 0);
+	assert_int_equal(rec.state, DR_REC_COMPLETE);
+	/* one that says it is for another box: refused as such */
+	put_receipt(rfd, dr_export_device_id(f->x), json, dpk, f->org_sk);
+	{
+		char *b64 = NULL, outer[8192];
+		assert_int_equal(dr_stick_seal(json, strlen(json), dpk, &b64), 0);
+		snprintf(outer, sizeof(outer),
+			 "{\"format\":\"diaryroom-receipt\",\"version\":2,\"device\":"
+			 "\"0123456789abcdef\",\"sealed\":\"%s\"}",
+			 b64);
+		free(b64);
+		put_signed(rfd, dr_export_device_id(f->x), outer, f->org_sk);
+	}
+	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), -EXDEV);
+	/* the receipt sealed to this box */
+	put_receipt(rfd, dr_export_device_id(f->x), json, dpk, f->org_sk);
 	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), 1);
 	assert_int_equal(res.deleted, 1);
 	assert_int_equal(res.hash_mismatch, 1);
-	struct dr_store_rec rec;
 	assert_int_equal(dr_store_get(f->s, f->ids[0], &rec), 0);
 	assert_int_equal(rec.state, DR_REC_DELETED);
 	assert_int_equal(access(rec.path, F_OK), -1);
@@ -264,13 +348,68 @@ static void test_export_resume_and_receipt(void **state)
 	assert_int_equal(rec.state, DR_REC_COMPLETE);
 	assert_int_equal(access(rec.path, F_OK), 0);
 	/* replayed: refused, nothing changes */
-	put_signed(rfd, dr_export_device_id(f->x), json, f->org_sk);
+	put_receipt(rfd, dr_export_device_id(f->x), json, dpk, f->org_sk);
 	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), -EALREADY);
 	assert_non_null(strstr(err, "replayed"));
 	assert_int_equal(access(rec.path, F_OK), 0);
 	dr_export_stick_close(k);
 	close(rfd);
 	close(dfd);
+}
+
+/* The sealed parts' parsers: strict outside, strict inside. */
+static void test_sealed_formats(void **state)
+{
+	(void)state;
+	uint8_t pk[32], sk[64];
+	crypto_sign_keypair(pk, sk);
+	char err[512], *b64 = NULL, outer[8192];
+	const char *inner =
+		"{\"format\":\"diaryroom-manifest-contents\",\"version\":2,\"device\":"
+		"\"0123456789abcdef\",\"seq\":3,\"stick_id\":\"00112233445566778899aabbccddeeff\","
+		"\"created_utc\":\"2026-01-01T00:00:00Z\",\"complete\":true,\"recordings\":[]}";
+	assert_int_equal(dr_stick_seal(inner, strlen(inner), pk, &b64), 0);
+	const char *key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct dr_manifest *m = NULL;
+	snprintf(outer, sizeof(outer),
+		 "{\"format\":\"diaryroom-manifest\",\"version\":2,\"device\":\"0123456789abcdef\","
+		 "\"device_key\":\"%s\",\"seq\":3,\"sealed\":\"%s\"}",
+		 key, b64);
+	assert_int_equal(dr_manifest_open(outer, strlen(outer), pk, sk, &m, err, sizeof(err)), 0);
+	assert_int_equal(m->n, 0);
+	assert_string_equal(m->stick_id, "00112233445566778899aabbccddeeff");
+	dr_manifest_free(m);
+	/* the outer seq is not the sealed one's: refused */
+	snprintf(outer, sizeof(outer),
+		 "{\"format\":\"diaryroom-manifest\",\"version\":2,\"device\":\"0123456789abcdef\","
+		 "\"device_key\":\"%s\",\"seq\":4,\"sealed\":\"%s\"}",
+		 key, b64);
+	assert_int_equal(dr_manifest_open(outer, strlen(outer), pk, sk, &m, err, sizeof(err)),
+			 -EBADMSG);
+	/* personal data outside the sealed part: refused */
+	snprintf(outer, sizeof(outer),
+		 "{\"format\":\"diaryroom-manifest\",\"version\":2,\"device\":\"0123456789abcdef\","
+		 "\"device_key\":\"%s\",\"seq\":3,\"sealed\":\"%s\",\"recordings\":[]}",
+		 key, b64);
+	assert_int_equal(dr_manifest_parse_outer(outer, strlen(outer), &m, err, sizeof(err)),
+			 -EBADMSG);
+	/* base64 with a stray character: refused */
+	snprintf(outer, sizeof(outer),
+		 "{\"format\":\"diaryroom-manifest\",\"version\":2,\"device\":\"0123456789abcdef\","
+		 "\"device_key\":\"%s\",\"seq\":3,\"sealed\":\"%s \"}",
+		 key, b64);
+	assert_int_equal(dr_manifest_open(outer, strlen(outer), pk, sk, &m, err, sizeof(err)),
+			 -EBADMSG);
+	/* a version-1 manifest (a box not yet updated): says what to update */
+	snprintf(outer, sizeof(outer),
+		 "{\"format\":\"diaryroom-manifest\",\"version\":1,\"device\":\"0123456789abcdef\","
+		 "\"device_key\":\"%s\",\"seq\":3,\"stick_id\":\"00112233445566778899aabbccddeeff\","
+		 "\"created_utc\":\"2026-01-01T00:00:00Z\",\"recordings\":[]}",
+		 key);
+	assert_int_equal(dr_manifest_open(outer, strlen(outer), pk, sk, &m, err, sizeof(err)),
+			 -EBADMSG);
+	assert_non_null(strstr(err, "update the box's software"));
+	free(b64);
 }
 
 static void test_clock_unset_flags(void **state)
@@ -318,6 +457,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_token_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_resume_and_receipt, setup, teardown),
+		cmocka_unit_test(test_sealed_formats),
 		cmocka_unit_test_setup_teardown(test_clock_unset_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_flags_recordings, setup, teardown),
 	};
