@@ -10,6 +10,7 @@
  *                     [--retention-days N]
  *   unlock            --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]
  *   open              --org DIR SEALED OUT
+ *   manifest          --org DIR --stick MOUNT
  *
  * Every command takes --now ISO-TIME (tests: the PC's clock). The
  * passphrase comes from DIARYROOM_PASSPHRASE_FD / DIARYROOM_PASSPHRASE or
@@ -62,6 +63,9 @@ static int usage_to(FILE *f)
 		"                   box's data folder, a stick or the archive) with the\n"
 		"                   organisation's key into the playable file OUT (made new; a\n"
 		"                   recording cut off by a power failure is finished first)\n"
+		"  manifest         --org DIR --stick MOUNT\n"
+		"                   prints what each box's export on the stick lists (its sealed\n"
+		"                   part opened with the organisation's key), as JSON\n"
 		"  (the passphrase: DIARYROOM_PASSPHRASE_FD or DIARYROOM_PASSPHRASE, else asked)\n"
 		"  (all: --now YYYY-MM-DDTHH:MM:SSZ to use another time than the PC's clock)\n");
 	return 2;
@@ -449,6 +453,18 @@ int main(int argc, char **argv)
 		int r = adm_unlock(&org, o.archive, o.receipt, o.share ? o.share : "no", o.box, o.now);
 		adm_org_free(&org);
 		return r < 0 ? 1 : 0;
+	}
+	if (!strcmp(cmd, "manifest")) {
+		if (!o.org || !o.stick)
+			return usage();
+		struct adm_org org;
+		if (adm_org_load(o.org, true, &org) < 0) {
+			adm_org_free(&org);
+			return 1;
+		}
+		int r = adm_show_manifests(&org, o.stick);
+		adm_org_free(&org);
+		return r < 0 ? 1 : r;
 	}
 	if (!strcmp(cmd, "open")) {
 		if (!o.org || argc - optind != 2)

@@ -61,6 +61,11 @@ int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 	       const char *share, const char *box, int64_t now);
 
+/* Prints, as JSON, what each box's manifest on the stick says (its sealed
+ * part opened with the organisation's key): for staff checking a stick
+ * before collecting it, and for tests. 0, 1 if a manifest was refused. */
+int adm_show_manifests(const struct adm_org *org, const char *stick);
+
 /* Opens one box-sealed recording (DRSEAL02; or an archive's DRSEAL01 file)
  * into the new file out_path (open.c). Reports; 0 or -errno. */
 int adm_open(const struct adm_org *org, const char *in_path, const char *out_path);

@@ -120,21 +120,35 @@ int adm_passphrase(char **out, bool confirm)
 	char *pass = adm_secret_new(ADM_PASS_MAX);
 	if (!pass)
 		return -ENOMEM;
-	int fd = -1;
-	int r = passphrase_fd(&fd);
+	/* DIARYROOM_PASSPHRASE: copied into locked memory, then wiped (also
+	 * from the memory /proc/<pid>/environ shows) and removed from the
+	 * environment before anything else, so that nothing this process
+	 * starts inherits it and nothing reading its environment finds it */
 	const char *env = getenv("DIARYROOM_PASSPHRASE");
+	char *envcopy = NULL;
+	int r = 0;
+	if (env) {
+		size_t n = strlen(env);
+		envcopy = n < ADM_PASS_MAX ? adm_secret_new(ADM_PASS_MAX) : NULL;
+		if (envcopy)
+			memcpy(envcopy, env, n + 1);
+		else
+			r = n < ADM_PASS_MAX ? -ENOMEM : -E2BIG;
+		if (r == -E2BIG)
+			fprintf(stderr, "diaryroom-admin: DIARYROOM_PASSPHRASE is too long\n");
+		sodium_memzero((char *)env, n);
+		unsetenv("DIARYROOM_PASSPHRASE");
+	}
+	int fd = -1;
+	if (r == 0)
+		r = passphrase_fd(&fd);
 	if (r > 0) {
 		r = read_line(fd, pass, ADM_PASS_MAX);
 		if (r < 0)
 			fprintf(stderr, "diaryroom-admin: cannot read the passphrase from "
 					"DIARYROOM_PASSPHRASE_FD: %s\n", strerror(-r));
-	} else if (r == 0 && env) {
-		if (strlen(env) >= ADM_PASS_MAX) {
-			fprintf(stderr, "diaryroom-admin: DIARYROOM_PASSPHRASE is too long\n");
-			r = -E2BIG;
-		} else {
-			memcpy(pass, env, strlen(env) + 1);
-		}
+	} else if (r == 0 && envcopy) {
+		memcpy(pass, envcopy, strlen(envcopy) + 1);
 	} else if (r == 0 && !isatty(STDIN_FILENO)) {
 		fprintf(stderr, "diaryroom-admin: no passphrase (set DIARYROOM_PASSPHRASE_FD or run "
 				"it on a terminal)\n");
@@ -142,12 +156,7 @@ int adm_passphrase(char **out, bool confirm)
 	} else if (r == 0) {
 		r = 1; /* the terminal */
 	}
-	if (env) {
-		/* Out of the environment (and of the memory /proc/<pid>/environ
-		 * shows) once read: nothing this process starts inherits it. */
-		sodium_memzero((char *)env, strlen(env));
-		unsetenv("DIARYROOM_PASSPHRASE");
-	}
+	adm_secret_free(envcopy);
 	for (int round = 0; r == 1 && round < (confirm ? 2 : 1); round++) {
 		char *dst = round ? adm_secret_new(ADM_PASS_MAX) : pass;
 		if (!dst) {
