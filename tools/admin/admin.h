@@ -61,6 +61,14 @@ int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 	       const char *share, const char *box, int64_t now);
 
+/* Opens the box-sealed recording on fd (from its start) as recording id
+ * with the organisation's key into out (-1: only checks): a keyless scan
+ * first (the id, whole messages), then every message opened. final: it
+ * ended with its last message; bytes: plaintext. On failure (-EBADMSG for
+ * anything not intact), why says what, for people (collect.c). */
+int adm_open_sealed(const struct adm_org *org, int fd, const char *id, int out, bool *final,
+		    uint64_t *bytes, char *why, size_t whylen);
+
 /* Prints, as JSON, what each box's manifest on the stick says (its sealed
  * part opened with the organisation's key): for staff checking a stick
  * before collecting it, and for tests. 0, 1 if a manifest was refused. */

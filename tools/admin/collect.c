@@ -101,13 +101,67 @@ static int hash_path(const char *path, char hex[65], uint64_t *size)
 	return 0;
 }
 
-/* Why a sealed recording does not open, for people. */
-static const char *open_error(int r)
+/* Opens the sealed file on fd as recording id with the organisation's key,
+ * writing the plaintext to out (-1: only check). On failure, why, for
+ * people, in why. */
+int adm_open_sealed(const struct adm_org *org, int fd, const char *id, int out, bool *final,
+		    uint64_t *bytes, char *why, size_t whylen)
 {
-	return r == -EBADMSG ? "it does not open with this organisation's key as this recording "
-			       "(sealed for another organisation, altered, reordered, cut inside "
-			       "a message, or a message from another recording)"
-			     : strerror(-r);
+	struct dr_seal_scan sc;
+	*final = false;
+	*bytes = 0;
+	/* first without the key: the layout, the id, whole messages */
+	int r = dr_seal_scan_fd(fd, &sc);
+	if (r == -EBADMSG) {
+		adm_fmt(why, whylen, "its header is damaged or it is not a sealed recording");
+		return r;
+	}
+	if (r == 0 && strcmp(sc.id, id)) {
+		adm_fmt(why, whylen, "it is the file of another recording (%s)", sc.id);
+		return -EBADMSG;
+	}
+	if (r == 0 && sc.trailing) {
+		adm_fmt(why, whylen, "there are bytes after its last message");
+		return -EBADMSG;
+	}
+	if (r == 0 && sc.intact_bytes != sc.file_bytes) {
+		adm_fmt(why, whylen, "it is damaged from byte %llu (message %llu cut short or altered)",
+			(unsigned long long)sc.intact_bytes, (unsigned long long)sc.messages + 1);
+		return -EBADMSG;
+	}
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	struct dr_seal_reader *rd = NULL;
+	if (r == 0 && (r = dr_seal_reader_open_org(fd, id, org->pk, org->sk, &rd)) == -EBADMSG) {
+		adm_fmt(why, whylen, "its key is not sealed to this organisation (sealed for another "
+				     "organisation, or its header altered)");
+		return r;
+	}
+	uint8_t *buf = r == 0 ? (uint8_t *)adm_secret_new(65536) : NULL;
+	if (r == 0 && !buf)
+		r = -ENOMEM;
+	while (r == 0) {
+		ssize_t n = dr_seal_read(rd, buf, 65536);
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		if (n == 0)
+			break;
+		*bytes += (uint64_t)n;
+		if (out >= 0)
+			r = dr_stick_write_all(out, buf, (size_t)n);
+	}
+	if (r == -EBADMSG)
+		adm_fmt(why, whylen, "the message after %.2f s of it does not open: altered, "
+				     "reordered, or moved from another recording",
+			dr_seal_reader_position(rd) / 48000.0);
+	else if (r < 0)
+		adm_fmt(why, whylen, "%s", strerror(-r));
+	*final = r == 0 && dr_seal_reader_final(rd);
+	adm_secret_free(buf);
+	dr_seal_reader_free(rd);
+	return r;
 }
 
 /* The sealed file at path opens with the organisation's key as recording
@@ -121,10 +175,11 @@ static int check_opens(const struct adm_org *org, const char *path,
 		return -errno;
 	bool final = false;
 	uint64_t bytes = 0;
-	int r = dr_seal_open_fd_org(fd, m->id, org->pk, org->sk, -1, &final, &bytes);
+	char why[256];
+	int r = adm_open_sealed(org, fd, m->id, -1, &final, &bytes, why, sizeof(why));
 	close(fd);
 	if (r < 0) {
-		fprintf(stderr, "collect: %s: %s: not imported\n", m->file, open_error(r));
+		fprintf(stderr, "collect: %s: %s: not imported\n", m->file, why);
 		return -EBADMSG;
 	}
 	if (!final && strcmp(m->state, "interrupted")) {
@@ -550,7 +605,8 @@ static int open_original(const struct adm_org *org, const char *dir, const char 
 	}
 	bool final = false;
 	uint64_t got = 0;
-	int r = dr_seal_open_fd_org(in, id, org->pk, org->sk, out, &final, &got);
+	char why[256];
+	int r = adm_open_sealed(org, in, id, out, &final, &got, why, sizeof(why));
 	close(in);
 	if (r == 0 && fsync(out) < 0)
 		r = -errno;

@@ -83,8 +83,9 @@ int adm_open(const struct adm_org *org, const char *in_path, const char *out_pat
 	}
 	bool final = true;
 	uint64_t bytes = 0;
+	char why[256] = "";
 	if (v2) {
-		r = dr_seal_open_fd_org(in, scan.id, org->pk, org->sk, out, &final, &bytes);
+		r = adm_open_sealed(org, in, scan.id, out, &final, &bytes, why, sizeof(why));
 	} else {
 		char hex[65];
 		r = adm_unseal_fd(in, ad, org->pk, org->sk, out, hex, &bytes);
@@ -96,10 +97,10 @@ int adm_open(const struct adm_org *org, const char *in_path, const char *out_pat
 		r = -errno;
 	if (r < 0) {
 		fprintf(stderr, "open: %s: %s; nothing written\n", in_path,
-			r == -EBADMSG ? "it does not open with this organisation's key (sealed for "
-					"another organisation, or altered, reordered, or holding a "
-					"message from another recording)"
-				      : strerror(-r));
+			why[0]		? why
+			: r == -EBADMSG ? "it does not open with this organisation's key (sealed for "
+					  "another organisation, or altered)"
+					: strerror(-r));
 		unlink(out_path);
 		return r;
 	}
