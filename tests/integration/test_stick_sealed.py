@@ -280,9 +280,25 @@ def test_sealed_stick_and_archive():
         not os.path.exists(os.path.join(w.dir, "x.opus")), p.stderr
 
     # collect: the sealed original of every recording, playable copies only
-    # where staff may listen, and they are what was said
-    p = w.collect()
+    # where staff may listen, and they are what was said; a locked one is
+    # never opened to a file, not even for a moment (strace: every file the
+    # tool creates or renames)
+    trace = os.path.join(w.dir, "collect.strace")
+    wrap = ["strace", "-f", "-qq", "-o", trace, "-e", "trace=openat,open,creat,rename,renameat,"
+            "renameat2,link,linkat"] if shutil.which("strace") else []
+    p = subprocess.run(wrap + [ADMIN, "collect", "--org", w.org, "--stick", w.stick,
+                               "--archive", w.archive], capture_output=True, text=True, env=ENV)
+    log(p.stderr)
     assert p.returncode == 0 and "4 imported" in p.stderr, p.stderr
+    if wrap:
+        made = [l for l in open(trace) if ".opus" in l and
+                ("O_CREAT" in l or "rename" in l or "link" in l)]
+        for rid in (locked, unanswered):
+            bad = [l for l in made if rid + ".opus\"" in l or rid + ".opus.tmp" in l]
+            assert not bad, f"collect wrote a playable copy of a locked recording: {bad}"
+        assert [l for l in made if open_ + ".opus.tmp" in l], "the trace sees nothing"
+    else:
+        log("strace not found: not checked that no playable copy is ever written")
     a = os.path.join(w.archive, dev)
     assert w.archive_files() == sorted(
         ["consent.csv", f"{dev}/index.json"] + [f"{dev}/{i}.opus.sealed" for i in ids] +
