@@ -91,7 +91,8 @@ static int passphrase_fd(int *fd)
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > INT32_MAX || s[0] == '+' || s[0] == ' ' ||
+	/* digits only: no sign, no space, nothing after */
+	if (s[0] < '0' || s[0] > '9' || errno || *end || v > INT32_MAX ||
 	    fcntl((int)v, F_GETFD) < 0) {
 		fprintf(stderr, "diaryroom-admin: DIARYROOM_PASSPHRASE_FD is not the number of an open "
 				"file descriptor\n");
