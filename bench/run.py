@@ -538,7 +538,7 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
     src = os.path.join(tmp("export-src"), "box")
     prep = bench("prepare", src, "--files", str(files), "--mib", str(mib))
     recs = os.path.join(src, "data", "recordings")
-    names = sorted(n for n in os.listdir(recs) if n.endswith(".opus"))
+    names = sorted(n for n in os.listdir(recs) if n.endswith((".opus", ".opus.sealed")))
     if len(names) != files:
         raise RuntimeError(f"prepare made {len(names)} recordings, not {files}")
     nbytes = prep["bytes"]
