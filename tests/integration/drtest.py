@@ -92,6 +92,14 @@ def test_org():
     return org
 
 
+def test_box_keys(folder):
+    """A box's key folder (device.key, device.pub, org.pub) provisioned for
+    the tests' organisation, as provision-device lays it out."""
+    os.makedirs(folder, exist_ok=True)
+    subprocess.run([TEST_ORG_TOOL, "box", test_org(), folder], check=True)
+    return folder
+
+
 def is_sealed(path):
     with open(path, "rb") as f:
         return f.read(8) == b"DRSEAL02"
@@ -174,7 +182,9 @@ def prompt_seconds(name, prompts=None):
 
 
 def decode_copy(path):
-    """decode() for a file the test must not write beside (a prompt pack)."""
+    """decode() for a file the test must not write beside (a prompt pack, a
+    box's data folder); a sealed recording is opened first."""
+    path = open_sealed(path)
     fd, out = tempfile.mkstemp(suffix=".wav", dir=tmpdir("decode"))
     os.close(fd)
     p = subprocess.run(["opusdec", "--quiet", "--rate", str(RATE), path, out],

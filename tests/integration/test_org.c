@@ -6,6 +6,9 @@
  *
  *   dr-test-org new DIR          DIR/org.pub (32 bytes, as on a box) and
  *                                DIR/org.sk (64 bytes, the secret key)
+ *   dr-test-org box DIR KEYS     KEYS/ as `diaryroom-admin provision-device`
+ *                                lays out a box's keys (device.key,
+ *                                device.pub, and DIR's org.pub)
  *   dr-test-org open DIR IN OUT  opens the sealed recording IN with DIR's key
  *                                into OUT; a recording cut off (no final
  *                                message) is finished as the office PC does,
@@ -62,6 +65,16 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "box")) {
+		uint8_t pk[32], sk[64], org[32];
+		crypto_sign_keypair(pk, sk);
+		if (read_key(argv[2], "org.pub", org, 32) < 0 || write_key(argv[3], "org.pub", org, 32) < 0 ||
+		    write_key(argv[3], "device.key", sk, 64) < 0 || write_key(argv[3], "device.pub", pk, 32) < 0) {
+			perror("dr-test-org box");
+			return 1;
+		}
+		return 0;
+	}
 	if (argc == 5 && !strcmp(argv[1], "open")) {
 		uint8_t pk[32], sk[64];
 		if (read_key(argv[2], "org.pub", pk, 32) < 0 || read_key(argv[2], "org.sk", sk, 64) < 0) {
@@ -95,6 +108,6 @@ int main(int argc, char **argv)
 		printf("%s %s\n", final ? "final" : "cut", sc.id);
 		return 0;
 	}
-	fprintf(stderr, "usage: dr-test-org new DIR | open DIR IN OUT\n");
+	fprintf(stderr, "usage: dr-test-org new DIR | box DIR KEYS | open DIR IN OUT\n");
 	return 2;
 }

@@ -215,7 +215,7 @@ def one_kept(s):
     rows = s.kept()
     assert len(rows) == 1, f"{s.name}: {len(rows)} recordings kept: {rows}"
     assert rows[0]["state"] == "complete", rows[0]
-    assert s.files() == [rows[0]["id"] + ".opus"], s.files()
+    assert s.files() == [rows[0]["id"] + ".opus.sealed"], s.files()
     return rows[0]
 
 
