@@ -370,6 +370,9 @@ def test_sealed_stick_and_archive():
     old_sealed = os.path.join(a, old_id + ".opus.sealed")
     assert open(old_sealed, "rb").read(8) == b"DRSEAL01", p.stderr
     assert not os.path.exists(os.path.join(a, old_id + ".opus"))
+    out = os.path.join(w.dir, "old.opus")
+    admin("open", "--org", w.org, old_sealed, out)  # open tells DRSEAL01 by its magic too
+    assert blake2b_256(out) == row["blake2b"]
     admin("unlock", "--org", w.org, "--archive", w.archive, "--receipt", row["receipt"])
     assert blake2b_256(os.path.join(a, old_id + ".opus")) == row["blake2b"]
 
