@@ -17,6 +17,9 @@
  *                              from the progress; then light "saved" (done)
  *   dr_export_run_free(), dr_export_stick_close()
  *
+ * Only sealed recordings (DRSEAL02, docs/sealed-file.md) go to a stick: a
+ * plain one left from before sealing is not exported (counted as failed).
+ *
  * Every step is safe to cut (the stick pulled, the power lost): a file counts
  * as exported only once it was written, synced, read back from the stick and
  * its BLAKE2b matched the catalogue; the manifest is replaced atomically

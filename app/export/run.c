@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "export/export_priv.h"
+#include "seal/seal.h"
 
 #define DR_EXPORT_CHUNK (1u << 20)
 
@@ -246,6 +247,13 @@ static int start_copy(struct dr_export_run *run)
 	run->src = open(r->rec.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (run->src < 0)
 		return file_failed(run, -EBADF); /* not a stick error: keep going */
+	/* Only a sealed recording ever goes to a stick: a plain one left from
+	 * before sealing stays on the box (counted as failed) rather than be
+	 * written anywhere a finder could play it. */
+	unsigned char head[8];
+	ssize_t hn = pread(run->src, head, sizeof(head), 0);
+	if (hn != (ssize_t)sizeof(head) || !dr_seal_is_sealed(head, sizeof(head)))
+		return file_failed(run, -EBADF);
 	if (unlinkat(run->devfd, tmp, 0) < 0 && errno != ENOENT)
 		return file_failed(run, -errno);
 	run->dst = openat(run->devfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,

@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 
 from drtest import BUILD, Box, blake2b_256, decode, log, opusinfo_clean, run, speak, tmpdir
+from test_stick_sealed import assert_unreadable
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
@@ -160,6 +161,14 @@ def test_record_export_collect_delete():
     dev = os.listdir(os.path.join(w.stick, "DIARYRM", "export"))[0]
     outer = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
     assert "recordings" not in outer and outer["version"] == 2, outer
+    # recorded on the simulated board: every file on the stick reveals nothing
+    on_stick = [os.path.join(r, f) for r, _, fs in os.walk(w.stick) for f in fs]
+    assert len([f for f in on_stick if f.endswith(".opus.sealed")]) == 3, on_stick
+    mtext = open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")).read()
+    for f in on_stick:
+        assert_unreadable(f)
+    for rid in w.ids:
+        assert rid not in mtext and f'"{w.receipts[rid]}"' not in mtext, rid
     man = manifest(w)[dev]
     by_id = {m["id"]: m for m in man["recordings"]}
     assert sorted(by_id) == w.ids

@@ -12,16 +12,16 @@
  *                                    organisation's key, only of the
  *                                    recordings staff may hear; `unlock`
  *                                    makes one when a resident consents later
- *
- * (Archives made before stick format 2 hold a locked recording as a
- * DRSEAL01 file sealed on the PC, seal.c, and an unlocked one only as its
- * playable copy; such rows have no "sealed_original" and keep working: the
- * file's magic says how to open it.)
  *   <archive>/<device>/index.json    what the archive holds from that box,
  *                                    with the manifest's metadata, and the
  *                                    withdrawals and consent changes staff
  *                                    recorded (sent to the box in every receipt)
  *   <archive>/consent.csv            the consent sheet (all boxes)
+ *
+ * (Archives made before stick format 2 hold a locked recording as a
+ * DRSEAL01 file sealed on the PC, seal.c, and an unlocked one only as its
+ * playable copy; such rows have no "sealed_original" and keep working: the
+ * file's magic says how to open it.)
  *
  * Idempotent: a recording already in the archive with the right hash is
  * not copied again. A sealed file is imported only if its BLAKE2b matches

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,9 +20,12 @@
 
 #include <cmocka.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "export/export.h"
 #include "export/stickio.h"
+#include "media/sink.h"
+#include "seal/seal.h"
 
 struct fx {
 	char dir[4096], data[4200], keys[4200], stick[4200], top[4300];
@@ -38,6 +42,42 @@ static void put(const char *path, const void *b, size_t n, mode_t mode)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, b, n), (ssize_t)n);
 	close(fd);
+}
+
+/* A sink onto a file descriptor, for the sealing sink to write through. */
+static int fd_write(void *u, const unsigned char *b, size_t n)
+{
+	return write((int)(intptr_t)u, b, n) == (ssize_t)n ? 0 : -EIO;
+}
+
+static int fd_sync(void *u)
+{
+	return fsync((int)(intptr_t)u) == 0 ? 0 : -errno;
+}
+
+static int fd_close(void *u)
+{
+	return close((int)(intptr_t)u) == 0 ? 0 : -errno;
+}
+
+static const struct dr_sink_ops fd_ops = {fd_write, fd_sync, fd_close, NULL};
+
+/* A recording's file as the box writes it: sealed to the organisation. */
+static void put_sealed(const char *path, const char *id, const uint8_t org_pk[32],
+		       const void *b, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	struct dr_seal_key *key;
+	struct dr_sink s;
+	assert_int_equal(dr_seal_key_new(&key), 0);
+	assert_int_equal(dr_seal_sink_new((struct dr_sink){&fd_ops, (void *)(intptr_t)fd}, id,
+					  org_pk, key, &s),
+			 0);
+	assert_int_equal(s.ops->write(s.user, b, n), 0);
+	assert_int_equal(s.ops->sync(s.user), 0);
+	assert_int_equal(s.ops->close(s.user), 0);
+	dr_seal_key_free(key);
 }
 
 static void put_signed(int dirfd, const char *base, const char *json, const uint8_t *sk)
@@ -134,7 +174,7 @@ static int setup(void **state)
 		char body[3000];
 		for (size_t j = 0; j < sizeof(body); j++)
 			body[j] = (char)(j * (i + 3));
-		put(path, body, sizeof(body), 0600);
+		put_sealed(path, f->ids[i], f->org_pk, body, sizeof(body));
 		assert_int_equal(dr_store_finish(f->s, f->ids[i], DR_REC_COMPLETE, 1000, NULL, err,
 						 sizeof(err)),
 				 0);
@@ -357,6 +397,42 @@ static void test_export_resume_and_receipt(void **state)
 	close(dfd);
 }
 
+/* A plain recording left from before sealing (the catalogue's hash is its
+ * own) never goes to a stick: it stays on the box, counted as failed. */
+static void test_plain_recording_not_exported(void **state)
+{
+	struct fx *f = *state;
+	char err[512], path[4096], id[DR_STORE_ID_LEN + 1];
+	assert_int_equal(dr_store_begin(f->s, "2026-01-02T00:00:00Z", 0, id, path, sizeof(path), err,
+					sizeof(err)),
+			 0);
+	/* where a box before sealing kept it: <id>.opus, named so in its
+	 * catalogue row */
+	char plain[4400], sql[256], db_path[4400];
+	snprintf(plain, sizeof(plain), "%s/recordings/%s.opus", f->data, id);
+	put(plain, "OggS plain audio from before sealing", 36, 0600);
+	snprintf(sql, sizeof(sql), "UPDATE recordings SET file = 'recordings/%s.opus' WHERE id = '%s'",
+		 id, id);
+	sqlite3 *db;
+	snprintf(db_path, sizeof(db_path), "%s/catalogue.sqlite", f->data);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(dr_store_finish(f->s, id, DR_REC_COMPLETE, 1000, NULL, err, sizeof(err)), 0);
+	struct dr_store_rec rec;
+	assert_int_equal(dr_store_get(f->s, id, &rec), 0);
+	assert_string_equal(rec.path, plain);
+	struct dr_export_progress p;
+	assert_int_equal(run_export(f, &p), 0);
+	assert_int_equal(p.files_done, 2);
+	assert_int_equal(p.files_failed, 1);
+	char dev[4500];
+	snprintf(dev, sizeof(dev), "%s/export/%s/%s.opus.sealed", f->top, dr_export_device_id(f->x),
+		 id);
+	assert_int_equal(access(dev, F_OK), -1);
+	assert_int_equal(access(plain, F_OK), 0);
+}
+
 /* The sealed parts' parsers: strict outside, strict inside. */
 static void test_sealed_formats(void **state)
 {
@@ -458,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_resume_and_receipt, setup, teardown),
 		cmocka_unit_test(test_sealed_formats),
+		cmocka_unit_test_setup_teardown(test_plain_recording_not_exported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_unset_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_flags_recordings, setup, teardown),
 	};
