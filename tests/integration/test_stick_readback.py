@@ -28,6 +28,7 @@ import os
 import subprocess
 
 from drtest import blake2b_256, log, run
+from test_power_cut import asan_env
 from test_stick_export import STICK, World, rows
 
 
@@ -39,9 +40,9 @@ def device_id(keys):
 
 def insert_reading_wrong(w, path, when, trace):
     """diaryroom-stick insert with reads of `path` corrupted (strace when=)."""
-    argv = ["strace", "-f", "-qq", "-o", trace, "-e", "trace=read", "-P", path,
-            "-e", f"inject=read:poke_exit=@arg2=0badc0de0badc0de:when={when}",
-            STICK, "insert", "--data", w.data, "--keys", w.keys, "--stick", w.stick]
+    argv = asan_env(["strace", "-f", "-qq", "-o", trace, "-e", "trace=read", "-P", path,
+                     "-e", f"inject=read:poke_exit=@arg2=0badc0de0badc0de:when={when}",
+                     STICK, "insert", "--data", w.data, "--keys", w.keys, "--stick", w.stick])
     p = subprocess.run(argv, capture_output=True, text=True)
     evs = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
     log(f"insert (reads of {os.path.basename(path)} wrong, when={when}): rc {p.returncode} "
