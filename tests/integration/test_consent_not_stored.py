@@ -17,7 +17,7 @@ the error phrase with the error light (tell staff), and after a restart the
 catalogue never holds consent without its audit row. When the write failed
 (1) the recording is as locked as before (no consent, no consent audit row).
 
-Cost: three daemon sessions under strace, about 70 s on two cores.
+Cost: three daemon sessions under strace, about 25 s on two cores.
 """
 import os
 import signal

@@ -20,7 +20,7 @@ can tell that a sync was never made. Here a whole session (record about
   change the phrase tells the resident about is on the card before it is
   said.
 
-Cost: one daemon session under strace, about 25 s on two cores.
+Cost: one daemon session under strace, about 30 s on two cores.
 """
 import os
 import re

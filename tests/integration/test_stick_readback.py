@@ -21,7 +21,7 @@ would.
 
 The trace shows every corrupted read landed on that file, with data.
 
-Cost: two short recordings, three exports and two collects, about 75 s.
+Cost: two short recordings, three exports and two collects, about 60 s on two cores.
 """
 import json
 import os
