@@ -201,13 +201,14 @@ def test_cuts_aimed_at_a_flush():
         st = subprocess.Popen(["strace", "-f", "-qq", "-p", str(pid), "-o", trace, "-P", path,
                                "-e", "trace=write,fdatasync,fsync",
                                "-e", f"inject=write:signal=SIGKILL:when={n}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=open(trace + ".err", "wb"))
         try:
             box.proc.wait(30 + 0.5 * n)
         except subprocess.TimeoutExpired:
             kill(box)
             st.wait(30)
-            raise AssertionError(f"the cut at write #{n} of the recording never came")
+            raise AssertionError(f"the cut at write #{n} of the recording never came; strace: "
+                                 f"{open(trace + '.err', errors='replace').read()[-500:]}")
         t_cut = time.monotonic()
         box.stderr.close()
         st.wait(30)
