@@ -353,3 +353,27 @@ def run(tests):
             log(f"FAIL {t.__name__}: {type(e).__name__}: {e}")
     log(f"{len(tests) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def record_margin(name, promise_s, worst_s, **extra):
+    """Print how far a measured worst case is from its promise, and append
+    it to build/<preset>/test-records/margins.jsonl (one line per run, with
+    the time and the commit), so a slow drift shows long before a test
+    fails. Returns the margin in seconds."""
+    margin = promise_s - worst_s
+    rec = {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "test": name,
+           "promise_s": promise_s, "worst_s": round(worst_s, 4), "margin_s": round(margin, 4),
+           "sanitize": SANITIZE}
+    try:
+        rec["commit"] = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"],
+                                       capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    rec.update(extra)
+    log(f"MARGIN {name}: worst {worst_s:.3f} s against the {promise_s} s promise, "
+        f"margin {margin:+.3f} s")
+    d = os.path.join(BUILD, "test-records")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "margins.jsonl"), "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    return margin
