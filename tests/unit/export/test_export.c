@@ -279,13 +279,14 @@ static void test_clock_unset_flags(void **state)
 	struct dr_stick *k;
 	char err[512];
 	assert_int_equal(dr_export_stick_open(f->x, f->stick, 86400, &k, err, sizeof(err)), 0);
-	int64_t set_to = 0;
-	assert_int_equal(dr_export_clock_check(f->x, k, 86400, &set_to, err, sizeof(err)), 1);
+	struct dr_export_clock_result cr;
+	assert_int_equal(dr_export_clock_check(f->x, k, 86400, &cr, err, sizeof(err)), 1);
 	int64_t want;
 	dr_stick_time_parse("2026-01-01T00:00:00Z", &want);
-	assert_int_equal(set_to, want);
+	assert_int_equal(cr.set_to, want);
+	assert_int_equal(cr.refused, 0);
 	/* checked again with a right clock: not corrected, nothing more flagged */
-	assert_int_equal(dr_export_clock_check(f->x, k, now_2026(), &set_to, err, sizeof(err)), 0);
+	assert_int_equal(dr_export_clock_check(f->x, k, now_2026(), &cr, err, sizeof(err)), 0);
 	dr_export_stick_close(k);
 	/* nothing new since the last check */
 	assert_int_equal(dr_store_clock_checked(f->s, true, "2026-02-01T00:00:00Z", "test", err,
