@@ -91,11 +91,12 @@ int dr_store_running_flush(struct dr_store *s, char *err, size_t errlen)
 		return dr_store_fail(s, r, err, errlen, "%s: %s", what, dr_store_errmsg(s));
 	uint64_t m = mono_ms();
 	sqlite3_stmt *st;
-	/* max(): another handle (or an older flush) never lowers it */
+	/* max(): another handle (or an older flush) never lowers it; meta.value
+	 * has TEXT affinity, and text compares above any number: cast both */
 	if ((r = dr_store_prepare(s,
 				  "INSERT INTO meta (key, value) VALUES ('running_ms', ?1)"
 				  " ON CONFLICT (key) DO UPDATE SET value ="
-				  " max(CAST(value AS INTEGER), excluded.value)",
+				  " max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
 				  &st, what, err, errlen)) < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
