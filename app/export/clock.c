@@ -29,7 +29,7 @@ static bool same_anchors(const struct dr_store_clock *a, const struct dr_store_c
 	       (!a->prev || (a->prev_utc == b->prev_utc && a->prev_run_ms == b->prev_run_ms));
 }
 
-void dr_export_clock_judge(const struct dr_store_clock *c, int64_t s, bool from_receipt,
+void dr_export_clock_judge(const struct dr_store_clock *c, int64_t s, const uint64_t *export_run_ms,
 			   struct dr_clock_judgement *j)
 {
 	memset(j, 0, sizeof(*j));
@@ -39,6 +39,10 @@ void dr_export_clock_judge(const struct dr_store_clock *c, int64_t s, bool from_
 	j->bound = j->justified + allowance;
 	j->after = *c;
 	struct dr_store_clock *a = &j->after;
+	/* a receipt was signed after the export it answers: the time the box
+	 * believed then is a bound the signer's clock must pass */
+	bool receipt = export_run_ms != NULL;
+	int64_t at_export = receipt ? j->justified - since_s(c->run_ms, *export_run_ms) : 0;
 	if (s > j->bound) {
 		j->verdict = DR_CLOCK_AHEAD;
 	} else if (s > j->justified + DR_EXPORT_CLOCK_SLACK_S) {
@@ -63,13 +67,21 @@ void dr_export_clock_judge(const struct dr_store_clock *c, int64_t s, bool from_
 			a->trusted_utc = s;
 			a->trusted_run_ms = c->run_ms;
 		}
-	} else if (from_receipt && c->prev && s >= j->lower - DR_EXPORT_CLOCK_TOLERANCE_S) {
-		/* a fresh receipt well behind a forward move no one confirmed,
-		 * and consistent with the time before it: that move was wrong */
+	} else if (receipt && c->prev && s < at_export - DR_EXPORT_CLOCK_TOLERANCE_S &&
+		   s >= j->lower - DR_EXPORT_CLOCK_TOLERANCE_S) {
+		/* signed "before" the export it answers, by the box's time, after
+		 * a forward move no one confirmed, and consistent with the time
+		 * before that move: the move was wrong */
 		j->verdict = DR_CLOCK_BACK;
 		a->trusted = true;
 		a->trusted_utc = s > j->lower ? s : j->lower;
 		a->trusted_run_ms = c->run_ms;
+		a->prev = false;
+	} else if (receipt && c->prev && s >= at_export - DR_EXPORT_CLOCK_TOLERANCE_S &&
+		   s > c->trusted_utc) {
+		/* signed after that export by the box's time too, and newer than
+		 * the move: another clock agrees with it */
+		j->verdict = DR_CLOCK_OLD;
 		a->prev = false;
 	} else if (s < j->lower - allowance) {
 		j->verdict = DR_CLOCK_BEHIND;

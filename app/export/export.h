@@ -64,13 +64,16 @@
  *                               move if it is newer than the signed time
  *                               that made it.
  *   S < J - tolerance           old (DR_CLOCK_OLD): a stick made long ago says
- *                               nothing new. Except: a receipt (signed after
- *                               an export this box made, and not yet applied)
- *                               after an unconfirmed forward move, not before
- *                               L (the time justified without that move):
- *                               the move was wrong; the box goes back to
- *                               max(S, L) (DR_CLOCK_BACK), the only way its
- *                               time moves backwards.
+ *                               nothing new. Except a receipt (not yet
+ *                               applied) after an unconfirmed forward move:
+ *                               it was signed after the export it answers,
+ *                               so if S is before the box's time at that
+ *                               export (by more than the tolerance) and not
+ *                               before L (the time justified without the
+ *                               move), the move was wrong: the box goes back
+ *                               to max(S, L) (DR_CLOCK_BACK), the only way
+ *                               its time moves backwards; if S is after it
+ *                               (and newer than the move), it confirms it.
  *   S < L - allowance           behind (DR_CLOCK_BEHIND): logged, nothing
  *                               changes.
  * Token expiry counts from max(token issued_utc, L): an unconfirmed forward
@@ -96,8 +99,10 @@ struct dr_clock_judgement {
 	struct dr_store_clock after; /* the anchors to keep */
 	bool changed;      /* after differs from before */
 };
-/* Pure: judges signed time s (from a receipt or a token) against c. */
-void dr_export_clock_judge(const struct dr_store_clock *c, int64_t s, bool from_receipt,
+/* Pure: judges signed time s against c. export_run_ms: for a receipt, the
+ * running time when the export it answers was written (it was signed
+ * after that); NULL for a token. */
+void dr_export_clock_judge(const struct dr_store_clock *c, int64_t s, const uint64_t *export_run_ms,
 			   struct dr_clock_judgement *j);
 /* The time the box trusts on c's record: J, or L (lower: without an
  * unconfirmed forward move). */

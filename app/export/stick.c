@@ -278,11 +278,12 @@ static bool receipt_fresh(struct dr_export *x, const struct dr_receipt *rc)
 }
 
 /* Judges one signed time; a refusal is audited and reported in res. */
-static int judge_one(struct dr_export *x, struct dr_store_clock *c, int64_t s, bool from_receipt,
-		     const char *what, struct dr_export_clock_result *res, char *err, size_t errlen)
+static int judge_one(struct dr_export *x, struct dr_store_clock *c, int64_t s,
+		     const uint64_t *export_run_ms, const char *what,
+		     struct dr_export_clock_result *res, char *err, size_t errlen)
 {
 	struct dr_clock_judgement j;
-	dr_export_clock_judge(c, s, from_receipt, &j);
+	dr_export_clock_judge(c, s, export_run_ms, &j);
 	char st[32], jt[32], lt[32], detail[256];
 	dr_stick_time_format(s, st);
 	dr_stick_time_format(j.justified, jt);
@@ -333,13 +334,16 @@ int dr_export_clock_check(struct dr_export *x, struct dr_stick *k, int64_t box_n
 	if (r < 0)
 		return dr_export_fail(err, errlen, r, "cannot read the box's record of time: %s",
 				      dr_store_errmsg(x->store));
-	if ((r = judge_one(x, &c, k->token.issued, false, "token", res, err, errlen)) < 0)
+	if ((r = judge_one(x, &c, k->token.issued, NULL, "token", res, err, errlen)) < 0)
 		return r;
 	struct dr_receipt *rc = NULL;
 	int dfd = -1;
 	char e[384];
-	if (load_receipt(k, &rc, &dfd, e, sizeof(e)) > 0 && receipt_fresh(x, rc))
-		r = judge_one(x, &c, rc->issued, true, "receipt", res, err, errlen);
+	if (load_receipt(k, &rc, &dfd, e, sizeof(e)) > 0 && receipt_fresh(x, rc)) {
+		uint64_t at;
+		bool known = dr_store_export_run_ms(x->store, rc->manifest_seq, &at) == 0;
+		r = judge_one(x, &c, rc->issued, known ? &at : NULL, "receipt", res, err, errlen);
+	}
 	dr_receipt_free(rc);
 	if (dfd >= 0)
 		close(dfd);

@@ -162,6 +162,9 @@ int dr_store_export_finish(struct dr_store *s, int64_t seq, const char *manifest
 			   unsigned count, char *err, size_t errlen);
 /* A finished run: its manifest hash ("" and -ENOENT if no such finished run). */
 int dr_store_export_lookup(struct dr_store *s, int64_t seq, char manifest_blake2b[65]);
+/* The box's running time when run seq's manifest was written (schema v4;
+ * -ENOENT for a run not finished, or finished before v4). */
+int dr_store_export_run_ms(struct dr_store *s, int64_t seq, uint64_t *run_ms);
 /* The newest run a receipt was applied for (0 if none). */
 int dr_store_receipt_last_seq(struct dr_store *s, int64_t *seq);
 /* Records that the receipt for run seq has been applied (durable, audited). */

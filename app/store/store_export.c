@@ -188,9 +188,14 @@ int dr_store_export_finish(struct dr_store *s, int64_t seq, const char *manifest
 {
 	if (!s || !manifest_blake2b || strlen(manifest_blake2b) != 64)
 		return -EINVAL;
+	/* the running time now, persisted, for finished_run_ms (best effort:
+	 * the value last persisted is at most a minute older, and older only
+	 * makes the clock rule more careful) */
+	dr_store_running_flush(s, NULL, 0);
 	struct dr_store_x x = {
 		.sql = "UPDATE exports SET finished_utc = " DR_STORE_NOW_SQL ", manifest_blake2b = ?1,"
-		       " count = ?5 WHERE seq = ?4",
+		       " count = ?5, finished_run_ms = (SELECT CAST(value AS INTEGER) FROM meta"
+		       " WHERE key = 'running_ms') WHERE seq = ?4",
 		.t = {manifest_blake2b},
 		.n = {seq, count},
 	};
@@ -243,6 +248,32 @@ static int query_int64(struct dr_store *s, const char *sql, const char *arg, int
 	else
 		r = dr_store_fail(s, dr_store_sqlite_errno(s->db, rc), NULL, 0, "query: %s",
 				  sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int dr_store_export_run_ms(struct dr_store *s, int64_t seq, uint64_t *run_ms)
+{
+	if (!s || !run_ms)
+		return -EINVAL;
+	sqlite3_stmt *st;
+	int r = dr_store_prepare(s,
+				 "SELECT finished_run_ms FROM exports WHERE seq = ?1 AND"
+				 " finished_run_ms IS NOT NULL",
+				 &st, "look up an export", NULL, 0);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, seq);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		*run_ms = v > 0 ? (uint64_t)v : 0;
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = dr_store_fail(s, dr_store_sqlite_errno(s->db, rc), NULL, 0,
+				  "look up an export: %s", sqlite3_errmsg(s->db));
+	}
 	sqlite3_finalize(st);
 	return r;
 }

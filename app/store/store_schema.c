@@ -178,7 +178,10 @@ static const struct dr_store_migration dr_store_migrations[] = {
 	   * Rows from before get 0: they rest from the upgrade. */
 	  "ALTER TABLE receipts_held ADD COLUMN released_run_ms INTEGER NOT NULL DEFAULT 0"
 	  "  CHECK (released_run_ms >= 0);"
-	  "INSERT OR IGNORE INTO meta (key, value) VALUES ('running_ms', 0);",
+	  "INSERT OR IGNORE INTO meta (key, value) VALUES ('running_ms', 0);"
+	  /* the running time when an export's manifest was written: a receipt
+	   * answering it was signed later (app/export/clock.c) */
+	  "ALTER TABLE exports ADD COLUMN finished_run_ms INTEGER;",
 	  NULL },
 	/* Next: { 5, "...", NULL }, */
 };

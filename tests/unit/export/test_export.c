@@ -330,11 +330,11 @@ static void test_clock_judge(void **state)
 	struct dr_clock_judgement j;
 	/* a fresh box: justified from the floor plus its running time */
 	struct dr_store_clock c = {.run_ms = 10 * 86400000ull};
-	dr_export_clock_judge(&c, t_of("2100-01-01T00:00:00Z"), false, &j);
+	dr_export_clock_judge(&c, t_of("2100-01-01T00:00:00Z"), NULL, &j);
 	assert_int_equal(j.verdict, DR_CLOCK_AHEAD);
 	assert_false(j.changed);
 	assert_int_equal(j.justified, DR_EXPORT_CLOCK_FLOOR + 10 * 86400);
-	dr_export_clock_judge(&c, t_of("2027-03-01T00:00:00Z"), false, &j);
+	dr_export_clock_judge(&c, t_of("2027-03-01T00:00:00Z"), NULL, &j);
 	assert_int_equal(j.verdict, DR_CLOCK_FORWARD);
 	assert_true(j.after.trusted && j.after.prev);
 	assert_int_equal(j.after.prev_utc, DR_EXPORT_CLOCK_FLOOR);
@@ -343,17 +343,45 @@ static void test_clock_judge(void **state)
 				    .trusted_utc = t_of("2026-06-01T00:00:00Z"),
 				    .trusted_run_ms = 100 * 86400000ull};
 	int64_t jt = t_of("2026-09-09T00:00:00Z");
-	dr_export_clock_judge(&c, jt + 366 * 86400 + 1, false, &j);
+	dr_export_clock_judge(&c, jt + 366 * 86400 + 1, NULL, &j);
 	assert_int_equal(j.verdict, DR_CLOCK_AHEAD); /* one second past the bound */
-	dr_export_clock_judge(&c, jt + 366 * 86400, false, &j);
+	dr_export_clock_judge(&c, jt + 366 * 86400, NULL, &j);
 	assert_int_equal(j.verdict, DR_CLOCK_FORWARD); /* at the bound */
-	dr_export_clock_judge(&c, jt + 60, false, &j);
+	dr_export_clock_judge(&c, jt + 60, NULL, &j);
 	assert_int_equal(j.verdict, DR_CLOCK_AGREE);
-	dr_export_clock_judge(&c, t_of("2026-07-01T00:00:00Z"), true, &j);
+	uint64_t exp_run = 150 * 86400000ull; /* an export at 2026-07-21 by the box's time */
+	dr_export_clock_judge(&c, t_of("2026-07-01T00:00:00Z"), &exp_run, &j);
 	assert_int_equal(j.verdict, DR_CLOCK_OLD); /* no forward move to undo */
 	assert_false(j.changed);
-	dr_export_clock_judge(&c, t_of("1990-01-01T00:00:00Z"), false, &j);
+	dr_export_clock_judge(&c, t_of("1990-01-01T00:00:00Z"), NULL, &j);
 	assert_int_equal(j.verdict, DR_CLOCK_BEHIND);
+	assert_false(j.changed);
+	/* after a forward move nobody confirmed (from 2026-03-03, by 90 days) */
+	c.prev = true;
+	c.prev_utc = t_of("2026-03-03T00:00:00Z");
+	c.prev_run_ms = 100 * 86400000ull; /* L = 2026-06-11 */
+	/* a receipt signed before the export it answers, by the box's time:
+	 * the move was wrong, back to it (never before L) */
+	dr_export_clock_judge(&c, t_of("2026-07-01T00:00:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_BACK);
+	assert_int_equal(j.after.trusted_utc, t_of("2026-07-01T00:00:00Z"));
+	assert_false(j.after.prev);
+	dr_export_clock_judge(&c, t_of("2026-06-10T23:55:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_BACK);
+	assert_int_equal(j.after.trusted_utc, t_of("2026-06-11T00:00:00Z"));
+	/* before L too: it contradicts both anchors; nothing is believed */
+	dr_export_clock_judge(&c, t_of("2026-05-01T00:00:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_OLD);
+	assert_false(j.changed);
+	/* a receipt signed hours after that export (collected, inserted a
+	 * few hours later): consistent, it confirms the move */
+	dr_export_clock_judge(&c, t_of("2026-07-21T05:00:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_OLD);
+	assert_false(j.after.prev);
+	assert_int_equal(j.after.trusted_utc, c.trusted_utc);
+	/* the same time on a token (maybe stale) moves nothing */
+	dr_export_clock_judge(&c, t_of("2026-07-01T00:00:00Z"), NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_OLD);
 	assert_false(j.changed);
 }
 
