@@ -20,8 +20,9 @@ struct dr_sink_ops {
 	/* Flush, sync and release. Called exactly once; user is invalid after. */
 	int (*close)(void *user);
 	/* Optional (NULL: not interested): the media position, in 48 kHz
-	 * samples, that everything written so far reaches. Called by the
-	 * encoder just before each sync. The sealing sink (app/seal) records it
+	 * samples, that everything written so far reaches (what the file would
+	 * decode to if it ended here). Called by the encoder just before each
+	 * sync. The sealing sink (app/seal) records it
 	 * in clear beside each sealed message, so the box can tell how much a
 	 * repaired file holds without the key. */
 	int (*position)(void *user, uint64_t samples);

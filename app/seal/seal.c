@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -620,4 +621,39 @@ int dr_seal_open_fd_org(int in, const char *id, const uint8_t org_pk[32],
 	sodium_free(buf);
 	dr_seal_reader_free(r);
 	return e;
+}
+
+int dr_seal_load_org_pub(const char *keydir, uint8_t pk[32], char *err, size_t errlen)
+{
+	uint8_t buf[33], x[32];
+	int r = 0;
+	if (!keydir || !pk)
+		return -EINVAL;
+	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open the key folder %s: %s", keydir, strerror(errno));
+		return r;
+	}
+	int fd = openat(dfd, "org.pub", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	close(dfd);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "no organisation key %s/org.pub: %s", keydir, strerror(errno));
+		return r;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != 32) {
+		close(fd);
+		snprintf(err, errlen, "%s/org.pub is not a 32-byte key file", keydir);
+		return -EBADMSG;
+	}
+	ssize_t n = read_full(fd, buf, sizeof(buf));
+	close(fd);
+	if (n != 32 || sodium_init() < 0 || crypto_sign_ed25519_pk_to_curve25519(x, buf) != 0) {
+		snprintf(err, errlen, "%s/org.pub is not an Ed25519 public key", keydir);
+		return -EBADMSG;
+	}
+	memcpy(pk, buf, 32);
+	return 0;
 }

@@ -137,6 +137,12 @@ void dr_seal_reader_free(struct dr_seal_reader *r);
 int dr_seal_open_fd_org(int in, const char *id, const uint8_t org_pk[32],
 			const uint8_t org_sk[64], int out, bool *final, uint64_t *plain_bytes);
 
+/* Reads the organisation's public key, `org.pub` (32 raw bytes, as
+ * `diaryroom-admin provision-device` puts it), from keydir: a regular file
+ * only, never through a link, without blocking. -ENOENT if there is none,
+ * -EBADMSG if it is not a 32-byte Ed25519 public key; err says which. */
+int dr_seal_load_org_pub(const char *keydir, uint8_t pk[32], char *err, size_t errlen);
+
 /* True if the first bytes of a file (at least 8) are a sealed recording's. */
 bool dr_seal_is_sealed(const unsigned char *head, size_t len);
 
