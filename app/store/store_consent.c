@@ -130,7 +130,7 @@ static int choose_receipt(struct dr_store *s, char receipt[DR_STORE_RECEIPT_LEN 
 				  "every receipt number is in use by a recording the box holds");
 		goto out;
 	}
-	snprintf(receipt, DR_STORE_RECEIPT_LEN + 1, "%04u", n);
+	snprintf(receipt, DR_STORE_RECEIPT_LEN + 1, "%04u", n % 10000u); /* n < 10000 */
 out:
 	free(held);
 	free(busy);
