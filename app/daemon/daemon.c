@@ -96,6 +96,7 @@ struct drd {
 	/* the recording the consent questions are about */
 	char dialogue_id[DR_STORE_ID_LEN + 1];
 	uint64_t last_expiry_ms;
+	uint64_t last_run_flush_ms; /* the running time was last persisted */
 
 	bool storage_low;
 	bool storage_known;
@@ -370,17 +371,28 @@ static void stick_begin(struct drd *d)
 		stick_refused(d, err);
 		return;
 	}
-	int64_t set_to;
-	r = dr_export_clock_check(d->x, d->stick, (int64_t)time(NULL), &set_to, err, sizeof(err));
+	/* the clock: the stick's signed times judged against the box's own
+	 * record of time (a refused one changes nothing and is logged) */
+	struct dr_export_clock_result cr;
+	r = dr_export_clock_check(d->x, d->stick, (int64_t)time(NULL), &cr, err, sizeof(err));
 	if (r < 0) {
 		log_error(d, "clock", err);
-	} else if (r == 1) {
-		struct timespec ts = {.tv_sec = (time_t)set_to};
-		int ok = clock_settime(CLOCK_REALTIME, &ts) == 0;
-		dr_evlog_emit(d->log, "clock_set", ",\"to\":%lld,\"ok\":%s", (long long)set_to,
-			      ok ? "true" : "false");
-		if (!ok)
-			DR_LOG_WARN(MOD, "cannot set the clock: %s", strerror(errno));
+	} else {
+		if (cr.refused) {
+			char m[512];
+			DR_LOG_WARN(MOD, "signed time refused: %s", cr.reason);
+			dr_evlog_emit(d->log, "clock_refused", ",\"reason\":\"%s\",\"trusted\":%lld",
+				      dr_evlog_str(cr.reason, m, sizeof(m)), (long long)cr.trusted);
+		}
+		if (r == 1) {
+			struct timespec ts = {.tv_sec = (time_t)cr.set_to};
+			int ok = clock_settime(CLOCK_REALTIME, &ts) == 0;
+			dr_evlog_emit(d->log, "clock_set", ",\"to\":%lld,\"back\":%s,\"ok\":%s",
+				      (long long)cr.set_to, cr.moved_back ? "true" : "false",
+				      ok ? "true" : "false");
+			if (!ok)
+				DR_LOG_WARN(MOD, "cannot set the clock: %s", strerror(errno));
+		}
 	}
 	struct dr_export_receipt_result rr;
 	r = dr_export_apply_receipt(d->x, d->stick, &rr, err, sizeof(err));
@@ -875,10 +887,25 @@ static void on_button(struct drd *d)
 	}
 }
 
-/* The retention rule: locked recordings older than retention_days go. */
+/* The box's running time, persisted (at a storage check at most once a
+ * minute, to spare the SD card; before the retention rule; at shutdown): the
+ * retention rule's clock, which no wall clock can move. A power cut loses at
+ * most the last minute, so the box only ever under-counts its age. */
+#define RUN_FLUSH_MS 60000u
+static void flush_running(struct drd *d)
+{
+	char err[512];
+	d->last_run_flush_ms = dr_mono_ms();
+	if (dr_store_running_flush(d->store, err, sizeof(err)) < 0)
+		DR_LOG_WARN(MOD, "%s", err);
+}
+
+/* The retention rule: locked recordings whose age in the box's running time
+ * reached retention_days go. */
 static void expire_locked(struct drd *d)
 {
 	char err[512];
+	flush_running(d);
 	d->last_expiry_ms = dr_mono_ms();
 	int n = dr_store_expire_locked(d->store, d->s->retention_days, err, sizeof(err));
 	if (n < 0)
@@ -893,6 +920,8 @@ static void check_storage(struct drd *d)
 	uint64_t free_bytes;
 	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE)
 		expire_locked(d);
+	else if (dr_mono_ms() - d->last_run_flush_ms >= RUN_FLUSH_MS)
+		flush_running(d);
 	reserve_make(d);
 	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
 		return;
@@ -1078,6 +1107,8 @@ static void close_all(struct drd *d)
 	dr_playback_free(d->speaker);
 	listen_close(d);
 	dr_prompts_free(d->prompts);
+	if (d->store)
+		flush_running(d);
 	dr_store_close(d->store);
 	dr_export_run_free(d->run);
 	dr_export_stick_close(d->stick);

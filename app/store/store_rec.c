@@ -153,17 +153,25 @@ static int dr_store_insert_rec(struct dr_store *s, const char *id, const char *f
 {
 	static const char what[] = "cannot record the new recording in the catalogue";
 	sqlite3_stmt *st;
-	int r = dr_store_prepare(s,
-				 "INSERT INTO recordings (id, state, file, start_utc, start_mono_ms,"
-				 " created_utc, updated_utc) VALUES (?1, 'recording', ?2, ?3, ?4, "
-				 DR_STORE_NOW_SQL ", " DR_STORE_NOW_SQL ")",
-				 &st, what, err, errlen);
+	/* created_run_ms: the running-time counter now, exact (the in-memory
+	 * sum, not the last flushed value), so that the retention rule never
+	 * counts a recording older than it is */
+	uint64_t run_ms;
+	int r = dr_store_run_now(s, &run_ms);
+	if (r < 0)
+		return dr_store_fail(s, r, err, errlen, "%s: %s", what, dr_store_errmsg(s));
+	r = dr_store_prepare(s,
+			     "INSERT INTO recordings (id, state, file, start_utc, start_mono_ms,"
+			     " created_utc, updated_utc, created_run_ms) VALUES (?1, 'recording', ?2,"
+			     " ?3, ?4, " DR_STORE_NOW_SQL ", " DR_STORE_NOW_SQL ", ?5)",
+			     &st, what, err, errlen);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
 	dr_store_bind_text_or_null(st, 3, start_utc);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)start_mono_ms);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)run_ms);
 	r = dr_store_step_done(s, st, what, err, errlen);
 	if (r < 0)
 		return r;

@@ -336,6 +336,39 @@ static struct json_object *rec_json(const struct dr_manifest_rec *m, const char 
 	return o;
 }
 
+/* A receipt number is unique only among what a box holds: after its rest
+ * (docs/stick-format.md) the box may give it to a new recording. A change
+ * staff entered (c) is for the recording that held the number when it was
+ * entered: recording id (receipt, start_utc), if it started at or before the
+ * change's entered_utc and no other recording of this box with that number
+ * started after it and by then. A start that cannot be read counts as
+ * "before" only if no other recording has the number. */
+static bool change_is_for(struct json_object *idx, struct json_object *c, const char *id,
+			  const char *receipt, const char *start_utc)
+{
+	int64_t entered, start, other;
+	if (strcmp(str_of(c, "receipt"), receipt) ||
+	    dr_stick_time_parse(str_of(c, "entered_utc"), &entered) < 0)
+		return false;
+	bool known = dr_stick_time_parse(start_utc, &start) == 0;
+	if (known && start > entered)
+		return false; /* made after the change was entered */
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	if (!recs)
+		return true;
+	json_object_object_foreach(recs, oid, r)
+	{
+		if (!strcmp(oid, id) || strcmp(str_of(r, "receipt"), receipt))
+			continue;
+		if (!known)
+			return false;
+		if (dr_stick_time_parse(str_of(r, "start_utc"), &other) == 0 && other > start &&
+		    other <= entered)
+			return false; /* a later holder of the number had it by then */
+	}
+	return true;
+}
+
 /* Applies the recorded changes to the archive's own copies. */
 static void index_apply_changes(const char *dir, struct json_object *idx)
 {
@@ -347,7 +380,8 @@ static void index_apply_changes(const char *dir, struct json_object *idx)
 		const char *kind = str_of(c, "kind"), *rc = str_of(c, "receipt");
 		json_object_object_foreach(recs, id, r)
 		{
-			if (strcmp(str_of(r, "receipt"), rc) || !strcmp(str_of(r, "status"), "withdrawn"))
+			if (!change_is_for(idx, c, id, str_of(r, "receipt"), str_of(r, "start_utc")) ||
+			    !strcmp(str_of(r, "status"), "withdrawn"))
 				continue;
 			if (!strcmp(kind, "withdraw")) {
 				char p[4200];
@@ -520,15 +554,18 @@ static void index_add_change(struct json_object *idx, const struct change *c, in
 
 /* ---- the two forms of a recording in the archive ---- */
 
-/* Locked unless the latest consent change for this receipt says staff yes. */
-static bool effective_locked(struct json_object *idx, const char *receipt, bool manifest_locked)
+/* Locked unless the latest consent change for this recording (id, with
+ * its receipt number and start) says staff yes. */
+static bool effective_locked(struct json_object *idx, const char *id, const char *receipt,
+			     const char *start_utc, bool manifest_locked)
 {
 	struct json_object *ch = member(idx, "changes", json_type_array);
 	size_t n = ch ? json_object_array_length(ch) : 0;
 	bool locked = manifest_locked;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(ch, i);
-		if (!strcmp(str_of(c, "kind"), "consent") && !strcmp(str_of(c, "receipt"), receipt))
+		if (!strcmp(str_of(c, "kind"), "consent") &&
+		    change_is_for(idx, c, id, receipt, start_utc))
 			locked = strcmp(str_of(c, "staff"), "yes") != 0;
 	}
 	return locked;
@@ -807,7 +844,8 @@ static unsigned expire_locked(const char *dir, struct json_object *idx, int64_t 
 		struct json_object *lk = member(rec, "locked", json_type_boolean);
 		bool row_locked = !lk || json_object_get_boolean(lk) ||
 				  strcmp(str_of(rec, "consent_staff"), "yes") != 0;
-		if (!effective_locked(idx, str_of(rec, "receipt"), row_locked))
+		if (!effective_locked(idx, id, str_of(rec, "receipt"), str_of(rec, "start_utc"),
+				      row_locked))
 			continue;
 		char p[4200];
 		form_path(p, sizeof(p), dir, id, false);
@@ -1140,7 +1178,8 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		}
 		/* a locked recording is only ever kept sealed (forms_make opens
 		 * the others once the index says which are locked) */
-		bool locked = effective_locked(idx, x->receipt, x->locked || x->consent_staff != 1);
+		bool locked = effective_locked(idx, x->id, x->receipt, x->start_utc,
+					       x->locked || x->consent_staff != 1);
 		sealed_n += locked;
 		form_path(p, sizeof(p), dir, x->id, true);
 		if (old && row_v2(old) && form_ok(org, dir, dev, x->id, old, x->blake2b, x->size, true)) {

@@ -494,13 +494,14 @@ static void test_clock_unset_flags(void **state)
 	struct dr_stick *k;
 	char err[512];
 	assert_int_equal(dr_export_stick_open(f->x, f->stick, 86400, &k, err, sizeof(err)), 0);
-	int64_t set_to = 0;
-	assert_int_equal(dr_export_clock_check(f->x, k, 86400, &set_to, err, sizeof(err)), 1);
+	struct dr_export_clock_result cr;
+	assert_int_equal(dr_export_clock_check(f->x, k, 86400, &cr, err, sizeof(err)), 1);
 	int64_t want;
 	dr_stick_time_parse("2026-01-01T00:00:00Z", &want);
-	assert_int_equal(set_to, want);
+	assert_int_equal(cr.set_to, want);
+	assert_int_equal(cr.refused, 0);
 	/* checked again with a right clock: not corrected, nothing more flagged */
-	assert_int_equal(dr_export_clock_check(f->x, k, now_2026(), &set_to, err, sizeof(err)), 0);
+	assert_int_equal(dr_export_clock_check(f->x, k, now_2026(), &cr, err, sizeof(err)), 0);
 	dr_export_stick_close(k);
 	/* nothing new since the last check */
 	assert_int_equal(dr_store_clock_checked(f->s, true, "2026-02-01T00:00:00Z", "test", err,
@@ -525,7 +526,345 @@ static void test_clock_flags_recordings(void **state)
 	int n = 0;
 	assert_int_equal(dr_store_export_each(f->s, count_uncertain, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(dr_store_schema_version(f->s), 3);
+	assert_true(dr_store_schema_version(f->s) >= 3);
+}
+
+/* ---- the clock rule ---- */
+
+static int64_t t_of(const char *iso)
+{
+	int64_t t;
+	assert_int_equal(dr_stick_time_parse(iso, &t), 0);
+	return t;
+}
+
+static void test_clock_judge(void **state)
+{
+	(void)state;
+	struct dr_clock_judgement j;
+	/* a fresh box: justified from the floor plus its running time */
+	struct dr_store_clock c = {.run_ms = 10 * 86400000ull};
+	dr_export_clock_judge(&c, t_of("2100-01-01T00:00:00Z"), NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_AHEAD);
+	assert_false(j.changed);
+	assert_int_equal(j.justified, DR_EXPORT_CLOCK_FLOOR + 10 * 86400);
+	dr_export_clock_judge(&c, t_of("2027-03-01T00:00:00Z"), NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_FORWARD);
+	assert_true(j.after.trusted && j.after.prev);
+	assert_int_equal(j.after.prev_utc, DR_EXPORT_CLOCK_FLOOR);
+	/* a box that trusts 2026-06-01 and has run 100 days since */
+	c = (struct dr_store_clock){.run_ms = 200 * 86400000ull, .trusted = true,
+				    .trusted_utc = t_of("2026-06-01T00:00:00Z"),
+				    .trusted_run_ms = 100 * 86400000ull};
+	int64_t jt = t_of("2026-09-09T00:00:00Z");
+	dr_export_clock_judge(&c, jt + 366 * 86400 + 1, NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_AHEAD); /* one second past the bound */
+	dr_export_clock_judge(&c, jt + 366 * 86400, NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_FORWARD); /* at the bound */
+	dr_export_clock_judge(&c, jt + 60, NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_AGREE);
+	uint64_t exp_run = 150 * 86400000ull; /* an export at 2026-07-21 by the box's time */
+	dr_export_clock_judge(&c, t_of("2026-07-01T00:00:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_OLD); /* no forward move to undo */
+	assert_false(j.changed);
+	dr_export_clock_judge(&c, t_of("1990-01-01T00:00:00Z"), NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_BEHIND);
+	assert_false(j.changed);
+	/* after a forward move nobody confirmed (from 2026-03-03, by 90 days) */
+	c.prev = true;
+	c.prev_utc = t_of("2026-03-03T00:00:00Z");
+	c.prev_run_ms = 100 * 86400000ull; /* L = 2026-06-11 */
+	/* a receipt signed before the export it answers, by the box's time:
+	 * the move was wrong, back to it (never before L) */
+	dr_export_clock_judge(&c, t_of("2026-07-01T00:00:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_BACK);
+	assert_int_equal(j.after.trusted_utc, t_of("2026-07-01T00:00:00Z"));
+	assert_false(j.after.prev);
+	dr_export_clock_judge(&c, t_of("2026-06-10T23:55:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_BACK);
+	assert_int_equal(j.after.trusted_utc, t_of("2026-06-11T00:00:00Z"));
+	/* before L too: it contradicts both anchors; nothing is believed */
+	dr_export_clock_judge(&c, t_of("2026-05-01T00:00:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_OLD);
+	assert_false(j.changed);
+	/* a receipt signed hours after that export (collected, inserted a
+	 * few hours later): consistent, it confirms the move */
+	dr_export_clock_judge(&c, t_of("2026-07-21T05:00:00Z"), &exp_run, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_OLD);
+	assert_false(j.after.prev);
+	assert_int_equal(j.after.trusted_utc, c.trusted_utc);
+	/* the same time on a token (maybe stale) moves nothing */
+	dr_export_clock_judge(&c, t_of("2026-07-01T00:00:00Z"), NULL, &j);
+	assert_int_equal(j.verdict, DR_CLOCK_OLD);
+	assert_false(j.changed);
+}
+
+/* Writes a receipt answering export seq (manifest hash mh), issued at
+ * issued, with the given "held", "withdraw" and "consent" arrays. */
+static void put_receipt(struct fx *f, int64_t seq, const char *mh, const char *issued,
+			const char *held, const char *withdraw, const char *consent)
+{
+	char dir[4400];
+	snprintf(dir, sizeof(dir), "%s/receipt", f->top);
+	mkdir(dir, 0755);
+	int rfd = open_dir(dir);
+	size_t cap = strlen(held) + strlen(withdraw) + strlen(consent) + 1024;
+	char *json = malloc(cap);
+	assert_non_null(json);
+	snprintf(json, cap,
+		 "{\"format\":\"diaryroom-receipt\",\"version\":1,\"device\":\"%s\","
+		 "\"manifest_seq\":%lld,\"manifest_blake2b\":\"%s\",\"issued_utc\":\"%s\","
+		 "\"held\":%s,\"withdraw\":%s,\"consent\":%s}",
+		 dr_export_device_id(f->x), (long long)seq, mh, issued, held, withdraw, consent);
+	put_signed(rfd, dr_export_device_id(f->x), json, f->org_sk);
+	free(json);
+	close(rfd);
+}
+
+/* The signed manifest of the last export: its seq and hash. */
+static void last_manifest(struct fx *f, int64_t *seq, char mh[65])
+{
+	char dev[4400];
+	snprintf(dev, sizeof(dev), "%s/export/%s/manifest.json", f->top, dr_export_device_id(f->x));
+	size_t len;
+	FILE *fp = fopen(dev, "re");
+	assert_non_null(fp);
+	char *b = malloc(1 << 20);
+	len = fread(b, 1, 1 << 20, fp);
+	fclose(fp);
+	uint8_t d[32];
+	crypto_generichash(d, 32, (const uint8_t *)b, len, NULL, 0);
+	sodium_bin2hex(mh, 65, d, 32);
+	struct dr_manifest *m;
+	char err[256];
+	assert_int_equal(dr_manifest_parse(b, len, &m, err, sizeof(err)), 0);
+	*seq = m->seq;
+	dr_manifest_free(m);
+	free(b);
+}
+
+static int clock_insert(struct fx *f, int64_t box_now, struct dr_export_clock_result *cr)
+{
+	struct dr_stick *k;
+	char err[512];
+	int r = dr_export_stick_open(f->x, f->stick, box_now, &k, err, sizeof(err));
+	if (r < 0)
+		return r;
+	r = dr_export_clock_check(f->x, k, box_now, cr, err, sizeof(err));
+	dr_export_stick_close(k);
+	return r;
+}
+
+/* Signed times decades ahead or behind are refused and change nothing; a
+ * correct stick is still accepted afterwards. */
+static void test_hostile_signed_times(void **state)
+{
+	struct fx *f = *state;
+	struct dr_export_clock_result cr;
+	int64_t now = t_of("2026-01-01T00:05:00Z");
+	assert_int_equal(clock_insert(f, now, &cr), 0); /* agrees */
+	assert_int_equal(cr.refused, 0);
+	struct dr_store_clock before, after;
+	assert_int_equal(dr_store_clock_get(f->s, &before), 0);
+	make_token(f, "2100-01-01T00:00:00Z", "2101-01-01T00:00:00Z");
+	assert_int_equal(clock_insert(f, now, &cr), 0);
+	assert_int_equal(cr.refused, 1);
+	assert_non_null(strstr(cr.reason, "2100-01-01"));
+	assert_true(cr.trusted < t_of("2026-01-02T00:00:00Z"));
+	/* the box's own clock read 2100 (moved by something else): set back to
+	 * what the box can justify */
+	assert_int_equal(clock_insert(f, t_of("2100-01-01T00:00:00Z"), &cr), 1);
+	assert_true(cr.set_to < t_of("2026-01-02T00:00:00Z"));
+	make_token(f, "1990-01-01T00:00:00Z", "2100-01-01T00:00:00Z");
+	assert_int_equal(clock_insert(f, now, &cr), 0);
+	assert_int_equal(cr.refused, 1);
+	assert_int_equal(dr_store_clock_get(f->s, &after), 0);
+	assert_int_equal(after.trusted_utc, before.trusted_utc);
+	assert_int_equal(after.prev, before.prev);
+	/* a correct stick */
+	make_token(f, "2026-01-01T00:01:00Z", "2026-02-01T00:00:00Z");
+	assert_int_equal(clock_insert(f, now, &cr), 0);
+	assert_int_equal(cr.refused, 0);
+}
+
+/* A stick from a PC whose clock was 7 months ahead moves the box forward
+ * (within the bound); a correct stick is not refused as expired; the
+ * receipt from a correct PC takes the box back. */
+static void test_wrong_forward_move_recovers(void **state)
+{
+	struct fx *f = *state;
+	struct dr_export_clock_result cr;
+	int64_t real = t_of("2026-01-01T00:05:00Z");
+	assert_int_equal(clock_insert(f, real, &cr), 0);
+	make_token(f, "2026-08-01T00:00:00Z", "2027-08-01T00:00:00Z");
+	assert_int_equal(clock_insert(f, real, &cr), 1);
+	assert_int_equal(cr.set_to, t_of("2026-08-01T00:00:00Z"));
+	/* a correct stick made today, for a month: accepted, not "expired" */
+	make_token(f, "2026-01-01T00:06:00Z", "2026-02-01T00:00:00Z");
+	struct dr_export_progress p;
+	assert_int_equal(run_export(f, &p), 0);
+	assert_int_equal(p.files_done, 2);
+	int64_t seq;
+	char mh[65];
+	last_manifest(f, &seq, mh);
+	/* the correct PC's receipt: back to its time */
+	put_receipt(f, seq, mh, "2026-01-01T00:20:00Z", "[]", "[]", "[]");
+	assert_int_equal(clock_insert(f, t_of("2026-08-01T00:00:00Z"), &cr), 1);
+	assert_true(cr.moved_back);
+	assert_int_equal(cr.set_to, t_of("2026-01-01T00:20:00Z"));
+	assert_int_equal(cr.refused, 0);
+	/* and the receipt then applies as usual */
+	struct dr_stick *k;
+	char err[512];
+	assert_int_equal(dr_export_stick_open(f->x, f->stick, 0, &k, err, sizeof(err)), 0);
+	struct dr_export_receipt_result res;
+	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), 1);
+	dr_export_stick_close(k);
+}
+
+/* ---- receipt numbers ---- */
+
+static int count_held(void *user, const struct dr_store_export_rec *r)
+{
+	(void)r;
+	(*(int *)user)++;
+	return 0;
+}
+
+/* A receipt signed by the organisation that lists every number 1000-9999 as
+ * held changes nothing that matters: the box still gives numbers. */
+static void test_all_numbers_receipt_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct dr_export_progress p;
+	assert_int_equal(run_export(f, &p), 0);
+	int64_t seq;
+	char mh[65];
+	last_manifest(f, &seq, mh);
+	size_t cap = 9000 * 160 + 16;
+	char *held = malloc(cap);
+	assert_non_null(held);
+	size_t n = 0;
+	held[n++] = '[';
+	for (int i = 1000; i <= 9999; i++)
+		n += (size_t)snprintf(held + n, cap - n,
+				      "%s{\"id\":\"%032x\",\"blake2b\":\"%064d\",\"receipt\":\"%d\"}",
+				      i > 1000 ? "," : "", i, 0, i);
+	held[n++] = ']';
+	held[n] = '\0';
+	put_receipt(f, seq, mh, "2026-01-01T00:00:00Z", held, "[]", "[]");
+	free(held);
+	struct dr_stick *k;
+	char err[512];
+	assert_int_equal(dr_export_stick_open(f->x, f->stick, 0, &k, err, sizeof(err)), 0);
+	struct dr_export_receipt_result res;
+	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), 1);
+	dr_export_stick_close(k);
+	assert_int_equal(res.deleted, 0);
+	int nheld = 0;
+	assert_int_equal(dr_store_export_each(f->s, count_held, &nheld), 0);
+	assert_int_equal(nheld, 2);
+	/* no number was set resting by it */
+	char dbp[4300];
+	snprintf(dbp, sizeof(dbp), "%s/catalogue.sqlite", f->data);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM receipts_held", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	for (int i = 0; i < 20; i++) {
+		char id[DR_STORE_ID_LEN + 1], path[4096], r[5];
+		assert_int_equal(dr_store_begin(f->s, "2026-01-01T00:00:00Z", 0, id, path, sizeof(path),
+						err, sizeof(err)),
+				 0);
+		put(path, "x", 1, 0600);
+		assert_int_equal(dr_store_finish(f->s, id, DR_REC_COMPLETE, 1000, NULL, err, sizeof(err)),
+				 0);
+		assert_int_equal(dr_store_assign_receipt(f->s, id, r, err, sizeof(err)), 0);
+	}
+}
+
+/* A withdrawal or consent change entered at the office for an old receipt
+ * number never lands on a newer recording the box gave the same number
+ * after the old one's rest: only the recording that held the number when
+ * the change was entered is changed. */
+static void test_withdrawal_does_not_reach_a_reused_number(void **state)
+{
+	struct fx *f = *state;
+	char err[512], r0[5], r1[5];
+	assert_int_equal(dr_store_assign_receipt(f->s, f->ids[0], r0, err, sizeof(err)), 0);
+	assert_int_equal(dr_store_assign_receipt(f->s, f->ids[1], r1, err, sizeof(err)), 0);
+	/* recording 0 is made "2026-01-01"; the archive confirms it */
+	assert_int_equal(dr_store_confirm_delete(f->s, f->ids[0], f->hashes[0], 1, err, sizeof(err)),
+			 1);
+	/* a year and more of running time later, with every other number
+	 * resting or held, the box gives r0 again, to a recording made now */
+	struct dr_store_clock c;
+	assert_int_equal(dr_store_clock_get(f->s, &c), 0);
+	(void)c;
+	char sql_path[4300];
+	snprintf(sql_path, sizeof(sql_path), "%s/catalogue.sqlite", f->data);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(sql_path, &db), SQLITE_OK);
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE meta SET value = 400 * 86400000 WHERE key = 'running_ms';"
+		 "WITH RECURSIVE n(x) AS (SELECT 1000 UNION ALL SELECT x + 1 FROM n WHERE x < 9999)"
+		 " INSERT OR REPLACE INTO receipts_held SELECT x, 'archive', 'x', 390 * 86400000"
+		 " FROM n WHERE x != %s",
+		 r0);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(dr_store_running_flush(f->s, err, sizeof(err)), 0);
+	char id2[DR_STORE_ID_LEN + 1], path[4096], r2[5];
+	assert_int_equal(dr_store_begin(f->s, NULL, 0, id2, path, sizeof(path), err, sizeof(err)), 0);
+	put(path, "yy", 2, 0600);
+	assert_int_equal(dr_store_finish(f->s, id2, DR_REC_COMPLETE, 1000, NULL, err, sizeof(err)), 0);
+	assert_int_equal(dr_store_assign_receipt(f->s, id2, r2, err, sizeof(err)), 0);
+	assert_string_equal(r2, r0); /* reused */
+
+	/* the office entered a withdrawal and a consent change for r0 in 2026
+	 * (about the old recording); every receipt repeats them */
+	struct dr_export_progress p;
+	assert_int_equal(run_export(f, &p), 0);
+	int64_t seq;
+	char mh[65];
+	last_manifest(f, &seq, mh);
+	char w[256], cs[256];
+	snprintf(w, sizeof(w), "[{\"receipt\":\"%s\",\"entered_utc\":\"2026-02-01T00:00:00Z\"}]", r0);
+	snprintf(cs, sizeof(cs),
+		 "[{\"receipt\":\"%s\",\"staff\":\"yes\",\"share\":\"yes\","
+		 "\"entered_utc\":\"2026-01-15T00:00:00Z\"}]",
+		 r0);
+	put_receipt(f, seq, mh, "2026-02-01T00:00:00Z", "[]", w, cs);
+	struct dr_stick *k;
+	assert_int_equal(dr_export_stick_open(f->x, f->stick, 0, &k, err, sizeof(err)), 0);
+	struct dr_export_receipt_result res;
+	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), 1);
+	dr_export_stick_close(k);
+	assert_int_equal(res.withdrawn, 0);
+	assert_int_equal(res.consent_changed, 0);
+	struct dr_store_rec rec;
+	assert_int_equal(dr_store_get(f->s, id2, &rec), 0);
+	assert_int_equal(rec.state, DR_REC_COMPLETE);
+	assert_int_equal(rec.consent_staff, DR_CONSENT_UNANSWERED); /* still locked */
+	assert_int_equal(access(rec.path, F_OK), 0);
+
+	/* a withdrawal entered after the new recording was made reaches it */
+	assert_int_equal(run_export(f, &p), 0);
+	last_manifest(f, &seq, mh);
+	snprintf(w, sizeof(w), "[{\"receipt\":\"%s\",\"entered_utc\":\"2999-01-01T00:00:00Z\"}]", r0);
+	put_receipt(f, seq, mh, "2026-02-01T00:00:00Z", "[]", w, "[]");
+	assert_int_equal(dr_export_stick_open(f->x, f->stick, 0, &k, err, sizeof(err)), 0);
+	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), 1);
+	dr_export_stick_close(k);
+	assert_int_equal(res.withdrawn, 1);
+	assert_int_equal(dr_store_get(f->s, id2, &rec), 0);
+	assert_int_equal(rec.state, DR_REC_WITHDRAWN);
 }
 
 int main(void)
@@ -537,6 +876,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plain_recording_not_exported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_unset_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_flags_recordings, setup, teardown),
+		cmocka_unit_test(test_clock_judge),
+		cmocka_unit_test_setup_teardown(test_hostile_signed_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_forward_move_recovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_numbers_receipt_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_withdrawal_does_not_reach_a_reused_number, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
