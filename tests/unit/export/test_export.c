@@ -600,9 +600,10 @@ static void test_clock_judge(void **state)
 }
 
 /* Writes a receipt answering export seq (manifest hash mh), issued at
- * issued, with the given "held", "withdraw" and "consent" arrays. */
-static void put_receipt(struct fx *f, int64_t seq, const char *mh, const char *issued,
-			const char *held, const char *withdraw, const char *consent)
+ * issued, with the given "held", "withdraw" and "consent" arrays: sealed to
+ * this box and signed by the organisation, as collect writes it. */
+static void put_receipt_answering(struct fx *f, int64_t seq, const char *mh, const char *issued,
+				  const char *held, const char *withdraw, const char *consent)
 {
 	char dir[4400];
 	snprintf(dir, sizeof(dir), "%s/receipt", f->top);
@@ -612,11 +613,14 @@ static void put_receipt(struct fx *f, int64_t seq, const char *mh, const char *i
 	char *json = malloc(cap);
 	assert_non_null(json);
 	snprintf(json, cap,
-		 "{\"format\":\"diaryroom-receipt\",\"version\":1,\"device\":\"%s\","
+		 "{\"format\":\"diaryroom-receipt-contents\",\"version\":2,\"device\":\"%s\","
 		 "\"manifest_seq\":%lld,\"manifest_blake2b\":\"%s\",\"issued_utc\":\"%s\","
 		 "\"held\":%s,\"withdraw\":%s,\"consent\":%s}",
 		 dr_export_device_id(f->x), (long long)seq, mh, issued, held, withdraw, consent);
-	put_signed(rfd, dr_export_device_id(f->x), json, f->org_sk);
+	uint8_t dpk[32], dsk[64];
+	device_keys(f, dpk, dsk);
+	put_receipt(rfd, dr_export_device_id(f->x), json, dpk, f->org_sk);
+	sodium_memzero(dsk, sizeof(dsk));
 	free(json);
 	close(rfd);
 }
@@ -637,7 +641,7 @@ static void last_manifest(struct fx *f, int64_t *seq, char mh[65])
 	sodium_bin2hex(mh, 65, d, 32);
 	struct dr_manifest *m;
 	char err[256];
-	assert_int_equal(dr_manifest_parse(b, len, &m, err, sizeof(err)), 0);
+	assert_int_equal(dr_manifest_parse_outer(b, len, &m, err, sizeof(err)), 0);
 	*seq = m->seq;
 	dr_manifest_free(m);
 	free(b);
@@ -708,7 +712,7 @@ static void test_wrong_forward_move_recovers(void **state)
 	char mh[65];
 	last_manifest(f, &seq, mh);
 	/* the correct PC's receipt: back to its time */
-	put_receipt(f, seq, mh, "2026-01-01T00:20:00Z", "[]", "[]", "[]");
+	put_receipt_answering(f, seq, mh, "2026-01-01T00:20:00Z", "[]", "[]", "[]");
 	assert_int_equal(clock_insert(f, t_of("2026-08-01T00:00:00Z"), &cr), 1);
 	assert_true(cr.moved_back);
 	assert_int_equal(cr.set_to, t_of("2026-01-01T00:20:00Z"));
@@ -752,7 +756,7 @@ static void test_all_numbers_receipt_changes_nothing(void **state)
 				      i > 1000 ? "," : "", i, 0, i);
 	held[n++] = ']';
 	held[n] = '\0';
-	put_receipt(f, seq, mh, "2026-01-01T00:00:00Z", held, "[]", "[]");
+	put_receipt_answering(f, seq, mh, "2026-01-01T00:00:00Z", held, "[]", "[]");
 	free(held);
 	struct dr_stick *k;
 	char err[512];
@@ -840,7 +844,7 @@ static void test_withdrawal_does_not_reach_a_reused_number(void **state)
 		 "[{\"receipt\":\"%s\",\"staff\":\"yes\",\"share\":\"yes\","
 		 "\"entered_utc\":\"2026-01-15T00:00:00Z\"}]",
 		 r0);
-	put_receipt(f, seq, mh, "2026-02-01T00:00:00Z", "[]", w, cs);
+	put_receipt_answering(f, seq, mh, "2026-02-01T00:00:00Z", "[]", w, cs);
 	struct dr_stick *k;
 	assert_int_equal(dr_export_stick_open(f->x, f->stick, 0, &k, err, sizeof(err)), 0);
 	struct dr_export_receipt_result res;
@@ -858,7 +862,7 @@ static void test_withdrawal_does_not_reach_a_reused_number(void **state)
 	assert_int_equal(run_export(f, &p), 0);
 	last_manifest(f, &seq, mh);
 	snprintf(w, sizeof(w), "[{\"receipt\":\"%s\",\"entered_utc\":\"2999-01-01T00:00:00Z\"}]", r0);
-	put_receipt(f, seq, mh, "2026-02-01T00:00:00Z", "[]", w, "[]");
+	put_receipt_answering(f, seq, mh, "2026-02-01T00:00:00Z", "[]", w, "[]");
 	assert_int_equal(dr_export_stick_open(f->x, f->stick, 0, &k, err, sizeof(err)), 0);
 	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), 1);
 	dr_export_stick_close(k);
