@@ -70,6 +70,9 @@ struct drd {
 	/* the prompt the core is waiting for */
 	uint32_t play_seq, play_token;
 	enum dr_prompt play_prompt;
+	/* prompts the core cut short, still to be logged as done */
+	uint32_t cut_token[4];
+	enum dr_prompt cut_prompt[4];
 
 	/* the recording in progress (capturing or being closed) */
 	bool rec_active;
@@ -135,12 +138,27 @@ static void log_error(struct drd *d, const char *what, const char *msg)
 
 /* ---- actions ---- */
 
+/* A prompt is decoded from its file as it plays, in the speaker's thread:
+ * the daemon holds no decoded pack. */
+static long prompt_read(void *user, int16_t *buf, size_t max)
+{
+	return dr_prompt_reader_read(user, buf, max);
+}
+
+static void prompt_close(void *user)
+{
+	dr_prompt_reader_free(user);
+}
+
 static void do_play(struct drd *d, enum dr_prompt p)
 {
-	size_t n;
-	const int16_t *pcm = dr_prompts_pcm(d->prompts, p, &n);
+	size_t n = dr_prompts_samples(d->prompts, p);
 	uint32_t token = ++d->play_seq;
-	int r = dr_playback_play(d->speaker, pcm, n, token);
+	struct dr_prompt_reader *rd = NULL;
+	int r = dr_prompt_reader_open(d->prompts, p, &rd);
+	if (r == 0)
+		r = dr_playback_play_source(d->speaker,
+					    (struct dr_pcm_source){prompt_read, prompt_close, rd}, token);
 	if (r < 0) {
 		char m[256];
 		snprintf(m, sizeof(m), "cannot play %s: %s", dr_prompt_name(p), strerror(-r));
@@ -551,6 +569,14 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 				prepare_recording(d); /* a failure is reported at the start */
 			break;
 		case DR_ACT_STOP_PLAYBACK:
+			if (d->play_token) {
+				/* Its prompt_done is still logged; the core, which
+				 * moved on, does not hear of it. */
+				memmove(d->cut_token + 1, d->cut_token, sizeof(d->cut_token) - sizeof(d->cut_token[0]));
+				memmove(d->cut_prompt + 1, d->cut_prompt, sizeof(d->cut_prompt) - sizeof(d->cut_prompt[0]));
+				d->cut_token[0] = d->play_token;
+				d->cut_prompt[0] = d->play_prompt;
+			}
 			d->play_token = 0;
 			dr_playback_stop(d->speaker);
 			break;
@@ -747,6 +773,14 @@ static void on_playback_done(struct drd *d)
 			snprintf(m, sizeof(m), "playback failed: %s", strerror(-done.status));
 			log_error(d, "speaker", m);
 		}
+		for (size_t i = 0; done.token && i < sizeof(d->cut_token) / sizeof(d->cut_token[0]); i++) {
+			if (d->cut_token[i] != done.token)
+				continue;
+			d->cut_token[i] = 0;
+			dr_evlog_emit(d->log, "prompt_done",
+				      ",\"name\":\"%s\",\"status\":%d,\"started_us\":%" PRIu64 ",\"ended_us\":%" PRIu64,
+				      dr_prompt_name(d->cut_prompt[i]), done.status, done.started_us, done.ended_us);
+		}
 		if (done.token != d->play_token || !d->play_token)
 			continue; /* cut off earlier; the core has moved on */
 		d->play_token = 0;
@@ -913,7 +947,13 @@ static int open_all(struct drd *d)
 		snprintf(err, sizeof(err), "recovery failed: %s", strerror(-r));
 		goto fail;
 	}
-	r = dr_prompts_load(s->prompts_dir, &d->prompts, err, sizeof(err));
+	{
+		/* A phrase recorded at another rate is resampled once, into
+		 * the data folder (media/prompts.h). */
+		char cache[PATH_MAX + 32];
+		snprintf(cache, sizeof(cache), "%s/prompt-cache", s->data_dir);
+		r = dr_prompts_load_cached(s->prompts_dir, cache, &d->prompts, err, sizeof(err));
+	}
 	if (r < 0)
 		goto fail;
 	if (dr_prompts_warning(d->prompts))

@@ -21,6 +21,35 @@
 #include "media_test.h"
 
 static char *base;
+
+/* A phrase decoded whole, as the speaker would hear it (the box itself
+ * decodes as it plays); kept until tp_free(). */
+static int16_t *held[DR_PROMPT_COUNT];
+
+static const int16_t *tp_pcm(const struct dr_prompts *p, int id, size_t *n)
+{
+	if ((unsigned)id >= DR_PROMPT_COUNT) {
+		*n = 0;
+		return NULL;
+	}
+	free(held[id]);
+	held[id] = NULL;
+	int16_t *pcm = NULL;
+	assert_int_equal(dr_prompts_decode(p, (enum dr_prompt)id, &pcm, n), 0);
+	assert_int_equal(*n, dr_prompts_samples(p, (enum dr_prompt)id));
+	held[id] = pcm;
+	return pcm;
+}
+
+static void tp_free(struct dr_prompts *p)
+{
+	for (int id = 0; id < DR_PROMPT_COUNT; id++) {
+		free(held[id]);
+		held[id] = NULL;
+	}
+	dr_prompts_free(p);
+}
+
 static int16_t *sig;
 #define SIG_N (48000 * 3)
 
@@ -226,7 +255,7 @@ static void expect_welcome_matches(const char *search, const char *want_src, con
 		fail_msg("%s: load failed: %s", what, err);
 	assert_string_equal(dr_prompts_source(p, DR_PROMPT_WELCOME), want_src);
 	size_t n = 0;
-	const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
 	struct match m = compare_with_ref(pcm, n);
 	print_message("%-34s %6zu samples, corr %.5f, snr %5.1f dB, tone %.1f Hz\n", what, n, m.corr,
 		      m.snr_db, m.tone_hz);
@@ -243,7 +272,7 @@ static void expect_welcome_matches(const char *search, const char *want_src, con
 	 * give 1088 Hz. */
 	if (fabs(m.tone_hz - 1000.0) > 5.0)
 		fail_msg("%s: the 1 kHz tone comes out at %.1f Hz", what, m.tone_hz);
-	dr_prompts_free(p);
+	tp_free(p);
 }
 
 static void test_real_voice_at_any_rate_and_format(void **state)
@@ -332,7 +361,7 @@ static void test_files_from_real_tools(void **state)
 			if (dr_prompts_load(search, &p, err, sizeof(err)))
 				fail_msg("%s: %s", cases[i].what, err);
 			size_t n = 0;
-			const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+			const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
 			int16_t *r = malloc(48000 * sizeof(int16_t));
 			for (size_t k = 0; k < 48000; k++)
 				r[k] = (int16_t)lrint(32767 * ref_mono(k / 48000.0));
@@ -344,7 +373,7 @@ static void test_files_from_real_tools(void **state)
 			assert_true(ec > 0.95);
 			assert_true(fabs(m.tone_hz - 1000.0) < 5.0);
 			free(r);
-			dr_prompts_free(p);
+			tp_free(p);
 		}
 		free(ovr);
 	}
@@ -397,7 +426,7 @@ static void test_loads_a_full_pack(void **state)
 	assert_int_equal(dr_prompts_load(dir, &p, err, sizeof(err)), 0);
 	for (int id = 0; id < DR_PROMPT_COUNT; id++) {
 		size_t n = 0;
-		const int16_t *pcm = dr_prompts_pcm(p, id, &n);
+		const int16_t *pcm = tp_pcm(p, id, &n);
 		assert_non_null(pcm);
 		/* Exact length: opusfile honours our pre-skip and end trim. */
 		assert_int_equal(n, prompt_len(id));
@@ -408,10 +437,10 @@ static void test_loads_a_full_pack(void **state)
 			assert_true(mt_energy_corr(sig, pcm, n, 0) > 0.95);
 	}
 	size_t n = 5;
-	assert_null(dr_prompts_pcm(p, DR_PROMPT_COUNT, &n));
+	assert_null(tp_pcm(p, DR_PROMPT_COUNT, &n));
 	assert_int_equal(n, 0);
-	dr_prompts_free(p);
-	dr_prompts_free(NULL);
+	tp_free(p);
+	tp_free(NULL);
 	free(dir);
 }
 
@@ -440,17 +469,17 @@ static void test_opus_preferred_and_stereo_downmixed(void **state)
 	char err[512] = "";
 	assert_int_equal(dr_prompts_load(dir, &p, err, sizeof(err)), 0);
 	size_t n;
-	dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+	tp_pcm(p, DR_PROMPT_WELCOME, &n);
 	assert_int_equal(n, prompt_len(DR_PROMPT_WELCOME));
-	const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_BEEP, &n);
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_BEEP, &n);
 	assert_int_equal(n, 5000);
 	assert_memory_equal(pcm, sig, 5000 * sizeof(int16_t));
 	if (stereo_opus) {
-		pcm = dr_prompts_pcm(p, DR_PROMPT_WARNING, &n);
+		pcm = tp_pcm(p, DR_PROMPT_WARNING, &n);
 		assert_int_equal(n, 24000);
 		assert_true(mt_energy_corr(sig, pcm, n, 0) > 0.95);
 	}
-	dr_prompts_free(p);
+	tp_free(p);
 	free(dir);
 }
 
@@ -576,7 +605,7 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	assert_int_equal(dr_prompts_load(search, &p, err, sizeof(err)), 0);
 	for (int id = 0; id < DR_PROMPT_COUNT; id++)
 		assert_true(strncmp(dr_prompts_source(p, id), pack, strlen(pack)) == 0);
-	dr_prompts_free(p);
+	tp_free(p);
 
 	/* welcome (built in as .opus) replaced by a 44.1 kHz stereo WAV: the
 	 * folder comes before the kind of file. beep replaced by an Opus; a
@@ -593,20 +622,20 @@ static void test_override_folder_replaces_single_phrases(void **state)
 		bool from_ovr = strncmp(src, ovr, strlen(ovr)) == 0;
 		assert_true(from_ovr == (id == DR_PROMPT_WELCOME || id == DR_PROMPT_BEEP));
 		size_t n;
-		dr_prompts_pcm(p, id, &n);
+		tp_pcm(p, id, &n);
 		if (!from_ovr)
 			assert_int_equal(n, prompt_len(id));
 	}
 	assert_string_equal(dr_prompts_source(p, DR_PROMPT_WELCOME), path);
 	size_t n;
-	const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
 	struct match m = compare_with_ref(pcm, n);
 	assert_true(n > 48000 - 96 && n < 48000 + 96);
 	assert_true(m.corr > 0.999);
-	dr_prompts_pcm(p, DR_PROMPT_BEEP, &n);
+	tp_pcm(p, DR_PROMPT_BEEP, &n);
 	assert_int_equal(n, 7000);
 	assert_null(dr_prompts_source(p, DR_PROMPT_COUNT));
-	dr_prompts_free(p);
+	tp_free(p);
 
 	/* Two overrides: the first that has a phrase wins. */
 	char *ovr2 = make_dir("override2");
@@ -616,11 +645,11 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	snprintf(search3, sizeof(search3), "%s:%s:%s", ovr, ovr2, pack);
 	p = NULL;
 	assert_int_equal(dr_prompts_load(search3, &p, err, sizeof(err)), 0);
-	dr_prompts_pcm(p, DR_PROMPT_BEEP, &n);
+	tp_pcm(p, DR_PROMPT_BEEP, &n);
 	assert_int_equal(n, 7000);
-	dr_prompts_pcm(p, DR_PROMPT_SAVED, &n);
+	tp_pcm(p, DR_PROMPT_SAVED, &n);
 	assert_int_equal(n, 11000);
-	dr_prompts_free(p);
+	tp_free(p);
 
 	/* A broken recording in the override does not silence the box: the
 	 * built-in phrase plays, and the warning names the file passed over. */
@@ -631,7 +660,7 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	if (!strstr(dr_prompts_warning(p), path))
 		fail_msg("warning \"%s\" does not name %s", dr_prompts_warning(p), path);
 	assert_non_null(strstr(dr_prompts_source(p, DR_PROMPT_WELCOME), pack));
-	dr_prompts_free(p);
+	tp_free(p);
 	p = NULL;
 
 	/* An override folder that is not there (a typo, /data not mounted),
