@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -687,6 +688,105 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	mt_rmtree(pack);
 }
 
+/* ---- a real voice at another rate is resampled once, into the cache ---- */
+
+static int count_files(const char *dir)
+{
+	char out[256];
+	assert_int_equal(mt_run(out, sizeof(out), "ls -A '%s' | wc -l", dir), 0);
+	return atoi(out);
+}
+
+static void expect_cached_welcome(const char *search, const char *cache, char *play,
+				  size_t playlen, struct stat *st)
+{
+	struct dr_prompts *p = NULL;
+	char err[1024] = "";
+	if (dr_prompts_load_cached(search, cache, &p, err, sizeof(err)))
+		fail_msg("load with cache %s failed: %s", cache, err);
+	const char *pp = dr_prompts_play_path(p, DR_PROMPT_WELCOME);
+	assert_non_null(pp);
+	if (strncmp(pp, cache, strlen(cache)) || !strstr(pp, "/welcome-"))
+		fail_msg("welcome plays from %s, not from the cache %s", pp, cache);
+	snprintf(play, playlen, "%s", pp);
+	assert_int_equal(stat(play, st), 0);
+	/* A 48 kHz phrase is read where it is, never copied. */
+	assert_string_equal(dr_prompts_play_path(p, DR_PROMPT_BEEP), dr_prompts_source(p, DR_PROMPT_BEEP));
+	size_t n = 0;
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
+	struct match m = compare_with_ref(pcm, n);
+	assert_true(n > 48000 - 96 && n < 48000 + 96);
+	if (m.corr < 0.999 || fabs(m.tone_hz - 1000.0) > 5.0)
+		fail_msg("cached welcome: corr %.4f, tone %.1f Hz", m.corr, m.tone_hz);
+	tp_free(p);
+}
+
+static void test_resampled_once_into_the_cache(void **state)
+{
+	(void)state;
+	char *pack = make_pack("cachepack");
+	char *ovr = make_dir("cacheovr");
+	char *top = make_dir("cachetop");
+	char cache[4096], src[4096], search[8192], play[4096], play2[4096];
+	struct stat st, st2;
+	snprintf(cache, sizeof(cache), "%s/prompt-cache", top); /* made by the load */
+	snprintf(src, sizeof(src), "%s/welcome.wav", ovr);
+	snprintf(search, sizeof(search), "%s:%s", ovr, pack);
+	tw_write(src, &(struct tw){44100, 2, 24, false, true});
+
+	expect_cached_welcome(search, cache, play, sizeof(play), &st);
+	assert_int_equal(count_files(cache), 1);
+
+	/* The next start reads the copy: not made again (same file, same
+	 * time), even when the source was copied anew with the same bytes, as
+	 * the device image does at every boot. */
+	sleep(1);
+	expect_cached_welcome(search, cache, play2, sizeof(play2), &st2);
+	assert_string_equal(play, play2);
+	assert_true(st.st_ino == st2.st_ino && st.st_mtim.tv_sec == st2.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == st2.st_mtim.tv_nsec);
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	assert_int_equal(mt_read_file(src, &bytes, &len), 0);
+	unlink(src);
+	assert_int_equal(mt_write_file(src, bytes, len), 0);
+	free(bytes);
+	expect_cached_welcome(search, cache, play2, sizeof(play2), &st2);
+	assert_string_equal(play, play2);
+	assert_true(st.st_ino == st2.st_ino && st.st_mtim.tv_nsec == st2.st_mtim.tv_nsec);
+
+	/* A new recording of the phrase is resampled again, and the old copy
+	 * goes. */
+	unlink(src);
+	tw_write(src, &(struct tw){22050, 1, 16, false, false});
+	expect_cached_welcome(search, cache, play2, sizeof(play2), &st2);
+	assert_string_not_equal(play, play2);
+	assert_int_equal(access(play, F_OK), -1);
+	assert_int_equal(count_files(cache), 1);
+
+	/* A copy cut short (a power cut while it was written) is made again. */
+	assert_int_equal(truncate(play2, 1000), 0);
+	expect_cached_welcome(search, cache, play, sizeof(play), &st);
+	assert_string_equal(play, play2);
+
+	/* No cache folder can be made (a file in its way): the phrase is
+	 * resampled into memory and the box still starts. */
+	char blocked[4200];
+	snprintf(blocked, sizeof(blocked), "%s/not-a-folder", top);
+	assert_int_equal(mt_write_file(blocked, "x", 1), 0);
+	struct dr_prompts *p = NULL;
+	char err[1024] = "";
+	assert_int_equal(dr_prompts_load_cached(search, blocked, &p, err, sizeof(err)), 0);
+	assert_null(dr_prompts_play_path(p, DR_PROMPT_WELCOME));
+	size_t n = 0;
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
+	assert_true(compare_with_ref(pcm, n).corr > 0.999);
+	tp_free(p);
+	mt_rmtree(top);
+	mt_rmtree(ovr);
+	mt_rmtree(pack);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -716,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_real_voice_at_any_rate_and_format),
 		cmocka_unit_test(test_files_from_real_tools),
 		cmocka_unit_test(test_override_folder_replaces_single_phrases),
+		cmocka_unit_test(test_resampled_once_into_the_cache),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
