@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One export run: every held recording to DIARYRM/export/<device>/, each
- * written to <id>.opus.tmp while its BLAKE2b is taken from the box's file
- * and compared with the catalogue's (the hash runs while the stick writes:
- * the written range is handed to the device at once), synced, dropped from
- * the page cache, read back from the stick and compared byte for byte with
- * the box's file (whose bytes the hash has just vouched for) before it is
- * renamed to <id>.opus and counted; then the signed manifest; then stale
- * files (recordings the box no longer holds, leftovers of a cut) removed.
- * A copy already on the stick from an earlier run is hashed as it is read
- * back. So every byte is hashed once and every file read back from the
- * stick, not from the page cache.
+ * written to <id>.opus.tmp (each chunk handed to the stick as it is written,
+ * so the sync at the end has little left to wait for), synced, read back
+ * from the stick (O_DIRECT where the filesystem takes it, else with its
+ * pages dropped: never from the page cache) and its BLAKE2b compared with
+ * the catalogue's before it is renamed to <id>.opus and counted; then the
+ * signed manifest; then stale files (recordings the box no longer holds,
+ * leftovers of a cut) removed.
  *
  * A step moves at most DR_EXPORT_CHUNK bytes, so the event loop stays
  * responsive (the button, the light) during a long export.
@@ -52,9 +49,7 @@ struct dr_export_run {
 	enum run_phase phase;
 	int src, dst, rd; /* fds of the file in progress, -1 when none */
 	crypto_generichash_state h;
-	uint8_t *buf, *buf2; /* buf2: the box's side of a byte-for-byte check */
-	uint64_t off;        /* bytes of the file in progress written */
-	uint64_t file_base;  /* p.bytes_done when its copy began */
+	uint8_t *buf;
 	bool retried;
 	struct dr_export_progress p;
 };
@@ -102,8 +97,8 @@ int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_ru
 			       dr_store_errmsg(x->store));
 		goto err_free;
 	}
-	/* buf is aligned for O_DIRECT reads (open_back). */
-	if (!(run->buf = aligned_alloc(4096, DR_EXPORT_CHUNK)) || !(run->buf2 = malloc(DR_EXPORT_CHUNK)) ||
+	/* aligned for O_DIRECT reads (open_back) */
+	if (!(run->buf = aligned_alloc(4096, DR_EXPORT_CHUNK)) ||
 	    (run->n && !(run->ok = calloc(run->n, 1)))) {
 		r = -ENOMEM;
 		goto err_free;
@@ -147,7 +142,6 @@ void dr_export_run_free(struct dr_export_run *run)
 	free(run->recs);
 	free(run->ok);
 	free(run->buf);
-	free(run->buf2);
 	free(run);
 }
 
@@ -194,8 +188,8 @@ static int open_back(int dirfd, const char *name, uint64_t *size)
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	/* Straight from the device where the filesystem allows it (vfat,
-	 * exfat, ext4 do): no copy through the page cache at all. Otherwise
-	 * the pages just dropped make the reads go to the stick. */
+	 * exfat, ext4 do); otherwise the pages just dropped make the reads go
+	 * to the stick. */
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
 		fcntl(fd, F_SETFL, fl | O_DIRECT);
@@ -266,9 +260,6 @@ static int start_copy(struct dr_export_run *run)
 			  0644);
 	if (run->dst < 0)
 		return file_failed(run, -errno);
-	crypto_generichash_init(&run->h, NULL, 0, 32);
-	run->off = 0;
-	run->file_base = run->p.bytes_done;
 	run->phase = PH_COPY;
 	return 1;
 }
@@ -285,18 +276,14 @@ static int step_copy(struct dr_export_run *run)
 		int r = dr_stick_write_all(run->dst, run->buf, (size_t)n);
 		if (r < 0)
 			return file_failed(run, r);
-		/* Start the stick writing this chunk now, and hash it while it
-		 * does (the fdatasync below then has little left to wait for). */
-		sync_file_range(run->dst, (off_t)run->off, n, SYNC_FILE_RANGE_WRITE);
-		run->off += (uint64_t)n;
-		crypto_generichash_update(&run->h, run->buf, (size_t)n);
+		/* The stick starts writing this chunk now, while the next is read. */
+		off_t end = lseek(run->dst, 0, SEEK_CUR);
+		if (end >= n)
+			sync_file_range(run->dst, end - n, n, SYNC_FILE_RANGE_WRITE);
 		run->p.bytes_done += (uint64_t)n;
 		return 1;
 	}
-	if (!hash_matches(run, run->recs[run->cur].rec.blake2b))
-		return file_failed(run, -EBADMSG); /* the box's file is not what it catalogued */
-	if (lseek(run->src, 0, SEEK_SET) < 0)
-		return file_failed(run, -EBADF);
+	close_fd(&run->src);
 	if (fdatasync(run->dst) < 0)
 		return file_failed(run, -errno);
 	posix_fadvise(run->dst, 0, 0, POSIX_FADV_DONTNEED);
@@ -312,41 +299,9 @@ static int step_copy(struct dr_export_run *run)
 	if (fd < 0)
 		return file_failed(run, fd);
 	run->rd = fd;
+	crypto_generichash_init(&run->h, NULL, 0, 32);
 	run->phase = PH_VERIFY;
 	return 1;
-}
-
-/* Reads up to len bytes (fewer only at the end); -errno. */
-static ssize_t read_full(int fd, uint8_t *b, size_t len)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = read(fd, b + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
-/* A chunk of the fresh copy read back from the stick, compared with the box's
- * file: 1 more, 0 the same to the end, -EBADMSG different, -errno. */
-static int compare_chunk(struct dr_export_run *run, uint64_t *got)
-{
-	ssize_t a = read_full(run->rd, run->buf, DR_EXPORT_CHUNK);
-	if (a < 0)
-		return (int)a;
-	ssize_t b = read_full(run->src, run->buf2, DR_EXPORT_CHUNK);
-	if (b < 0)
-		return -EBADF;
-	*got = (uint64_t)a;
-	if (a != b || memcmp(run->buf, run->buf2, (size_t)a))
-		return -EBADMSG;
-	return a > 0;
 }
 
 static int file_verified(struct dr_export_run *run, char *err, size_t errlen)
@@ -370,16 +325,14 @@ static int step_read(struct dr_export_run *run, char *err, size_t errlen)
 {
 	const struct dr_store_export_rec *r = &run->recs[run->cur];
 	uint64_t got = 0;
-	int h = run->phase == PH_CHECK ? hash_chunk(run, run->rd, &got) : compare_chunk(run, &got);
-	if (h < 0 && h != -EBADMSG)
+	int h = hash_chunk(run, run->rd, &got);
+	if (h < 0)
 		return file_failed(run, h);
 	run->p.bytes_done += got;
 	if (h > 0)
 		return 1;
 	close_fd(&run->rd);
-	bool match = run->phase == PH_CHECK ? hash_matches(run, r->rec.blake2b) : h == 0;
-	if (run->phase == PH_VERIFY)
-		close_fd(&run->src);
+	bool match = hash_matches(run, r->rec.blake2b);
 	char fin[64], tmp[64];
 	names(r, fin, tmp);
 	if (run->phase == PH_CHECK) {
@@ -394,7 +347,7 @@ static int step_read(struct dr_export_run *run, char *err, size_t errlen)
 	if (!match) {
 		/* once more, then give up on this file for this run */
 		unlinkat(run->devfd, tmp, 0);
-		run->p.bytes_done = run->file_base;
+		run->p.bytes_done -= 2 * r->rec.size;
 		if (run->retried)
 			return file_failed(run, -EBADMSG);
 		run->retried = true;
