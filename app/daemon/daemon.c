@@ -94,6 +94,7 @@ struct drd {
 	bool prep_discard; /* the thread's job: discard what was made, not make it */
 	bool prep_cancel;  /* cancelled meanwhile: discard once it is made */
 	const char *prep_why;
+	uint64_t rec_mono_ms; /* when capture is due to start (CLOCK_MONOTONIC) */
 	int prep_fd;
 	int prep_rc;
 	char prep_err[PATH_MAX + 256];
@@ -137,6 +138,17 @@ static void now_utc(char *buf, size_t len)
 	struct timespec ts;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* UTC `ms` from now, as now_utc writes it. */
+static void utc_in(char *buf, size_t len, uint32_t ms)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)((ts.tv_nsec / 1000000 + ms) / 1000);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
@@ -190,7 +202,7 @@ static void do_play(struct drd *d, enum dr_prompt p)
 static int prepare_work(struct drd *d, char *err, size_t errlen)
 {
 	char e2[512];
-	int r = dr_store_begin(d->store, d->rec_utc, dr_mono_ms(), d->rec_id, d->rec_path,
+	int r = dr_store_begin(d->store, d->rec_utc, d->rec_mono_ms, d->rec_id, d->rec_path,
 			       sizeof(d->rec_path), err, errlen);
 	if (r < 0)
 		return r;
@@ -276,6 +288,7 @@ static int prepare_recording(struct drd *d)
 		return -EBUSY;
 	}
 	now_utc(d->rec_utc, sizeof(d->rec_utc));
+	d->rec_mono_ms = dr_mono_ms();
 	r = prepare_work(d, err, sizeof(err));
 	if (r < 0) {
 		log_error(d, "store", err);
@@ -289,11 +302,14 @@ static int prepare_recording(struct drd *d)
  * Nothing else touches the catalogue meanwhile: the loop's other users of
  * it (the stick, the retention rule, consent) wait for idle or for a later
  * step of the session, and each waits for this thread first. */
-static void prepare_start(struct drd *d)
+static void prepare_start(struct drd *d, uint32_t capture_in_ms)
 {
 	if (d->prepared || d->prep_running || d->rec_active || d->prep_fd < 0)
 		return;
-	now_utc(d->rec_utc, sizeof(d->rec_utc));
+	/* The row's start time is when capture is due: after the prompts
+	 * still to play (the welcome and the beep), not now. */
+	utc_in(d->rec_utc, sizeof(d->rec_utc), capture_in_ms);
+	d->rec_mono_ms = dr_mono_ms() + capture_in_ms;
 	d->prep_cancel = false;
 	prep_spawn(d, false); /* failing that, made on the spot at the beep's end */
 }
@@ -678,7 +694,11 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 		case DR_ACT_PLAY:
 			do_play(d, a[i].prompt);
 			if (a[i].prompt == DR_PROMPT_WELCOME || a[i].prompt == DR_PROMPT_BEEP)
-				prepare_start(d); /* a failure is reported at the start */
+				/* a failure is reported at the start */
+				prepare_start(d, dr_prompts_ms(d->prompts, DR_PROMPT_BEEP) +
+						 (a[i].prompt == DR_PROMPT_WELCOME
+							  ? dr_prompts_ms(d->prompts, DR_PROMPT_WELCOME)
+							  : 0));
 			break;
 		case DR_ACT_STOP_PLAYBACK:
 			if (d->play_token) {
@@ -1283,7 +1303,7 @@ int drd_run(const struct drd_settings *s)
 				d.prep_cancel = false;
 				unprepare_async(&d, "cancelled by a press before recording began; nothing was recorded");
 			} else if (!made && (st == DR_ST_WELCOME || st == DR_ST_BEEP)) {
-				prepare_start(&d); /* a new session began meanwhile */
+				prepare_start(&d, 0); /* a new session began meanwhile */
 			}
 		}
 		if (pfd[FD_REC].revents & POLLIN)
