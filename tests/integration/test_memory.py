@@ -36,7 +36,7 @@ def decoded_pack_kib():
     return sum(int(line.split()[1]) for line in out.splitlines()) * 2 // 1024
 
 
-def test_no_decoded_pack_and_no_openmp():
+def test_no_decoded_pack_and_no_openmp_(boxes):
     pack_kib = decoded_pack_kib()
     log(f"the pack as PCM: {pack_kib} KiB; bound {BOUND_KIB} KiB")
     assert pack_kib > BOUND_KIB, "the pack is too small for this test to tell anything"
@@ -44,8 +44,9 @@ def test_no_decoded_pack_and_no_openmp():
     mic = os.path.join(d, "mic.wav")
     # 20 s of speech, then quiet: the recording runs past the 16 s ring.
     speak(mic, "This is a test of how much memory the box needs while a resident speaks. " * 3)
-    box = Box("memory", mic, root=d, prompts=PACK,
-              sets=["session.min_length_ms=1000"]).start()
+    box = Box("memory", mic, root=d, prompts=PACK, sets=["session.min_length_ms=1000"])
+    boxes.append(box)
+    box.start()
     pid = box.proc.pid
     time.sleep(1.0)
     rss, hwm = status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM")
@@ -81,6 +82,17 @@ def test_no_decoded_pack_and_no_openmp():
     played_s = (ev[0]["ended_us"] - ev[0]["started_us"]) / 1e6
     assert abs(played_s - want / 48000) < 0.05, (played_s, want)
     assert box.catalogue()[0]["state"] == "complete"
+
+
+def test_no_decoded_pack_and_no_openmp():
+    boxes = []
+    try:
+        test_no_decoded_pack_and_no_openmp_(boxes)
+    finally:
+        for b in boxes:  # a failed check leaves no daemon behind
+            if b.proc is not None and b.proc.poll() is None:
+                b.proc.kill()
+                b.proc.wait(30)
 
 
 if __name__ == "__main__":

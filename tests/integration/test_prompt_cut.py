@@ -12,11 +12,13 @@ from drtest import Box, run, tmpdir, write_wav
 ECANCELED = 125
 
 
-def test_cut_prompt_is_logged_done():
+def test_cut_prompt_is_logged_done_(boxes):
     d = tmpdir("cut")
     mic = os.path.join(d, "mic.wav")
     write_wav(mic, np.zeros(48000 * 5))
-    box = Box("cut", mic, root=d).start()
+    box = Box("cut", mic, root=d)
+    boxes.append(box)
+    box.start()
     box.press()
     started = box.wait_for("prompt", name="welcome")
     time.sleep(0.3)
@@ -33,6 +35,17 @@ def test_cut_prompt_is_logged_done():
     assert box.terminate() == 0
     welcome_done = [e for e in box.events() if e["ev"] == "prompt_done" and e["name"] == "welcome"]
     assert len(welcome_done) == 1, welcome_done
+
+
+def test_cut_prompt_is_logged_done():
+    boxes = []
+    try:
+        test_cut_prompt_is_logged_done_(boxes)
+    finally:
+        for b in boxes:  # a failed check leaves no daemon behind
+            if b.proc is not None and b.proc.poll() is None:
+                b.proc.kill()
+                b.proc.wait(30)
 
 
 if __name__ == "__main__":
