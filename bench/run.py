@@ -851,6 +851,10 @@ def main():
             log(f"{ph} FAILED: {e}")
         timings[ph] = round(time.monotonic() - t0, 1)
         log(f"{ph}: {timings[ph]} s")
+    goals = goal_check(ctx.figures)
+    for g in goals:
+        log(f"goal {g['name']}: {g['value']:g} {g['unit']} (goal: at most {g['at_most']:g}) "
+            f"{'met' if g['met'] else 'NOT met'}")
     result = {
         "schema": 1,
         "date": started.isoformat(),
@@ -863,6 +867,7 @@ def main():
         "phases": timings,
         "wall_s": round(time.monotonic() - t_start, 1),
         "figures": ctx.figures,
+        "goals": goals,
         "not_measured": NOT_MEASURED + ([] if "emulated" in phases else [
             {"name": "emulated.boot_to_ready", "why": "opt-in: tools/bench --emulated (needs "
              "the qemu-virt image; see bench/README.md)"}]),
@@ -881,6 +886,28 @@ def main():
         log("could not run: " + ", ".join(e["phase"] for e in ctx.errors))
         return 1
     return 0
+
+
+# The figures issue 14 sets goals for: (figure, at most, what).
+GOALS = [
+    ("memory.host.peak_rss_kib", 8192, "peak RSS of an audio session, x86_64"),
+    ("memory.aarch64.guest_peak_rss_kib", 8192, "peak RSS of an audio session, aarch64 guest"),
+    ("export.export_verify.ratio_to_cp_sync", 1.3, "export + read-back vs cp + sync"),
+    ("emulated.boot_to_ready.guest_median_s", 3.0, "emulated board, boot to ready (guest clock)"),
+]
+
+
+def goal_check(figures):
+    """Each goal whose figure this run measured, with its value and whether
+    it is met."""
+    by = {f["name"]: f for f in figures}
+    out = []
+    for name, limit, what in GOALS:
+        if name in by:
+            v = by[name]["value"]
+            out.append({"name": name, "what": what, "value": v, "unit": by[name]["unit"],
+                        "at_most": limit, "met": v <= limit})
+    return out
 
 
 if __name__ == "__main__":

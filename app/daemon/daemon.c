@@ -8,10 +8,12 @@
 #include <limits.h>
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -73,6 +75,9 @@ struct drd {
 	/* the prompt the core is waiting for */
 	uint32_t play_seq, play_token;
 	enum dr_prompt play_prompt;
+	/* prompts the core cut short, still to be logged as done */
+	uint32_t cut_token[4];
+	enum dr_prompt cut_prompt[4];
 
 	/* the recording in progress (capturing or being closed) */
 	bool rec_active;
@@ -84,6 +89,18 @@ struct drd {
 	bool prepared;            /* row and file made, capture not started yet */
 	struct dr_sink rec_sink;
 	char rec_utc[40];
+	/* Making the row and the file in a thread, from the welcome on (see
+	 * prepare_start). While prep_running the thread owns the rec_ fields
+	 * above and the catalogue; prep_fd becomes readable when it is done. */
+	pthread_t prep_th;
+	bool prep_running;
+	bool prep_discard; /* the thread's job: discard what was made, not make it */
+	bool prep_cancel;  /* cancelled meanwhile: discard once it is made */
+	const char *prep_why;
+	uint64_t rec_mono_ms; /* when capture is due to start (CLOCK_MONOTONIC) */
+	int prep_fd;
+	int prep_rc;
+	char prep_err[PATH_MAX + 256];
 
 	/* Sealing (app/seal): the organisation's public key from the keydir
 	 * (without it the box does not record), and the key of the recording
@@ -137,6 +154,17 @@ static void now_utc(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* UTC `ms` from now, as now_utc writes it. */
+static void utc_in(char *buf, size_t len, uint32_t ms)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)((ts.tv_nsec / 1000000 + ms) / 1000);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static void log_error(struct drd *d, const char *what, const char *msg)
 {
 	char w[128], m[1024];
@@ -147,12 +175,27 @@ static void log_error(struct drd *d, const char *what, const char *msg)
 
 /* ---- actions ---- */
 
+/* A prompt is decoded from its file as it plays, in the speaker's thread:
+ * the daemon holds no decoded pack. */
+static long prompt_read(void *user, int16_t *buf, size_t max)
+{
+	return dr_prompt_reader_read(user, buf, max);
+}
+
+static void prompt_close(void *user)
+{
+	dr_prompt_reader_free(user);
+}
+
 static void do_play(struct drd *d, enum dr_prompt p)
 {
-	size_t n;
-	const int16_t *pcm = dr_prompts_pcm(d->prompts, p, &n);
+	size_t n = dr_prompts_samples(d->prompts, p);
 	uint32_t token = ++d->play_seq;
-	int r = dr_playback_play(d->speaker, pcm, n, token);
+	struct dr_prompt_reader *rd = NULL;
+	int r = dr_prompt_reader_open(d->prompts, p, &rd);
+	if (r == 0)
+		r = dr_playback_play_source(d->speaker,
+					    (struct dr_pcm_source){prompt_read, prompt_close, rd}, token);
 	if (r < 0) {
 		char m[256];
 		snprintf(m, sizeof(m), "cannot play %s: %s", dr_prompt_name(p), strerror(-r));
@@ -166,14 +209,103 @@ static void do_play(struct drd *d, enum dr_prompt p)
 	dr_evlog_emit(d->log, "prompt", ",\"name\":\"%s\",\"samples\":%zu", dr_prompt_name(p), n);
 }
 
+/* The catalogue row and the file, both durable (rec_utc set): on the loop,
+ * or in the preparing thread. Logs nothing; err says why not. */
+static int prepare_work(struct drd *d, char *err, size_t errlen)
+{
+	char e2[512];
+	int r = dr_store_begin(d->store, d->rec_utc, d->rec_mono_ms, d->rec_id, d->rec_path,
+			       sizeof(d->rec_path), err, errlen);
+	if (r < 0)
+		return r;
+	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
+	/* A fresh key for this recording; the sink seals everything with it
+	 * from the first byte, so nothing playable ever reaches the disk. The
+	 * loop reads rec_key only once this work is joined. */
+	dr_seal_key_free(d->rec_key);
+	d->rec_key = NULL;
+	struct dr_sink file;
+	r = dr_seal_key_new(&d->rec_key);
+	if (r == 0)
+		r = dr_file_sink_open(d->rec_path, &d->rec_stats, &file);
+	if (r == 0)
+		r = dr_seal_sink_new(file, d->rec_id, d->org_pk, d->rec_key, &d->rec_sink);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", d->rec_path, strerror(-r));
+		dr_seal_key_free(d->rec_key);
+		d->rec_key = NULL;
+		dr_store_discard(d->store, d->rec_id, "the recording file could not be created", e2,
+				 sizeof(e2));
+	}
+	return r;
+}
+
+static void *prepare_thread(void *arg)
+{
+	struct drd *d = arg;
+	uint64_t one = 1;
+	if (d->prep_discard) {
+		d->rec_sink.ops->close(d->rec_sink.user);
+		d->prep_rc = dr_store_discard(d->store, d->rec_id, d->prep_why, d->prep_err,
+					      sizeof(d->prep_err));
+	} else {
+		d->prep_rc = prepare_work(d, d->prep_err, sizeof(d->prep_err));
+	}
+	while (write(d->prep_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void forget_key(struct drd *d);
+
+/* Waits for the preparing thread (at once when prep_fd is readable): the
+ * row and file are then prepared, or the failure is reported. */
+static void prepare_join(struct drd *d)
+{
+	uint64_t v;
+	if (!d->prep_running)
+		return;
+	pthread_join(d->prep_th, NULL);
+	while (read(d->prep_fd, &v, sizeof(v)) > 0)
+		;
+	d->prep_running = false;
+	if (d->prep_discard)
+		forget_key(d); /* a cancelled recording's key goes with it */
+	if (d->prep_rc < 0) {
+		log_error(d, "store", d->prep_err);
+		d->prep_cancel = false;
+		return;
+	}
+	if (!d->prep_discard)
+		d->prepared = true;
+}
+
+static int prep_spawn(struct drd *d, bool discard)
+{
+	d->prep_discard = discard;
+	if (d->prep_fd < 0 || pthread_create(&d->prep_th, NULL, prepare_thread, d) != 0)
+		return -1;
+	d->prep_running = true;
+	return 0;
+}
+
+static void unprepare_recording(struct drd *d, const char *why);
+
 /* Makes the catalogue row and the file, both durable, before capture
- * starts: done while the beep plays, so the syncs (tens of ms on an SD card)
- * never delay the first syllable after the beep. */
+ * starts: begun in a thread when the welcome starts (prepare_start), so
+ * the syncs (tens of ms on an SD card, seconds on a failing one) hold up
+ * neither the loop nor the first syllable after the beep; here it is
+ * waited for, or done on the spot if it was not begun. */
 static int prepare_recording(struct drd *d)
 {
 	char err[PATH_MAX + 256];
 	int r;
 
+	prepare_join(d);
+	if (d->prep_cancel) {
+		d->prep_cancel = false;
+		unprepare_recording(d, "cancelled by a press before recording began; nothing was recorded");
+	}
 	if (d->prepared)
 		return 0;
 	if (d->rec_active) {
@@ -184,30 +316,10 @@ static int prepare_recording(struct drd *d)
 		return -EBUSY;
 	}
 	now_utc(d->rec_utc, sizeof(d->rec_utc));
-	r = dr_store_begin(d->store, d->rec_utc, dr_mono_ms(), d->rec_id, d->rec_path,
-			   sizeof(d->rec_path), err, sizeof(err));
+	d->rec_mono_ms = dr_mono_ms();
+	r = prepare_work(d, err, sizeof(err));
 	if (r < 0) {
 		log_error(d, "store", err);
-		return r;
-	}
-	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
-	/* A fresh key for this recording; the sink seals everything with it
-	 * from the first byte, so nothing playable ever reaches the disk. */
-	dr_seal_key_free(d->rec_key);
-	d->rec_key = NULL;
-	struct dr_sink file;
-	r = dr_seal_key_new(&d->rec_key);
-	if (r == 0)
-		r = dr_file_sink_open(d->rec_path, &d->rec_stats, &file);
-	if (r == 0)
-		r = dr_seal_sink_new(file, d->rec_id, d->org_pk, d->rec_key, &d->rec_sink);
-	if (r < 0) {
-		snprintf(err, sizeof(err), "cannot create %s: %s", d->rec_path, strerror(-r));
-		log_error(d, "store", err);
-		dr_seal_key_free(d->rec_key);
-		d->rec_key = NULL;
-		dr_store_discard(d->store, d->rec_id, "the recording file could not be created", err,
-				 sizeof(err));
 		return r;
 	}
 	d->prepared = true;
@@ -218,11 +330,43 @@ static int prepare_recording(struct drd *d)
  * wiped; from now on only the organisation's key opens the recording. */
 static void forget_key(struct drd *d)
 {
-	if (!d->rec_key)
-		return;
+	if (!d->rec_key || d->prep_running)
+		return; /* none, or the preparing thread owns it until joined */
 	dr_seal_key_free(d->rec_key);
 	d->rec_key = NULL;
 	dr_evlog_emit(d->log, "key_wiped", ",\"id\":\"%s\"", d->dialogue_id[0] ? d->dialogue_id : d->rec_id);
+}
+
+/* Starts making the row and the file in a thread, as the welcome starts.
+ * Nothing else touches the catalogue meanwhile: the loop's other users of
+ * it (the stick, the retention rule, consent) wait for idle or for a later
+ * step of the session, and each waits for this thread first. */
+static void prepare_start(struct drd *d, uint32_t capture_in_ms)
+{
+	if (d->prepared || d->prep_running || d->rec_active || d->prep_fd < 0)
+		return;
+	/* The row's start time is when capture is due: after the prompts
+	 * still to play (the welcome and the beep), not now. */
+	utc_in(d->rec_utc, sizeof(d->rec_utc), capture_in_ms);
+	d->rec_mono_ms = dr_mono_ms() + capture_in_ms;
+	d->prep_cancel = false;
+	prep_spawn(d, false); /* failing that, made on the spot at the beep's end */
+}
+
+/* A prepared recording that never started, discarded in the thread (the
+ * catalogue's commit must not hold up the "cancelled" the resident hears). */
+static void unprepare_async(struct drd *d, const char *why)
+{
+	if (!d->prepared)
+		return;
+	if (d->prep_running) /* cannot be: prepared only once joined */
+		prepare_join(d);
+	d->prepared = false;
+	d->prep_why = why;
+	if (prep_spawn(d, true) < 0) {
+		d->prepared = true;
+		unprepare_recording(d, why);
+	}
 }
 
 /* A prepared recording that never started (shutdown during the beep, or a
@@ -268,11 +412,18 @@ static void do_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why)
 {
 	if (why == DR_STOP_CANCELLED) {
 		/* A press during the welcome or the beep: capture never began.
-		 * Only what the beep prepared goes; a recording still being
-		 * closed (rec_active) is not this one and is left alone. */
+		 * Only what was prepared goes (once it is made, if its thread is
+		 * still at it: the press is answered now); a recording still
+		 * being closed (rec_active) is not this one and is left alone. */
+		if (d->prep_running && !d->prep_discard) {
+			d->prep_cancel = true;
+			dr_evlog_emit(d->log, "recording_stopping",
+				      ",\"id\":\"\",\"reason\":\"%s\",\"keep\":false", dr_stop_reason_name(why));
+			return;
+		}
 		dr_evlog_emit(d->log, "recording_stopping", ",\"id\":\"%s\",\"reason\":\"%s\",\"keep\":false",
 			      d->prepared ? d->rec_id : "", dr_stop_reason_name(why));
-		unprepare_recording(d, "cancelled by a press before recording began; nothing was recorded");
+		unprepare_async(d, "cancelled by a press before recording began; nothing was recorded");
 		return;
 	}
 	if (!d->rec_active)
@@ -475,7 +626,7 @@ static void stick_poll(struct drd *d)
 maybe_begin:
 	/* A stick waits until the box is idle: never during a testimony. */
 	if (d->stick_present && !d->stick_handled && !d->run && !d->stick &&
-	    dr_core_state(&d->core) == DR_ST_IDLE)
+	    dr_core_state(&d->core) == DR_ST_IDLE && !d->prep_running)
 		stick_begin(d);
 }
 
@@ -617,10 +768,22 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 			break;
 		case DR_ACT_PLAY:
 			do_play(d, a[i].prompt);
-			if (a[i].prompt == DR_PROMPT_BEEP)
-				prepare_recording(d); /* a failure is reported at the start */
+			if (a[i].prompt == DR_PROMPT_WELCOME || a[i].prompt == DR_PROMPT_BEEP)
+				/* a failure is reported at the start */
+				prepare_start(d, dr_prompts_ms(d->prompts, DR_PROMPT_BEEP) +
+						 (a[i].prompt == DR_PROMPT_WELCOME
+							  ? dr_prompts_ms(d->prompts, DR_PROMPT_WELCOME)
+							  : 0));
 			break;
 		case DR_ACT_STOP_PLAYBACK:
+			if (d->play_token) {
+				/* Its prompt_done is still logged; the core, which
+				 * moved on, does not hear of it. */
+				memmove(d->cut_token + 1, d->cut_token, sizeof(d->cut_token) - sizeof(d->cut_token[0]));
+				memmove(d->cut_prompt + 1, d->cut_prompt, sizeof(d->cut_prompt) - sizeof(d->cut_prompt[0]));
+				d->cut_token[0] = d->play_token;
+				d->cut_prompt[0] = d->play_prompt;
+			}
 			d->play_token = 0;
 			dr_playback_stop(d->speaker);
 			break;
@@ -847,6 +1010,14 @@ static void on_playback_done(struct drd *d)
 			snprintf(m, sizeof(m), "playback failed: %s", strerror(-done.status));
 			log_error(d, "speaker", m);
 		}
+		for (size_t i = 0; done.token && i < sizeof(d->cut_token) / sizeof(d->cut_token[0]); i++) {
+			if (d->cut_token[i] != done.token)
+				continue;
+			d->cut_token[i] = 0;
+			dr_evlog_emit(d->log, "prompt_done",
+				      ",\"name\":\"%s\",\"status\":%d,\"started_us\":%" PRIu64 ",\"ended_us\":%" PRIu64,
+				      dr_prompt_name(d->cut_prompt[i]), done.status, done.started_us, done.ended_us);
+		}
 		if (done.token != d->play_token || !d->play_token)
 			continue; /* cut off earlier; the core has moved on */
 		d->play_token = 0;
@@ -918,7 +1089,8 @@ static void expire_locked(struct drd *d)
 static void check_storage(struct drd *d)
 {
 	uint64_t free_bytes;
-	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE)
+	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE &&
+	    !d->prep_running)
 		expire_locked(d);
 	else if (dr_mono_ms() - d->last_run_flush_ms >= RUN_FLUSH_MS)
 		flush_running(d);
@@ -1043,7 +1215,13 @@ static int open_all(struct drd *d)
 		log_error(d, "seal", m);
 		dr_evlog_emit(d->log, "cannot_record", ",\"reason\":\"no organisation key\"");
 	}
-	r = dr_prompts_load(s->prompts_dir, &d->prompts, err, sizeof(err));
+	{
+		/* A phrase recorded at another rate is resampled once, into
+		 * the data folder (media/prompts.h). */
+		char cache[PATH_MAX + 32];
+		snprintf(cache, sizeof(cache), "%s/prompt-cache", s->data_dir);
+		r = dr_prompts_load_cached(s->prompts_dir, cache, &d->prompts, err, sizeof(err));
+	}
 	if (r < 0)
 		goto fail;
 	if (dr_prompts_warning(d->prompts))
@@ -1094,6 +1272,7 @@ fail:
 
 static void close_all(struct drd *d)
 {
+	prepare_join(d);
 	if (d->store)
 		unprepare_recording(d, "stopped before recording began; nothing was recorded");
 	if (d->speaker)
@@ -1123,6 +1302,8 @@ static void close_all(struct drd *d)
 		close(d->deadline_fd);
 	if (d->storage_fd >= 0)
 		close(d->storage_fd);
+	if (d->prep_fd >= 0)
+		close(d->prep_fd);
 }
 
 static int open_fds(struct drd *d)
@@ -1139,7 +1320,8 @@ static int open_fds(struct drd *d)
 	d->deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->storage_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->stick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->sig_fd < 0 || d->deadline_fd < 0 || d->storage_fd < 0 || d->stick_fd < 0)
+	d->prep_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->sig_fd < 0 || d->deadline_fd < 0 || d->storage_fd < 0 || d->stick_fd < 0 || d->prep_fd < 0)
 		return -errno;
 	struct itimerspec every_s = {.it_interval = {.tv_sec = 1}, .it_value = {.tv_sec = 1}};
 	timerfd_settime(d->stick_fd, 0, &every_s, NULL);
@@ -1175,7 +1357,7 @@ static void drain_fd(int fd)
 int drd_run(const struct drd_settings *s)
 {
 	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1,
-			.listen = {.fd = -1}};
+			.listen = {.fd = -1}, .prep_fd = -1};
 	int status = 0, r;
 
 	r = open_fds(&d);
@@ -1213,7 +1395,7 @@ int drd_run(const struct drd_settings *s)
 	DR_LOG_INFO(MOD, "ready (board %s, data %s)", s->board_dir, s->data_dir);
 	beat(&d, drd_liveness_ready(d.live));
 
-	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_COUNT };
+	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_PREP, FD_COUNT };
 	struct pollfd pfd[FD_COUNT];
 	while (!d.quit) {
 		pfd[FD_SIG] = (struct pollfd){.fd = d.sig_fd, .events = POLLIN};
@@ -1226,6 +1408,7 @@ int drd_run(const struct drd_settings *s)
 		pfd[FD_REC] = (struct pollfd){.fd = dr_recorder_fd(d.rec), .events = POLLIN};
 		pfd[FD_STICK] = (struct pollfd){.fd = d.x ? d.stick_fd : -1, .events = POLLIN};
 		pfd[FD_LIVE] = (struct pollfd){.fd = drd_liveness_fd(d.live), .events = POLLIN};
+		pfd[FD_PREP] = (struct pollfd){.fd = d.prep_running ? d.prep_fd : -1, .events = POLLIN};
 		/* While an export runs, do a step of it between events. */
 		if (poll(pfd, FD_COUNT, d.run ? 0 : -1) < 0) {
 			if (errno == EINTR)
@@ -1249,6 +1432,19 @@ int drd_run(const struct drd_settings *s)
 		 * the state it was made in, not to the next question. */
 		if (pfd[FD_BUTTON].revents & POLLIN)
 			on_button(&d);
+		if (pfd[FD_PREP].revents & POLLIN) {
+			/* The row and file are made: collected now, so a failure
+			 * is told at once, and a cancelled one discarded. */
+			bool made = !d.prep_discard;
+			enum dr_state st = dr_core_state(&d.core);
+			prepare_join(&d);
+			if (d.prep_cancel) {
+				d.prep_cancel = false;
+				unprepare_async(&d, "cancelled by a press before recording began; nothing was recorded");
+			} else if (!made && (st == DR_ST_WELCOME || st == DR_ST_BEEP)) {
+				prepare_start(&d, 0); /* a new session began meanwhile */
+			}
+		}
 		if (pfd[FD_REC].revents & POLLIN)
 			on_recording_done(&d);
 		if (pfd[FD_SPEAKER].revents & POLLIN)

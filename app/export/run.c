@@ -2,12 +2,15 @@
 /*
  * One export run: every held recording to DIARYRM/export/<device>/, each
  * copied as the box holds it (sealed to the organisation: see
- * docs/sealed-file.md) to <id>.opus.sealed.tmp, synced, dropped from the
- * page cache, read back from the stick and its BLAKE2b compared with the
- * catalogue's before it is renamed to <id>.opus.sealed and counted; then the
- * signed manifest, its personal part sealed to the organisation; then stale
- * files (recordings the box no longer holds, leftovers of a cut, playable
- * copies left by a version-1 box) removed.
+ * docs/sealed-file.md) to <id>.opus.sealed.tmp (each chunk handed to the
+ * stick as it is written, so the sync at the end has little left to wait
+ * for), synced, read back from the stick (O_DIRECT where the filesystem
+ * takes it, else with its pages dropped: never from the page cache) and its
+ * BLAKE2b compared with the catalogue's before it is renamed to
+ * <id>.opus.sealed and counted; then the signed manifest, its personal part
+ * sealed to the organisation; then stale files (recordings the box no
+ * longer holds, leftovers of a cut, playable copies left by a version-1
+ * box) removed.
  *
  * A step moves at most DR_EXPORT_CHUNK bytes, so the event loop stays
  * responsive (the button, the light) during a long export.
@@ -98,7 +101,9 @@ int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_ru
 			       dr_store_errmsg(x->store));
 		goto err_free;
 	}
-	if (!(run->buf = malloc(DR_EXPORT_CHUNK)) || (run->n && !(run->ok = calloc(run->n, 1)))) {
+	/* aligned for O_DIRECT reads (open_back) */
+	if (!(run->buf = aligned_alloc(4096, DR_EXPORT_CHUNK)) ||
+	    (run->n && !(run->ok = calloc(run->n, 1)))) {
 		r = -ENOMEM;
 		goto err_free;
 	}
@@ -186,6 +191,12 @@ static int open_back(int dirfd, const char *name, uint64_t *size)
 		return -EBADMSG;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	/* Straight from the device where the filesystem allows it (vfat,
+	 * exfat, ext4 do); otherwise the pages just dropped make the reads go
+	 * to the stick. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_DIRECT);
 	*size = (uint64_t)st.st_size;
 	return fd;
 }
@@ -276,6 +287,10 @@ static int step_copy(struct dr_export_run *run)
 		int r = dr_stick_write_all(run->dst, run->buf, (size_t)n);
 		if (r < 0)
 			return file_failed(run, r);
+		/* The stick starts writing this chunk now, while the next is read. */
+		off_t end = lseek(run->dst, 0, SEEK_CUR);
+		if (end >= n)
+			sync_file_range(run->dst, end - n, n, SYNC_FILE_RANGE_WRITE);
 		run->p.bytes_done += (uint64_t)n;
 		return 1;
 	}

@@ -871,6 +871,33 @@ static void test_withdrawal_does_not_reach_a_reused_number(void **state)
 	assert_int_equal(rec.state, DR_REC_WITHDRAWN);
 }
 
+/* A recording on the box that no longer matches the hash its catalogue
+ * holds (a failing SD card) is not exported as if it were sound: the file
+ * fails, nothing of it is left on the stick, and the other is exported. */
+static void test_export_refuses_a_changed_box_file(void **state)
+{
+	struct fx *f = *state;
+	struct dr_export_progress p;
+	struct dr_store_rec rec;
+	assert_int_equal(dr_store_get(f->s, f->ids[1], &rec), 0);
+	int fd = open(rec.path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\xff", 1, 2999), 1);
+	close(fd);
+	assert_int_equal(run_export(f, &p), 0);
+	assert_int_equal(p.files_done, 1);
+	assert_int_equal(p.files_failed, 1);
+	char fp[4500];
+	snprintf(fp, sizeof(fp), "%s/export/%s/%s.opus.sealed", f->top, dr_export_device_id(f->x), f->ids[1]);
+	assert_int_equal(access(fp, F_OK), -1);
+	strcat(fp, ".tmp");
+	assert_int_equal(access(fp, F_OK), -1);
+	snprintf(fp, sizeof(fp), "%s/export/%s/%s.opus.sealed", f->top, dr_export_device_id(f->x), f->ids[0]);
+	char hex[65];
+	assert_int_equal(dr_hash_file(fp, hex), 0);
+	assert_string_equal(hex, f->hashes[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -878,6 +905,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_export_resume_and_receipt, setup, teardown),
 		cmocka_unit_test(test_sealed_formats),
 		cmocka_unit_test_setup_teardown(test_plain_recording_not_exported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_refuses_a_changed_box_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_unset_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_flags_recordings, setup, teardown),
 		cmocka_unit_test(test_clock_judge),
