@@ -377,6 +377,12 @@ class Machine:
             import shutil
             shutil.rmtree(dest)
         os.makedirs(dest)
+        # after a power cut the latest metadata may be only in the journal:
+        # replay it on this copy first, as the kernel does when it mounts
+        # the card (debugfs reads the file system as it is on the disk)
+        p = subprocess.run(["e2fsck", "-E", "journal_only", "-p", part], capture_output=True, text=True)
+        if p.returncode not in (0, 1):
+            raise EmulateError(f"e2fsck -E journal_only: {p.returncode}: {p.stdout}{p.stderr}")
         p = subprocess.run(["debugfs", "-R", f"rdump / {dest}", part], capture_output=True, text=True)
         if p.returncode != 0:
             raise EmulateError(f"debugfs failed: {p.stderr}")
