@@ -52,6 +52,7 @@ def pid_alive(pid):
 
 
 MTOOLS_ENV = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+STICK_MB = 64
 
 
 def mtools(argv):
@@ -59,6 +60,37 @@ def mtools(argv):
     if p.returncode != 0:
         raise EmulateError(f"{' '.join(argv)}: {p.stderr.strip()}")
     return p.stdout
+
+
+def make_stick(path, label="STAFFSTICK", files=()):
+    """A 64 MiB stick: an MBR with one FAT32 partition from 1 MiB, holding
+    `files` (files or folders, copied to its top level)."""
+    with open(path, "wb") as f:
+        f.truncate(STICK_MB << 20)
+    subprocess.run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", path],
+                   input=b"label: dos\nstart=2048, type=c\n", check=True, capture_output=True)
+    subprocess.run(["mkfs.vfat", "-F", "32", "-n", label, "--offset", "2048", path,
+                    str(((STICK_MB << 20) - (1 << 20)) // 1024)], check=True, capture_output=True)
+    for src in files:
+        mtools(["mcopy", "-s", "-i", f"{path}@@1M", src, "::"])
+    return path
+
+
+def stick_from_folder(path, folder):
+    """A stick image holding what `folder` holds (e.g. a stick made by
+    `diaryroom-admin make-stick --stick FOLDER`, or one fetched back)."""
+    return make_stick(path, files=[os.path.join(folder, n) for n in sorted(os.listdir(folder))])
+
+
+def stick_files(image, dest):
+    """Copies the files of a stick image (MBR, FAT from 1 MiB: make_stick's
+    layout) to the folder dest, as a PC would read the stick."""
+    import shutil
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    os.makedirs(dest)
+    mtools(["mcopy", "-s", "-n", "-i", f"{image}@@1M", "::", dest])
+    return dest
 
 
 def image_info(image):

@@ -18,8 +18,14 @@ tools/emulate_pi.py lists it.
   the CPU reads it: GPIO17 (the button) an input, GPIO27 (the light) and
   GPIO22 (the recording lamp) outputs; the light shows the idle pattern (on,
   with a short dip every 3 s), the recording lamp is off -> a press: QEMU
-  cannot make one, and the test says why -> power cut; the keys are on the
-  data partition.
+  cannot make one, and the test says why -> a staff stick from
+  diaryroom-admin in the USB port (QEMU's usb-storage on the DWC2
+  controller, the image's dwc2 driver, usb-storage, stick-hotplug): the box
+  verifies its token, sets its unset clock from it (no RTC), exports, the
+  light (read from GPLEV) shows "saved" -> power cut (the stick is not
+  pulled out: see check_no_stalls); on the host `diaryroom-admin collect`
+  verifies the box's signature over the stick; the keys are on the data
+  partition.
 
 The boot time goes into build/host/test-tmp/emulated-results.json
 (`emulated_pi_boot`) for BENCHMARKS.md."""
@@ -63,6 +69,60 @@ def check_gpio(emu):
     assert lamp == {0}, "the recording lamp is on while idle"
 
 
+def light_share(emu, seconds=4.0):
+    """The share of the time the light (GPIO27) is on, sampled from the
+    GPIO controller's level register."""
+    levels = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        levels.append(emu.gpio_level(LIGHT))
+    return sum(levels) / len(levels)
+
+
+def staff_stick(emu, org, d):
+    """A staff stick from diaryroom-admin in the Pi's USB port: the box
+    verifies its token with its keys, sets its unset clock from the token's
+    signed time (a Pi has no RTC), exports (nothing was recorded: no press
+    is possible here) and signs what it wrote; on the host, diaryroom-admin
+    collect verifies the box's signature."""
+    made = os.path.join(d, "stick-made")
+    os.makedirs(made)
+    issued = time.time()
+    emutest.admin("make-stick", "--org", org, "--stick", made, "--name", "Sam Staff", "--days", "30")
+    n = len(emu.events())
+    image = emu.stick_insert(made)
+    clock = emu.wait_for("clock_set", since=n, timeout=90)
+    log(f"clock: {clock}")
+    assert clock["ok"] is True and int(issued) - 1 <= clock["to"] <= time.time() + 1, clock
+    done = emu.wait_for("export_done", since=n, timeout=180)
+    log(f"export: {done}")
+    assert done["failed"] == 0 and not done["stick_full"], done
+    emu.wait_for("light", pattern="saved", since=n, timeout=10)
+    on = light_share(emu)
+    log(f"light GPIO27 with the saved pattern: on {on:.0%}")
+    assert on < 0.5, f"the light does not show the saved pattern (on {on:.0%})"
+    return image
+
+
+def collect(org, image, d, device):
+    """The stick's files, read on the host (the box cut off: export_done
+    means they were durable), collected: diaryroom-admin verifies the box's
+    signature over what it wrote."""
+    back = emutest.emulate.emulib.stick_files(image, os.path.join(d, "stick-exported"))
+    archive = os.path.join(d, "archive")
+    emutest.admin("collect", "--org", org, "--stick", back, "--archive", archive)
+    assert os.path.isdir(os.path.join(archive, device)), f"the archive does not know box {device}"
+
+
+def check_no_stalls(emu):
+    """The guest ran without the kernel reporting a stall (seen on this
+    machine when a stick is pulled out of the emulated Pi's DWC2 port: the
+    test does not pull it)."""
+    console = emu.console()
+    for bad in ("soft lockup", "rcu_sched detected stalls", "timeout waiting for hardware interrupt"):
+        assert bad not in console, f"the guest's kernel reports: {bad}\n" + emu.tail()
+
+
 def check_press(emu):
     """A press through the Pi's GPIO controller, if QEMU could make one."""
     try:
@@ -104,8 +164,11 @@ def main():
         assert storage and storage[-1]["free_mb"] > 3000, f"the data partition was not grown: {storage}"
         check_gpio(emu)
         check_press(emu)
+        stick = staff_stick(emu, org, run)
+        check_no_stalls(emu)
     finally:
         emu.power_cut()
+    collect(org, stick, run, device)
 
     data = emu.fetch_data(os.path.join(run, "data"))
     st = os.stat(os.path.join(data, "keys"))
