@@ -18,7 +18,8 @@ out of disk.img, the file that gets flashed, with mtools, and:
   - the kernel, initramfs, device tree, config.txt and cmdline.txt are
     there; FIRMWARE-MISSING.txt is not;
   - --pi-firmware DIR naming a folder without the files stops the build at
-    once, saying which files are missing.
+    once, saying which files are missing; with the files, the boot
+    partition holds the folder's files and its LICENCE.broadcom instead.
 
 The Zero 2 W image stays in the build folder for emulated_pi_boot."""
 import hashlib
@@ -52,8 +53,8 @@ def log(*a):
     print(*a, flush=True)
 
 
-def build(board, *extra):
-    out = os.path.join(BUILD, "firmware", board)
+def build(board, *extra, out=None):
+    out = out or os.path.join(BUILD, "firmware", board)
     t = time.monotonic()
     p = subprocess.run([sys.executable, os.path.join(SRC, "firmware", "build-image"), board, "--out", out,
                         "--app", APP, "--no-app-build"] + list(extra), capture_output=True, text=True)
@@ -154,16 +155,36 @@ def check_board(board):
 def check_override_refused():
     empty = os.path.join(BUILD, "test-tmp", "no-pi-firmware")
     os.makedirs(empty, exist_ok=True)
-    p, _ = build("rpizero2w", "--pi-firmware", empty, "--out", os.path.join(BUILD, "test-tmp", "unused-image"))
+    p, _ = build("rpizero2w", "--pi-firmware", empty, out=os.path.join(BUILD, "test-tmp", "unused-image"))
     assert p.returncode != 0, "built with an empty --pi-firmware folder"
     assert "no bootcode.bin, start.elf, fixup.dat" in p.stderr, p.stderr
     assert "kernel" not in p.stdout, f"the missing firmware was noticed only after the packages:\n{p.stdout}"
+
+
+def check_override():
+    """--pi-firmware DIR: the boot partition holds DIR's files (here not the
+    package's bytes, so where they came from shows) and its licence, not
+    the package's."""
+    d = os.path.join(BUILD, "test-tmp", "pi-firmware-override")
+    os.makedirs(d, exist_ok=True)
+    mine = {n: f"{n} from an organisation's own folder\n".encode() for n in BOARDS["rpi4"] + ["LICENCE.broadcom"]}
+    for n, data in mine.items():
+        with open(os.path.join(d, n), "wb") as f:
+            f.write(data)
+    p, out = build("rpi4", "--pi-firmware", d, out=os.path.join(BUILD, "test-tmp", "rpi4-override"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    fat, names = boot_partition(os.path.join(out, "disk.img"))
+    assert "LICENCE.raspi-firmware" not in names, names
+    for n, data in mine.items():
+        assert read_boot_file(fat, n) == data, f"--pi-firmware: {n} on the boot partition is not the folder's"
+    log(f"--pi-firmware: {', '.join(sorted(mine))} from the folder")
 
 
 def main():
     check_override_refused()
     for board in BOARDS:
         check_board(board)
+    check_override()
     log("ok")
 
 
