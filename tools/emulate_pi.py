@@ -82,7 +82,6 @@ class PiEmulator(Machine):
         self.smp = q.get("smp", "4")
         self.memory = q.get("memory", "1024")
         self.extra_args = list(extra_args)
-        self.sticks = 0
 
     def reset_disk(self):
         """A fresh working copy of the card, grown to a power of two (QEMU's
@@ -166,7 +165,8 @@ class PiEmulator(Machine):
         elif os.path.isdir(image):
             image = stick_from_folder(self.path("stick.img"), image)
         mounted = self._console_count("stick-hotplug: mounted ")
-        self.sticks += 1  # a new QEMU id for every stick
+        self.sticks = self._state().get("sticks", 0) + 1  # a new QEMU id for every stick
+        self._save_state(sticks=self.sticks)
         for cmd in (f"drive_add 0 if=none,id=stick{self.sticks},format=raw,cache=writeback,"
                     f"file={os.path.abspath(image)}",
                     f"device_add usb-storage,drive=stick{self.sticks},id=stickdev{self.sticks},removable=on"):
@@ -179,10 +179,11 @@ class PiEmulator(Machine):
     def stick_remove(self, timeout=60):
         """Pulls the stick out; returns once stick-hotplug has seen it go."""
         removed = self._console_count(" removed")
-        out = self.monitor(f"device_del stickdev{self.sticks}")
+        out = self.monitor(f"device_del stickdev{self._state().get('sticks', 0)}")
         if "rror" in out:
             raise EmulateError(f"monitor: device_del: {out.strip()}")
         self._wait_console(" removed", removed + 1, timeout)
+        return "removed"
 
     def poweroff(self, timeout=120):
         raise EmulateError("the Pi image has no agent to shut it down from the host: use power-cut "
