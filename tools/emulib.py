@@ -109,7 +109,7 @@ class Machine:
     Subclasses give qemu_argv(console) and may start helpers before QEMU
     (_start_backends) and wait for them after (_wait_backends)."""
 
-    SOCKETS = ("monitor.sock",)
+    SOCKETS = ("monitor.sock",)  # files of a previous boot removed before a boot
 
     def __init__(self, image, run, fresh=False):
         self.image = os.path.abspath(image)

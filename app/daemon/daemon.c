@@ -27,6 +27,7 @@
 #include "media/recorder.h"
 #include "media/recover.h"
 #include "media/sink.h"
+#include "seal/seal.h"
 #include "store/store.h"
 #include "util/evlog.h"
 #include "util/log.h"
@@ -44,6 +45,8 @@
 #define LISTEN_CHUNK (48000 * 2)
 struct listen {
 	OggOpusFile *of;
+	int fd;                    /* the sealed recording, or -1 */
+	struct dr_seal_reader *sr; /* opened with the recording's key */
 	int16_t *buf[LISTEN_SLOTS];
 	uint32_t token[LISTEN_SLOTS]; /* 0: free */
 	uint32_t seq;
@@ -81,6 +84,14 @@ struct drd {
 	bool prepared;            /* row and file made, capture not started yet */
 	struct dr_sink rec_sink;
 	char rec_utc[40];
+
+	/* Sealing (app/seal): the organisation's public key from the keydir
+	 * (without it the box does not record), and the key of the recording
+	 * the resident's session is about, in locked memory, wiped when the
+	 * session ends; after that the box itself cannot read the recording. */
+	bool have_org;
+	uint8_t org_pk[DR_SEAL_ORG_PK_BYTES];
+	struct dr_seal_key *rec_key;
 
 	/* the recording the consent questions are about */
 	char dialogue_id[DR_STORE_ID_LEN + 1];
@@ -179,16 +190,38 @@ static int prepare_recording(struct drd *d)
 		return r;
 	}
 	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
-	r = dr_file_sink_open(d->rec_path, &d->rec_stats, &d->rec_sink);
+	/* A fresh key for this recording; the sink seals everything with it
+	 * from the first byte, so nothing playable ever reaches the disk. */
+	dr_seal_key_free(d->rec_key);
+	d->rec_key = NULL;
+	struct dr_sink file;
+	r = dr_seal_key_new(&d->rec_key);
+	if (r == 0)
+		r = dr_file_sink_open(d->rec_path, &d->rec_stats, &file);
+	if (r == 0)
+		r = dr_seal_sink_new(file, d->rec_id, d->org_pk, d->rec_key, &d->rec_sink);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot create %s: %s", d->rec_path, strerror(-r));
 		log_error(d, "store", err);
+		dr_seal_key_free(d->rec_key);
+		d->rec_key = NULL;
 		dr_store_discard(d->store, d->rec_id, "the recording file could not be created", err,
 				 sizeof(err));
 		return r;
 	}
 	d->prepared = true;
 	return 0;
+}
+
+/* The resident's session is over (or never began): the recording's key is
+ * wiped; from now on only the organisation's key opens the recording. */
+static void forget_key(struct drd *d)
+{
+	if (!d->rec_key)
+		return;
+	dr_seal_key_free(d->rec_key);
+	d->rec_key = NULL;
+	dr_evlog_emit(d->log, "key_wiped", ",\"id\":\"%s\"", d->dialogue_id[0] ? d->dialogue_id : d->rec_id);
 }
 
 /* A prepared recording that never started (shutdown during the beep, or a
@@ -200,6 +233,7 @@ static void unprepare_recording(struct drd *d, const char *why)
 		return;
 	d->prepared = false;
 	d->rec_sink.ops->close(d->rec_sink.user);
+	forget_key(d);
 	if (dr_store_discard(d->store, d->rec_id, why, err, sizeof(err)) < 0)
 		log_error(d, "store", err);
 }
@@ -453,9 +487,36 @@ static void listen_close(struct drd *d)
 	struct listen *l = &d->listen;
 	if (l->of)
 		op_free(l->of);
+	dr_seal_reader_free(l->sr);
+	if (l->fd >= 0)
+		close(l->fd);
 	for (int i = 0; i < LISTEN_SLOTS; i++)
 		free(l->buf[i]);
 	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+}
+
+/* opusfile reads the sealed recording through the recording's key. */
+static int listen_read(void *stream, unsigned char *ptr, int nbytes)
+{
+	ssize_t n = dr_seal_read(stream, ptr, nbytes > 0 ? (size_t)nbytes : 0);
+	return n < 0 ? -1 : (int)n;
+}
+
+static const OpusFileCallbacks listen_cb = {.read = listen_read};
+
+/* Opens the recording the questions are about, with the key kept for the
+ * session (NULL: cannot). */
+static OggOpusFile *listen_open(struct drd *d, struct listen *l)
+{
+	struct dr_store_rec rec;
+	int err = 0;
+	if (!d->dialogue_id[0] || !d->rec_key || dr_store_get(d->store, d->dialogue_id, &rec) < 0)
+		return NULL;
+	l->fd = open(rec.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (l->fd < 0 || dr_seal_reader_open_key(l->fd, d->dialogue_id, d->rec_key, &l->sr) < 0)
+		return NULL;
+	return op_open_callbacks(l->sr, &listen_cb, NULL, 0, &err);
 }
 
 /* Decode the next chunk into a free slot and queue it. */
@@ -495,14 +556,9 @@ static void listen_finish(struct drd *d)
 static void do_play_recording(struct drd *d)
 {
 	struct listen *l = &d->listen;
-	int err = 0;
 	listen_close(d);
 	l->wanted = true;
-	if (d->dialogue_id[0]) {
-		struct dr_store_rec rec;
-		if (dr_store_get(d->store, d->dialogue_id, &rec) == 0)
-			l->of = op_open_file(rec.path, &err);
-	}
+	l->of = listen_open(d, l);
 	for (int i = 0; l->of && i < LISTEN_SLOTS; i++)
 		if (!(l->buf[i] = malloc(LISTEN_CHUNK * sizeof(int16_t))))
 			l->eof = true;
@@ -541,6 +597,8 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 		case DR_ACT_STATE:
 			dr_evlog_emit(d->log, "state", ",\"from\":\"%s\",\"to\":\"%s\"",
 				      dr_state_name(a[i].from), dr_state_name(a[i].to));
+			if (a[i].to == DR_ST_IDLE && !d->prepared)
+				forget_key(d);
 			break;
 		case DR_ACT_LIGHT:
 			dr_lights_set(d->lights, a[i].light);
@@ -647,6 +705,34 @@ static void reserve_make(struct drd *d)
 		dr_evlog_emit(d->log, "reserve", ",\"made\":true");
 }
 
+/* Repairs a recording cut off by a crash, a power failure or a full disk,
+ * in place. A sealed recording is repaired without its key (truncated after
+ * its last whole message: app/seal); a plain one from before sealing by the
+ * Ogg repair. samples: the audio it holds. -ENODATA: nothing to keep. */
+static int repair_recording(const char *path, uint64_t *samples, uint64_t *dropped,
+			    bool *was_complete)
+{
+	size_t n = strlen(path);
+	if (n > 7 && !strcmp(path + n - 7, ".sealed")) {
+		struct dr_seal_scan sc;
+		int r = dr_seal_repair(path, &sc);
+		if (r == -EBADMSG || r == -ENODATA)
+			return -ENODATA;
+		*samples = sc.position;
+		*dropped = sc.file_bytes - sc.intact_bytes;
+		*was_complete = sc.final;
+		return r;
+	}
+	struct dr_recover_result rr;
+	int r = dr_recover_file(path, &rr);
+	if (r == -ENOENT || r == -EINVAL)
+		return -ENODATA;
+	*samples = rr.samples;
+	*dropped = rr.dropped_bytes;
+	*was_complete = rr.was_complete;
+	return r;
+}
+
 static void on_recording_done(struct drd *d)
 {
 	struct dr_recording_result res;
@@ -672,14 +758,16 @@ static void on_recording_done(struct drd *d)
 	} else if (res.status < 0) {
 		/* Cut short by the microphone or the disk: make the file whole
 		 * and keep what there is. */
-		struct dr_recover_result rr;
+		uint64_t samples = 0, dropped = 0;
+		bool whole = false;
 		snprintf(note, sizeof(note), "ended by %s failure: %s",
 			 res.capture_failed ? "microphone" : "storage", strerror(-res.status));
 		if (res.status == -ENOSPC)
 			reserve_release(d, UINT64_MAX); /* room for the catalogue */
-		int r = dr_recover_file(d->rec_path, &rr); /* in place: needs no room */
+		/* in place: needs no room */
+		int r = repair_recording(d->rec_path, &samples, &dropped, &whole);
 		if (r == 0) {
-			duration_ms = rr.samples * 1000 / 48000;
+			duration_ms = samples * 1000 / DR_SAMPLE_RATE;
 			state = "interrupted";
 			if (dr_store_finish(d->store, d->rec_id, DR_REC_INTERRUPTED, duration_ms, note, err,
 					    sizeof(err)) < 0) {
@@ -808,14 +896,17 @@ static void check_storage(struct drd *d)
 	reserve_make(d);
 	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
 		return;
-	bool low = free_bytes < d->s->storage_low_bytes;
+	/* Low storage and a box with no organisation key both mean the box
+	 * cannot record now: the core refuses new recordings in the same way. */
+	bool low = free_bytes < d->s->storage_low_bytes || !d->have_org;
 	if (d->storage_known && low == d->storage_low)
 		return;
 	d->storage_known = true;
 	d->storage_low = low;
-	dr_evlog_emit(d->log, "storage", ",\"free_mb\":%" PRIu64 ",\"low\":%s",
-		      free_bytes / (1024 * 1024), low ? "true" : "false");
-	if (low)
+	dr_evlog_emit(d->log, "storage", ",\"free_mb\":%" PRIu64 ",\"low\":%s,\"can_record\":%s",
+		      free_bytes / (1024 * 1024),
+		      free_bytes < d->s->storage_low_bytes ? "true" : "false", low ? "false" : "true");
+	if (low && d->have_org)
 		DR_LOG_WARN(MOD, "storage nearly full: %" PRIu64 " MiB free; new recordings are refused",
 			    free_bytes / (1024 * 1024));
 	feed(d, (struct dr_event){.type = low ? DR_EV_STORAGE_LOW : DR_EV_STORAGE_OK});
@@ -857,10 +948,11 @@ static int recover_interrupted(struct drd *d)
 		return r;
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		struct dr_recover_result rr;
-		r = dr_recover_file(l.v[i].path, &rr);
+		uint64_t samples = 0, dropped = 0;
+		bool whole = false;
+		r = repair_recording(l.v[i].path, &samples, &dropped, &whole);
 		if (r == 0) {
-			uint64_t ms = rr.samples * 1000 / 48000;
+			uint64_t ms = samples * 1000 / DR_SAMPLE_RATE;
 			if (dr_store_finish(d->store, l.v[i].id, DR_REC_INTERRUPTED, ms,
 					    "cut off by a power failure or crash; repaired at start-up",
 					    err, sizeof(err)) < 0) {
@@ -873,9 +965,9 @@ static int recover_interrupted(struct drd *d)
 			dr_evlog_emit(d->log, "recovered",
 				      ",\"id\":\"%s\",\"duration_ms\":%" PRIu64 ",\"dropped_bytes\":%" PRIu64
 				      ",\"was_complete\":%s",
-				      l.v[i].id, ms, rr.dropped_bytes, rr.was_complete ? "true" : "false");
+				      l.v[i].id, ms, dropped, whole ? "true" : "false");
 			DR_LOG_INFO(MOD, "recovered recording %s (%" PRIu64 " ms)", l.v[i].id, ms);
-		} else if (r == -ENOENT || r == -EINVAL) {
+		} else if (r == -ENODATA) {
 			/* Cut off before any audio reached the disk. */
 			if (dr_store_discard(d->store, l.v[i].id,
 					     "cut off before any audio was written; nothing to keep",
@@ -912,6 +1004,15 @@ static int open_all(struct drd *d)
 	if (r < 0) {
 		snprintf(err, sizeof(err), "recovery failed: %s", strerror(-r));
 		goto fail;
+	}
+	/* Without the organisation's key nothing can be sealed, so nothing is
+	 * recorded: the box says so (the "cannot record" light and phrase). */
+	d->have_org = dr_seal_load_org_pub(s->keydir, d->org_pk, err, sizeof(err)) == 0;
+	if (!d->have_org) {
+		char m[1200];
+		snprintf(m, sizeof(m), "the box is not provisioned, so it will not record: %s", err);
+		log_error(d, "seal", m);
+		dr_evlog_emit(d->log, "cannot_record", ",\"reason\":\"no organisation key\"");
 	}
 	r = dr_prompts_load(s->prompts_dir, &d->prompts, err, sizeof(err));
 	if (r < 0)
@@ -971,6 +1072,8 @@ static void close_all(struct drd *d)
 	dr_button_free(d->button);
 	dr_lights_free(d->lights);
 	dr_recorder_free(d->rec); /* finalises a recording still open */
+	dr_seal_key_free(d->rec_key);
+	d->rec_key = NULL;
 	dr_capture_free(d->mic);
 	dr_playback_free(d->speaker);
 	listen_close(d);
@@ -1040,7 +1143,8 @@ static void drain_fd(int fd)
 
 int drd_run(const struct drd_settings *s)
 {
-	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1};
+	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1,
+			.listen = {.fd = -1}};
 	int status = 0, r;
 
 	r = open_fds(&d);

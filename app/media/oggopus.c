@@ -136,6 +136,13 @@ static int flush_and_sync(struct dr_oggopus *e)
 	int err = emit(e);
 	if (err)
 		return err;
+	if (e->sink.ops->position) {
+		/* What a file ending here decodes to: the packets so far less the
+		 * decoder's pre-skip, and never more than was given (the padding
+		 * of the last frame is cut off by the end-of-stream granule). */
+		uint64_t out = e->encoded > (uint64_t)e->preskip ? e->encoded - (uint64_t)e->preskip : 0;
+		(void)e->sink.ops->position(e->sink.user, out < e->accepted ? out : e->accepted);
+	}
 	err = e->sink.ops->sync(e->sink.user);
 	if (err)
 		return fail(e, err);

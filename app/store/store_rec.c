@@ -23,7 +23,11 @@
 #include "store_priv.h"
 
 #define DR_STORE_ID_BYTES 16
-#define DR_STORE_EXT ".opus"
+/* Every recording is sealed to the organisation (app/seal/seal.h). A box
+ * upgraded from a version before sealing may still hold plain ".opus" files
+ * until they leave it: dr_store_rec_path finds those by their old name. */
+#define DR_STORE_EXT ".opus.sealed"
+#define DR_STORE_EXT_PLAIN ".opus"
 
 bool dr_store_id_ok(const char *id)
 {
@@ -46,12 +50,20 @@ static int dr_store_state_parse(const char *name, enum dr_rec_state *st)
 	return -EIO;
 }
 
-/* <dir>/recordings/<id>.opus */
+/* <dir>/recordings/<id>.opus.sealed (or a plain <id>.opus from before
+ * sealing, if that is what there is) */
 int dr_store_rec_path(const struct dr_store *s, const char *id, const char *suffix,
 			     char *path, size_t pathlen)
 {
-	int n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT "%s", s->dir, id,
-			 suffix);
+	int n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN "%s", s->dir,
+			 id, suffix);
+	if (n < 0 || (size_t)n >= pathlen)
+		return -ENAMETOOLONG;
+	struct stat st;
+	if (!suffix[0] && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return 0; /* a plain recording from before sealing */
+	n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT "%s", s->dir, id,
+		     suffix);
 	return n < 0 || (size_t)n >= pathlen ? -ENAMETOOLONG : 0;
 }
 

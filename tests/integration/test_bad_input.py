@@ -218,7 +218,7 @@ def test_read_only_data_folder_with_a_recording():
         shutil.copytree(data, ro, dirs_exist_ok=True)
         subprocess.run(["mount", "-o", "remount,ro", ro], check=True)
         before = snapshot(ro)
-        assert any(k.endswith(".opus") for k in before), before
+        assert any(k.endswith(".opus.sealed") for k in before), before
         start_fails(Box("rokept", mic, root=d, data=ro), "read-only")
         assert snapshot(ro) == before, "a failed start changed a read-only data folder"
     finally:
