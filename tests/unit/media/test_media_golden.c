@@ -136,6 +136,8 @@ static const struct variant variants[] = {
 	{20, 300, 32000, "rec-golden", 1234, 48000 * 7 + 17, 0xcd51c7dac7227340ull, 26746},
 	{60, 400, 24000, NULL, 48000, 48000 * 5, 0x02e88c8152b7798eull, 13974},
 	{10, 100, 64000, "x", 480, 48000 * 2 + 1, 0xec4f8f8188f642ccull, 14844},
+	/* Packets near the 4 kB page size: where a page is cut matters. */
+	{60, 400, 510000, "big", 4800, 48000 * 3, 0x6343fe7f4a31f074ull, 82378},
 	{40, 250, 32000, "empty-ish", 7, 5, 0xbbfbc2f2e421e4ecull, 302},
 };
 
