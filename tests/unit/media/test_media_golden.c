@@ -5,8 +5,9 @@
  * split: the same input must give the same bytes, the same sync points and
  * the same media positions handed to the sink (what the sealing layer
  * records). The hashes hold for the libopus they were made with (Debian
- * bookworm's); with another libopus the test is skipped, since a different
- * encoder build may choose different bits. */
+ * bookworm's) on x86-64 and aarch64; with another libopus or on another
+ * architecture the test is skipped, since another encoder build may choose
+ * other bits. */
 #include <opus/opus.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -132,18 +133,40 @@ static bool run(const struct variant *v)
 	return hs.h == v->golden && hs.len == v->golden_len;
 }
 
+/* libopus' float code takes other paths (and rounds differently) on each
+ * architecture, so each has its own hashes, all from the writer before the
+ * split: x86-64 natively, aarch64 under qemu-aarch64 (ctest --preset
+ * aarch64). */
+#if defined(__x86_64__)
+#define G(x86, arm) x86
+#elif defined(__aarch64__)
+#define G(x86, arm) arm
+#else
+#define G(x86, arm) 0, 0
+#define NO_GOLDEN
+#endif
+
 static const struct variant variants[] = {
-	{20, 300, 32000, "rec-golden", 1234, 48000 * 7 + 17, 0xcd51c7dac7227340ull, 26746},
-	{60, 400, 24000, NULL, 48000, 48000 * 5, 0x02e88c8152b7798eull, 13974},
-	{10, 100, 64000, "x", 480, 48000 * 2 + 1, 0xec4f8f8188f642ccull, 14844},
+	{20, 300, 32000, "rec-golden", 1234, 48000 * 7 + 17,
+	 G(0xcd51c7dac7227340ull, 0xcf6c9d2591ac865aull), G(26746, 26731)},
+	{60, 400, 24000, NULL, 48000, 48000 * 5,
+	 G(0x02e88c8152b7798eull, 0x04dfe99794b10cc3ull), G(13974, 13929)},
+	{10, 100, 64000, "x", 480, 48000 * 2 + 1,
+	 G(0xec4f8f8188f642ccull, 0x8dc619435fd9e2feull), G(14844, 14872)},
 	/* Packets near the 4 kB page size: where a page is cut matters. */
-	{60, 400, 510000, "big", 4800, 48000 * 3, 0x6343fe7f4a31f074ull, 82378},
-	{40, 250, 32000, "empty-ish", 7, 5, 0xbbfbc2f2e421e4ecull, 302},
+	{60, 400, 510000, "big", 4800, 48000 * 3,
+	 G(0x6343fe7f4a31f074ull, 0x9ce0349a1bd68151ull), G(82378, 82376)},
+	{40, 250, 32000, "empty-ish", 7, 5,
+	 G(0xbbfbc2f2e421e4ecull, 0x6b2e3f66d51a6cbfull), G(302, 302)},
 };
 
 static void test_golden(void **state)
 {
 	(void)state;
+#ifdef NO_GOLDEN
+	printf("no golden hashes for this architecture\n");
+	skip();
+#endif
 	if (strcmp(opus_get_version_string(), GOLDEN_LIBOPUS) != 0) {
 		printf("libopus is %s, golden hashes are for %s\n", opus_get_version_string(),
 		       GOLDEN_LIBOPUS);
