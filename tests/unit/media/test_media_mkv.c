@@ -249,6 +249,30 @@ static void test_audio_only(void **state)
 				path),
 			 0);
 	assert_string_equal(out, "opus,48000,1\n");
+	/* Every Opus packet 20 ms after the last, from 0 less CodecDelay
+	 * (6.5 ms, -7 at the 1 ms scale: ffmpeg starts playback at the first
+	 * sample after the pre-skip). (Live mode has no
+	 * Duration element: ffprobe's format duration is N/A by design, so
+	 * the length is checked by decoding.) */
+	assert_int_equal(mt_run(out, sizeof(out),
+				"ffprobe -v error -select_streams a -show_entries packet=pts,duration "
+				"-of csv=p=0 '%s'",
+				path),
+			 0);
+	char *line = out;
+	size_t packets = (n + 312 + 959) / 960;
+	for (size_t i = 0; i < packets; i++) {
+		long pts, dur;
+		assert_int_equal(sscanf(line, "%ld,%ld", &pts, &dur), 2);
+		assert_int_equal(pts, (long)i * 20 - 7);
+		if (i + 1 < packets)
+			assert_int_equal(dur, 20);
+		line = strchr(line, '\n') + 1;
+		while (*line == '\n') /* ffprobe's empty line after side data */
+			line++;
+	}
+	if (*line)
+		fail_msg("more packets than expected: %s", line);
 	/* Exactly the samples given: CodecDelay and DiscardPadding work. */
 	assert_int_equal(decoded_samples(path), (long)n);
 }
