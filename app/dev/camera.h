@@ -63,9 +63,9 @@ struct dr_camera_settings {
 	char light[64];   /* GPIO line of the camera light; "" if none */
 };
 
-/* Reads and checks [camera]; board_dir is unused today (kept like the
- * audio's for a frames-from-file simulation). err gets "camera: ..." on
- * failure. */
+/* Reads and checks [camera] (unknown keys refused); a device name without
+ * a folder is looked up in /dev/v4l/by-id. err gets "camera: ..." on
+ * failure. Any thread. */
 int dr_camera_settings_from_board(const struct dr_conf *board,
 				  struct dr_camera_settings *s, char *err, size_t errlen);
 

@@ -115,10 +115,14 @@ static int setup(struct v4l2_camera *v, const struct dr_camera_settings *s, char
 		dr_dev_err(err, errlen, "camera: %s is not a video capture device", s->device);
 		return r == -ENODEV ? -ENODEV : -ENOTSUP;
 	}
-	static struct dr_camera_mode modes[MAX_MODES]; /* only read while opening */
+	struct dr_camera_mode *modes = calloc(MAX_MODES, sizeof(*modes));
+	if (!modes)
+		return -ENOMEM;
 	size_t n = list_modes(v->fd, s, modes);
 	struct dr_camera_mode m;
-	if (dr_camera_negotiate(modes, n, s, &m) < 0) {
+	r = dr_camera_negotiate(modes, n, s, &m);
+	free(modes);
+	if (r < 0) {
 		dr_dev_err(err, errlen, "camera: %s offers no %s format the box can use", s->device,
 			   s->format == DR_PIX_AUTO ? "" : dr_pixfmt_name(s->format));
 		return -ENOTSUP;
