@@ -8,6 +8,7 @@
  * bookworm's) on x86-64 and aarch64; with another libopus or on another
  * architecture the test is skipped, since another encoder build may choose
  * other bits. */
+#include <errno.h>
 #include <opus/opus.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "media/container.h"
 #include "media/oggopus.h"
 #include "media_test.h"
 
@@ -178,10 +180,38 @@ static void test_golden(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* The Ogg container holds one Opus track and nothing else: a video track
+ * or a second track is refused, and the sink is closed exactly once. */
+static void test_ogg_refuses(void **state)
+{
+	(void)state;
+	struct hsink hs = {.h = 0};
+	struct dr_container c;
+	assert_int_equal(dr_ogg_new((struct dr_sink){&h_ops, &hs}, 1, &c), 0);
+	assert_string_equal(c.ops->name, "ogg");
+	struct dr_track v = {.kind = DR_TRACK_VIDEO, .codec = "V_MJPEG", .width = 64, .height = 48};
+	assert_int_equal(dr_container_add_track(c, &v), -ENOTSUP);
+	unsigned char head[19] = "OpusHead", tags[16] = "OpusTags";
+	struct dr_track a = {.kind = DR_TRACK_AUDIO, .codec = "A_OPUS", .codec_private = head,
+			     .codec_private_len = sizeof(head), .rate = 48000, .channels = 1,
+			     .comment = tags, .comment_len = sizeof(tags)};
+	assert_int_equal(dr_container_add_track(c, &a), 0);
+	assert_int_equal(dr_container_add_track(c, &a), -ENOTSUP);
+	struct dr_packet p = {.track = 1, .data = head, .len = 1};
+	assert_int_equal(dr_container_write(c, &p), -EINVAL);
+	assert_int_equal(dr_container_flush(c, 0), 0);
+	assert_int_equal(hs.positions, 1);
+	assert_int_equal(dr_container_finish(c, 0), 0);
+	assert_int_equal(dr_container_finish(c, 0), -EINVAL);
+	dr_container_free(c);
+	assert_int_equal(hs.closes, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_ogg_refuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
