@@ -1186,6 +1186,109 @@ static int recover_interrupted(struct drd *d)
 	return 0;
 }
 
+/* Seals one recording kept in clear by a version from before sealing into
+ * <id>.opus.sealed (via a temporary name, synced), then lets the catalogue
+ * name it and delete the plain file. The key is made and dropped here: from
+ * then on only the organisation's key opens it. */
+static int seal_plain(struct drd *d, const char *id, const char *plain, uint64_t duration_ms,
+		      char *err, size_t errlen)
+{
+	char sealed[PATH_MAX], tmp[PATH_MAX + 8];
+	size_t n = strlen(plain);
+	snprintf(sealed, sizeof(sealed), "%.*s.opus.sealed", (int)(n - 5), plain);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", sealed);
+	unlink(tmp); /* a cut earlier */
+	struct dr_seal_key *key = NULL;
+	struct dr_sink file, sink;
+	int in = open(plain, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int r = in < 0 ? -errno : dr_seal_key_new(&key);
+	if (r == 0)
+		r = dr_file_sink_open(tmp, NULL, &file);
+	if (r == 0)
+		r = dr_seal_sink_new(file, id, d->org_pk, key, &sink);
+	dr_seal_key_free(key);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot seal %s: %s", plain, strerror(-r));
+		if (in >= 0)
+			close(in);
+		return r;
+	}
+	unsigned char buf[65536];
+	ssize_t got;
+	while (r == 0 && (got = read(in, buf, sizeof(buf))) != 0) {
+		if (got < 0)
+			r = errno == EINTR ? 0 : -errno;
+		else if ((r = sink.ops->write(sink.user, buf, (size_t)got)) == 0)
+			r = sink.ops->sync(sink.user); /* one message per 64 KiB */
+	}
+	close(in);
+	explicit_bzero(buf, sizeof(buf));
+	if (r == 0)
+		(void)sink.ops->position(sink.user, duration_ms * (DR_SAMPLE_RATE / 1000));
+	int c = sink.ops->close(sink.user); /* the FINAL message, synced */
+	if (r == 0)
+		r = c;
+	if (r == 0 && rename(tmp, sealed) < 0)
+		r = -errno;
+	if (r == 0)
+		r = dr_sync_parent_dir(sealed);
+	if (r < 0) {
+		unlink(tmp);
+		snprintf(err, errlen, "cannot seal %s: %s", plain, strerror(-r));
+		return r;
+	}
+	return dr_store_replace_plain(d->store, id, err, errlen);
+}
+
+struct plain_list {
+	char (*id)[DR_STORE_ID_LEN + 1];
+	uint64_t *ms;
+	size_t n;
+};
+
+static int collect_held(void *user, const struct dr_store_export_rec *x)
+{
+	struct plain_list *l = user;
+	void *a = realloc(l->id, (l->n + 1) * sizeof(*l->id));
+	if (!a)
+		return -ENOMEM;
+	l->id = a;
+	void *b = realloc(l->ms, (l->n + 1) * sizeof(*l->ms));
+	if (!b)
+		return -ENOMEM;
+	l->ms = b;
+	memcpy(l->id[l->n], x->rec.id, sizeof(l->id[l->n]));
+	l->ms[l->n] = x->rec.duration_ms;
+	l->n++;
+	return 0;
+}
+
+/* A box upgraded from a version before sealing: every recording it still
+ * holds in clear is sealed to the organisation now, so nothing readable is
+ * left on its card, and it can go to a staff stick (which takes only sealed
+ * recordings). Needs the organisation's key; a failure leaves the plain file
+ * as it was, for the next start. */
+static void seal_plain_recordings(struct drd *d)
+{
+	struct plain_list l = {0};
+	char err[PATH_MAX + 256], plain[PATH_MAX];
+	if (!d->have_org || dr_store_export_each(d->store, collect_held, &l) < 0) {
+		free(l.id);
+		free(l.ms);
+		return;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		if (dr_store_plain_path(d->store, l.id[i], plain, sizeof(plain)) < 0)
+			continue;
+		if (seal_plain(d, l.id[i], plain, l.ms[i], err, sizeof(err)) < 0)
+			log_error(d, "seal", err);
+		else
+			dr_evlog_emit(d->log, "sealed_plain", ",\"id\":\"%s\"", l.id[i]);
+	}
+	free(l.id);
+	free(l.ms);
+}
+
 static int open_all(struct drd *d)
 {
 	const struct drd_settings *s = d->s;
@@ -1215,6 +1318,7 @@ static int open_all(struct drd *d)
 		log_error(d, "seal", m);
 		dr_evlog_emit(d->log, "cannot_record", ",\"reason\":\"no organisation key\"");
 	}
+	seal_plain_recordings(d);
 	{
 		/* A phrase recorded at another rate is resampled once, into
 		 * the data folder (media/prompts.h). */

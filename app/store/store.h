@@ -122,6 +122,16 @@ int dr_store_audit(struct dr_store *s, const char *id, const char *action, const
 /* Free bytes for an unprivileged writer on the data folder's filesystem. */
 int dr_store_free_bytes(struct dr_store *s, uint64_t *bytes);
 
+/* Recordings from before sealing. A box upgraded from a version that kept
+ * plain <id>.opus files: dr_store_plain_path says whether recording id
+ * still has one (0 and its path; -ENOENT if not). Once the caller has
+ * sealed it into <id>.opus.sealed (app/seal), dr_store_replace_plain records
+ * the sealed file's size and hash in place of the plain one's (durable,
+ * audited "sealed") and then deletes the plain file. A cut in between
+ * leaves the plain file, to be sealed again at the next start. */
+int dr_store_plain_path(struct dr_store *s, const char *id, char *path, size_t pathlen);
+int dr_store_replace_plain(struct dr_store *s, const char *id, char *err, size_t errlen);
+
 /* Hex BLAKE2b-256 of a file. */
 int dr_hash_file(const char *path, char hex[65]);
 

@@ -496,3 +496,81 @@ int dr_store_audit(struct dr_store *s, const char *id, const char *action, const
 	struct dr_store_audit_args a = {.t = {detail}};
 	return dr_store_insert_audit(s, id, action, "?3", &a, "audit", NULL, 0);
 }
+
+int dr_store_plain_path(struct dr_store *s, const char *id, char *path, size_t pathlen)
+{
+	struct stat st;
+	if (!s || !dr_store_id_ok(id) || !path)
+		return -EINVAL;
+	int n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN, s->dir, id);
+	if (n < 0 || (size_t)n >= pathlen)
+		return -ENAMETOOLONG;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) ? 0 : -EINVAL;
+}
+
+int dr_store_replace_plain(struct dr_store *s, const char *id, char *err, size_t errlen)
+{
+	char plain[PATH_MAX], sealed[PATH_MAX], what[96], hex[65];
+	struct stat st;
+	if (!s || !dr_store_id_ok(id))
+		return dr_store_fail(s, -EINVAL, err, errlen, "replace: invalid recording id");
+	snprintf(what, sizeof(what), "seal %s", id);
+	int n = snprintf(sealed, sizeof(sealed), "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT, s->dir, id);
+	int m = snprintf(plain, sizeof(plain), "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN, s->dir,
+			 id);
+	if (n < 0 || (size_t)n >= sizeof(sealed) || m < 0 || (size_t)m >= sizeof(plain))
+		return dr_store_fail(s, -ENAMETOOLONG, err, errlen, "%s: path too long", what);
+	int fd = open(sealed, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		return dr_store_fail(s, -e, err, errlen, "%s: cannot open %s: %s", what, sealed,
+				     strerror(e));
+	}
+	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? dr_hash_fd(fd, hex) : -EINVAL;
+	close(fd);
+	if (r < 0)
+		return dr_store_fail(s, r, err, errlen, "%s: cannot hash %s: %s", what, sealed,
+				     strerror(-r));
+	char file[64];
+	snprintf(file, sizeof(file), DR_STORE_RECDIR "/%s" DR_STORE_EXT, id);
+	if ((r = dr_store_txn_begin(s, what, err, errlen)) < 0)
+		return r;
+	sqlite3_stmt *q;
+	if ((r = dr_store_prepare(s,
+				  "UPDATE recordings SET file = ?2, size_bytes = ?3, blake2b = ?4, "
+				  "updated_utc = " DR_STORE_NOW_SQL
+				  " WHERE id = ?1 AND state IN ('complete', 'interrupted')",
+				  &q, what, err, errlen)) < 0)
+		goto err_rollback;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)st.st_size);
+	sqlite3_bind_text(q, 4, hex, -1, SQLITE_STATIC);
+	if ((r = dr_store_step_done(s, q, what, err, errlen)) < 0)
+		goto err_rollback;
+	if (sqlite3_changes(s->db) != 1) {
+		r = dr_store_fail(s, -ENOENT, err, errlen, "%s: not a recording the box holds", what);
+		goto err_rollback;
+	}
+	struct dr_store_audit_args a = {.t = {hex}, .n = {(sqlite3_int64)st.st_size}};
+	if ((r = dr_store_insert_audit(s, id, "sealed",
+				       "json_object('blake2b', ?3, 'size_bytes', ?6, 'was', 'plain')",
+				       &a, what, err, errlen)) < 0 ||
+	    (r = dr_store_txn_commit(s, what, err, errlen)) < 0)
+		goto err_rollback;
+	/* The catalogue names the sealed file now; the plain one goes. A cut
+	 * before this leaves it, and the next start seals it again. */
+	if (unlink(plain) < 0 && errno != ENOENT) {
+		int e = errno;
+		return dr_store_fail(s, -e, err, errlen, "%s: cannot delete %s: %s", what, plain,
+				     strerror(e));
+	}
+	(void)dr_store_sync_dir(s->recdir);
+	return 0;
+
+err_rollback:
+	dr_store_txn_rollback(s);
+	return r;
+}

@@ -23,7 +23,7 @@ import re
 import subprocess
 import time
 
-from drtest import (RATE, SANITIZE, Box, decode, is_sealed, log, read_wav, run, similarity, speak,
+from drtest import (RATE, SANITIZE, Box, blake2b_256, decode, log, read_wav, run, similarity, speak,
                     tmpdir)
 
 MAGICS = [b"OggS", b"OpusHead", b"OpusTags", b"\x1a\x45\xdf\xa3", b"RIFF", b"WAVE"]
@@ -164,6 +164,58 @@ def test_no_organisation_key_no_recording():
     assert not [f for _, _, fs in os.walk(box.data) for f in fs if ".opus" in f]
 
 
+def test_plain_recordings_from_before_sealing_are_sealed():
+    """A box upgraded from a version that kept plain <id>.opus files seals
+    each at start-up: afterwards its card holds nothing readable, the
+    catalogue names the sealed file with its hash, and the sealed file opens
+    to exactly the plain bytes. A cut after the catalogue changed but before
+    the plain file was deleted is mended at the next start."""
+    import shutil
+    import sqlite3
+    d = tmpdir("plain-upgrade")
+    mic = speak(os.path.join(d, "speech.wav"), "Before the upgrade the box kept this in clear.")
+    box = Box("plain-upgrade", mic, root=d).start()
+    box.record(2.0)
+    assert box.terminate() == 0
+    row = box.catalogue()[0]
+    sealed = os.path.join(box.data, row["file"])
+    # as the old version left it: the plain Ogg Opus, catalogued as such
+    plain_src = open_sealed_copy(sealed)
+    plain = os.path.join(box.data, "recordings", row["id"] + ".opus")
+    shutil.copyfile(plain_src, plain)
+    os.unlink(sealed)
+    with open(plain, "rb") as f:
+        plain_bytes = f.read()
+    db = sqlite3.connect(os.path.join(box.data, "catalogue.sqlite"))
+    db.execute("UPDATE recordings SET file = ?, size_bytes = ?, blake2b = ? WHERE id = ?",
+               ("recordings/" + row["id"] + ".opus", len(plain_bytes), blake2b_256(plain), row["id"]))
+    db.commit()
+    db.close()
+    for attempt in ("upgrade", "cut before the plain file was deleted"):
+        n = len(box.events())
+        box.start()
+        box.wait_for("sealed_plain", since=n, id=row["id"])
+        assert box.terminate() == 0
+        assert not os.path.exists(plain), attempt
+        r = box.catalogue()[0]
+        assert r["file"] == "recordings/" + row["id"] + ".opus.sealed", r
+        assert r["blake2b"] == blake2b_256(sealed) and r["size_bytes"] == os.path.getsize(sealed)
+        with open(open_sealed_copy(sealed), "rb") as f:
+            assert f.read() == plain_bytes, attempt
+        scan_data_folder(box.data)
+        audit = [a for a in box.catalogue("audit") if a["action"] == "sealed"]
+        assert audit, attempt
+        log(f"{attempt}: sealed, {len(audit)} audit rows")
+        shutil.copyfile(plain_src, plain)  # the next round: the plain file left behind
+    os.unlink(plain)
+
+
+def open_sealed_copy(path):
+    from drtest import open_sealed
+    return open_sealed(path)
+
+
 if __name__ == "__main__":
     run([test_plain_ogg_would_be_seen, test_box_holds_nothing_readable,
-         test_no_organisation_key_no_recording])
+         test_no_organisation_key_no_recording,
+         test_plain_recordings_from_before_sealing_are_sealed])
