@@ -23,7 +23,7 @@ import sqlite3
 import subprocess
 import time
 
-from drtest import BUILD, SANITIZE, Box, log, run, speak, tmpdir
+from drtest import BUILD, SANITIZE, Box, log, run, speak, test_org, tmpdir
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 SEED = os.path.join(BUILD, "bin", "diaryroom-seed")
@@ -180,7 +180,8 @@ def test_wrong_clock_recovers_with_a_correct_stick():
 def seed(d, n):
     data = os.path.join(d, "data")
     wav = speak(os.path.join(d, "speech.wav"), "The night staff are kind to me.")
-    p = subprocess.run([SEED, "--data", data, "--wav", wav, "--seconds", ",".join(["1"] * n),
+    p = subprocess.run([SEED, "--data", data, "--org-pub", os.path.join(test_org(), "keys", "org.pub"),
+                        "--wav", wav, "--seconds", ",".join(["1"] * n),
                         "--consent", ",".join(["unanswered/unanswered"] * n)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import subprocess
 
-from drtest import BUILD, Box, log, run, speak, tmpdir
+from drtest import BUILD, Box, log, run, speak, test_org, tmpdir
 
 SEED = os.path.join(BUILD, "bin", "diaryroom-seed")
 
@@ -18,7 +18,8 @@ SEED = os.path.join(BUILD, "bin", "diaryroom-seed")
 def seed(d):
     data = os.path.join(d, "data")
     wav = speak(os.path.join(d, "speech.wav"), "The night staff are kind to me.")
-    p = subprocess.run([SEED, "--data", data, "--wav", wav, "--seconds", "1,1,1,1",
+    p = subprocess.run([SEED, "--data", data, "--org-pub", os.path.join(test_org(), "keys", "org.pub"),
+                        "--wav", wav, "--seconds", "1,1,1,1",
                         "--consent", "unanswered/unanswered,yes/unanswered,no/no,unanswered/unanswered"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
