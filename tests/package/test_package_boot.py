@@ -34,6 +34,8 @@ SRC = os.environ.get("DR_SOURCE_DIR", os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "emulated"))
 
 import emutest  # noqa: E402
+import importlib.machinery  # noqa: E402
+import importlib.util  # noqa: E402
 from emutest import RATE, check_recording, drtest, log  # noqa: E402
 import test_emulated_session as ses  # noqa: E402
 
@@ -44,6 +46,15 @@ TESTIMONY = ("I moved in last spring. The support workers help me with my letter
              "and I would like a quiet room to study in.")
 CONF = "/etc/diaryroom/diaryroom.conf"
 MNT = "/run/diaryroom/stick"
+
+
+def load_make_root():
+    path = os.path.join(HERE, "make-root")
+    loader = importlib.machinery.SourceFileLoader("dr_make_root", path)
+    spec = importlib.util.spec_from_loader("dr_make_root", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
 
 
 def root_image():
@@ -210,6 +221,7 @@ def test_package_on_booted_systemd():
     img = root_image()
     d = drtest.tmpdir("package-boot")
     box = emutest.emulate.Emulator(image=img, run=d, fresh=True)
+    load_make_root().inject(box.disk)  # this tree's agent, in this test's copy of the root
     try:
         run(box, d)
     finally:
