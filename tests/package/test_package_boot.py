@@ -115,16 +115,20 @@ def check_installed(box, version):
 
 def provision_and_configure(box, keys):
     """What an installer does after `apt install`: the keys, the board
-    line, and (for this test) the event log; then a restart."""
+    line, and (for this test) the event log; then a restart. The service is
+    stopped while the file changes: it is failing and being restarted every
+    2 s until the board line is right, and a start that reads the new file
+    before `systemctl restart` would be a second ready daemon."""
     share = os.path.join(box.share, "keys")
     shutil.copytree(keys, share)
     sh(box, "install -o diaryroom -g diaryroom -m 0600 /mnt/host/keys/device.key /mnt/host/keys/device.pub "
             "/mnt/host/keys/org.pub /etc/diaryroom/keys/")
+    sh(box, "systemctl stop diaryroomd", timeout=120)
     sh(box, f"sed -i -e 's|^board = .*|board = /usr/share/diaryroom/board/qemu-virt|' "
             f"-e 's|^event_log =.*|event_log = /run/diaryroom/events.jsonl|' {CONF} && "
             f"grep -E '^(board|event_log) ' {CONF}")
     n = len(box.events())
-    sh(box, "systemctl restart diaryroomd", timeout=320)
+    sh(box, "systemctl start diaryroomd", timeout=320)
     return box.wait_for("ready", since=n, timeout=120)
 
 
