@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """lintian, at its default level, over every package tests/package/build-debs
-built (amd64 and arm64, both versions): no error and no warning, and every
+built (amd64 and arm64, both versions): no error and no warning; no
+debconf question in any of them; every
 override in debian/*.lintian-overrides has a comment saying why."""
 import glob
 import os
@@ -40,9 +41,19 @@ def test_overrides_explained():
                 assert reason, f"{path}:{i + 1}: an override without a comment saying why"
 
 
+def test_asks_nothing():
+    """No debconf: no question at install, upgrade, remove or purge (the
+    booted test runs them with no terminal)."""
+    for deb in glob.glob(os.path.join(DEBS, "*.deb")):
+        p = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], capture_output=True, check=True)
+        names = subprocess.run(["tar", "-t"], input=p.stdout, capture_output=True, check=True).stdout.decode()
+        members = {os.path.basename(n) for n in names.split()}
+        assert not members & {"config", "templates"}, f"{deb} can ask debconf questions: {sorted(members)}"
+
+
 def main():
     failed = 0
-    for t in (test_lintian_clean, test_overrides_explained):
+    for t in (test_lintian_clean, test_overrides_explained, test_asks_nothing):
         try:
             t()
             print(f"ok   {t.__name__}")
