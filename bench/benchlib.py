@@ -262,7 +262,7 @@ def strace_window(calls, start_marker, end_marker):
 
 def io_category(fpath):
     base = os.path.basename(fpath.replace(" (deleted)", ""))
-    if "/recordings/" in fpath and base.endswith(".opus"):
+    if "/recordings/" in fpath and base.endswith((".opus", ".opus.sealed")):
         return "recording"
     if base.startswith("catalogue.sqlite"):
         return "catalogue"

@@ -40,6 +40,13 @@ def main():
     if r.get("input"):
         print(f"Input: {r['input']['seconds']:g} s of speech, sha256 "
               f"{r['input']['sha256'][:16]}...")
+    if r.get("goals"):
+        print("\n#### Goals\n")
+        print("| figure | value | goal | met |")
+        print("|---|---:|---:|---|")
+        for g in r["goals"]:
+            print(f"| {g['what']} (`{g['name']}`) | {fmt(g['value'])} {g['unit']} | "
+                  f"at most {fmt(g['at_most'])} | {'yes' if g['met'] else '**no**'} |")
     for prefix, title in GROUPS:
         figs = [f for f in r["figures"] if f["name"].split(".")[0] == prefix]
         if not figs:

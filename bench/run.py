@@ -154,8 +154,20 @@ def phase_encode(ctx):
                             text=True).stdout, "floor")
     pipe = bl.one_json(run([f"{b}/bench_pipeline", wav, ctx.tmp("encode-native")],
                            capture_output=True, text=True).stdout, "pipeline")
-    ogg = bl.ogg_packets(pipe["file"])
+    # The file is sealed, as on the box: open it with the throw-away
+    # organisation's key (tests/integration/test_org.c) to read its packets.
+    opened = os.path.join(ctx.work, "pipeline-opened.opus")
+    run([os.path.join(ctx.build, "bin", "dr-test-org"), "open", pipe["org"], pipe["file"], opened],
+        capture_output=True, check=True)
+    ogg = bl.ogg_packets(opened)
     same = ogg[2:] == bl.floor_packets(pk)
+    plain = os.path.getsize(opened)
+    minutes = pipe["samples"] / 48000 / 60
+    ctx.emit(bl.figure("encode.pipeline.seal_overhead_bytes_per_minute",
+                       round((pipe["file_bytes"] - plain) / minutes), "bytes/min",
+                       "sealed file minus the Ogg Opus it holds, per minute of audio: the "
+                       "136-byte header plus 41 bytes per durable flush (24-byte clear frame "
+                       "header + 17-byte secretstream tag)"))
     ctx.emit(bl.figure("encode.pipeline.packets_identical_to_floor", int(same), "bool",
                        "the Opus packets in the pipeline's Ogg file (headers left out) are "
                        "byte for byte the floor's packets: same samples, same settings"))
@@ -526,7 +538,7 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
     src = os.path.join(tmp("export-src"), "box")
     prep = bench("prepare", src, "--files", str(files), "--mib", str(mib))
     recs = os.path.join(src, "data", "recordings")
-    names = sorted(n for n in os.listdir(recs) if n.endswith(".opus"))
+    names = sorted(n for n in os.listdir(recs) if n.endswith((".opus", ".opus.sealed")))
     if len(names) != files:
         raise RuntimeError(f"prepare made {len(names)} recordings, not {files}")
     nbytes = prep["bytes"]
@@ -839,6 +851,10 @@ def main():
             log(f"{ph} FAILED: {e}")
         timings[ph] = round(time.monotonic() - t0, 1)
         log(f"{ph}: {timings[ph]} s")
+    goals = goal_check(ctx.figures)
+    for g in goals:
+        log(f"goal {g['name']}: {g['value']:g} {g['unit']} (goal: at most {g['at_most']:g}) "
+            f"{'met' if g['met'] else 'NOT met'}")
     result = {
         "schema": 1,
         "date": started.isoformat(),
@@ -851,6 +867,7 @@ def main():
         "phases": timings,
         "wall_s": round(time.monotonic() - t_start, 1),
         "figures": ctx.figures,
+        "goals": goals,
         "not_measured": NOT_MEASURED + ([] if "emulated" in phases else [
             {"name": "emulated.boot_to_ready", "why": "opt-in: tools/bench --emulated (needs "
              "the qemu-virt image; see bench/README.md)"}]),
@@ -869,6 +886,28 @@ def main():
         log("could not run: " + ", ".join(e["phase"] for e in ctx.errors))
         return 1
     return 0
+
+
+# The figures issue 14 sets goals for: (figure, at most, what).
+GOALS = [
+    ("memory.host.peak_rss_kib", 8192, "peak RSS of an audio session, x86_64"),
+    ("memory.aarch64.guest_peak_rss_kib", 8192, "peak RSS of an audio session, aarch64 guest"),
+    ("export.export_verify.ratio_to_cp_sync", 1.3, "export + read-back vs cp + sync"),
+    ("emulated.boot_to_ready.guest_median_s", 3.0, "emulated board, boot to ready (guest clock)"),
+]
+
+
+def goal_check(figures):
+    """Each goal whose figure this run measured, with its value and whether
+    it is met."""
+    by = {f["name"]: f for f in figures}
+    out = []
+    for name, limit, what in GOALS:
+        if name in by:
+            v = by[name]["value"]
+            out.append({"name": name, "what": what, "value": v, "unit": by[name]["unit"],
+                        "at_most": limit, "met": v <= limit})
+    return out
 
 
 if __name__ == "__main__":

@@ -66,7 +66,13 @@ def test_programs(bench, tmp):
     check(os.path.getsize(pipe["file"]) == pipe["file_bytes"] == pipe["bytes"],
           f"pipeline file size, sink bytes and reported size differ: {pipe}")
     check(pipe["syncs"] >= 1 and pipe["writes"] >= 1, f"pipeline sink counters: {pipe}")
-    ogg = bl.ogg_packets(pipe["file"])
+    # sealed as on the box: open it with the throw-away organisation's key
+    opened = os.path.join(tmp, "pipeline-opened.opus")
+    sh([os.path.join(os.path.dirname(bench), "bin", "dr-test-org"), "open", pipe["org"], pipe["file"],
+        opened])
+    with open(pipe["file"], "rb") as f:
+        check(f.read(8) == b"DRSEAL02", "the pipeline's file is not sealed")
+    ogg = bl.ogg_packets(opened)
     check(ogg[0].startswith(b"OpusHead") and ogg[1].startswith(b"OpusTags"),
           "pipeline file does not start with Opus headers")
     check(ogg[2:] == fp, "the floor's packets differ from the pipeline's: bench_floor.c no "

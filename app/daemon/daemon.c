@@ -8,10 +8,12 @@
 #include <limits.h>
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -27,6 +29,7 @@
 #include "media/recorder.h"
 #include "media/recover.h"
 #include "media/sink.h"
+#include "seal/seal.h"
 #include "store/store.h"
 #include "util/evlog.h"
 #include "util/log.h"
@@ -44,6 +47,8 @@
 #define LISTEN_CHUNK (48000 * 2)
 struct listen {
 	OggOpusFile *of;
+	int fd;                    /* the sealed recording, or -1 */
+	struct dr_seal_reader *sr; /* opened with the recording's key */
 	int16_t *buf[LISTEN_SLOTS];
 	uint32_t token[LISTEN_SLOTS]; /* 0: free */
 	uint32_t seq;
@@ -70,6 +75,9 @@ struct drd {
 	/* the prompt the core is waiting for */
 	uint32_t play_seq, play_token;
 	enum dr_prompt play_prompt;
+	/* prompts the core cut short, still to be logged as done */
+	uint32_t cut_token[4];
+	enum dr_prompt cut_prompt[4];
 
 	/* the recording in progress (capturing or being closed) */
 	bool rec_active;
@@ -81,10 +89,31 @@ struct drd {
 	bool prepared;            /* row and file made, capture not started yet */
 	struct dr_sink rec_sink;
 	char rec_utc[40];
+	/* Making the row and the file in a thread, from the welcome on (see
+	 * prepare_start). While prep_running the thread owns the rec_ fields
+	 * above and the catalogue; prep_fd becomes readable when it is done. */
+	pthread_t prep_th;
+	bool prep_running;
+	bool prep_discard; /* the thread's job: discard what was made, not make it */
+	bool prep_cancel;  /* cancelled meanwhile: discard once it is made */
+	const char *prep_why;
+	uint64_t rec_mono_ms; /* when capture is due to start (CLOCK_MONOTONIC) */
+	int prep_fd;
+	int prep_rc;
+	char prep_err[PATH_MAX + 256];
+
+	/* Sealing (app/seal): the organisation's public key from the keydir
+	 * (without it the box does not record), and the key of the recording
+	 * the resident's session is about, in locked memory, wiped when the
+	 * session ends; after that the box itself cannot read the recording. */
+	bool have_org;
+	uint8_t org_pk[DR_SEAL_ORG_PK_BYTES];
+	struct dr_seal_key *rec_key;
 
 	/* the recording the consent questions are about */
 	char dialogue_id[DR_STORE_ID_LEN + 1];
 	uint64_t last_expiry_ms;
+	uint64_t last_run_flush_ms; /* the running time was last persisted */
 
 	bool storage_low;
 	bool storage_known;
@@ -125,6 +154,17 @@ static void now_utc(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* UTC `ms` from now, as now_utc writes it. */
+static void utc_in(char *buf, size_t len, uint32_t ms)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)((ts.tv_nsec / 1000000 + ms) / 1000);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static void log_error(struct drd *d, const char *what, const char *msg)
 {
 	char w[128], m[1024];
@@ -135,12 +175,27 @@ static void log_error(struct drd *d, const char *what, const char *msg)
 
 /* ---- actions ---- */
 
+/* A prompt is decoded from its file as it plays, in the speaker's thread:
+ * the daemon holds no decoded pack. */
+static long prompt_read(void *user, int16_t *buf, size_t max)
+{
+	return dr_prompt_reader_read(user, buf, max);
+}
+
+static void prompt_close(void *user)
+{
+	dr_prompt_reader_free(user);
+}
+
 static void do_play(struct drd *d, enum dr_prompt p)
 {
-	size_t n;
-	const int16_t *pcm = dr_prompts_pcm(d->prompts, p, &n);
+	size_t n = dr_prompts_samples(d->prompts, p);
 	uint32_t token = ++d->play_seq;
-	int r = dr_playback_play(d->speaker, pcm, n, token);
+	struct dr_prompt_reader *rd = NULL;
+	int r = dr_prompt_reader_open(d->prompts, p, &rd);
+	if (r == 0)
+		r = dr_playback_play_source(d->speaker,
+					    (struct dr_pcm_source){prompt_read, prompt_close, rd}, token);
 	if (r < 0) {
 		char m[256];
 		snprintf(m, sizeof(m), "cannot play %s: %s", dr_prompt_name(p), strerror(-r));
@@ -154,14 +209,103 @@ static void do_play(struct drd *d, enum dr_prompt p)
 	dr_evlog_emit(d->log, "prompt", ",\"name\":\"%s\",\"samples\":%zu", dr_prompt_name(p), n);
 }
 
+/* The catalogue row and the file, both durable (rec_utc set): on the loop,
+ * or in the preparing thread. Logs nothing; err says why not. */
+static int prepare_work(struct drd *d, char *err, size_t errlen)
+{
+	char e2[512];
+	int r = dr_store_begin(d->store, d->rec_utc, d->rec_mono_ms, d->rec_id, d->rec_path,
+			       sizeof(d->rec_path), err, errlen);
+	if (r < 0)
+		return r;
+	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
+	/* A fresh key for this recording; the sink seals everything with it
+	 * from the first byte, so nothing playable ever reaches the disk. The
+	 * loop reads rec_key only once this work is joined. */
+	dr_seal_key_free(d->rec_key);
+	d->rec_key = NULL;
+	struct dr_sink file;
+	r = dr_seal_key_new(&d->rec_key);
+	if (r == 0)
+		r = dr_file_sink_open(d->rec_path, &d->rec_stats, &file);
+	if (r == 0)
+		r = dr_seal_sink_new(file, d->rec_id, d->org_pk, d->rec_key, &d->rec_sink);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", d->rec_path, strerror(-r));
+		dr_seal_key_free(d->rec_key);
+		d->rec_key = NULL;
+		dr_store_discard(d->store, d->rec_id, "the recording file could not be created", e2,
+				 sizeof(e2));
+	}
+	return r;
+}
+
+static void *prepare_thread(void *arg)
+{
+	struct drd *d = arg;
+	uint64_t one = 1;
+	if (d->prep_discard) {
+		d->rec_sink.ops->close(d->rec_sink.user);
+		d->prep_rc = dr_store_discard(d->store, d->rec_id, d->prep_why, d->prep_err,
+					      sizeof(d->prep_err));
+	} else {
+		d->prep_rc = prepare_work(d, d->prep_err, sizeof(d->prep_err));
+	}
+	while (write(d->prep_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void forget_key(struct drd *d);
+
+/* Waits for the preparing thread (at once when prep_fd is readable): the
+ * row and file are then prepared, or the failure is reported. */
+static void prepare_join(struct drd *d)
+{
+	uint64_t v;
+	if (!d->prep_running)
+		return;
+	pthread_join(d->prep_th, NULL);
+	while (read(d->prep_fd, &v, sizeof(v)) > 0)
+		;
+	d->prep_running = false;
+	if (d->prep_discard)
+		forget_key(d); /* a cancelled recording's key goes with it */
+	if (d->prep_rc < 0) {
+		log_error(d, "store", d->prep_err);
+		d->prep_cancel = false;
+		return;
+	}
+	if (!d->prep_discard)
+		d->prepared = true;
+}
+
+static int prep_spawn(struct drd *d, bool discard)
+{
+	d->prep_discard = discard;
+	if (d->prep_fd < 0 || pthread_create(&d->prep_th, NULL, prepare_thread, d) != 0)
+		return -1;
+	d->prep_running = true;
+	return 0;
+}
+
+static void unprepare_recording(struct drd *d, const char *why);
+
 /* Makes the catalogue row and the file, both durable, before capture
- * starts: done while the beep plays, so the syncs (tens of ms on an SD card)
- * never delay the first syllable after the beep. */
+ * starts: begun in a thread when the welcome starts (prepare_start), so
+ * the syncs (tens of ms on an SD card, seconds on a failing one) hold up
+ * neither the loop nor the first syllable after the beep; here it is
+ * waited for, or done on the spot if it was not begun. */
 static int prepare_recording(struct drd *d)
 {
 	char err[PATH_MAX + 256];
 	int r;
 
+	prepare_join(d);
+	if (d->prep_cancel) {
+		d->prep_cancel = false;
+		unprepare_recording(d, "cancelled by a press before recording began; nothing was recorded");
+	}
 	if (d->prepared)
 		return 0;
 	if (d->rec_active) {
@@ -172,23 +316,57 @@ static int prepare_recording(struct drd *d)
 		return -EBUSY;
 	}
 	now_utc(d->rec_utc, sizeof(d->rec_utc));
-	r = dr_store_begin(d->store, d->rec_utc, dr_mono_ms(), d->rec_id, d->rec_path,
-			   sizeof(d->rec_path), err, sizeof(err));
+	d->rec_mono_ms = dr_mono_ms();
+	r = prepare_work(d, err, sizeof(err));
 	if (r < 0) {
 		log_error(d, "store", err);
-		return r;
-	}
-	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
-	r = dr_file_sink_open(d->rec_path, &d->rec_stats, &d->rec_sink);
-	if (r < 0) {
-		snprintf(err, sizeof(err), "cannot create %s: %s", d->rec_path, strerror(-r));
-		log_error(d, "store", err);
-		dr_store_discard(d->store, d->rec_id, "the recording file could not be created", err,
-				 sizeof(err));
 		return r;
 	}
 	d->prepared = true;
 	return 0;
+}
+
+/* The resident's session is over (or never began): the recording's key is
+ * wiped; from now on only the organisation's key opens the recording. */
+static void forget_key(struct drd *d)
+{
+	if (!d->rec_key || d->prep_running)
+		return; /* none, or the preparing thread owns it until joined */
+	dr_seal_key_free(d->rec_key);
+	d->rec_key = NULL;
+	dr_evlog_emit(d->log, "key_wiped", ",\"id\":\"%s\"", d->dialogue_id[0] ? d->dialogue_id : d->rec_id);
+}
+
+/* Starts making the row and the file in a thread, as the welcome starts.
+ * Nothing else touches the catalogue meanwhile: the loop's other users of
+ * it (the stick, the retention rule, consent) wait for idle or for a later
+ * step of the session, and each waits for this thread first. */
+static void prepare_start(struct drd *d, uint32_t capture_in_ms)
+{
+	if (d->prepared || d->prep_running || d->rec_active || d->prep_fd < 0)
+		return;
+	/* The row's start time is when capture is due: after the prompts
+	 * still to play (the welcome and the beep), not now. */
+	utc_in(d->rec_utc, sizeof(d->rec_utc), capture_in_ms);
+	d->rec_mono_ms = dr_mono_ms() + capture_in_ms;
+	d->prep_cancel = false;
+	prep_spawn(d, false); /* failing that, made on the spot at the beep's end */
+}
+
+/* A prepared recording that never started, discarded in the thread (the
+ * catalogue's commit must not hold up the "cancelled" the resident hears). */
+static void unprepare_async(struct drd *d, const char *why)
+{
+	if (!d->prepared)
+		return;
+	if (d->prep_running) /* cannot be: prepared only once joined */
+		prepare_join(d);
+	d->prepared = false;
+	d->prep_why = why;
+	if (prep_spawn(d, true) < 0) {
+		d->prepared = true;
+		unprepare_recording(d, why);
+	}
 }
 
 /* A prepared recording that never started (shutdown during the beep, or a
@@ -200,6 +378,7 @@ static void unprepare_recording(struct drd *d, const char *why)
 		return;
 	d->prepared = false;
 	d->rec_sink.ops->close(d->rec_sink.user);
+	forget_key(d);
 	if (dr_store_discard(d->store, d->rec_id, why, err, sizeof(err)) < 0)
 		log_error(d, "store", err);
 }
@@ -233,11 +412,18 @@ static void do_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why)
 {
 	if (why == DR_STOP_CANCELLED) {
 		/* A press during the welcome or the beep: capture never began.
-		 * Only what the beep prepared goes; a recording still being
-		 * closed (rec_active) is not this one and is left alone. */
+		 * Only what was prepared goes (once it is made, if its thread is
+		 * still at it: the press is answered now); a recording still
+		 * being closed (rec_active) is not this one and is left alone. */
+		if (d->prep_running && !d->prep_discard) {
+			d->prep_cancel = true;
+			dr_evlog_emit(d->log, "recording_stopping",
+				      ",\"id\":\"\",\"reason\":\"%s\",\"keep\":false", dr_stop_reason_name(why));
+			return;
+		}
 		dr_evlog_emit(d->log, "recording_stopping", ",\"id\":\"%s\",\"reason\":\"%s\",\"keep\":false",
 			      d->prepared ? d->rec_id : "", dr_stop_reason_name(why));
-		unprepare_recording(d, "cancelled by a press before recording began; nothing was recorded");
+		unprepare_async(d, "cancelled by a press before recording began; nothing was recorded");
 		return;
 	}
 	if (!d->rec_active)
@@ -336,17 +522,28 @@ static void stick_begin(struct drd *d)
 		stick_refused(d, err);
 		return;
 	}
-	int64_t set_to;
-	r = dr_export_clock_check(d->x, d->stick, (int64_t)time(NULL), &set_to, err, sizeof(err));
+	/* the clock: the stick's signed times judged against the box's own
+	 * record of time (a refused one changes nothing and is logged) */
+	struct dr_export_clock_result cr;
+	r = dr_export_clock_check(d->x, d->stick, (int64_t)time(NULL), &cr, err, sizeof(err));
 	if (r < 0) {
 		log_error(d, "clock", err);
-	} else if (r == 1) {
-		struct timespec ts = {.tv_sec = (time_t)set_to};
-		int ok = clock_settime(CLOCK_REALTIME, &ts) == 0;
-		dr_evlog_emit(d->log, "clock_set", ",\"to\":%lld,\"ok\":%s", (long long)set_to,
-			      ok ? "true" : "false");
-		if (!ok)
-			DR_LOG_WARN(MOD, "cannot set the clock: %s", strerror(errno));
+	} else {
+		if (cr.refused) {
+			char m[512];
+			DR_LOG_WARN(MOD, "signed time refused: %s", cr.reason);
+			dr_evlog_emit(d->log, "clock_refused", ",\"reason\":\"%s\",\"trusted\":%lld",
+				      dr_evlog_str(cr.reason, m, sizeof(m)), (long long)cr.trusted);
+		}
+		if (r == 1) {
+			struct timespec ts = {.tv_sec = (time_t)cr.set_to};
+			int ok = clock_settime(CLOCK_REALTIME, &ts) == 0;
+			dr_evlog_emit(d->log, "clock_set", ",\"to\":%lld,\"back\":%s,\"ok\":%s",
+				      (long long)cr.set_to, cr.moved_back ? "true" : "false",
+				      ok ? "true" : "false");
+			if (!ok)
+				DR_LOG_WARN(MOD, "cannot set the clock: %s", strerror(errno));
+		}
 	}
 	struct dr_export_receipt_result rr;
 	r = dr_export_apply_receipt(d->x, d->stick, &rr, err, sizeof(err));
@@ -429,7 +626,7 @@ static void stick_poll(struct drd *d)
 maybe_begin:
 	/* A stick waits until the box is idle: never during a testimony. */
 	if (d->stick_present && !d->stick_handled && !d->run && !d->stick &&
-	    dr_core_state(&d->core) == DR_ST_IDLE)
+	    dr_core_state(&d->core) == DR_ST_IDLE && !d->prep_running)
 		stick_begin(d);
 }
 
@@ -453,9 +650,36 @@ static void listen_close(struct drd *d)
 	struct listen *l = &d->listen;
 	if (l->of)
 		op_free(l->of);
+	dr_seal_reader_free(l->sr);
+	if (l->fd >= 0)
+		close(l->fd);
 	for (int i = 0; i < LISTEN_SLOTS; i++)
 		free(l->buf[i]);
 	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+}
+
+/* opusfile reads the sealed recording through the recording's key. */
+static int listen_read(void *stream, unsigned char *ptr, int nbytes)
+{
+	ssize_t n = dr_seal_read(stream, ptr, nbytes > 0 ? (size_t)nbytes : 0);
+	return n < 0 ? -1 : (int)n;
+}
+
+static const OpusFileCallbacks listen_cb = {.read = listen_read};
+
+/* Opens the recording the questions are about, with the key kept for the
+ * session (NULL: cannot). */
+static OggOpusFile *listen_open(struct drd *d, struct listen *l)
+{
+	struct dr_store_rec rec;
+	int err = 0;
+	if (!d->dialogue_id[0] || !d->rec_key || dr_store_get(d->store, d->dialogue_id, &rec) < 0)
+		return NULL;
+	l->fd = open(rec.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (l->fd < 0 || dr_seal_reader_open_key(l->fd, d->dialogue_id, d->rec_key, &l->sr) < 0)
+		return NULL;
+	return op_open_callbacks(l->sr, &listen_cb, NULL, 0, &err);
 }
 
 /* Decode the next chunk into a free slot and queue it. */
@@ -495,14 +719,9 @@ static void listen_finish(struct drd *d)
 static void do_play_recording(struct drd *d)
 {
 	struct listen *l = &d->listen;
-	int err = 0;
 	listen_close(d);
 	l->wanted = true;
-	if (d->dialogue_id[0]) {
-		struct dr_store_rec rec;
-		if (dr_store_get(d->store, d->dialogue_id, &rec) == 0)
-			l->of = op_open_file(rec.path, &err);
-	}
+	l->of = listen_open(d, l);
 	for (int i = 0; l->of && i < LISTEN_SLOTS; i++)
 		if (!(l->buf[i] = malloc(LISTEN_CHUNK * sizeof(int16_t))))
 			l->eof = true;
@@ -541,16 +760,30 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 		case DR_ACT_STATE:
 			dr_evlog_emit(d->log, "state", ",\"from\":\"%s\",\"to\":\"%s\"",
 				      dr_state_name(a[i].from), dr_state_name(a[i].to));
+			if (a[i].to == DR_ST_IDLE && !d->prepared)
+				forget_key(d);
 			break;
 		case DR_ACT_LIGHT:
 			dr_lights_set(d->lights, a[i].light);
 			break;
 		case DR_ACT_PLAY:
 			do_play(d, a[i].prompt);
-			if (a[i].prompt == DR_PROMPT_BEEP)
-				prepare_recording(d); /* a failure is reported at the start */
+			if (a[i].prompt == DR_PROMPT_WELCOME || a[i].prompt == DR_PROMPT_BEEP)
+				/* a failure is reported at the start */
+				prepare_start(d, dr_prompts_ms(d->prompts, DR_PROMPT_BEEP) +
+						 (a[i].prompt == DR_PROMPT_WELCOME
+							  ? dr_prompts_ms(d->prompts, DR_PROMPT_WELCOME)
+							  : 0));
 			break;
 		case DR_ACT_STOP_PLAYBACK:
+			if (d->play_token) {
+				/* Its prompt_done is still logged; the core, which
+				 * moved on, does not hear of it. */
+				memmove(d->cut_token + 1, d->cut_token, sizeof(d->cut_token) - sizeof(d->cut_token[0]));
+				memmove(d->cut_prompt + 1, d->cut_prompt, sizeof(d->cut_prompt) - sizeof(d->cut_prompt[0]));
+				d->cut_token[0] = d->play_token;
+				d->cut_prompt[0] = d->play_prompt;
+			}
 			d->play_token = 0;
 			dr_playback_stop(d->speaker);
 			break;
@@ -647,6 +880,34 @@ static void reserve_make(struct drd *d)
 		dr_evlog_emit(d->log, "reserve", ",\"made\":true");
 }
 
+/* Repairs a recording cut off by a crash, a power failure or a full disk,
+ * in place. A sealed recording is repaired without its key (truncated after
+ * its last whole message: app/seal); a plain one from before sealing by the
+ * Ogg repair. samples: the audio it holds. -ENODATA: nothing to keep. */
+static int repair_recording(const char *path, uint64_t *samples, uint64_t *dropped,
+			    bool *was_complete)
+{
+	size_t n = strlen(path);
+	if (n > 7 && !strcmp(path + n - 7, ".sealed")) {
+		struct dr_seal_scan sc;
+		int r = dr_seal_repair(path, &sc);
+		if (r == -EBADMSG || r == -ENODATA)
+			return -ENODATA;
+		*samples = sc.position;
+		*dropped = sc.file_bytes - sc.intact_bytes;
+		*was_complete = sc.final;
+		return r;
+	}
+	struct dr_recover_result rr;
+	int r = dr_recover_file(path, &rr);
+	if (r == -ENOENT || r == -EINVAL)
+		return -ENODATA;
+	*samples = rr.samples;
+	*dropped = rr.dropped_bytes;
+	*was_complete = rr.was_complete;
+	return r;
+}
+
 static void on_recording_done(struct drd *d)
 {
 	struct dr_recording_result res;
@@ -672,14 +933,16 @@ static void on_recording_done(struct drd *d)
 	} else if (res.status < 0) {
 		/* Cut short by the microphone or the disk: make the file whole
 		 * and keep what there is. */
-		struct dr_recover_result rr;
+		uint64_t samples = 0, dropped = 0;
+		bool whole = false;
 		snprintf(note, sizeof(note), "ended by %s failure: %s",
 			 res.capture_failed ? "microphone" : "storage", strerror(-res.status));
 		if (res.status == -ENOSPC)
 			reserve_release(d, UINT64_MAX); /* room for the catalogue */
-		int r = dr_recover_file(d->rec_path, &rr); /* in place: needs no room */
+		/* in place: needs no room */
+		int r = repair_recording(d->rec_path, &samples, &dropped, &whole);
 		if (r == 0) {
-			duration_ms = rr.samples * 1000 / 48000;
+			duration_ms = samples * 1000 / DR_SAMPLE_RATE;
 			state = "interrupted";
 			if (dr_store_finish(d->store, d->rec_id, DR_REC_INTERRUPTED, duration_ms, note, err,
 					    sizeof(err)) < 0) {
@@ -747,6 +1010,14 @@ static void on_playback_done(struct drd *d)
 			snprintf(m, sizeof(m), "playback failed: %s", strerror(-done.status));
 			log_error(d, "speaker", m);
 		}
+		for (size_t i = 0; done.token && i < sizeof(d->cut_token) / sizeof(d->cut_token[0]); i++) {
+			if (d->cut_token[i] != done.token)
+				continue;
+			d->cut_token[i] = 0;
+			dr_evlog_emit(d->log, "prompt_done",
+				      ",\"name\":\"%s\",\"status\":%d,\"started_us\":%" PRIu64 ",\"ended_us\":%" PRIu64,
+				      dr_prompt_name(d->cut_prompt[i]), done.status, done.started_us, done.ended_us);
+		}
 		if (done.token != d->play_token || !d->play_token)
 			continue; /* cut off earlier; the core has moved on */
 		d->play_token = 0;
@@ -787,10 +1058,25 @@ static void on_button(struct drd *d)
 	}
 }
 
-/* The retention rule: locked recordings older than retention_days go. */
+/* The box's running time, persisted (at a storage check at most once a
+ * minute, to spare the SD card; before the retention rule; at shutdown): the
+ * retention rule's clock, which no wall clock can move. A power cut loses at
+ * most the last minute, so the box only ever under-counts its age. */
+#define RUN_FLUSH_MS 60000u
+static void flush_running(struct drd *d)
+{
+	char err[512];
+	d->last_run_flush_ms = dr_mono_ms();
+	if (dr_store_running_flush(d->store, err, sizeof(err)) < 0)
+		DR_LOG_WARN(MOD, "%s", err);
+}
+
+/* The retention rule: locked recordings whose age in the box's running time
+ * reached retention_days go. */
 static void expire_locked(struct drd *d)
 {
 	char err[512];
+	flush_running(d);
 	d->last_expiry_ms = dr_mono_ms();
 	int n = dr_store_expire_locked(d->store, d->s->retention_days, err, sizeof(err));
 	if (n < 0)
@@ -803,19 +1089,25 @@ static void expire_locked(struct drd *d)
 static void check_storage(struct drd *d)
 {
 	uint64_t free_bytes;
-	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE)
+	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE &&
+	    !d->prep_running)
 		expire_locked(d);
+	else if (dr_mono_ms() - d->last_run_flush_ms >= RUN_FLUSH_MS)
+		flush_running(d);
 	reserve_make(d);
 	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
 		return;
-	bool low = free_bytes < d->s->storage_low_bytes;
+	/* Low storage and a box with no organisation key both mean the box
+	 * cannot record now: the core refuses new recordings in the same way. */
+	bool low = free_bytes < d->s->storage_low_bytes || !d->have_org;
 	if (d->storage_known && low == d->storage_low)
 		return;
 	d->storage_known = true;
 	d->storage_low = low;
-	dr_evlog_emit(d->log, "storage", ",\"free_mb\":%" PRIu64 ",\"low\":%s",
-		      free_bytes / (1024 * 1024), low ? "true" : "false");
-	if (low)
+	dr_evlog_emit(d->log, "storage", ",\"free_mb\":%" PRIu64 ",\"low\":%s,\"can_record\":%s",
+		      free_bytes / (1024 * 1024),
+		      free_bytes < d->s->storage_low_bytes ? "true" : "false", low ? "false" : "true");
+	if (low && d->have_org)
 		DR_LOG_WARN(MOD, "storage nearly full: %" PRIu64 " MiB free; new recordings are refused",
 			    free_bytes / (1024 * 1024));
 	feed(d, (struct dr_event){.type = low ? DR_EV_STORAGE_LOW : DR_EV_STORAGE_OK});
@@ -857,10 +1149,11 @@ static int recover_interrupted(struct drd *d)
 		return r;
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		struct dr_recover_result rr;
-		r = dr_recover_file(l.v[i].path, &rr);
+		uint64_t samples = 0, dropped = 0;
+		bool whole = false;
+		r = repair_recording(l.v[i].path, &samples, &dropped, &whole);
 		if (r == 0) {
-			uint64_t ms = rr.samples * 1000 / 48000;
+			uint64_t ms = samples * 1000 / DR_SAMPLE_RATE;
 			if (dr_store_finish(d->store, l.v[i].id, DR_REC_INTERRUPTED, ms,
 					    "cut off by a power failure or crash; repaired at start-up",
 					    err, sizeof(err)) < 0) {
@@ -873,9 +1166,9 @@ static int recover_interrupted(struct drd *d)
 			dr_evlog_emit(d->log, "recovered",
 				      ",\"id\":\"%s\",\"duration_ms\":%" PRIu64 ",\"dropped_bytes\":%" PRIu64
 				      ",\"was_complete\":%s",
-				      l.v[i].id, ms, rr.dropped_bytes, rr.was_complete ? "true" : "false");
+				      l.v[i].id, ms, dropped, whole ? "true" : "false");
 			DR_LOG_INFO(MOD, "recovered recording %s (%" PRIu64 " ms)", l.v[i].id, ms);
-		} else if (r == -ENOENT || r == -EINVAL) {
+		} else if (r == -ENODATA) {
 			/* Cut off before any audio reached the disk. */
 			if (dr_store_discard(d->store, l.v[i].id,
 					     "cut off before any audio was written; nothing to keep",
@@ -913,7 +1206,22 @@ static int open_all(struct drd *d)
 		snprintf(err, sizeof(err), "recovery failed: %s", strerror(-r));
 		goto fail;
 	}
-	r = dr_prompts_load(s->prompts_dir, &d->prompts, err, sizeof(err));
+	/* Without the organisation's key nothing can be sealed, so nothing is
+	 * recorded: the box says so (the "cannot record" light and phrase). */
+	d->have_org = dr_seal_load_org_pub(s->keydir, d->org_pk, err, sizeof(err)) == 0;
+	if (!d->have_org) {
+		char m[1200];
+		snprintf(m, sizeof(m), "the box is not provisioned, so it will not record: %s", err);
+		log_error(d, "seal", m);
+		dr_evlog_emit(d->log, "cannot_record", ",\"reason\":\"no organisation key\"");
+	}
+	{
+		/* A phrase recorded at another rate is resampled once, into
+		 * the data folder (media/prompts.h). */
+		char cache[PATH_MAX + 32];
+		snprintf(cache, sizeof(cache), "%s/prompt-cache", s->data_dir);
+		r = dr_prompts_load_cached(s->prompts_dir, cache, &d->prompts, err, sizeof(err));
+	}
 	if (r < 0)
 		goto fail;
 	if (dr_prompts_warning(d->prompts))
@@ -964,6 +1272,7 @@ fail:
 
 static void close_all(struct drd *d)
 {
+	prepare_join(d);
 	if (d->store)
 		unprepare_recording(d, "stopped before recording began; nothing was recorded");
 	if (d->speaker)
@@ -971,10 +1280,14 @@ static void close_all(struct drd *d)
 	dr_button_free(d->button);
 	dr_lights_free(d->lights);
 	dr_recorder_free(d->rec); /* finalises a recording still open */
+	dr_seal_key_free(d->rec_key);
+	d->rec_key = NULL;
 	dr_capture_free(d->mic);
 	dr_playback_free(d->speaker);
 	listen_close(d);
 	dr_prompts_free(d->prompts);
+	if (d->store)
+		flush_running(d);
 	dr_store_close(d->store);
 	dr_export_run_free(d->run);
 	dr_export_stick_close(d->stick);
@@ -989,6 +1302,8 @@ static void close_all(struct drd *d)
 		close(d->deadline_fd);
 	if (d->storage_fd >= 0)
 		close(d->storage_fd);
+	if (d->prep_fd >= 0)
+		close(d->prep_fd);
 }
 
 static int open_fds(struct drd *d)
@@ -1005,7 +1320,8 @@ static int open_fds(struct drd *d)
 	d->deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->storage_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->stick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->sig_fd < 0 || d->deadline_fd < 0 || d->storage_fd < 0 || d->stick_fd < 0)
+	d->prep_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->sig_fd < 0 || d->deadline_fd < 0 || d->storage_fd < 0 || d->stick_fd < 0 || d->prep_fd < 0)
 		return -errno;
 	struct itimerspec every_s = {.it_interval = {.tv_sec = 1}, .it_value = {.tv_sec = 1}};
 	timerfd_settime(d->stick_fd, 0, &every_s, NULL);
@@ -1040,7 +1356,8 @@ static void drain_fd(int fd)
 
 int drd_run(const struct drd_settings *s)
 {
-	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1};
+	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1,
+			.listen = {.fd = -1}, .prep_fd = -1};
 	int status = 0, r;
 
 	r = open_fds(&d);
@@ -1078,7 +1395,7 @@ int drd_run(const struct drd_settings *s)
 	DR_LOG_INFO(MOD, "ready (board %s, data %s)", s->board_dir, s->data_dir);
 	beat(&d, drd_liveness_ready(d.live));
 
-	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_COUNT };
+	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_PREP, FD_COUNT };
 	struct pollfd pfd[FD_COUNT];
 	while (!d.quit) {
 		pfd[FD_SIG] = (struct pollfd){.fd = d.sig_fd, .events = POLLIN};
@@ -1091,6 +1408,7 @@ int drd_run(const struct drd_settings *s)
 		pfd[FD_REC] = (struct pollfd){.fd = dr_recorder_fd(d.rec), .events = POLLIN};
 		pfd[FD_STICK] = (struct pollfd){.fd = d.x ? d.stick_fd : -1, .events = POLLIN};
 		pfd[FD_LIVE] = (struct pollfd){.fd = drd_liveness_fd(d.live), .events = POLLIN};
+		pfd[FD_PREP] = (struct pollfd){.fd = d.prep_running ? d.prep_fd : -1, .events = POLLIN};
 		/* While an export runs, do a step of it between events. */
 		if (poll(pfd, FD_COUNT, d.run ? 0 : -1) < 0) {
 			if (errno == EINTR)
@@ -1114,6 +1432,19 @@ int drd_run(const struct drd_settings *s)
 		 * the state it was made in, not to the next question. */
 		if (pfd[FD_BUTTON].revents & POLLIN)
 			on_button(&d);
+		if (pfd[FD_PREP].revents & POLLIN) {
+			/* The row and file are made: collected now, so a failure
+			 * is told at once, and a cancelled one discarded. */
+			bool made = !d.prep_discard;
+			enum dr_state st = dr_core_state(&d.core);
+			prepare_join(&d);
+			if (d.prep_cancel) {
+				d.prep_cancel = false;
+				unprepare_async(&d, "cancelled by a press before recording began; nothing was recorded");
+			} else if (!made && (st == DR_ST_WELCOME || st == DR_ST_BEEP)) {
+				prepare_start(&d, 0); /* a new session began meanwhile */
+			}
+		}
 		if (pfd[FD_REC].revents & POLLIN)
 			on_recording_done(&d);
 		if (pfd[FD_SPEAKER].revents & POLLIN)

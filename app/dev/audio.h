@@ -89,6 +89,20 @@ int dr_playback_fd(const struct dr_playback *p);
 /* Queue pcm (borrowed: must stay valid until it is reported done) under
  * `token`. Plays in a background thread; at most 8 queued. Returns at once. */
 int dr_playback_play(struct dr_playback *p, const int16_t *pcm, size_t n, uint32_t token);
+/* A sound made as it plays (a prompt decoded from its file a chunk at a
+ * time): read() gives up to `max` samples (> 0), 0 at its end, or -errno;
+ * close() frees it. Both are called from the playback thread, except that a
+ * source never started (stopped while queued, or refused) is closed by the
+ * caller of dr_playback_stop / dr_playback_free / dr_playback_play_source. */
+struct dr_pcm_source {
+	long (*read)(void *user, int16_t *buf, size_t max);
+	void (*close)(void *user);
+	void *user;
+};
+/* Queue a source under `token`, like dr_playback_play: its chunks are
+ * played back to back, as one sound, and reported done once. Takes the
+ * source (closed also on failure). */
+int dr_playback_play_source(struct dr_playback *p, struct dr_pcm_source src, uint32_t token);
 /* Abandon everything queued or playing; each is still reported done
  * (with status -ECANCELED). */
 int dr_playback_stop(struct dr_playback *p);

@@ -24,11 +24,15 @@
 /* Finished requests not yet collected; play() refuses more than this many
  * outstanding (queued + playing + uncollected) so memory stays bounded. */
 #define DONE_MAX 32
+/* A source is played in chunks of this many samples (100 ms): one is
+ * decoded while the one before it plays. */
+#define SRC_CHUNK 4800
 
 struct pb_req {
 	const int16_t *pcm;
 	size_t n;
 	uint32_t token;
+	struct dr_pcm_source src; /* src.read: a source, not pcm */
 };
 
 struct dr_playback {
@@ -46,6 +50,7 @@ struct dr_playback {
 	atomic_bool cancel;
 	int done_fd; /* eventfd: readable while done[] is not empty */
 	int wake_fd; /* eventfd: readable once cancel is set */
+	int16_t chunk[2][SRC_CHUNK]; /* the worker's, for sources */
 };
 
 bool dr_pb_cancelled(const struct dr_playback *p)
@@ -108,6 +113,41 @@ static void push_done(struct dr_playback *p, uint32_t token, int status, uint64_
 	bump(p->done_fd);
 }
 
+static void src_close(struct dr_pcm_source *src)
+{
+	if (src->read && src->close)
+		src->close(src->user);
+	src->read = NULL;
+}
+
+/* Plays a source chunk by chunk, reading the next while the last is in the
+ * device, as one gapless sound. In the worker, without mu. */
+static int play_source(struct dr_playback *p, struct dr_pcm_source *src, uint64_t *s, uint64_t *e)
+{
+	int16_t *cur = p->chunk[0], *next = p->chunk[1], *t;
+	unsigned flags = 0;
+	uint64_t s1, e1;
+	long n = src->read(src->user, cur, SRC_CHUNK), m;
+	int r = 0;
+
+	while (n > 0) {
+		m = src->read(src->user, next, SRC_CHUNK);
+		s1 = e1 = 0;
+		r = p->ops->play(p, p->be, cur, (size_t)n, flags | (m > 0 ? DR_PB_MORE : 0), &s1, &e1);
+		if (!*s)
+			*s = s1;
+		*e = e1;
+		if (r < 0)
+			return r;
+		flags = DR_PB_CONT;
+		t = cur;
+		cur = next;
+		next = t;
+		n = m;
+	}
+	return n < 0 ? (int)n : 0;
+}
+
 static void *worker(void *arg)
 {
 	struct dr_playback *p = arg;
@@ -130,7 +170,12 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->mu);
 
 		s = e = 0;
-		r = p->ops->play(p, p->be, req.pcm, req.n, &s, &e);
+		if (req.src.read) {
+			r = play_source(p, &req.src, &s, &e);
+			src_close(&req.src);
+		} else {
+			r = p->ops->play(p, p->be, req.pcm, req.n, 0, &s, &e);
+		}
 
 		pthread_mutex_lock(&p->mu);
 		p->playing = false;
@@ -205,6 +250,11 @@ void dr_playback_free(struct dr_playback *p)
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thread, NULL);
+	while (p->q_len) {
+		src_close(&p->q[p->q_head].src);
+		p->q_head = (p->q_head + 1) % QUEUE_MAX;
+		p->q_len--;
+	}
 	p->ops->destroy(p->be);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
@@ -218,23 +268,37 @@ int dr_playback_fd(const struct dr_playback *p)
 	return p->done_fd;
 }
 
-int dr_playback_play(struct dr_playback *p, const int16_t *pcm, size_t n, uint32_t token)
+static int enqueue(struct dr_playback *p, struct pb_req req)
 {
 	int r = 0;
 
-	if (!pcm && n)
-		return -EINVAL;
 	pthread_mutex_lock(&p->mu);
 	if (p->q_len >= QUEUE_MAX) {
 		r = -EAGAIN;
 	} else if (p->q_len + p->d_len + (p->playing ? 1u : 0u) >= DONE_MAX) {
 		r = -ENOBUFS;
 	} else {
-		p->q[(p->q_head + p->q_len) % QUEUE_MAX] = (struct pb_req){pcm, n, token};
+		p->q[(p->q_head + p->q_len) % QUEUE_MAX] = req;
 		p->q_len++;
 		pthread_cond_signal(&p->cond);
 	}
 	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
+int dr_playback_play(struct dr_playback *p, const int16_t *pcm, size_t n, uint32_t token)
+{
+	if (!pcm && n)
+		return -EINVAL;
+	return enqueue(p, (struct pb_req){.pcm = pcm, .n = n, .token = token});
+}
+
+int dr_playback_play_source(struct dr_playback *p, struct dr_pcm_source src, uint32_t token)
+{
+	int r = src.read ? enqueue(p, (struct pb_req){.src = src, .token = token}) : -EINVAL;
+
+	if (r < 0 && src.close)
+		src.close(src.user);
 	return r;
 }
 
@@ -244,6 +308,7 @@ int dr_playback_stop(struct dr_playback *p)
 
 	pthread_mutex_lock(&p->mu);
 	while (p->q_len) {
+		src_close(&p->q[p->q_head].src);
 		push_done(p, p->q[p->q_head].token, -ECANCELED, now, now);
 		p->q_head = (p->q_head + 1) % QUEUE_MAX;
 		p->q_len--;

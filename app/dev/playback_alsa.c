@@ -166,19 +166,21 @@ static int drain(struct dr_playback *p, struct alsa_playback *a)
 }
 
 static int alsa_play(struct dr_playback *p, void *be, const int16_t *pcm, size_t n,
-		     uint64_t *started_us, uint64_t *ended_us)
+		     unsigned flags, uint64_t *started_us, uint64_t *ended_us)
 {
 	struct alsa_playback *a = be;
 	int r;
 
-	r = snd_pcm_prepare(a->pcm);
-	if (r < 0) {
-		r = recover(a, r);
-		if (r < 0)
-			return r;
+	if (!(flags & DR_PB_CONT)) {
+		r = snd_pcm_prepare(a->pcm);
+		if (r < 0) {
+			r = recover(a, r);
+			if (r < 0)
+				return r;
+		}
 	}
 	r = write_all(p, a, pcm, n, started_us);
-	if (r == 0)
+	if (r == 0 && !(flags & DR_PB_MORE))
 		r = drain(p, a);
 	if (r < 0)
 		snd_pcm_drop(a->pcm);

@@ -15,11 +15,17 @@
 
 #include "audio.h"
 
+/* flags of play(): */
+#define DR_PB_CONT 1u /* this continues the last chunk, with no gap before it */
+#define DR_PB_MORE 2u /* another chunk follows at once: do not wait for the end */
+
 struct dr_playback_ops {
 	const char *name;
-	/* Plays pcm[0..n) to the end. Returns 0, -ECANCELED, or -errno; sets
-	 * *started_us / *ended_us (CLOCK_MONOTONIC) as far as it got. */
-	int (*play)(struct dr_playback *p, void *be, const int16_t *pcm, size_t n,
+	/* Plays pcm[0..n) to the end (with DR_PB_MORE: until it is all handed
+	 * to the device). Returns 0, -ECANCELED, or -errno; sets *started_us /
+	 * *ended_us (CLOCK_MONOTONIC) as far as it got. A cancelled or failed
+	 * chunk ends the sound (the device is silenced). */
+	int (*play)(struct dr_playback *p, void *be, const int16_t *pcm, size_t n, unsigned flags,
 		    uint64_t *started_us, uint64_t *ended_us);
 	void (*destroy)(void *be); /* after the worker has stopped */
 };

@@ -56,13 +56,18 @@ static int fill_gap(struct dr_playback *p, struct wav_playback *wp)
 }
 
 static int wav_play(struct dr_playback *p, void *be, const int16_t *pcm, size_t n,
-		    uint64_t *started_us, uint64_t *ended_us)
+		    unsigned flags, uint64_t *started_us, uint64_t *ended_us)
 {
 	struct wav_playback *wp = be;
 	size_t off = 0, k, since_flush = 0;
 	int r, f;
 
-	r = fill_gap(p, wp);
+	if (dr_pb_cancelled(p)) {
+		r = -ECANCELED;
+		goto out;
+	}
+	/* A continued chunk follows the last one's end, gapless. */
+	r = flags & DR_PB_CONT ? 0 : fill_gap(p, wp);
 	if (r < 0)
 		goto out;
 	*started_us = frame_ns(wp, wp->written) / 1000u;

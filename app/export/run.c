@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One export run: every held recording to DIARYRM/export/<device>/, each
- * written to <id>.opus.tmp, synced, dropped from the page cache, read back
- * from the stick and its BLAKE2b compared with the catalogue's before it is
- * renamed to <id>.opus and counted; then the signed manifest; then stale
- * files (recordings the box no longer holds, leftovers of a cut) removed.
+ * copied as the box holds it (sealed to the organisation: see
+ * docs/sealed-file.md) to <id>.opus.sealed.tmp (each chunk handed to the
+ * stick as it is written, so the sync at the end has little left to wait
+ * for), synced, read back from the stick (O_DIRECT where the filesystem
+ * takes it, else with its pages dropped: never from the page cache) and its
+ * BLAKE2b compared with the catalogue's before it is renamed to
+ * <id>.opus.sealed and counted; then the signed manifest, its personal part
+ * sealed to the organisation; then stale files (recordings the box no
+ * longer holds, leftovers of a cut, playable copies left by a version-1
+ * box) removed.
  *
  * A step moves at most DR_EXPORT_CHUNK bytes, so the event loop stays
  * responsive (the button, the light) during a long export.
@@ -23,6 +29,7 @@
 #include <sodium.h>
 
 #include "export/export_priv.h"
+#include "seal/seal.h"
 
 #define DR_EXPORT_CHUNK (1u << 20)
 
@@ -94,7 +101,9 @@ int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_ru
 			       dr_store_errmsg(x->store));
 		goto err_free;
 	}
-	if (!(run->buf = malloc(DR_EXPORT_CHUNK)) || (run->n && !(run->ok = calloc(run->n, 1)))) {
+	/* aligned for O_DIRECT reads (open_back) */
+	if (!(run->buf = aligned_alloc(4096, DR_EXPORT_CHUNK)) ||
+	    (run->n && !(run->ok = calloc(run->n, 1)))) {
 		r = -ENOMEM;
 		goto err_free;
 	}
@@ -142,8 +151,8 @@ void dr_export_run_free(struct dr_export_run *run)
 
 static void names(const struct dr_store_export_rec *r, char fin[64], char tmp[64])
 {
-	snprintf(fin, 64, "%s.opus", r->rec.id);
-	snprintf(tmp, 64, "%s.opus.tmp", r->rec.id);
+	snprintf(fin, 64, "%s.opus.sealed", r->rec.id);
+	snprintf(tmp, 64, "%s.opus.sealed.tmp", r->rec.id);
 }
 
 /* Reads a chunk into the hash; 1 more, 0 at the end, -errno. */
@@ -182,6 +191,12 @@ static int open_back(int dirfd, const char *name, uint64_t *size)
 		return -EBADMSG;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	/* Straight from the device where the filesystem allows it (vfat,
+	 * exfat, ext4 do); otherwise the pages just dropped make the reads go
+	 * to the stick. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_DIRECT);
 	*size = (uint64_t)st.st_size;
 	return fd;
 }
@@ -243,6 +258,13 @@ static int start_copy(struct dr_export_run *run)
 	run->src = open(r->rec.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (run->src < 0)
 		return file_failed(run, -EBADF); /* not a stick error: keep going */
+	/* Only a sealed recording ever goes to a stick: a plain one left from
+	 * before sealing stays on the box (counted as failed) rather than be
+	 * written anywhere a finder could play it. */
+	unsigned char head[8];
+	ssize_t hn = pread(run->src, head, sizeof(head), 0);
+	if (hn != (ssize_t)sizeof(head) || !dr_seal_is_sealed(head, sizeof(head)))
+		return file_failed(run, -EBADF);
 	if (unlinkat(run->devfd, tmp, 0) < 0 && errno != ENOENT)
 		return file_failed(run, -errno);
 	run->dst = openat(run->devfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -265,6 +287,10 @@ static int step_copy(struct dr_export_run *run)
 		int r = dr_stick_write_all(run->dst, run->buf, (size_t)n);
 		if (r < 0)
 			return file_failed(run, r);
+		/* The stick starts writing this chunk now, while the next is read. */
+		off_t end = lseek(run->dst, 0, SEEK_CUR);
+		if (end >= n)
+			sync_file_range(run->dst, end - n, n, SYNC_FILE_RANGE_WRITE);
 		run->p.bytes_done += (uint64_t)n;
 		return 1;
 	}
@@ -358,10 +384,11 @@ static struct json_object *manifest_rec(const struct dr_store_export_rec *r)
 {
 	struct json_object *o = json_object_new_object();
 	char file[64];
-	snprintf(file, sizeof(file), "%s.opus", r->rec.id);
+	snprintf(file, sizeof(file), "%s.opus.sealed", r->rec.id);
 	bool locked = r->rec.consent_staff != DR_CONSENT_YES;
 	json_object_object_add(o, "id", json_object_new_string(r->rec.id));
 	json_object_object_add(o, "file", json_object_new_string(file));
+	json_object_object_add(o, "media", json_object_new_string("audio"));
 	json_object_object_add(o, "state", json_object_new_string(
 						   r->rec.state == DR_REC_INTERRUPTED ? "interrupted" : "complete"));
 	json_object_object_add(o, "receipt", json_object_new_string(r->rec.receipt));
@@ -382,46 +409,80 @@ static struct json_object *manifest_rec(const struct dr_store_export_rec *r)
 	return o;
 }
 
-static int write_manifest(struct dr_export_run *run, char *err, size_t errlen)
+/* The manifest's bytes: the outer part (what routes and verifies it) and
+ * the sealed part (everything about the residents), sealed to the
+ * organisation. *out is malloc'd, ends with a newline. */
+static int manifest_text(struct dr_export_run *run, char **out, size_t *outlen, unsigned *count)
 {
 	struct dr_export *x = run->x;
 	char hexkey[2 * DR_STICK_PK_LEN + 1];
 	sodium_bin2hex(hexkey, sizeof(hexkey), x->device_pk, sizeof(x->device_pk));
-	struct json_object *m = json_object_new_object();
+	struct json_object *in = json_object_new_object();
 	struct json_object *a = json_object_new_array();
-	if (!m || !a) {
-		json_object_put(m);
+	struct json_object *m = json_object_new_object();
+	char *b64 = NULL;
+	int r = in && a && m ? 0 : -ENOMEM;
+	if (r < 0) {
 		json_object_put(a);
-		return -ENOMEM;
+		goto out;
 	}
 	char created[32];
 	dr_stick_time_format((int64_t)time(NULL), created);
-	json_object_object_add(m, "format", json_object_new_string("diaryroom-manifest"));
-	json_object_object_add(m, "version", json_object_new_int(DR_STICK_FORMAT_VERSION));
-	json_object_object_add(m, "device", json_object_new_string(x->device_id));
-	json_object_object_add(m, "device_key", json_object_new_string(hexkey));
-	json_object_object_add(m, "seq", json_object_new_int64(run->p.seq));
-	json_object_object_add(m, "stick_id", json_object_new_string(run->k->token.stick_id));
-	json_object_object_add(m, "created_utc", json_object_new_string(created));
-	json_object_object_add(m, "complete", json_object_new_boolean(!run->p.stick_full &&
-									 !run->p.files_failed));
-	unsigned count = 0;
+	json_object_object_add(in, "format", json_object_new_string("diaryroom-manifest-contents"));
+	json_object_object_add(in, "version", json_object_new_int(DR_STICK_MANIFEST_VERSION));
+	json_object_object_add(in, "device", json_object_new_string(x->device_id));
+	json_object_object_add(in, "seq", json_object_new_int64(run->p.seq));
+	json_object_object_add(in, "stick_id", json_object_new_string(run->k->token.stick_id));
+	json_object_object_add(in, "created_utc", json_object_new_string(created));
+	json_object_object_add(in, "complete", json_object_new_boolean(!run->p.stick_full &&
+									  !run->p.files_failed));
+	*count = 0;
 	for (size_t i = 0; i < run->n; i++)
 		if (run->ok[i]) {
 			json_object_array_add(a, manifest_rec(&run->recs[i]));
-			count++;
+			(*count)++;
 		}
-	json_object_object_add(m, "recordings", a);
+	json_object_object_add(in, "recordings", a);
+	const char *inner = json_object_to_json_string_ext(in, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE);
+	if ((r = dr_stick_seal(inner, strlen(inner), x->org_pk, &b64)) < 0)
+		goto out;
+	json_object_object_add(m, "format", json_object_new_string("diaryroom-manifest"));
+	json_object_object_add(m, "version", json_object_new_int(DR_STICK_MANIFEST_VERSION));
+	json_object_object_add(m, "device", json_object_new_string(x->device_id));
+	json_object_object_add(m, "device_key", json_object_new_string(hexkey));
+	json_object_object_add(m, "seq", json_object_new_int64(run->p.seq));
+	json_object_object_add(m, "sealed", json_object_new_string(b64));
 	const char *text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
 								   JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t len = strlen(text);
 	char *body = malloc(len + 2);
-	int r = body ? 0 : -ENOMEM;
+	if (!body) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(body, text, len);
+	body[len++] = '\n';
+	*out = body;
+	*outlen = len;
+out:
+	json_object_put(in);
+	json_object_put(m);
+	free(b64);
+	return r;
+}
+
+static int write_manifest(struct dr_export_run *run, char *err, size_t errlen)
+{
+	struct dr_export *x = run->x;
+	char *body = NULL;
+	size_t len = 0;
+	unsigned count = 0;
+	int r = manifest_text(run, &body, &len, &count);
 	uint8_t sig[DR_STICK_SIG_LEN], d[32];
 	char mh[65], e[384];
+	snprintf(e, sizeof(e), "%s", r < 0 ? strerror(-r) : "");
 	if (r == 0) {
-		memcpy(body, text, len);
-		body[len++] = '\n';
 		dr_stick_sign((const uint8_t *)body, len, sig, x->device_sk);
 		crypto_generichash(d, sizeof(d), (const uint8_t *)body, len, NULL, 0);
 		sodium_bin2hex(mh, sizeof(mh), d, sizeof(d));
@@ -431,7 +492,6 @@ static int write_manifest(struct dr_export_run *run, char *err, size_t errlen)
 		if (r == 0)
 			r = dr_stick_write_atomic(run->devfd, "manifest.json", body, len, e, sizeof(e));
 	}
-	json_object_put(m);
 	free(body);
 	if (r < 0)
 		return dr_export_fail(err, errlen, r, "export: %s", e);
@@ -477,9 +537,11 @@ static void clean_stale(struct dr_export_run *run)
 	while ((de = readdir(d))) {
 		const char *nm = de->d_name;
 		size_t l = strlen(nm);
-		bool opus = l == DR_STICK_ID_HEX + 5 && !strcmp(nm + DR_STICK_ID_HEX, ".opus");
+		bool opus = l == DR_STICK_ID_HEX + 12 && !strcmp(nm + DR_STICK_ID_HEX, ".opus.sealed");
 		bool tmp = l > 4 && !strcmp(nm + l - 4, ".tmp");
-		if (!opus && !tmp)
+		/* a playable copy a version-1 box left: never kept on a stick */
+		bool plain = l == DR_STICK_ID_HEX + 5 && !strcmp(nm + DR_STICK_ID_HEX, ".opus");
+		if (!opus && !tmp && !plain)
 			continue;
 		if (opus && listed(run, nm))
 			continue;

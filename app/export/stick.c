@@ -149,9 +149,19 @@ int dr_export_stick_open(struct dr_export *x, const char *mount_dir, int64_t box
 		dr_export_fail(err, errlen, r, "staff token refused: %s", e);
 		goto err_free;
 	}
-	/* the box's clock may be unset: the token is at least as new as its
-	 * own issue time */
-	int64_t now = box_now > k->token.issued ? box_now : k->token.issued;
+	/* not the box's clock, which may be unset or wrong: the time the box
+	 * can justify without a forward move no later signed time confirmed
+	 * (a wrong stick cannot make a correct one look expired), and the
+	 * token is at least as new as its own issue time */
+	(void)box_now;
+	struct dr_store_clock ck;
+	if ((r = dr_store_clock_get(x->store, &ck)) < 0) {
+		dr_export_fail(err, errlen, r, "cannot read the box's record of time: %s",
+			       dr_store_errmsg(x->store));
+		goto err_free;
+	}
+	int64_t lower = dr_export_clock_justified(&ck, true);
+	int64_t now = lower > k->token.issued ? lower : k->token.issued;
 	if (now >= k->token.expires) {
 		char t[32];
 		dr_stick_time_format(k->token.expires, t);
@@ -237,49 +247,114 @@ static int load_receipt(struct dr_stick *k, struct dr_receipt **out, int *dirfd,
 		close(dfd);
 		return dr_export_fail(err, errlen, r, "receipt refused: %s", e);
 	}
-	r = dr_receipt_parse(b, len, out, e, sizeof(e));
+	/* sealed to this box: only its device key opens it */
+	r = dr_receipt_open(b, len, k->x->device_pk, k->x->device_sk, out, e, sizeof(e));
 	free(b);
 	if (r < 0) {
 		close(dfd);
 		return dr_export_fail(err, errlen, r, "receipt refused: %s", e);
 	}
-	if (strcmp((*out)->device, k->x->device_id)) {
-		r = dr_export_fail(err, errlen, -EXDEV,
-				   "receipt refused: it is for box %s, this is box %s",
-				   (*out)->device, k->x->device_id);
-		dr_receipt_free(*out);
-		*out = NULL;
-		close(dfd);
-		return r;
-	}
 	*dirfd = dfd;
 	return 1;
 }
 
-int dr_export_clock_check(struct dr_export *x, struct dr_stick *k, int64_t box_now,
-			  int64_t *set_to, char *err, size_t errlen)
+/* Does this receipt answer the box's last finished, unanswered export (so
+ * it was signed after that export, and will be applied)? */
+static bool receipt_fresh(struct dr_export *x, const struct dr_receipt *rc)
 {
-	if (!x || !k || !set_to)
+	int64_t last = 0;
+	char mh[65];
+	return dr_store_receipt_last_seq(x->store, &last) == 0 && rc->manifest_seq > last &&
+	       dr_store_export_lookup(x->store, rc->manifest_seq, mh) == 0 &&
+	       !strcmp(mh, rc->manifest_blake2b);
+}
+
+/* Judges one signed time; a refusal is audited and reported in res. */
+static int judge_one(struct dr_export *x, struct dr_store_clock *c, int64_t s,
+		     const uint64_t *export_run_ms, const char *what,
+		     struct dr_export_clock_result *res, char *err, size_t errlen)
+{
+	struct dr_clock_judgement j;
+	dr_export_clock_judge(c, s, export_run_ms, &j);
+	char st[32], jt[32], lt[32], detail[256];
+	dr_stick_time_format(s, st);
+	dr_stick_time_format(j.justified, jt);
+	dr_stick_time_format(j.lower, lt);
+	if (j.verdict == DR_CLOCK_AHEAD || j.verdict == DR_CLOCK_BEHIND) {
+		res->refused++;
+		if (j.verdict == DR_CLOCK_AHEAD)
+			snprintf(res->reason, sizeof(res->reason),
+				 "the %s's signed time %s is more than %lld days past the time the box "
+				 "can justify (%s): not believed, the clock is not moved",
+				 what, st, (long long)((j.bound - j.justified) / 86400), jt);
+		else
+			snprintf(res->reason, sizeof(res->reason),
+				 "the %s's signed time %s is years before the time the box can "
+				 "justify (%s): not believed, the clock is not moved",
+				 what, st, lt);
+		int r = dr_store_audit(x->store, NULL, "clock_refused", res->reason);
+		if (r < 0)
+			return dr_export_fail(err, errlen, r, "cannot record the clock check: %s",
+					      dr_store_errmsg(x->store));
+		return 0;
+	}
+	if (!j.changed)
+		return 0;
+	static const char *const names[] = {"agrees", "forward", "old", "back", "ahead", "behind"};
+	snprintf(detail, sizeof(detail), "%s signed time %s %s (the box could justify %s)", what,
+		 st, names[j.verdict], jt);
+	char e[384];
+	int r = dr_store_clock_put(x->store, &j.after,
+				   j.verdict == DR_CLOCK_BACK ? "clock_back" : "clock_trusted", detail, e,
+				   sizeof(e));
+	if (r < 0)
+		return dr_export_fail(err, errlen, r, "cannot record the clock check: %s", e);
+	if (j.verdict == DR_CLOCK_BACK)
+		res->moved_back = true;
+	*c = j.after;
+	return 0;
+}
+
+int dr_export_clock_check(struct dr_export *x, struct dr_stick *k, int64_t box_now,
+			  struct dr_export_clock_result *res, char *err, size_t errlen)
+{
+	if (!x || !k || !res)
 		return -EINVAL;
-	int64_t pc = k->token.issued;
+	memset(res, 0, sizeof(*res));
+	struct dr_store_clock c;
+	int r = dr_store_clock_get(x->store, &c);
+	if (r < 0)
+		return dr_export_fail(err, errlen, r, "cannot read the box's record of time: %s",
+				      dr_store_errmsg(x->store));
+	if ((r = judge_one(x, &c, k->token.issued, NULL, "token", res, err, errlen)) < 0)
+		return r;
 	struct dr_receipt *rc = NULL;
 	int dfd = -1;
 	char e[384];
-	if (load_receipt(k, &rc, &dfd, e, sizeof(e)) > 0 && rc->issued > pc)
-		pc = rc->issued;
+	if (load_receipt(k, &rc, &dfd, e, sizeof(e)) > 0 && receipt_fresh(x, rc)) {
+		uint64_t at;
+		bool known = dr_store_export_run_ms(x->store, rc->manifest_seq, &at) == 0;
+		r = judge_one(x, &c, rc->issued, known ? &at : NULL, "receipt", res, err, errlen);
+	}
 	dr_receipt_free(rc);
 	if (dfd >= 0)
 		close(dfd);
-	bool correct = box_now < DR_EXPORT_CLOCK_UNSET || box_now + DR_EXPORT_CLOCK_SLACK_S < pc;
+	if (r < 0)
+		return r;
+	int64_t t = dr_export_clock_justified(&c, false);
+	int64_t allowance = c.trusted ? DR_EXPORT_CLOCK_ALLOWANCE_S : DR_EXPORT_CLOCK_FIRST_ALLOWANCE_S;
+	res->trusted = t;
+	bool set = box_now < DR_EXPORT_CLOCK_UNSET || box_now + DR_EXPORT_CLOCK_SLACK_S < t ||
+		   box_now > t + allowance || res->moved_back;
 	char now[32];
-	dr_stick_time_format(correct ? pc : box_now, now);
+	dr_stick_time_format(set ? t : box_now, now);
 	char detail[96];
 	snprintf(detail, sizeof(detail), "staff stick %s", k->token.stick_id);
-	int r = dr_store_clock_checked(x->store, correct, now, detail, e, sizeof(e));
+	r = dr_store_clock_checked(x->store, set, now, detail, e, sizeof(e));
 	if (r < 0)
 		return dr_export_fail(err, errlen, r, "cannot record the clock check: %s", e);
-	*set_to = correct ? pc : 0;
-	return correct ? 1 : 0;
+	res->set_to = set ? t : 0;
+	return set ? 1 : 0;
 }
 
 int dr_export_apply_receipt(struct dr_export *x, struct dr_stick *k,
@@ -349,10 +424,10 @@ int dr_export_apply_receipt(struct dr_export *x, struct dr_stick *k,
 	/* then what the archive holds: deleted from the box (after the
 	 * withdrawals and consent changes, which need the recording held) */
 	for (size_t i = 0; i < rc->n_held; i++) {
-		if (rc->held[i].receipt[0] &&
-		    (r = dr_store_hold_receipt(x->store, rc->held[i].receipt, "archive", e,
-					       sizeof(e))) < 0)
-			goto err_store;
+		/* the number of a recording confirmed here starts resting
+		 * (dr_store_confirm_delete); a number listed for a recording this
+		 * box does not hold changes nothing, so a receipt claiming every
+		 * number cannot stop the box giving numbers */
 		r = dr_store_confirm_delete(x->store, rc->held[i].id, rc->held[i].blake2b,
 					    rc->manifest_seq, e, sizeof(e));
 		if (r == -EBADMSG)

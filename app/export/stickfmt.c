@@ -216,9 +216,11 @@ static int copy_str(char *dst, size_t dstlen, const char *src)
 	return 0;
 }
 
-/* The "format" and "version" every file carries. */
-static int check_header(struct json_object *o, const char *format, const char *what, char *err,
-			size_t errlen)
+/* The "format" and "version" every file carries. older/newer: what to do
+ * about a file of an older or newer version (which program to update). */
+static int check_header_v(struct json_object *o, const char *format, int64_t version,
+			  const char *what, const char *older, const char *newer, char *err,
+			  size_t errlen)
 {
 	const char *f = get_str(o, "format", 64);
 	int64_t v;
@@ -226,10 +228,126 @@ static int check_header(struct json_object *o, const char *format, const char *w
 		return fail(err, errlen, "%s: not a %s file", what, format);
 	if (get_int(o, "version", 1, 1000000, &v) < 0)
 		return fail(err, errlen, "%s: no format version", what);
-	if (v != DR_STICK_FORMAT_VERSION)
-		return fail(err, errlen, "%s: format version %lld, this box reads version %d", what,
-			    (long long)v, DR_STICK_FORMAT_VERSION);
+	if (v != version)
+		return fail(err, errlen, "%s: format version %lld, this program reads version %lld: %s",
+			    what, (long long)v, (long long)version, v < version ? older : newer);
 	return 0;
+}
+
+static int check_header(struct json_object *o, const char *format, int64_t version,
+			const char *what, char *err, size_t errlen)
+{
+	return check_header_v(o, format, version, what, "made by an older diaryroom-admin: update it",
+			      "update this program", err, errlen);
+}
+
+/* Only these members (a sealed file's outer part carries nothing else). */
+static bool only_keys(struct json_object *o, const char *const *keys)
+{
+	json_object_object_foreach(o, k, v)
+	{
+		(void)v;
+		bool known = false;
+		for (const char *const *p = keys; *p && !known; p++)
+			known = !strcmp(k, *p);
+		if (!known)
+			return false;
+	}
+	return true;
+}
+
+/* ---- sealing to a key pair's holder ---- */
+
+int dr_stick_seal(const void *plain, size_t len, const uint8_t ed_pk[DR_STICK_PK_LEN],
+		  char **b64)
+{
+	if (!plain || !ed_pk || !b64 || len > SIZE_MAX / 2 || sodium_init() < 0)
+		return -EINVAL;
+	*b64 = NULL;
+	uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+	if (crypto_sign_ed25519_pk_to_curve25519(xpk, ed_pk) != 0)
+		return -EINVAL;
+	size_t clen = len + crypto_box_SEALBYTES;
+	uint8_t *c = malloc(clen);
+	size_t blen = sodium_base64_encoded_len(clen, sodium_base64_VARIANT_ORIGINAL);
+	char *b = malloc(blen);
+	if (!c || !b) {
+		free(c);
+		free(b);
+		return -ENOMEM;
+	}
+	if (crypto_box_seal(c, plain, len, xpk) != 0) {
+		free(c);
+		free(b);
+		return -EINVAL;
+	}
+	sodium_bin2base64(b, blen, c, clen, sodium_base64_VARIANT_ORIGINAL);
+	free(c);
+	*b64 = b;
+	return 0;
+}
+
+int dr_stick_unseal(const char *b64, size_t b64len, size_t cap,
+		    const uint8_t ed_pk[DR_STICK_PK_LEN], const uint8_t ed_sk[DR_STICK_SK_LEN],
+		    char **plain, size_t *plen)
+{
+	if (!b64 || !ed_pk || !ed_sk || !plain || !plen || sodium_init() < 0)
+		return -EINVAL;
+	*plain = NULL;
+	*plen = 0;
+	size_t max = b64len / 4 * 3 + 3;
+	if (max > cap + crypto_box_SEALBYTES + 3)
+		return -EBADMSG;
+	uint8_t *c = malloc(max ? max : 1);
+	if (!c)
+		return -ENOMEM;
+	size_t clen = 0;
+	const char *end = NULL;
+	if (sodium_base642bin(c, max, b64, b64len, NULL, &clen, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != b64 + b64len || clen < crypto_box_SEALBYTES ||
+	    clen - crypto_box_SEALBYTES > cap) {
+		free(c);
+		return -EBADMSG;
+	}
+	size_t n = clen - crypto_box_SEALBYTES;
+	uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+	uint8_t *xsk = sodium_malloc(crypto_box_SECRETKEYBYTES);
+	char *p = malloc(n + 1);
+	int r = xsk && p ? 0 : -ENOMEM;
+	if (r == 0 && (crypto_sign_ed25519_pk_to_curve25519(xpk, ed_pk) != 0 ||
+		       crypto_sign_ed25519_sk_to_curve25519(xsk, ed_sk) != 0))
+		r = -EINVAL;
+	if (r == 0 && crypto_box_seal_open((uint8_t *)p, c, clen, xpk, xsk) != 0)
+		r = -EBADMSG;
+	sodium_free(xsk);
+	free(c);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	p[n] = '\0';
+	*plain = p;
+	*plen = n;
+	return 0;
+}
+
+/* The base64 "sealed" member of an outer file. */
+static int get_sealed(struct json_object *o, const char **b64, size_t *len)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, "sealed", &v) || !json_object_is_type(v, json_type_string))
+		return -EBADMSG;
+	*b64 = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
+	return *b64 && *len && strlen(*b64) == *len ? 0 : -EBADMSG;
+}
+
+static void wipe_free(char *p, size_t n)
+{
+	if (p)
+		sodium_memzero(p, n);
+	free(p);
 }
 
 static struct json_object *get_array(struct json_object *o, const char *key, size_t *n)
@@ -259,7 +377,7 @@ int dr_token_parse(const char *buf, size_t len, struct dr_token *t, char *err, s
 	struct json_object *o = parse_object(buf, len, DR_STICK_TOKEN_MAX, what, err, errlen);
 	if (!o)
 		return -EBADMSG;
-	int r = check_header(o, "diaryroom-token", what, err, errlen);
+	int r = check_header(o, "diaryroom-token", DR_STICK_TOKEN_VERSION, what, err, errlen);
 	const char *id = get_str(o, "stick_id", DR_STICK_ID_HEX);
 	const char *name = get_str(o, "name", DR_STICK_NAME_MAX);
 	if (r == 0 && (!dr_stick_hex_ok(id, DR_STICK_ID_HEX) || copy_str(t->stick_id, sizeof(t->stick_id), id)))
@@ -295,7 +413,7 @@ int dr_revocations_parse(const char *buf, size_t len, struct dr_revocations **ou
 	if (!o)
 		return -EBADMSG;
 	struct dr_revocations *rv = calloc(1, sizeof(*rv));
-	int r = rv ? check_header(o, "diaryroom-revocations", what, err, errlen) : -ENOMEM;
+	int r = rv ? check_header(o, "diaryroom-revocations", DR_STICK_REVOKED_VERSION, what, err, errlen) : -ENOMEM;
 	if (r == 0 && (get_int(o, "serial", 1, INT64_MAX, &rv->serial) ||
 		       get_time(o, "issued_utc", &rv->issued)))
 		r = fail(err, errlen, "%s: bad serial or issued_utc", what);
@@ -366,10 +484,10 @@ static int parse_consent_change(struct json_object *e, struct dr_receipt_consent
 	return 0;
 }
 
-int dr_receipt_parse(const char *buf, size_t len, struct dr_receipt **out, char *err,
-		     size_t errlen)
+int dr_receipt_parse_contents(const char *buf, size_t len, struct dr_receipt **out, char *err,
+			      size_t errlen)
 {
-	static const char what[] = "receipt";
+	static const char what[] = "receipt (sealed part)";
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
@@ -377,7 +495,7 @@ int dr_receipt_parse(const char *buf, size_t len, struct dr_receipt **out, char 
 	if (!o)
 		return -EBADMSG;
 	struct dr_receipt *rc = calloc(1, sizeof(*rc));
-	int r = rc ? check_header(o, "diaryroom-receipt", what, err, errlen) : -ENOMEM;
+	int r = rc ? check_header(o, "diaryroom-receipt-contents", DR_STICK_RECEIPT_VERSION, what, err, errlen) : -ENOMEM;
 	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
 	const char *mh = get_str(o, "manifest_blake2b", 64);
 	if (r == 0 && (!dr_stick_hex_ok(dev, DR_DEVICE_ID_HEX) || !dr_stick_hex_ok(mh, 64) ||
@@ -424,6 +542,91 @@ int dr_receipt_parse(const char *buf, size_t len, struct dr_receipt **out, char 
 	return 0;
 }
 
+static const char *const receipt_outer_keys[] = {"format", "version", "device", "sealed", NULL};
+
+/* The outer receipt: o (the caller puts it) and its device. */
+static struct json_object *receipt_outer(const char *buf, size_t len, char device[DR_DEVICE_ID_HEX + 1],
+					 char *err, size_t errlen)
+{
+	static const char what[] = "receipt";
+	struct json_object *o = parse_object(buf, len, DR_STICK_RECEIPT_MAX, what, err, errlen);
+	if (!o)
+		return NULL;
+	int r = check_header_v(o, "diaryroom-receipt", DR_STICK_RECEIPT_VERSION, what,
+			       "made by an older diaryroom-admin: update diaryroom-admin on the "
+			       "office PC",
+			       "made by a newer diaryroom-admin: update this box's software", err,
+			       errlen);
+	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
+	if (r == 0 && !dr_stick_hex_ok(dev, DR_DEVICE_ID_HEX))
+		r = fail(err, errlen, "%s: bad device", what);
+	if (r == 0 && !only_keys(o, receipt_outer_keys))
+		r = fail(err, errlen, "%s: unexpected member outside the sealed part", what);
+	if (r < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	memcpy(device, dev, DR_DEVICE_ID_HEX + 1);
+	return o;
+}
+
+int dr_receipt_parse_outer(const char *buf, size_t len, char device[DR_DEVICE_ID_HEX + 1],
+			   char *err, size_t errlen)
+{
+	if (!device)
+		return -EINVAL;
+	struct json_object *o = receipt_outer(buf, len, device, err, errlen);
+	const char *b64;
+	size_t blen;
+	int r = o ? 0 : -EBADMSG;
+	if (r == 0 && get_sealed(o, &b64, &blen) < 0)
+		r = fail(err, errlen, "receipt: no sealed part");
+	json_object_put(o);
+	return r;
+}
+
+int dr_receipt_open(const char *buf, size_t len, const uint8_t device_pk[DR_STICK_PK_LEN],
+		    const uint8_t device_sk[DR_STICK_SK_LEN], struct dr_receipt **out, char *err,
+		    size_t errlen)
+{
+	if (!out || !device_pk || !device_sk)
+		return -EINVAL;
+	*out = NULL;
+	char dev[DR_DEVICE_ID_HEX + 1], mine[DR_DEVICE_ID_HEX + 1];
+	struct json_object *o = receipt_outer(buf, len, dev, err, errlen);
+	if (!o)
+		return -EBADMSG;
+	dr_stick_device_id(device_pk, mine);
+	const char *b64;
+	size_t blen;
+	char *plain = NULL;
+	size_t plen = 0;
+	int r = 0;
+	if (strcmp(dev, mine)) {
+		if (err && errlen)
+			snprintf(err, errlen, "it is for box %s, this is box %s", dev, mine);
+		r = -EXDEV;
+	} else if (get_sealed(o, &b64, &blen) < 0) {
+		r = fail(err, errlen, "receipt: no sealed part");
+	} else if ((r = dr_stick_unseal(b64, blen, DR_STICK_RECEIPT_MAX, device_pk, device_sk,
+					&plain, &plen)) < 0) {
+		if (r == -EBADMSG)
+			fail(err, errlen, "receipt: its sealed part does not open with this box's key "
+					  "(sealed for another box, or altered)");
+	}
+	json_object_put(o);
+	if (r < 0)
+		return r;
+	r = dr_receipt_parse_contents(plain, plen, out, err, errlen);
+	wipe_free(plain, plen);
+	if (r == 0 && strcmp((*out)->device, dev)) {
+		dr_receipt_free(*out);
+		*out = NULL;
+		r = fail(err, errlen, "receipt: its sealed part names another box than %s", dev);
+	}
+	return r;
+}
+
 void dr_manifest_free(struct dr_manifest *m)
 {
 	if (!m)
@@ -439,15 +642,16 @@ static int parse_mrec(struct json_object *e, struct dr_manifest_rec *m)
 	const char *id = get_str(e, "id", DR_STICK_ID_HEX);
 	const char *file = get_str(e, "file", sizeof(m->file) - 1);
 	const char *state = get_str(e, "state", 15);
+	const char *media = get_str(e, "media", sizeof(m->media) - 1);
 	const char *rc = get_str(e, "receipt", 4);
 	const char *hash = get_str(e, "blake2b", 64);
 	int64_t dur, size;
 	if (!dr_stick_hex_ok(id, DR_STICK_ID_HEX) || !dr_stick_hex_ok(hash, 64) || !file || !state ||
-	    !rc)
+	    !rc || !media || strcmp(media, "audio"))
 		return -EBADMSG;
 	/* the file name is derived, never taken from the stick as a path */
 	char want[sizeof(m->file)];
-	snprintf(want, sizeof(want), "%s.opus", id);
+	snprintf(want, sizeof(want), "%s.opus.sealed", id);
 	if (strcmp(file, want) || (strcmp(state, "complete") && strcmp(state, "interrupted")))
 		return -EBADMSG;
 	if (rc[0] && !dr_stick_receipt_ok(rc))
@@ -463,6 +667,7 @@ static int parse_mrec(struct json_object *e, struct dr_manifest_rec *m)
 	memcpy(m->id, id, DR_STICK_ID_HEX + 1);
 	memcpy(m->file, file, strlen(file) + 1);
 	memcpy(m->state, state, strlen(state) + 1);
+	memcpy(m->media, media, strlen(media) + 1);
 	memcpy(m->receipt, rc, strlen(rc) + 1);
 	memcpy(m->blake2b, hash, 65);
 	m->duration_ms = (uint64_t)dur;
@@ -473,32 +678,113 @@ static int parse_mrec(struct json_object *e, struct dr_manifest_rec *m)
 	return 0;
 }
 
-int dr_manifest_parse(const char *buf, size_t len, struct dr_manifest **out, char *err,
-		      size_t errlen)
+static const char *const manifest_outer_keys[] = {"format", "version", "device", "device_key",
+							 "seq", "sealed", NULL};
+
+/* The outer manifest into a new *out; o is returned for its sealed part. */
+static struct json_object *manifest_outer(const char *buf, size_t len, struct dr_manifest **out,
+					  char *err, size_t errlen)
 {
 	static const char what[] = "manifest";
-	if (!out)
-		return -EINVAL;
 	*out = NULL;
 	struct json_object *o = parse_object(buf, len, DR_STICK_MANIFEST_MAX, what, err, errlen);
 	if (!o)
-		return -EBADMSG;
+		return NULL;
 	struct dr_manifest *m = calloc(1, sizeof(*m));
-	int r = m ? check_header(o, "diaryroom-manifest", what, err, errlen) : -ENOMEM;
+	int r = m ? check_header_v(o, "diaryroom-manifest", DR_STICK_MANIFEST_VERSION, what,
+				   "written by a box with older software (its recordings are not "
+				   "sealed): update the box's software, then export again",
+				   "written by a box with newer software: update diaryroom-admin",
+				   err, errlen)
+		  : -ENOMEM;
 	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
 	const char *key = get_str(o, "device_key", 2 * DR_STICK_PK_LEN);
-	const char *stick = get_str(o, "stick_id", DR_STICK_ID_HEX);
-	const char *created = get_str(o, "created_utc", 39);
+	const char *b64;
+	size_t blen;
 	if (r == 0 && (!dr_stick_hex_ok(dev, DR_DEVICE_ID_HEX) ||
 		       !dr_stick_hex_ok(key, 2 * DR_STICK_PK_LEN) ||
-		       !dr_stick_hex_ok(stick, DR_STICK_ID_HEX) || !created ||
-		       get_int(o, "seq", 1, INT64_MAX, &m->seq)))
-		r = fail(err, errlen, "%s: bad device, device_key, stick_id, created_utc or seq", what);
+		       get_int(o, "seq", 1, INT64_MAX, &m->seq) || get_sealed(o, &b64, &blen)))
+		r = fail(err, errlen, "%s: bad device, device_key, seq or sealed part", what);
 	if (r == 0 && strncmp(dev, key, DR_DEVICE_ID_HEX))
 		r = fail(err, errlen, "%s: device id does not match its key", what);
+	if (r == 0 && !only_keys(o, manifest_outer_keys))
+		r = fail(err, errlen, "%s: unexpected member outside the sealed part", what);
+	if (r < 0) {
+		dr_manifest_free(m);
+		json_object_put(o);
+		return NULL;
+	}
+	memcpy(m->device, dev, DR_DEVICE_ID_HEX + 1);
+	memcpy(m->device_key, key, 2 * DR_STICK_PK_LEN + 1);
+	*out = m;
+	return o;
+}
+
+int dr_manifest_parse_outer(const char *buf, size_t len, struct dr_manifest **out, char *err,
+			    size_t errlen)
+{
+	if (!out)
+		return -EINVAL;
+	struct json_object *o = manifest_outer(buf, len, out, err, errlen);
+	json_object_put(o);
+	return o ? 0 : -EBADMSG;
+}
+
+int dr_manifest_open(const char *buf, size_t len, const uint8_t org_pk[DR_STICK_PK_LEN],
+		     const uint8_t org_sk[DR_STICK_SK_LEN], struct dr_manifest **out, char *err,
+		     size_t errlen)
+{
+	if (!out || !org_pk || !org_sk)
+		return -EINVAL;
+	struct dr_manifest *m;
+	struct json_object *o = manifest_outer(buf, len, &m, err, errlen);
+	*out = NULL;
+	if (!o)
+		return -EBADMSG;
+	const char *b64 = NULL;
+	size_t blen = 0;
+	char *plain = NULL;
+	size_t plen = 0;
+	get_sealed(o, &b64, &blen);
+	int r = dr_stick_unseal(b64, blen, DR_STICK_MANIFEST_MAX, org_pk, org_sk, &plain, &plen);
+	json_object_put(o);
+	if (r == -EBADMSG)
+		fail(err, errlen, "manifest: its sealed part does not open with this organisation's "
+				  "key (sealed for another organisation, or altered)");
+	if (r == 0)
+		r = dr_manifest_parse_contents(plain, plen, m, err, errlen);
+	wipe_free(plain, plen);
+	if (r < 0) {
+		dr_manifest_free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+int dr_manifest_parse_contents(const char *buf, size_t len, struct dr_manifest *m, char *err,
+			       size_t errlen)
+{
+	static const char what[] = "manifest (sealed part)";
+	if (!m || m->opened)
+		return -EINVAL;
+	struct json_object *o = parse_object(buf, len, DR_STICK_MANIFEST_MAX, what, err, errlen);
+	if (!o)
+		return -EBADMSG;
+	int r = check_header(o, "diaryroom-manifest-contents", DR_STICK_MANIFEST_VERSION, what, err,
+			     errlen);
+	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
+	const char *stick = get_str(o, "stick_id", DR_STICK_ID_HEX);
+	const char *created = get_str(o, "created_utc", 39);
+	int64_t seq = 0;
+	if (r == 0 && (!dr_stick_hex_ok(dev, DR_DEVICE_ID_HEX) ||
+		       !dr_stick_hex_ok(stick, DR_STICK_ID_HEX) || !created ||
+		       get_int(o, "seq", 1, INT64_MAX, &seq) ||
+		       get_bool(o, "complete", &m->complete)))
+		r = fail(err, errlen, "%s: bad device, stick_id, created_utc, seq or complete", what);
+	if (r == 0 && (strcmp(dev, m->device) || seq != m->seq))
+		r = fail(err, errlen, "%s: its device or seq is not the outer file's", what);
 	if (r == 0) {
-		memcpy(m->device, dev, DR_DEVICE_ID_HEX + 1);
-		memcpy(m->device_key, key, 2 * DR_STICK_PK_LEN + 1);
 		memcpy(m->stick_id, stick, DR_STICK_ID_HEX + 1);
 		snprintf(m->created_utc, sizeof(m->created_utc), "%s", created);
 	}
@@ -518,9 +804,11 @@ int dr_manifest_parse(const char *buf, size_t len, struct dr_manifest **out, cha
 					 m->recs[i].id);
 	json_object_put(o);
 	if (r < 0) {
-		dr_manifest_free(m);
+		free(m->recs);
+		m->recs = NULL;
+		m->n = 0;
 		return r;
 	}
-	*out = m;
+	m->opened = true;
 	return 0;
 }

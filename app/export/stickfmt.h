@@ -12,6 +12,12 @@
  *
  * Signatures are Ed25519 (libsodium crypto_sign_detached) over the exact
  * bytes of the .json file, stored as the 64 raw bytes of the .sig file.
+ *
+ * Format version 2 seals the personal part of the manifest (box -> PC) to
+ * the organisation and of the receipt (PC -> box) to the box
+ * (crypto_box_seal to the X25519 form of the recipient's Ed25519 key, in a
+ * base64 "sealed" member); the outer file keeps only what routes and
+ * verifies it. Tokens and revocation lists are unchanged (version 1).
  */
 #ifndef DR_STICKFMT_H
 #define DR_STICKFMT_H
@@ -20,7 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DR_STICK_FORMAT_VERSION 1
+/* Format versions, per file (docs/stick-format.md). */
+#define DR_STICK_TOKEN_VERSION 1
+#define DR_STICK_REVOKED_VERSION 1
+#define DR_STICK_MANIFEST_VERSION 2
+#define DR_STICK_RECEIPT_VERSION 2
 #define DR_STICK_TOP "DIARYRM"
 
 /* Size caps: a file larger than this is refused before it is read. */
@@ -52,6 +62,22 @@ void dr_stick_sign(const uint8_t *data, size_t len, uint8_t sig[DR_STICK_SIG_LEN
 		   const uint8_t sk[DR_STICK_SK_LEN]);
 /* The device id of a device public key (16 hex + NUL). */
 void dr_stick_device_id(const uint8_t pk[DR_STICK_PK_LEN], char id[DR_DEVICE_ID_HEX + 1]);
+
+/*
+ * Sealing a file's personal part to the holder of an Ed25519 key pair
+ * (crypto_box_seal to its X25519 form). dr_stick_seal: *b64 (malloc'd,
+ * NUL-terminated, standard base64 with padding) is the sealed plain.
+ * dr_stick_unseal: *plain (malloc'd, NUL-terminated, plen without the NUL;
+ * the caller wipes and frees it) from exactly b64len characters of strict
+ * base64; -EBADMSG if it is not base64, too large (over cap bytes opened) or
+ * does not open with this key pair (sealed to someone else, or altered).
+ * The X25519 secret lives in locked memory and is wiped.
+ */
+int dr_stick_seal(const void *plain, size_t len, const uint8_t ed_pk[DR_STICK_PK_LEN],
+		  char **b64);
+int dr_stick_unseal(const char *b64, size_t b64len, size_t cap,
+		    const uint8_t ed_pk[DR_STICK_PK_LEN], const uint8_t ed_sk[DR_STICK_SK_LEN],
+		    char **plain, size_t *plen);
 
 /* token.json: the organisation's authorisation of one staff stick. */
 struct dr_token {
@@ -100,21 +126,34 @@ struct dr_receipt {
 	struct dr_receipt_withdraw *withdraw;
 	struct dr_receipt_consent *consent;
 };
-int dr_receipt_parse(const char *buf, size_t len, struct dr_receipt **out, char *err,
-		     size_t errlen);
+/* The receipt as the box reads it: the outer file (format, version 2,
+ * device, sealed) is checked, -EXDEV if it is for another box than the one
+ * whose key pair is given, and its sealed part opened with that key pair
+ * (the box's device key) and parsed with dr_receipt_parse_contents; the
+ * device inside must be the outer one. */
+int dr_receipt_open(const char *buf, size_t len, const uint8_t device_pk[DR_STICK_PK_LEN],
+		    const uint8_t device_sk[DR_STICK_SK_LEN], struct dr_receipt **out, char *err,
+		    size_t errlen);
+/* The outer file alone (no key): its device (16 hex + NUL). */
+int dr_receipt_parse_outer(const char *buf, size_t len, char device[DR_DEVICE_ID_HEX + 1],
+			   char *err, size_t errlen);
+/* The sealed part once opened: "diaryroom-receipt-contents", version 2. */
+int dr_receipt_parse_contents(const char *buf, size_t len, struct dr_receipt **out, char *err,
+			      size_t errlen);
 void dr_receipt_free(struct dr_receipt *r);
 
 /* export/<device>/manifest.json: what the box put on the stick. */
 struct dr_manifest_rec {
 	char id[DR_STICK_ID_HEX + 1];
-	char file[DR_STICK_ID_HEX + 6]; /* "<id>.opus" */
-	char state[16];                 /* complete | interrupted */
+	char file[DR_STICK_ID_HEX + 13]; /* "<id>.opus.sealed" */
+	char media[8];                   /* "audio" */
+	char state[16];                  /* complete | interrupted */
 	char receipt[5];
 	char start_utc[40];
 	char end_utc[40];
 	uint64_t duration_ms;
-	uint64_t size;
-	char blake2b[65];
+	uint64_t size;     /* of the sealed file */
+	char blake2b[65];  /* BLAKE2b-256 of the sealed file, as the box holds it */
 	int consent_staff, consent_share; /* -1, 0, 1 */
 	bool locked;
 	bool time_uncertain;
@@ -125,11 +164,25 @@ struct dr_manifest {
 	int64_t seq;
 	char stick_id[DR_STICK_ID_HEX + 1];
 	char created_utc[40];
+	bool complete;
+	bool opened; /* the sealed part was opened (the fields below are set) */
 	size_t n;
 	struct dr_manifest_rec *recs;
 };
-int dr_manifest_parse(const char *buf, size_t len, struct dr_manifest **out, char *err,
-		      size_t errlen);
+/* The outer manifest alone (no key): device, device_key, seq; m->opened is
+ * false and nothing of the sealed part is known. */
+int dr_manifest_parse_outer(const char *buf, size_t len, struct dr_manifest **out, char *err,
+			    size_t errlen);
+/* The whole manifest (the PC): the outer file, then its sealed part opened
+ * with the organisation's key pair and parsed (its device and seq must be
+ * the outer ones). */
+int dr_manifest_open(const char *buf, size_t len, const uint8_t org_pk[DR_STICK_PK_LEN],
+		     const uint8_t org_sk[DR_STICK_SK_LEN], struct dr_manifest **out, char *err,
+		     size_t errlen);
+/* The sealed part once opened ("diaryroom-manifest-contents", version 2)
+ * into m, which holds the outer file's fields. */
+int dr_manifest_parse_contents(const char *buf, size_t len, struct dr_manifest *m, char *err,
+			       size_t errlen);
 void dr_manifest_free(struct dr_manifest *m);
 
 /* consent word <-> value: "yes" 1, "no" 0, "unanswered" -1; -1 on parse error

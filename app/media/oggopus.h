@@ -38,7 +38,7 @@ struct dr_oggopus_params {
 
 /* Fills the defaults above. */
 void dr_oggopus_params_default(struct dr_oggopus_params *p);
-/* (Added.) 0 if dr_oggopus_new would accept p, else -EINVAL. */
+/* 0 if dr_oggopus_new would accept p, else -EINVAL. */
 int dr_oggopus_params_check(const struct dr_oggopus_params *p);
 
 struct dr_oggopus;

@@ -2,7 +2,7 @@
 /*
  * dr_sink: where encoded bytes go. Like libopusenc's callbacks: the encoder
  * writes through this struct, so a durable file, a memory buffer, a test sink
- * that stalls, or (later) an encrypting layer can sit behind it.
+ * that stalls, or the sealing layer (app/seal/seal.h) can sit behind it.
  *
  * All callbacks return 0 or a negative errno.
  */
@@ -19,6 +19,13 @@ struct dr_sink_ops {
 	int (*sync)(void *user);
 	/* Flush, sync and release. Called exactly once; user is invalid after. */
 	int (*close)(void *user);
+	/* Optional (NULL: not interested): the media position, in 48 kHz
+	 * samples, that everything written so far reaches (what the file would
+	 * decode to if it ended here). Called by the encoder just before each
+	 * sync. The sealing sink (app/seal) records it
+	 * in clear beside each sealed message, so the box can tell how much a
+	 * repaired file holds without the key. */
+	int (*position)(void *user, uint64_t samples);
 };
 
 struct dr_sink {
@@ -49,7 +56,7 @@ int dr_sync_parent_dir(const char *path);
  * (dirlen bytes). -ENAMETOOLONG if it does not fit. */
 int dr_parent_dir(const char *path, char *dir, size_t dirlen);
 
-/* (Added.) If `sink` is a file sink, also count into `watcher` from now on
+/* If `sink` is a file sink, also count into `watcher` from now on
  * (as well as into the `stats` given at open); watcher must outlive the
  * sink. -EINVAL if it is some other sink. The recorder uses this to report
  * the counters of whatever file sink it was handed. */

@@ -28,6 +28,9 @@
 
 #define DR_STORE_ID_LEN 32 /* hex characters, not counting the NUL */
 #define DR_STORE_RECEIPT_LEN 4 /* decimal digits */
+/* A number that left the box rests this long (running time) before it can
+ * be given again while free numbers remain (dr_store_assign_receipt). */
+#define DR_STORE_RECEIPT_REST_DAYS 366
 
 /* A consent answer. Unanswered is as good as no: a recording whose
  * consent_staff is not YES is locked (never played to staff). */
@@ -85,11 +88,16 @@ int dr_store_each(struct dr_store *s, enum dr_rec_state state,
 		  int (*fn)(void *user, const struct dr_store_rec *rec), void *user);
 int dr_store_get(struct dr_store *s, const char *id, struct dr_store_rec *rec);
 
-/* Gives a kept recording its receipt number: 4 random digits (libsodium's
- * randombytes_uniform, never sequential), unique among the recordings the
- * box holds and the receipts the archive reported holding. Durable before it
- * returns. A recording that already has one keeps it (returned again).
- * -ENOSPC (with a message) if every number is in use. */
+/* Gives a kept recording its receipt number: 4 digits, 1000..9999, drawn
+ * uniformly (libsodium's randombytes_uniform, never sequential) among the
+ * numbers that are free: not held by a recording the box holds, and not
+ * resting (left the box less than DR_STORE_RECEIPT_REST_DAYS of running time
+ * ago). When none is free, the resting number not held by the box that left
+ * the box longest ago is given (least recently used first; ties drawn at
+ * random). So a number is unique among what the box holds, and numbers never
+ * run out. Durable before it returns. A recording that already has one keeps
+ * it (returned again). -ENOSPC (with a message) only if the box itself holds
+ * 9000 recordings with numbers. */
 int dr_store_assign_receipt(struct dr_store *s, const char *id,
 			    char receipt[DR_STORE_RECEIPT_LEN + 1], char *err, size_t errlen);
 /* Records consent answers, durably and in the audit log, before it returns.
@@ -100,9 +108,12 @@ int dr_store_set_consent(struct dr_store *s, const char *id, enum dr_consent sta
 			 enum dr_consent share, const char *by, char *err, size_t errlen);
 /* The retention rule, the only ground on which the box deletes a recording
  * by itself: every locked recording (complete or interrupted, consent_staff
- * not YES) created more than retention_days ago by the catalogue's clock has
- * its file deleted and its row marked expired, durably and audited. Returns
- * how many expired, or -errno. */
+ * not YES) whose age in the box's running time (dr_store_running_ms() minus
+ * the counter when it was made) has reached retention_days has its row
+ * marked expired and its number set resting, durably and audited, then its
+ * file deleted. The wall clock plays no part: no clock, right or wrong, can
+ * make a recording go earlier; a box switched off keeps its locked recordings
+ * longer by the time it was off. Returns how many expired, or -errno. */
 int dr_store_expire_locked(struct dr_store *s, unsigned retention_days, char *err, size_t errlen);
 
 /* Appends to the audit log (recording id may be NULL). */
@@ -151,6 +162,9 @@ int dr_store_export_finish(struct dr_store *s, int64_t seq, const char *manifest
 			   unsigned count, char *err, size_t errlen);
 /* A finished run: its manifest hash ("" and -ENOENT if no such finished run). */
 int dr_store_export_lookup(struct dr_store *s, int64_t seq, char manifest_blake2b[65]);
+/* The box's running time when run seq's manifest was written (schema v4;
+ * -ENOENT for a run not finished, or finished before v4). */
+int dr_store_export_run_ms(struct dr_store *s, int64_t seq, uint64_t *run_ms);
 /* The newest run a receipt was applied for (0 if none). */
 int dr_store_receipt_last_seq(struct dr_store *s, int64_t *seq);
 /* Records that the receipt for run seq has been applied (durable, audited). */
@@ -170,12 +184,14 @@ int dr_store_find_receipt(struct dr_store *s, const char *receipt, const char *m
 			  char id[DR_STORE_ID_LEN + 1]);
 /* Withdrawal by receipt number: the held recording with that number made at
  * or before made_before_utc (when staff recorded the withdrawal) is marked
- * withdrawn, audited (by "staff", with the source), its number kept out of
- * use for good, and its file deleted. Returns 1 if one was withdrawn, 0 if
- * the box holds none with that number. */
+ * withdrawn, audited (by "staff", with the source), its number set resting,
+ * and its file deleted. Returns 1 if one was withdrawn, 0 if the box holds
+ * none with that number made by then. */
 int dr_store_withdraw(struct dr_store *s, const char *receipt, const char *made_before_utc,
 		      const char *source, char *err, size_t errlen);
-/* Receipt numbers the archive holds: never given to a new recording. */
+/* A receipt number left the box now (its recording confirmed by the
+ * archive, withdrawn or expired): it rests for DR_STORE_RECEIPT_REST_DAYS of
+ * running time (its rest starts again if it was resting already), durably. */
 int dr_store_hold_receipt(struct dr_store *s, const char *receipt, const char *source,
 			  char *err, size_t errlen);
 
@@ -193,5 +209,34 @@ int dr_store_is_revoked(struct dr_store *s, const char *stick_id, bool *revoked)
  * were flagged. */
 int dr_store_clock_checked(struct dr_store *s, bool corrected, const char *now_utc,
 			   const char *detail, char *err, size_t errlen);
+
+/* ---- The box's own record of time (schema v4; store_time.c) ----
+ *
+ * The running-time counter: milliseconds the box has been running, summed
+ * from CLOCK_MONOTONIC deltas and persisted by dr_store_running_flush() (the
+ * daemon calls it at every storage check and at shutdown). A power cut loses
+ * what was not flushed, so the counter only ever under-counts: an age
+ * measured by it is never longer than the real one. No wall clock reaches
+ * it. */
+int dr_store_running_ms(struct dr_store *s, uint64_t *ms);
+int dr_store_running_flush(struct dr_store *s, char *err, size_t errlen);
+
+/* The box's trust in signed times (app/export/clock.c decides; this keeps
+ * it). trusted: the newest signed time the box accepted and the running
+ * counter then. prev: the anchor from before a forward move no later signed
+ * time has confirmed yet (the time the box can justify without that move). */
+struct dr_store_clock {
+	uint64_t run_ms; /* the running counter now (read only) */
+	bool trusted;
+	int64_t trusted_utc;
+	uint64_t trusted_run_ms;
+	bool prev;
+	int64_t prev_utc;
+	uint64_t prev_run_ms;
+};
+int dr_store_clock_get(struct dr_store *s, struct dr_store_clock *c);
+/* Stores c's anchors, durably, with an audit row (action, detail). */
+int dr_store_clock_put(struct dr_store *s, const struct dr_store_clock *c, const char *action,
+		       const char *detail, char *err, size_t errlen);
 
 #endif

@@ -188,9 +188,14 @@ int dr_store_export_finish(struct dr_store *s, int64_t seq, const char *manifest
 {
 	if (!s || !manifest_blake2b || strlen(manifest_blake2b) != 64)
 		return -EINVAL;
+	/* the running time now, persisted, for finished_run_ms (best effort:
+	 * the value last persisted is at most a minute older, and older only
+	 * makes the clock rule more careful) */
+	dr_store_running_flush(s, NULL, 0);
 	struct dr_store_x x = {
 		.sql = "UPDATE exports SET finished_utc = " DR_STORE_NOW_SQL ", manifest_blake2b = ?1,"
-		       " count = ?5 WHERE seq = ?4",
+		       " count = ?5, finished_run_ms = (SELECT CAST(value AS INTEGER) FROM meta"
+		       " WHERE key = 'running_ms') WHERE seq = ?4",
 		.t = {manifest_blake2b},
 		.n = {seq, count},
 	};
@@ -247,6 +252,32 @@ static int query_int64(struct dr_store *s, const char *sql, const char *arg, int
 	return r;
 }
 
+int dr_store_export_run_ms(struct dr_store *s, int64_t seq, uint64_t *run_ms)
+{
+	if (!s || !run_ms)
+		return -EINVAL;
+	sqlite3_stmt *st;
+	int r = dr_store_prepare(s,
+				 "SELECT finished_run_ms FROM exports WHERE seq = ?1 AND"
+				 " finished_run_ms IS NOT NULL",
+				 &st, "look up an export", NULL, 0);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, seq);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		*run_ms = v > 0 ? (uint64_t)v : 0;
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = dr_store_fail(s, dr_store_sqlite_errno(s->db, rc), NULL, 0,
+				  "look up an export: %s", sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 int dr_store_receipt_last_seq(struct dr_store *s, int64_t *seq)
 {
 	if (!s || !seq)
@@ -287,6 +318,29 @@ static int unlink_rec_file(struct dr_store *s, const char *id, const char *what,
 	return 0;
 }
 
+/* A receipt number leaves the box now (inside the caller's transaction):
+ * it rests from now, even if it was resting already. */
+static int release_sql(struct dr_store *s, const char *receipt, const char *source,
+		       const char *what, char *err, size_t errlen)
+{
+	uint64_t run_ms;
+	int r = dr_store_run_now(s, &run_ms);
+	if (r < 0)
+		return dr_store_fail(s, r, err, errlen, "%s: %s", what, dr_store_errmsg(s));
+	sqlite3_stmt *st;
+	if ((r = dr_store_prepare(s,
+				  "INSERT INTO receipts_held (receipt, source, added_utc, released_run_ms)"
+				  " VALUES (?1, ?2, " DR_STORE_NOW_SQL ", ?3) ON CONFLICT (receipt) DO"
+				  " UPDATE SET source = excluded.source, added_utc = excluded.added_utc,"
+				  " released_run_ms = max(released_run_ms, excluded.released_run_ms)",
+				  &st, what, err, errlen)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)run_ms);
+	return dr_store_step_done(s, st, what, err, errlen);
+}
+
 int dr_store_confirm_delete(struct dr_store *s, const char *id, const char *blake2b,
 			    int64_t seq, char *err, size_t errlen)
 {
@@ -322,16 +376,9 @@ int dr_store_confirm_delete(struct dr_store *s, const char *id, const char *blak
 	sqlite3_bind_text(st, 2, blake2b, -1, SQLITE_STATIC);
 	if ((r = dr_store_step_done(s, st, what, err, errlen)) < 0)
 		goto err_rollback;
-	if (rec.receipt[0]) {
-		if ((r = dr_store_prepare(s,
-					  "INSERT OR IGNORE INTO receipts_held (receipt, source, added_utc)"
-					  " VALUES (?1, 'archive', " DR_STORE_NOW_SQL ")",
-					  &st, what, err, errlen)) < 0)
-			goto err_rollback;
-		sqlite3_bind_text(st, 1, rec.receipt, -1, SQLITE_STATIC);
-		if ((r = dr_store_step_done(s, st, what, err, errlen)) < 0)
-			goto err_rollback;
-	}
+	/* its number leaves the box now: it rests before it is given again */
+	if (rec.receipt[0] && (r = release_sql(s, rec.receipt, "archive", what, err, errlen)) < 0)
+		goto err_rollback;
 	struct dr_store_audit_args a = {.t = {blake2b}, .n = {seq}};
 	if ((r = dr_store_insert_audit(s, id, "delete",
 				       "json_object('reason', 'archive confirmed a verified copy',"
@@ -413,8 +460,9 @@ int dr_store_withdraw(struct dr_store *s, const char *receipt, const char *made_
 		return r;
 	if (ch == 0)
 		return 0;
-	/* never give this number to another recording: a repeated withdrawal
-	 * must not reach it */
+	/* the number rests before another recording gets it; a withdrawal
+	 * repeated by later receipts never reaches that one, which was made
+	 * after the withdrawal was entered (dr_store_find_receipt) */
 	if ((r = dr_store_hold_receipt(s, receipt, "withdrawn", err, errlen)) < 0)
 		return r;
 	r = unlink_rec_file(s, id, what, err, errlen);
@@ -426,13 +474,14 @@ int dr_store_hold_receipt(struct dr_store *s, const char *receipt, const char *s
 {
 	if (!s || !receipt_ok(receipt) || !source)
 		return -EINVAL;
-	struct dr_store_x x = {
-		.sql = "INSERT OR IGNORE INTO receipts_held (receipt, source, added_utc)"
-		       " VALUES (?1, ?2, " DR_STORE_NOW_SQL ")",
-		.t = {receipt, source},
-	};
-	return run_audited(s, &x, NULL, NULL, NULL, NULL, "cannot record a held receipt number",
-			   err, errlen, NULL);
+	static const char what[] = "cannot record that a receipt number left the box";
+	int r = dr_store_txn_begin(s, what, err, errlen);
+	if (r < 0)
+		return r;
+	if ((r = release_sql(s, receipt, source, what, err, errlen)) < 0 ||
+	    (r = dr_store_txn_commit(s, what, err, errlen)) < 0)
+		dr_store_txn_rollback(s);
+	return r;
 }
 
 int dr_store_revocation_serial(struct dr_store *s, int64_t *serial)

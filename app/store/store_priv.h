@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store.h"
 
@@ -23,7 +24,16 @@ struct dr_store {
 	char *dir;    /* absolute, no trailing slash */
 	char *recdir; /* <dir>/recordings */
 	char errmsg[DR_STORE_ERRLEN]; /* the last error, for dr_store_errmsg() */
+	/* the running-time counter (store_time.c): meta 'running_ms' as read
+	 * or last written, and CLOCK_MONOTONIC then; loaded on first use */
+	bool run_loaded;
+	uint64_t run_base_ms;
+	uint64_t run_mono_ms;
 };
+
+/* The running-time counter now (store_time.c): persisted value plus the
+ * monotonic time since it was read or written. */
+int dr_store_run_now(struct dr_store *s, uint64_t *ms);
 
 /* Records a message in s->errmsg (if s) and err (if err), returns rc. */
 int dr_store_fail(struct dr_store *s, int rc, char *err, size_t errlen, const char *fmt, ...)

@@ -23,7 +23,11 @@
 #include "store_priv.h"
 
 #define DR_STORE_ID_BYTES 16
-#define DR_STORE_EXT ".opus"
+/* Every recording is sealed to the organisation (app/seal/seal.h). A box
+ * upgraded from a version before sealing may still hold plain ".opus" files
+ * until they leave it: dr_store_rec_path finds those by their old name. */
+#define DR_STORE_EXT ".opus.sealed"
+#define DR_STORE_EXT_PLAIN ".opus"
 
 bool dr_store_id_ok(const char *id)
 {
@@ -46,12 +50,20 @@ static int dr_store_state_parse(const char *name, enum dr_rec_state *st)
 	return -EIO;
 }
 
-/* <dir>/recordings/<id>.opus */
+/* <dir>/recordings/<id>.opus.sealed (or a plain <id>.opus from before
+ * sealing, if that is what there is) */
 int dr_store_rec_path(const struct dr_store *s, const char *id, const char *suffix,
 			     char *path, size_t pathlen)
 {
-	int n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT "%s", s->dir, id,
-			 suffix);
+	int n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN "%s", s->dir,
+			 id, suffix);
+	if (n < 0 || (size_t)n >= pathlen)
+		return -ENAMETOOLONG;
+	struct stat st;
+	if (!suffix[0] && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return 0; /* a plain recording from before sealing */
+	n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT "%s", s->dir, id,
+		     suffix);
 	return n < 0 || (size_t)n >= pathlen ? -ENAMETOOLONG : 0;
 }
 
@@ -141,17 +153,25 @@ static int dr_store_insert_rec(struct dr_store *s, const char *id, const char *f
 {
 	static const char what[] = "cannot record the new recording in the catalogue";
 	sqlite3_stmt *st;
-	int r = dr_store_prepare(s,
-				 "INSERT INTO recordings (id, state, file, start_utc, start_mono_ms,"
-				 " created_utc, updated_utc) VALUES (?1, 'recording', ?2, ?3, ?4, "
-				 DR_STORE_NOW_SQL ", " DR_STORE_NOW_SQL ")",
-				 &st, what, err, errlen);
+	/* created_run_ms: the running-time counter now, exact (the in-memory
+	 * sum, not the last flushed value), so that the retention rule never
+	 * counts a recording older than it is */
+	uint64_t run_ms;
+	int r = dr_store_run_now(s, &run_ms);
+	if (r < 0)
+		return dr_store_fail(s, r, err, errlen, "%s: %s", what, dr_store_errmsg(s));
+	r = dr_store_prepare(s,
+			     "INSERT INTO recordings (id, state, file, start_utc, start_mono_ms,"
+			     " created_utc, updated_utc, created_run_ms) VALUES (?1, 'recording', ?2,"
+			     " ?3, ?4, " DR_STORE_NOW_SQL ", " DR_STORE_NOW_SQL ", ?5)",
+			     &st, what, err, errlen);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
 	dr_store_bind_text_or_null(st, 3, start_utc);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)start_mono_ms);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)run_ms);
 	r = dr_store_step_done(s, st, what, err, errlen);
 	if (r < 0)
 		return r;

@@ -161,7 +161,29 @@ static const struct dr_store_migration dr_store_migrations[] = {
 	  "  added_utc TEXT NOT NULL"
 	  ");",
 	  NULL },
-	/* Next: { 4, "...", NULL }, */
+	{ 4,
+	  /* Time a wrong clock cannot shorten, and receipt numbers that rest
+	   * before they are given again (store_time.c, docs/stick-format.md).
+	   * meta 'running_ms': the box's accumulated running time (monotonic
+	   * clock deltas, persisted at every storage check and at shutdown; a
+	   * power cut under-counts). created_run_ms: that counter when the
+	   * recording was made; the retention rule counts age by it. Rows made
+	   * before this version get 0, the counter at the upgrade: each is kept
+	   * at least retention_days of running time after the upgrade, which is
+	   * never earlier than the old rule (created_utc + retention_days). */
+	  "ALTER TABLE recordings ADD COLUMN created_run_ms INTEGER NOT NULL DEFAULT 0"
+	  "  CHECK (created_run_ms >= 0);"
+	  /* released_run_ms: the running time when the number last left the
+	   * box (its recording confirmed by the archive, withdrawn or expired).
+	   * Rows from before get 0: they rest from the upgrade. */
+	  "ALTER TABLE receipts_held ADD COLUMN released_run_ms INTEGER NOT NULL DEFAULT 0"
+	  "  CHECK (released_run_ms >= 0);"
+	  "INSERT OR IGNORE INTO meta (key, value) VALUES ('running_ms', 0);"
+	  /* the running time when an export's manifest was written: a receipt
+	   * answering it was signed later (app/export/clock.c) */
+	  "ALTER TABLE exports ADD COLUMN finished_run_ms INTEGER;",
+	  NULL },
+	/* Next: { 5, "...", NULL }, */
 };
 /* clang-format on */
 

@@ -117,6 +117,10 @@ static int cmd_prepare(const char *dir, long files, long mib)
 	for (long i = 0; i < files && rc == 0; i++) {
 		char id[DR_STORE_ID_LEN + 1], path[BENCH_PATH];
 		randombytes_buf(buf, size);
+		/* The export copies a recording's bytes as they are and only
+		 * checks that it is sealed (its magic): random bytes behind the
+		 * magic cost it what a sealed recording of the same size does. */
+		memcpy(buf, "DRSEAL02", size < 8 ? size : 8);
 		if (dr_store_begin(s, now, 0, id, path, sizeof(path), err, sizeof(err)) < 0 ||
 		    put(path, buf, size, 0600) < 0 ||
 		    dr_store_finish(s, id, DR_REC_COMPLETE, 60000, NULL, err, sizeof(err)) < 0)

@@ -182,9 +182,13 @@ def collect(org, stick, archive, device, rec_id, fin, speech):
     """The office PC: collect verifies the box's signature and every hash,
     imports the recording and writes the consent sheet and the receipt."""
     admin("collect", "--org", org, "--stick", stick, "--archive", archive)
+    # the box's sealed original (the bytes it wrote) and, staff may listen,
+    # a playable copy opened with the organisation's key
+    sealed = os.path.join(archive, device, rec_id + ".opus.sealed")
+    assert os.path.exists(sealed), f"not in the archive: {files_under(archive)}"
+    assert os.path.getsize(sealed) == fin["bytes"], (os.path.getsize(sealed), fin)
     path = os.path.join(archive, device, rec_id + ".opus")
-    assert os.path.exists(path), f"not in the archive: {files_under(archive)}"
-    assert os.path.getsize(path) == fin["bytes"], (os.path.getsize(path), fin)
+    assert os.path.exists(path), f"no playable copy in the archive: {files_under(archive)}"
     decoded, lag, env, wave = check_recording(path, speech)
     assert abs(len(decoded) / RATE - fin["duration_ms"] / 1000) < 0.03
     spoken = len(speech) / RATE
@@ -200,14 +204,15 @@ def collect(org, stick, archive, device, rec_id, fin, speech):
     assert rows[0]["time_uncertain"] == "yes", rows
     man = [f for f in files_under(stick) if f.endswith("manifest.json")]
     assert len(man) == 1, files_under(stick)
-    with open(os.path.join(stick, man[0])) as f:
-        entry = {r["id"]: r for r in json.load(f)["recordings"]}[rec_id]
+    # its sealed part, opened with the organisation's key
+    shown = json.loads(admin("manifest", "--org", org, "--stick", stick).stdout)[device]
+    entry = {r["id"]: r for r in shown["recordings"]}[rec_id]
     log(f"manifest: start_utc {entry['start_utc']}, box_clock_utc {entry['box_clock_utc']}")
     assert entry["time_uncertain"] is True and entry["box_clock_utc"].startswith("2000-01-01"), entry
     receipts = [f for f in files_under(stick) if f.startswith(os.path.join("DIARYRM", "receipt"))]
     assert sorted(receipts) == [os.path.join("DIARYRM", "receipt", device + ext) for ext in (".json", ".sig")], \
         files_under(stick)
-    return drtest.blake2b_256(path)
+    return drtest.blake2b_256(sealed)
 
 
 def apply_receipt(emu, stick, d):

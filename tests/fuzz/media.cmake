@@ -1,3 +1,4 @@
 # Fuzz targets of app/media
 dr_add_fuzz_target(media_wav SOURCES media_wav.c LIBS dr_media)
 dr_add_fuzz_target(media_recover SOURCES media_recover.c LIBS dr_media)
+dr_add_fuzz_target(media_mkv_scan SOURCES media_mkv_scan.c LIBS dr_media)

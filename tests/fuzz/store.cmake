@@ -10,5 +10,6 @@ dr_add_fuzz_target(store_catalogue
     ${PROJECT_SOURCE_DIR}/app/store/store_consent.c
     ${PROJECT_SOURCE_DIR}/app/store/store_schema.c
     ${PROJECT_SOURCE_DIR}/app/store/store_hash.c
+    ${PROJECT_SOURCE_DIR}/app/store/store_time.c
   LIBS PkgConfig::SQLITE PkgConfig::SODIUM)
 set_tests_properties(fuzz_store_catalogue PROPERTIES ENVIRONMENT DR_FUZZ_ITERATIONS=5000)

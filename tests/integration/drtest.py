@@ -68,8 +68,61 @@ def write_wav(path, samples, rate=RATE):
         w.writeframes(np.clip(samples, -32768, 32767).astype("<i2").tobytes())
 
 
+# ---- the organisation (the box seals every recording to it) ----
+
+TEST_ORG_TOOL = os.path.join(BUILD, "bin", "dr-test-org")
+
+
+def test_org():
+    """The throw-away organisation of this build's tests: a folder with
+    org.pub and org.sk (made once, atomically: tests run in parallel), and
+    keys/org.pub, the key folder a box is given."""
+    org = os.path.join(BUILD, "test-org")
+    if not os.path.exists(os.path.join(org, "keys", "org.pub")):
+        tmp = tempfile.mkdtemp(prefix="test-org-", dir=BUILD)
+        subprocess.run([TEST_ORG_TOOL, "new", tmp], check=True)
+        os.mkdir(os.path.join(tmp, "keys"), 0o700)
+        with open(os.path.join(tmp, "org.pub"), "rb") as f, \
+                open(os.path.join(tmp, "keys", "org.pub"), "wb") as g:
+            g.write(f.read())
+        try:
+            os.rename(tmp, org)
+        except OSError:
+            subprocess.run(["rm", "-rf", tmp], check=True)  # another test made it first
+    return org
+
+
+def test_box_keys(folder):
+    """A box's key folder (device.key, device.pub, org.pub) provisioned for
+    the tests' organisation, as provision-device lays it out."""
+    os.makedirs(folder, exist_ok=True)
+    subprocess.run([TEST_ORG_TOOL, "box", test_org(), folder], check=True)
+    return folder
+
+
+def is_sealed(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"DRSEAL02"
+
+
+def open_sealed(path, org=None):
+    """What the office PC gets from a sealed recording: opened with the
+    organisation's key (and finished if it was cut off), as a plain Ogg Opus
+    file in a folder of its own, never beside the box's files. A file that
+    is not sealed is returned as it is."""
+    if not is_sealed(path):
+        return path
+    out = os.path.join(tmpdir("opened"), os.path.basename(path).replace(".sealed", ""))
+    p = subprocess.run([TEST_ORG_TOOL, "open", org or test_org(), path, out],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, f"cannot open {path} with the organisation's key: {p.stderr}"
+    return out
+
+
 def opusinfo_clean(path):
-    """opusinfo accepts the file and prints no warning. Returns its output."""
+    """opusinfo accepts the file (opened with the organisation's key if it
+    is sealed) and prints no warning. Returns its output."""
+    path = open_sealed(path)
     p = subprocess.run(["opusinfo", path], capture_output=True, text=True)
     out = p.stdout + p.stderr
     assert p.returncode == 0, f"opusinfo failed on {path}:\n{out}"
@@ -78,7 +131,9 @@ def opusinfo_clean(path):
 
 
 def decode(path):
-    """Decode with the reference decoder, opusdec, to 48 kHz samples."""
+    """Decode with the reference decoder, opusdec, to 48 kHz samples (a
+    sealed recording is opened with the organisation's key first)."""
+    path = open_sealed(path)
     out = path + ".decoded.wav"
     p = subprocess.run(["opusdec", "--quiet", "--rate", str(RATE), path, out],
                        capture_output=True, text=True)
@@ -127,7 +182,9 @@ def prompt_seconds(name, prompts=None):
 
 
 def decode_copy(path):
-    """decode() for a file the test must not write beside (a prompt pack)."""
+    """decode() for a file the test must not write beside (a prompt pack, a
+    box's data folder); a sealed recording is opened first."""
+    path = open_sealed(path)
     fd, out = tempfile.mkstemp(suffix=".wav", dir=tmpdir("decode"))
     os.close(fd)
     p = subprocess.run(["opusdec", "--quiet", "--rate", str(RATE), path, out],
@@ -164,6 +221,9 @@ class Box:
         self.sets = list(sets)
         self.wrapper = list(wrapper)
         self.board = board or os.path.join(SRC, "board", "host")
+        # Provisioned with the tests' organisation unless the test gives keys
+        if not any(x.startswith("export.keydir=") for x in self.sets):
+            self.sets.append("export.keydir=" + os.path.join(test_org(), "keys"))
         self.proc = None
         self._seen = 0
         self._stderr_from = 0
@@ -293,3 +353,27 @@ def run(tests):
             log(f"FAIL {t.__name__}: {type(e).__name__}: {e}")
     log(f"{len(tests) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def record_margin(name, promise_s, worst_s, **extra):
+    """Print how far a measured worst case is from its promise, and append
+    it to build/<preset>/test-records/margins.jsonl (one line per run, with
+    the time and the commit), so a slow drift shows long before a test
+    fails. Returns the margin in seconds."""
+    margin = promise_s - worst_s
+    rec = {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "test": name,
+           "promise_s": promise_s, "worst_s": round(worst_s, 4), "margin_s": round(margin, 4),
+           "sanitize": SANITIZE}
+    try:
+        rec["commit"] = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"],
+                                       capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    rec.update(extra)
+    log(f"MARGIN {name}: worst {worst_s:.3f} s against the {promise_s} s promise, "
+        f"margin {margin:+.3f} s")
+    d = os.path.join(BUILD, "test-records")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "margins.jsonl"), "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    return margin

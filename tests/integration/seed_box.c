@@ -3,13 +3,16 @@
  * diaryroom-seed: fills a box's data folder with finished recordings, the
  * way a week of sessions leaves it, at full speed (for the sim tests).
  *
- *   diaryroom-seed --data DIR --wav SPEECH.wav --seconds S[,S...]
- *                  [--consent STAFF/SHARE[,...]] [--bitrate BPS]
- *                  [--complexity 0..10]
+ *   diaryroom-seed --data DIR --org-pub ORG.PUB --wav SPEECH.wav
+ *                  --seconds S[,S...] [--consent STAFF/SHARE[,...]]
+ *                  [--bitrate BPS] [--complexity 0..10]
  *
  * One recording per --seconds entry, each through the real pipeline: a row
  * from dr_store_begin, the WAV (unpaced, from its start) through dr_recorder
- * into a durable file sink, dr_store_finish (complete, hashed), a receipt
+ * into the sealing sink (a fresh recording key, sealed to the organisation
+ * whose Ed25519 public key is in ORG.PUB, as the box provisions it) over a
+ * durable file sink, dr_store_finish (complete, hashed: the sealed file's
+ * hash, as on the box), a receipt
  * number, then the consent answers (cycled; yes, no or unanswered) as the
  * resident gave them. Prints "<id> <receipt> <size> <blake2b>" per recording.
  * Exit status 0, or 1 with a message on stderr.
@@ -25,6 +28,7 @@
 #include "dev/audio.h"
 #include "media/recorder.h"
 #include "media/sink.h"
+#include "seal/seal.h"
 #include "store/store.h"
 
 #define SEED_MAX 256
@@ -92,8 +96,8 @@ static int seed_parse_seconds(const char *arg, double secs[SEED_MAX], size_t *n)
 	return *n ? 0 : -EINVAL;
 }
 
-static int seed_one(struct dr_store *st, struct dr_recorder *rec, double seconds,
-		    enum dr_consent staff, enum dr_consent share)
+static int seed_one(struct dr_store *st, struct dr_recorder *rec, const uint8_t org_pk[32],
+		    double seconds, enum dr_consent staff, enum dr_consent share)
 {
 	char err[4400], id[DR_STORE_ID_LEN + 1], path[4096], utc[40];
 	char receipt[DR_STORE_RECEIPT_LEN + 1];
@@ -104,12 +108,20 @@ static int seed_one(struct dr_store *st, struct dr_recorder *rec, double seconds
 	int r = dr_store_begin(st, utc, seed_mono_ms(), id, path, sizeof(path), err, sizeof(err));
 	if (r < 0)
 		goto err_report;
-	if ((r = dr_file_sink_open(path, NULL, &sink)) < 0) {
-		snprintf(err, sizeof(err), "cannot create %s: %s", path, strerror(-r));
+	struct dr_sink file;
+	struct dr_seal_key *key = NULL;
+	/* sealed from the first byte, as the box writes it (the seal sink owns
+	 * the file sink, also on failure) */
+	if ((r = dr_seal_key_new(&key)) == 0 && (r = dr_file_sink_open(path, NULL, &file)) == 0)
+		r = dr_seal_sink_new(file, id, org_pk, key, &sink);
+	if (r < 0) {
+		dr_seal_key_free(key);
+		snprintf(err, sizeof(err), "cannot seal %s: %s", path, strerror(-r));
 		goto err_discard;
 	}
 	uint64_t want = (uint64_t)(seconds * 48000.0 + 0.5);
 	r = dr_recorder_record_blocking(rec, sink, id, utc, want, &res);
+	dr_seal_key_free(key);
 	if (r == 0 && res.status < 0)
 		r = res.status;
 	if (r == 0 && res.samples != want)
@@ -144,12 +156,13 @@ err_report:
 
 int main(int argc, char **argv)
 {
-	const char *data = NULL, *wav = NULL, *seconds = NULL, *consent = "yes/yes";
+	const char *data = NULL, *wav = NULL, *seconds = NULL, *consent = "yes/yes", *orgpub = NULL;
 	int bitrate = 0, complexity = -1;
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},    {"wav", required_argument, NULL, 'w'},
 		{"seconds", required_argument, NULL, 's'}, {"consent", required_argument, NULL, 'c'},
 		{"bitrate", required_argument, NULL, 'b'}, {"complexity", required_argument, NULL, 'x'},
+		{"org-pub", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	int o;
@@ -161,18 +174,28 @@ int main(int argc, char **argv)
 		case 'c': consent = optarg; break;
 		case 'b': bitrate = atoi(optarg); break;
 		case 'x': complexity = atoi(optarg); break;
+		case 'o': orgpub = optarg; break;
 		default: goto usage;
 		}
 	}
 	double secs[SEED_MAX];
 	enum dr_consent staff[SEED_MAX], share[SEED_MAX];
 	size_t nsecs, ncons;
-	if (!data || !wav || !seconds || optind != argc || seed_parse_seconds(seconds, secs, &nsecs) < 0 ||
+	if (!data || !wav || !seconds || !orgpub || optind != argc || seed_parse_seconds(seconds, secs, &nsecs) < 0 ||
 	    seed_parse_consent(consent, staff, share, &ncons) < 0)
 		goto usage;
 
 	char err[512];
 	int status = 1;
+	uint8_t org_pk[32];
+	FILE *kf = fopen(orgpub, "rbe");
+	size_t kn = kf ? fread(org_pk, 1, sizeof(org_pk), kf) : 0;
+	if (kf)
+		fclose(kf);
+	if (kn != sizeof(org_pk)) {
+		fprintf(stderr, "diaryroom-seed: %s is not a 32-byte org.pub\n", orgpub);
+		return 1;
+	}
 	struct dr_store *st = NULL;
 	struct dr_capture *mic = NULL;
 	struct dr_recorder *rec = NULL;
@@ -197,7 +220,7 @@ int main(int argc, char **argv)
 	}
 	status = 0;
 	for (size_t i = 0; i < nsecs && !status; i++)
-		status = seed_one(st, rec, secs[i], staff[i % ncons], share[i % ncons]) < 0;
+		status = seed_one(st, rec, org_pk, secs[i], staff[i % ncons], share[i % ncons]) < 0;
 	dr_recorder_free(rec);
 out_mic:
 	dr_capture_free(mic);
@@ -206,7 +229,8 @@ out_store:
 	return status;
 
 usage:
-	fprintf(stderr, "usage: diaryroom-seed --data DIR --wav SPEECH.wav --seconds S[,S...]\n"
+	fprintf(stderr, "usage: diaryroom-seed --data DIR --org-pub ORG.PUB --wav SPEECH.wav\n"
+			"       --seconds S[,S...]\n"
 			"       [--consent STAFF/SHARE[,...]] [--bitrate BPS]\n"
 			"       [--complexity 0..10]   (consent words: yes, no, unanswered)\n");
 	return 2;

@@ -12,7 +12,7 @@ import sys
 import time
 
 from drtest import (BUILD, DAEMON, RATE, SRC, Box, blake2b_256, decode_copy, log, opusinfo_clean,
-                    run, speak, tmpdir)
+                    run, speak, test_org, tmpdir)
 
 SEED = os.path.join(BUILD, "bin", "diaryroom-seed")
 
@@ -38,7 +38,8 @@ def snapshot(data):
 def seed(data, wav, seconds="2.5"):
     """Finished recordings in `data`, through the real store, recorder and
     encoder at full speed (diaryroom-seed)."""
-    p = subprocess.run([SEED, "--data", data, "--wav", wav, "--seconds", seconds],
+    p = subprocess.run([SEED, "--data", data, "--org-pub",
+                        os.path.join(test_org(), "keys", "org.pub"), "--wav", wav, "--seconds", seconds],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
 
@@ -218,7 +219,7 @@ def test_read_only_data_folder_with_a_recording():
         shutil.copytree(data, ro, dirs_exist_ok=True)
         subprocess.run(["mount", "-o", "remount,ro", ro], check=True)
         before = snapshot(ro)
-        assert any(k.endswith(".opus") for k in before), before
+        assert any(k.endswith(".opus.sealed") for k in before), before
         start_fails(Box("rokept", mic, root=d, data=ro), "read-only")
         assert snapshot(ro) == before, "a failed start changed a read-only data folder"
     finally:

@@ -2,8 +2,10 @@
 """The staff stick through the daemon itself, on the simulated board (where
 the stick is a folder that appears): record with consent given at the box,
 insert the stick, the box exports and says done, collect on the "PC", insert
-again, the box deletes exactly what the archive confirmed. A stick of
-another organisation is refused and changes nothing."""
+again, the box deletes exactly what the archive confirmed. The stick
+carries only sealed files (no Ogg page anywhere on it); the archive keeps
+the box's sealed original of both and a playable copy of the one staff may
+hear. A stick of another organisation is refused and changes nothing."""
 import os
 import shutil
 import subprocess
@@ -72,18 +74,27 @@ def test_export_collect_and_confirmed_deletion():
     pull(box, mount, stick)
     assert [r["state"] for r in box.catalogue()] == ["complete", "complete"], \
         "something was deleted before the archive confirmed it"
+    # nothing playable on the stick: sealed recordings, a sealed manifest
+    on_stick = [os.path.join(r, f) for r, _, fs in os.walk(stick) for f in fs]
+    assert len([f for f in on_stick if f.endswith(".opus.sealed")]) == 2, on_stick
+    for f in on_stick:
+        blob = open(f, "rb").read()
+        assert b"OggS" not in blob and b"OpusHead" not in blob, f
 
     # the office PC: verify, import, consent sheet, signed receipt on the stick
     admin("collect", "--org", org, "--stick", stick, "--archive", archive)
-    # the one staff may hear is playable; the locked one is only sealed
+    # both kept as the box sealed them; the one staff may hear is also
+    # playable; the locked one is only sealed
     imported = [f for _, _, fs in os.walk(archive) for f in fs if f.endswith(".opus")]
     sealed = [os.path.join(r, f) for r, _, fs in os.walk(archive) for f in fs
               if f.endswith(".opus.sealed")]
-    assert len(imported) == 1 and len(sealed) == 1, (imported, sealed)
-    assert os.path.basename(sealed[0])[:-len(".sealed")] not in imported
-    blob = open(sealed[0], "rb").read()
-    assert b"OggS" not in blob, "the locked recording is playable in the archive"
-    assert subprocess.run(["opusinfo", sealed[0]], capture_output=True).returncode != 0
+    assert len(imported) == 1 and len(sealed) == 2, (imported, sealed)
+    locked_id = rows[1]["id"]
+    assert locked_id + ".opus" not in imported, "the locked recording is playable in the archive"
+    for f in sealed:
+        blob = open(f, "rb").read()
+        assert blob[:8] == b"DRSEAL02" and b"OggS" not in blob, f
+        assert subprocess.run(["opusinfo", f], capture_output=True).returncode != 0
     for root, _, fs in os.walk(archive):
         for f in fs:
             if f.endswith(".opus"):

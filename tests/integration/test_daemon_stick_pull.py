@@ -103,7 +103,8 @@ class World:
         long_wav = os.path.join(self.dir, "speech.wav")
         if not os.path.exists(long_wav):
             subprocess.run(["sox", self.mic, long_wav, "repeat", "30"], check=True)
-        p = subprocess.run([SEED, "--data", self.data, "--wav", long_wav, "--seconds", seconds,
+        p = subprocess.run([SEED, "--data", self.data, "--org-pub",
+                            os.path.join(self.keys, "org.pub"), "--wav", long_wav, "--seconds", seconds,
                             "--consent", consent, "--bitrate", "128000", "--complexity", "3"],
                            capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
@@ -186,7 +187,7 @@ def check_box(w, expect_held):
         r = rows[rid]
         size, h = w.seeded[rid]
         assert r["state"] == "complete", (rid, r["state"])
-        path = os.path.join(w.data, "recordings", rid + ".opus")
+        path = os.path.join(w.data, "recordings", rid + ".opus.sealed")
         assert os.path.isfile(path), f"{rid}: its file is gone from the box"
         assert r["blake2b"] == h and r["size_bytes"] == size, rid
         assert blake2b_256(path) == h, f"{rid}: its file on the box changed"
@@ -211,7 +212,7 @@ def check_stick(w, stick, label, tampered=False):
             marked.add(a["recording_id"])
     dd = devdir(stick)
     for rid in marked:
-        f = os.path.join(dd or "/nonexistent", rid + ".opus")
+        f = os.path.join(dd or "/nonexistent", rid + ".opus.sealed")
         assert os.path.isfile(f) and not os.path.islink(f), \
             f"{label}: {rid} counted as exported in run {seq} but not on the stick"
         assert blake2b_256(f) == w.seeded[rid][1], \
@@ -221,7 +222,10 @@ def check_stick(w, stick, label, tampered=False):
         mf = os.path.join(dd, "manifest.json")
         assert blake2b_256(mf) == run_["manifest_blake2b"], \
             f"{label}: run {seq} finished but the stick has another manifest"
-        man = json.load(open(mf))
+        assert json.load(open(mf))["seq"] == seq
+        # its sealed part, opened with the organisation's key
+        man = json.loads(admin("manifest", "--org", w.org, "--stick",
+                               stick).stdout)[os.path.basename(dd)]
         assert man["seq"] == seq
         assert {m["id"] for m in man["recordings"]} == marked, label
     # the PC's view: collect from a copy of exactly this stick
@@ -233,8 +237,8 @@ def check_stick(w, stick, label, tampered=False):
     archived = {}
     for root, _, fs in os.walk(os.path.join(pc, "archive")):
         for f in fs:
-            if f.endswith(".opus"):
-                archived[f[:-5]] = blake2b_256(os.path.join(root, f))
+            if f.endswith(".opus.sealed"):  # the box's sealed original
+                archived[f[:-12]] = blake2b_256(os.path.join(root, f))
     for rid, h in archived.items():
         assert w.seeded[rid][1] == h, f"{label}: the PC imported an altered copy of {rid}"
     m = re.search(r"(\d+) imported, (\d+) already in the archive, (\d+) failed", p.stderr)
@@ -294,7 +298,8 @@ def on_new_manifest_sig():
 
 def baseline(w, stick):
     dd = devdir(stick)
-    names = [i + suf for i in w.ids for suf in (".opus", ".opus.tmp")] + ["manifest.sig"]
+    names = [i + suf for i in w.ids for suf in (".opus.sealed", ".opus.sealed.tmp")] + \
+        ["manifest.sig"]
     return {n: ident(os.path.join(dd, n)) for n in names} if dd else {}
 
 
@@ -334,21 +339,21 @@ def pull_and_power_cut(w):
     ids = w.ids
     plan = [
         ("pull", on_event("stick", present=True)),  # as soon as it is seen
-        ("pull", on_file(w, 0, ".opus.tmp")),       # copying the first
-        ("pull", on_file(w, 0, ".opus.tmp", 1 << 20)),
-        ("pull", on_file(w, 0, ".opus")),           # just verified
+        ("pull", on_file(w, 0, ".opus.sealed.tmp")),       # copying the first
+        ("pull", on_file(w, 0, ".opus.sealed.tmp", 1 << 20)),
+        ("pull", on_file(w, 0, ".opus.sealed")),           # just verified
         ("pull", on_event("export_progress", 2)),
-        ("pull", on_file(w, 1, ".opus.tmp", 1 << 20)),
-        ("kill", on_file(w, 1, ".opus")),
+        ("pull", on_file(w, 1, ".opus.sealed.tmp", 1 << 20)),
+        ("kill", on_file(w, 1, ".opus.sealed")),
         ("pull", on_progress(2)),
-        ("pull", on_file(w, 3, ".opus.tmp")),
-        ("kill", on_file(w, 4, ".opus.tmp", 1 << 20)),
-        ("pull", on_file(w, 4, ".opus")),
-        ("pull", on_file(w, 5, ".opus.tmp")),
+        ("pull", on_file(w, 3, ".opus.sealed.tmp")),
+        ("kill", on_file(w, 4, ".opus.sealed.tmp", 1 << 20)),
+        ("pull", on_file(w, 4, ".opus.sealed")),
+        ("pull", on_file(w, 5, ".opus.sealed.tmp")),
         ("pull", on_new_manifest_sig()),            # between the .sig and the .json
         ("done", None),                              # a whole run
         ("kill", on_event("export_progress", 2)),    # re-checking copies already there
-        ("tamper", on_file(w, 1, ".opus.tmp")),      # a damaged copy is copied again
+        ("tamper", on_file(w, 1, ".opus.sealed.tmp")),      # a damaged copy is copied again
         ("kill", on_new_manifest_sig()),
         ("pull", on_event("export_progress", 1)),
     ]
@@ -358,7 +363,7 @@ def pull_and_power_cut(w):
         tampered = how == "tamper"
         if tampered:  # the daemon is down (a power cut): the stick can be damaged
             assert w.pid is None
-            f = os.path.join(devdir(w.mount if inside else w.stick), ids[1] + ".opus")
+            f = os.path.join(devdir(w.mount if inside else w.stick), ids[1] + ".opus.sealed")
             with open(f, "r+b") as fh:
                 fh.seek(200000)
                 b = fh.read(1)
@@ -414,21 +419,29 @@ def pull_and_power_cut(w):
     log("final run: " + check_stick(w, w.stick, "final"))
     # the leftovers of every cut are gone from the stick
     left = sorted(os.listdir(devdir(w.stick)))
-    assert left == sorted([i + ".opus" for i in ids] + ["manifest.json", "manifest.sig"]), left
+    assert left == sorted([i + ".opus.sealed" for i in ids] + ["manifest.json", "manifest.sig"]), \
+        left
 
     # the PC verifies everything and imports one copy of each
     archive = os.path.join(w.dir, "archive")
     p = admin("collect", "--org", w.org, "--stick", w.stick, "--archive", archive)
     assert f"{len(ids)} imported, 0 already in the archive, 0 failed" in p.stderr, p.stderr
     dev = w.dev()
-    # a locked recording is in the archive only sealed (<id>.opus.sealed)
-    archived = sorted(f for f in os.listdir(os.path.join(archive, dev))
-                      if f.endswith((".opus", ".opus.sealed")))
+    # the box's sealed original of every recording; a playable copy only of
+    # those staff may hear (a locked one stays sealed)
     locked = {i for i, r in w.rows().items() if r["consent_staff"] != 1}
     assert locked, "CONSENT seeds locked recordings"
-    assert archived == sorted(i + (".opus.sealed" if i in locked else ".opus") for i in ids), archived
-    for rid in set(ids) - locked:
-        assert blake2b_256(os.path.join(archive, dev, rid + ".opus")) == w.seeded[rid][1]
+
+    def archived_as(expect):
+        names = sorted(f for f in os.listdir(os.path.join(archive, dev))
+                       if f.endswith((".opus", ".opus.sealed")))
+        want = sorted([i + ".opus.sealed" for i in expect] +
+                      [i + ".opus" for i in expect if i not in locked])
+        assert names == want, names
+
+    archived_as(ids)
+    for rid in ids:
+        assert blake2b_256(os.path.join(archive, dev, rid + ".opus.sealed")) == w.seeded[rid][1]
 
     # a recording made after the export: not confirmed, must stay
     w.stop()
@@ -446,7 +459,8 @@ def pull_and_power_cut(w):
     w.kill()
     rows = w.rows()
     gone = [i for i in ids if rows[i]["state"] == "deleted"]
-    stray = [i for i in gone if os.path.exists(os.path.join(w.data, "recordings", i + ".opus"))]
+    stray = [i for i in gone
+             if os.path.exists(os.path.join(w.data, "recordings", i + ".opus.sealed"))]
     log(f"power cut applying the receipt: {len(gone)} deleted ({len(stray)} file(s) not yet)")
     assert gone and (len(gone) < len(ids) or not w.wrapper), gone
     check_box(w, [i for i in ids + new if i not in gone])
@@ -464,17 +478,14 @@ def pull_and_power_cut(w):
     rows = w.rows()
     for rid in ids:
         assert rows[rid]["state"] == "deleted", rows[rid]
-        assert not os.path.exists(os.path.join(w.data, "recordings", rid + ".opus"))
+        assert not os.path.exists(os.path.join(w.data, "recordings", rid + ".opus.sealed"))
     check_box(w, new)
     acts = [a["action"] for a in w.box.catalogue("audit")]
     assert acts.count("delete") == len(ids), acts
     # collecting again: the new one once, nothing twice
     p = admin("collect", "--org", w.org, "--stick", w.stick, "--archive", archive)
     assert "1 imported, 0 already" in p.stderr, p.stderr
-    archived = sorted(f for f in os.listdir(os.path.join(archive, dev))
-                      if f.endswith((".opus", ".opus.sealed")))
-    assert archived == sorted(i + (".opus.sealed" if i in locked else ".opus") for i in ids + new), \
-        archived
+    archived_as(ids + new)
 
 
 def mount_tmpfs(path, size):
@@ -530,8 +541,9 @@ def full_and_read_only(w):
     plug_tmpfs(w, "4m")
     done = w.box.wait_for("export_done", timeout=60)
     assert done["stick_full"] is True and 0 < done["files"] < len(ids), done
-    lights = [e["pattern"] for e in w.box.events() if e["ev"] == "light"]
-    assert lights[-1] == "error", lights
+    # the light follows the export_done event (not necessarily at once)
+    light = w.box.wait_for("light", timeout=30)
+    assert light["pattern"] == "error", light
     check_box(w, ids)
     log("full stick: " + check_stick(w, w.mount, "full"))
     shutil.copytree(w.mount, w.stick)  # what the PC gets
@@ -549,7 +561,7 @@ def full_and_read_only(w):
     assert applied["deleted"] == fitted, applied
     held = [i for i in ids if w.rows()[i]["state"] == "complete"]
     assert len(held) == len(ids) - fitted
-    assert wait_trigger(w, since, on_file(w, ids.index(held[0]), ".opus"), {})
+    assert wait_trigger(w, since, on_file(w, ids.index(held[0]), ".opus.sealed"), {})
     os.kill(w.pid, signal.SIGSTOP)
     for _ in range(400):  # not while it has a file open for writing
         if subprocess.run(["mount", "-o", "remount,ro", w.mount],
@@ -596,7 +608,7 @@ def swap(w):
     w.start()
     since = len(w.box.events())
     w.insert()
-    assert wait_trigger(w, since, on_file(w, 0, ".opus.tmp"), {}), "the export ended at once"
+    assert wait_trigger(w, since, on_file(w, 0, ".opus.sealed.tmp"), {}), "the export ended at once"
     os.kill(w.pid, signal.SIGSTOP)
     os.rename(w.mount, w.stick)
     os.rename(second, w.mount)

@@ -3,9 +3,16 @@
 catalogue, the audit log and the recording files must still agree with
 each other and with what the resident did.
 
-1. At random points while recording: every recording is a valid Ogg Opus
-   file, marked interrupted, and at most 0.5 s of the audio captured before
-   the cut is lost.
+1. While recording: every recording is a valid Ogg Opus file, marked
+   interrupted, and at most 0.5 s of the audio captured before the cut is
+   lost. Some cuts come at random times; the others are aimed at the worst
+   step, a flush: strace is attached to the recording daemon (every
+   thread) once it records, and SIGKILL is delivered as the N-th write to
+   the recording file enters (`-e inject=write:signal=SIGKILL:when=N`, `-P`
+   that file), so everything since the last sync is lost; each such cut's
+   own trace shows it landed on that write, after N-1 writes and syncs of
+   the file. The worst loss of the aimed cuts and its margin to 0.5 s are
+   printed and kept in build/<preset>/test-records/margins.jsonl.
 2. At each step of the dialogue (welcome, beep, the file being closed,
    "thank you", listen-back, each question, each confirmation, the
    receipt), in one data folder that collects a recording per cut.
@@ -41,10 +48,11 @@ import subprocess
 import time
 
 from drtest import (RATE, SANITIZE, Box, DaemonDied, blake2b_256, decode, log, opusinfo_clean,
-                    read_wav, run, similarity, speak, tmpdir)
+                    read_wav, record_margin, run, similarity, speak, tmpdir)
 
 MAX_LOSS_S = 0.5
-CUTS = 6 if SANITIZE else 12
+CUTS = 3 if SANITIZE else 6          # at random times
+AIMED = (2, 7) if SANITIZE else (1, 3, 5, 7, 9, 12)  # at the N-th flush write
 REC_S = 2.5
 HELD = ("complete", "interrupted")
 WORD = {"yes": 1, "no": 0, "unanswered": None}
@@ -150,6 +158,82 @@ def have_strace():
 
 # ---- 1. while recording ----
 
+def check_cut_recording(data, started, captured, speech, label):
+    """After the restart: the cut recording, interrupted, valid, with at most
+    MAX_LOSS_S of what was captured lost. Returns the loss."""
+    row = [r for r in table(data, "recordings") if r["id"] == started["id"]][0]
+    assert row["state"] == "interrupted", row
+    path = os.path.join(data, row["file"])
+    opusinfo_clean(path)
+    decoded = decode(path)
+    kept = len(decoded) / RATE
+    loss = captured - kept
+    log(f"{label}: captured {captured:.3f} s, kept {kept:.3f} s, lost {loss:.3f} s "
+        f"(margin {MAX_LOSS_S - loss:+.3f} s)")
+    assert loss <= MAX_LOSS_S, f"{label}: lost {loss:.3f} s of audio at a cut"
+    assert kept <= captured + 0.05, "kept more than was captured?"
+    assert abs(row["duration_ms"] / 1000 - kept) < 0.021
+    if kept > 2:
+        env, _ = similarity(decoded, speech)
+        assert env > 0.85, env
+    return loss
+
+
+def test_cuts_aimed_at_a_flush():
+    if not have_strace():
+        log("SKIP: strace is needed to cut at a flush")
+        return
+    d = tmpdir("powercut-flush")
+    mic = speak(os.path.join(d, "mic.wav"),
+                "Every morning I wake up and wonder whether today will be different. " * 2)
+    speech, _ = read_wav(mic)
+    data = os.path.join(d, "data")
+    losses = []
+    for i, n in enumerate(AIMED):
+        box = Box("powercut-flush", mic, root=d, data=data).start()
+        pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+        box.press()
+        started = box.wait_for("recording_started", timeout=30)
+        row = [r for r in table(data, "recordings") if r["id"] == started["id"]][0]
+        path = os.path.realpath(os.path.join(data, row["file"]))
+        trace = os.path.join(d, f"trace-{i}")
+        # attached to every thread of the daemon, from now on
+        st = subprocess.Popen(["strace", "-f", "-qq", "-p", str(pid), "-o", trace, "-P", path,
+                               "-e", "trace=write,fdatasync,fsync",
+                               "-e", f"inject=write:signal=SIGKILL:when={n}"],
+                              stdout=subprocess.DEVNULL, stderr=open(trace + ".err", "wb"))
+        try:
+            box.proc.wait(30 + 0.5 * n)
+        except subprocess.TimeoutExpired:
+            kill(box)
+            st.wait(30)
+            raise AssertionError(f"the cut at write #{n} of the recording never came; strace: "
+                                 f"{open(trace + '.err', errors='replace').read()[-500:]}")
+        t_cut = time.monotonic()
+        box.stderr.close()
+        st.wait(30)
+        captured = t_cut - started["t_us"] / 1e6
+        # the cut landed as the N-th write entered, every earlier write synced
+        lines = [ln for ln in open(trace, errors="replace").read().splitlines()
+                 if re.match(r"^\d+\s+(write|fdatasync|fsync)\(", ln)]
+        writes = [ln for ln in lines if re.match(r"^\d+\s+write\(", ln)]
+        assert "+++ killed by SIGKILL" in open(trace, errors="replace").read(), \
+            f"write #{n}: the daemon was not killed by the injection"
+        assert len(writes) == n and writes[-1].endswith(("= ?", "<unfinished ...>")), \
+            f"aimed at write #{n}, the trace has {len(writes)} writes, the last {writes[-1:]}"
+        assert lines[-1] == writes[-1], f"write #{n}: killed at {lines[-1]}"
+        assert n == 1 or re.match(r"^\d+\s+(fdatasync|fsync)\(", lines[-2]), \
+            f"write #{n}: the write before it was not synced: {lines[-3:]}"
+        box2 = Box("powercut-flush", mic, root=d, data=data).start()
+        box2.wait_for("recovered", since=0, id=started["id"])
+        box2.terminate()
+        losses.append(check_cut_recording(data, started, captured, speech,
+                                          f"cut at flush write #{n}"))
+    record_margin("power_cut.flush", MAX_LOSS_S, max(losses), cuts=len(losses),
+                  losses=[round(x, 3) for x in losses])
+    check_catalogue(data, {}, "cuts at a flush")
+
+
 def test_random_cuts_while_recording():
     rng = random.Random(20261122)
     d = tmpdir("powercut")
@@ -174,22 +258,11 @@ def test_random_cuts_while_recording():
         box2 = Box("powercut", mic, root=d, data=data).start()
         box2.wait_for("recovered", since=0, id=started["id"])
         box2.terminate()
-        row = [r for r in box2.catalogue() if r["id"] == started["id"]][0]
-        assert row["state"] == "interrupted", row
-        path = os.path.join(data, row["file"])
-        opusinfo_clean(path)
-        decoded = decode(path)
-        kept = len(decoded) / RATE
-        loss = captured - kept
-        losses.append(loss)
-        log(f"cut {i}: captured {captured:.3f} s, kept {kept:.3f} s, lost {loss:.3f} s")
-        assert loss <= MAX_LOSS_S, f"lost {loss:.3f} s of audio at a cut"
-        assert kept <= captured + 0.05, "kept more than was captured?"
-        assert abs(row["duration_ms"] / 1000 - kept) < 0.021
-        if kept > 2:
-            env, _ = similarity(decoded, speech)
-            assert env > 0.85, env
-    log(f"worst loss {max(losses):.3f} s over {len(losses)} cuts")
+        evs = box.events()
+        assert not any(e["ev"] == "recording_stopping" for e in evs[evs.index(started):]), \
+            f"cut {i}: aimed while recording, the recording had been stopped"
+        losses.append(check_cut_recording(data, started, captured, speech, f"cut {i}"))
+    record_margin("power_cut.random", MAX_LOSS_S, max(losses), cuts=len(losses))
     rows = check_catalogue(data, {}, "random cuts")
     assert all(r["state"] == "interrupted" for r in rows), rows
 
@@ -520,5 +593,6 @@ def test_cuts_inside_the_receipt_and_consent_writes():
 
 
 if __name__ == "__main__":
-    run([test_random_cuts_while_recording, test_cuts_at_each_step_of_the_dialogue,
+    run([test_cuts_aimed_at_a_flush, test_random_cuts_while_recording,
+         test_cuts_at_each_step_of_the_dialogue,
          test_cuts_inside_the_receipt_and_consent_writes])

@@ -15,9 +15,11 @@ catalogue's consent, and that the box is back at idle with the idle light.
     ignored, and never an answer;
   - a press during the staff question: yes (and only to that question);
   - a button held down for 5 s at the start: one start, nothing on release;
-  - chatter (raw down/up edges a few ms apart, through the FIFO's raw
-    "down"/"up" lines and the same 30 ms debouncer a GPIO line has): one
-    press each time, at the start, the stop and as an answer.
+  - chatter (raw down/up edges 2 ms apart for the whole 30 ms lock-out,
+    the last bounce 2 ms and the settling edge 1 ms before it ends, through
+    the FIFO's raw "down"/"up" lines and the same debouncer a GPIO line
+    has): one press each time, at the start, the stop and as an answer. A
+    lock-out even 2 ms shorter than configured makes extra presses.
 
 "Saving" is made long enough to press into, deterministically, by running
 the daemon under strace with every fdatasync delayed (the recorder's file
@@ -215,7 +217,7 @@ def one_kept(s):
     rows = s.kept()
     assert len(rows) == 1, f"{s.name}: {len(rows)} recordings kept: {rows}"
     assert rows[0]["state"] == "complete", rows[0]
-    assert s.files() == [rows[0]["id"] + ".opus"], s.files()
+    assert s.files() == [rows[0]["id"] + ".opus.sealed"], s.files()
     return rows[0]
 
 
@@ -490,8 +492,21 @@ def test_button_held_for_5_s_at_the_start():
         s.close()
 
 
-CHATTER = ("down", "4 up", "8 down", "12 up", "16 down",   # the contact bounces...
-           "250 up", "254 down", "258 up")                 # ...going down and coming up
+# The contact bounces every 2 ms for the whole 30 ms lock-out (board.conf's
+# debounce_ms), then every 1 ms, the last bounce 2 ms and the settling edge
+# 1 ms before the lock-out ends; going down, and 250 ms later coming up.
+DEBOUNCE_MS = 30
+
+
+def bounces(t0, settle):
+    times = list(range(0, DEBOUNCE_MS - 3, 2)) + [DEBOUNCE_MS - 3, DEBOUNCE_MS - 2, DEBOUNCE_MS - 1]
+    other = "up" if settle == "down" else "down"
+    n = len(times)
+    return tuple(f"{t0 + t} {settle if (n - 1 - i) % 2 == 0 else other}"
+                 for i, t in enumerate(times))
+
+
+CHATTER = bounces(0, "down") + bounces(250, "up")
 
 
 def test_chatter_is_one_press():

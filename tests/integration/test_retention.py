@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The retention rule, applied by the daemon: a recording nobody said staff
-may hear (locked) is deleted once it is older than [consent] retention_days
-(default 30); a recording with consent, or younger, is kept. The daemon
+may hear (locked) is deleted once its age in the box's running time reaches
+[consent] retention_days (default 30); a recording with consent, or younger,
+is kept (test_hostile_clock shows no wall clock changes that). The daemon
 applies it when it starts and every hour while idle; each deletion is in the
 audit log and the row stays (state "expired"), so the archive can tell."""
 import datetime
@@ -26,13 +27,19 @@ def seed(d):
     return data, ids
 
 
+RUN_DAYS = 100  # the box has run this long (its persisted running-time counter)
+
+
 def age(data, rec_id, days):
-    """Make a recording as old as `days` (its creation time moved back)."""
+    """Make a recording as old as `days` of the box's running time (the age
+    the retention rule counts; the wall clock plays no part), and its
+    creation time that many days back too, as on a box whose clock is right."""
     t = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)
     db = sqlite3.connect(os.path.join(data, "catalogue.sqlite"))
     with db:
-        db.execute("UPDATE recordings SET created_utc = ? WHERE id = ?",
-                   (t.strftime("%Y-%m-%dT%H:%M:%SZ"), rec_id))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'running_ms'", (RUN_DAYS * 86400000,))
+        db.execute("UPDATE recordings SET created_utc = ?, created_run_ms = ? WHERE id = ?",
+                   (t.strftime("%Y-%m-%dT%H:%M:%SZ"), (RUN_DAYS - days) * 86400000, rec_id))
     db.close()
 
 

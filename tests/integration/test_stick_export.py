@@ -6,7 +6,13 @@ the daemon's consent dialogue lands), export to a stick folder
 (diaryroom-stick insert, the dr_export API the daemon will drive), collect on
 the PC (diaryroom-admin collect), insert again: the box deletes exactly what
 the archive confirmed. Then: the stick pulled at every export step, and
-hostile sticks (each refused with a clear line, nothing changed)."""
+hostile sticks (each refused with a clear line, nothing changed).
+
+The box seals every recording to the organisation (issue 10): the stick
+carries the sealed files and a manifest whose personal part is sealed too,
+read here through `diaryroom-admin manifest`; the archive keeps the sealed
+original of every recording and a playable copy of those staff may hear.
+test_stick_sealed.py covers the sealing itself (scan, tampering)."""
 import csv
 import datetime
 import hashlib
@@ -17,6 +23,7 @@ import sqlite3
 import subprocess
 
 from drtest import BUILD, Box, blake2b_256, decode, log, opusinfo_clean, run, speak, tmpdir
+from test_stick_sealed import assert_unreadable
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
@@ -55,6 +62,19 @@ def audit(data):
         return [(a, d) for a, d in db.execute("SELECT action, detail FROM audit ORDER BY seq")]
     finally:
         db.close()
+
+
+def manifest(w):
+    """What each box's manifest on the stick lists, opened with the
+    organisation's key: {device: contents}."""
+    p = admin("manifest", "--org", w.org, "--stick", w.stick)
+    return json.loads(p.stdout)
+
+
+def open_box_file(w, rid, out):
+    """A recording on the box, opened with the organisation's key."""
+    admin("open", "--org", w.org, os.path.join(w.data, "recordings", rid + ".opus.sealed"), out)
+    return out
 
 
 def tree(d):
@@ -99,7 +119,9 @@ class World:
               "--days", "30")
         mic = speak(os.path.join(self.dir, "mic.wav"),
                     "This is what I want to say about the service.", pad=(0, 30))
-        self.box = Box(name, mic, root=self.dir, sets=["session.min_length_ms=200", "consent.answer_s=2", "consent.digit_pause_ms=0"]).start()
+        self.box = Box(name, mic, root=self.dir, sets=["session.min_length_ms=200", "consent.answer_s=2",
+                                                       "consent.digit_pause_ms=0",
+                                                       "export.keydir=" + self.keys]).start()
         for _ in range(n_recordings):
             self.box.record(seconds)
         assert self.box.terminate() == 0, self.box.stderr_text()
@@ -137,7 +159,17 @@ def test_record_export_collect_delete():
     # nothing deleted by exporting
     assert all(r["state"] == "complete" for r in rows(w.data).values())
     dev = os.listdir(os.path.join(w.stick, "DIARYRM", "export"))[0]
-    man = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
+    outer = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
+    assert "recordings" not in outer and outer["version"] == 2, outer
+    # recorded on the simulated board: every file on the stick reveals nothing
+    on_stick = [os.path.join(r, f) for r, _, fs in os.walk(w.stick) for f in fs]
+    assert len([f for f in on_stick if f.endswith(".opus.sealed")]) == 3, on_stick
+    mtext = open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")).read()
+    for f in on_stick:
+        assert_unreadable(f)
+    for rid in w.ids:
+        assert rid not in mtext and f'"{w.receipts[rid]}"' not in mtext, rid
+    man = manifest(w)[dev]
     by_id = {m["id"]: m for m in man["recordings"]}
     assert sorted(by_id) == w.ids
     for rid in w.ids:
@@ -154,13 +186,21 @@ def test_record_export_collect_delete():
         f.write(f"# entered by staff\nconsent {w.receipts[w.ids[1]]} staff=yes share=yes\n")
     p = w.collect("--changes", changes)
     assert "3 imported" in p.stderr, p.stderr
+    # the box's sealed original of every recording; the consented ones also
+    # playable, the same audio as the box's recording opened by the PC
+    for rid in w.ids:
+        assert blake2b_256(os.path.join(w.archive, dev, rid + ".opus.sealed")) == \
+            before[rid]["blake2b"]
     for rid in w.ids[:2]:
-        assert blake2b_256(os.path.join(w.archive, dev, rid + ".opus")) == before[rid]["blake2b"]
+        said = decode(open_box_file(w, rid, os.path.join(w.dir, rid + "-box.opus")))
+        heard = decode(os.path.join(w.archive, dev, rid + ".opus"))
+        assert len(heard) == len(said) and (heard == said).all(), "not what was said"
     # the locked one is in the archive only sealed: no playable copy at all
     locked, lrc = w.ids[2], w.receipts[w.ids[2]]
     sealed = os.path.join(w.archive, dev, locked + ".opus.sealed")
     assert not os.path.exists(os.path.join(w.archive, dev, locked + ".opus"))
     assert_sealed(sealed)
+    assert open(sealed, "rb").read(8) == b"DRSEAL02"
     playable = sorted(f for _, _, fs in os.walk(w.archive) for f in fs if f.endswith(".opus"))
     assert playable == sorted(i + ".opus" for i in w.ids[:2]), playable
     sheet = list(csv.DictReader(open(os.path.join(w.archive, "consent.csv"), newline="")))
@@ -204,16 +244,16 @@ def test_record_export_collect_delete():
     open(sealed, "wb").write(good[: len(good) - 40])  # cut off
     p = unlock("--receipt", lrc)
     assert p.returncode == 1 and "damaged or altered" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(w.archive, dev, locked + ".opus"))
     open(sealed, "wb").write(good)
     assert tree(w.archive) == untouched
 
     p = unlock("--receipt", lrc, "--share", "no")
     assert p.returncode == 0, p.stderr
     opened = os.path.join(w.archive, dev, locked + ".opus")
-    assert blake2b_256(opened) == before[locked]["blake2b"]
-    assert not os.path.exists(sealed)
+    assert blake2b_256(sealed) == before[locked]["blake2b"]  # the original stays
     opusinfo_clean(opened)
-    said = decode(os.path.join(w.data, "recordings", locked + ".opus"))
+    said = decode(open_box_file(w, locked, os.path.join(w.dir, "locked-box.opus")))
     heard = decode(opened)
     assert len(heard) == len(said) and (heard == said).all(), "not what was said"
     assert abs(len(heard) / 48000 - before[locked]["duration_ms"] / 1000) < 0.2
@@ -227,9 +267,10 @@ def test_record_export_collect_delete():
         idx["changes"][-1].items(), idx["changes"]
     # the next collect tells the box, and does not lock it again although the
     # stick's manifest still says locked
+    kept = blake2b_256(opened)
     p = w.collect("--changes", changes)
     assert "0 imported, 3 already" in p.stderr, p.stderr
-    assert blake2b_256(opened) == before[locked]["blake2b"] and not os.path.exists(sealed)
+    assert blake2b_256(opened) == kept and blake2b_256(sealed) == before[locked]["blake2b"]
 
     # a new recording after the export is not confirmed and must stay
     w.box.start()
@@ -245,21 +286,20 @@ def test_record_export_collect_delete():
     after = rows(w.data)
     for rid in w.ids:
         assert after[rid]["state"] == "deleted", after[rid]
-        assert not os.path.exists(os.path.join(w.data, "recordings", rid + ".opus"))
+        assert not os.path.exists(os.path.join(w.data, "recordings", rid + ".opus.sealed"))
     assert after[new[0]]["state"] == "complete"
-    assert os.path.exists(os.path.join(w.data, "recordings", new[0] + ".opus"))
+    assert os.path.exists(os.path.join(w.data, "recordings", new[0] + ".opus.sealed"))
     assert after[w.ids[1]]["consent_share"] == 1
     assert (after[locked]["consent_staff"], after[locked]["consent_share"]) == (1, 0), after[locked]
     acts = [a for a, _ in audit(w.data)]
     assert acts.count("delete") == 3 and "receipt_applied" in acts, acts
     # the stick now holds only the new one; the receipt was used up
-    man = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
-    assert [m["id"] for m in man["recordings"]] == new
+    assert [m["id"] for m in manifest(w)[dev]["recordings"]] == new
     assert not os.path.exists(os.path.join(w.stick, "DIARYRM", "receipt", dev + ".json"))
     w.stick_copy = None
 
     # the resident changes their mind again (staff may not listen): the
-    # archive's playable copy is sealed again, from the archive itself
+    # archive's playable copy goes, the sealed original stays
     with open(changes, "a") as f:
         f.write(f"consent {lrc} staff=no share=no\n")
     p = w.collect("--changes", changes)
@@ -301,9 +341,13 @@ def test_record_export_collect_delete():
         ("expired", lrc, before[locked]["blake2b"], at(30)), e
     row2 = sheet_row(locked)
     assert (row2["status"], row2["stored"], row2["receipt"]) == ("expired", "expired", lrc), row2
-    # the receipt for the box no longer lists it (nor the new locked one, as old)
-    rj = json.load(open(os.path.join(w.stick, "DIARYRM", "receipt", dev + ".json")))
-    assert sorted(h["id"] for h in rj["held"]) == w.ids[:2], rj["held"]
+    # the receipt for the box no longer lists it (nor the new locked one, as
+    # old): it is sealed to the box, so the box says so when it applies it
+    rc, evs, err = w.insert()
+    assert rc == 0, err
+    rec = [e for e in evs if e["ev"] == "receipt"][0]
+    assert rec["deleted"] == 0 and rec["hash_mismatch"] == 0, rec
+    assert rows(w.data)[new[0]]["state"] == "complete"
     # unlock is refused, nothing changed
     untouched = tree(w.archive)
     p = unlock("--receipt", lrc)
@@ -364,8 +408,8 @@ def test_pull_at_every_step():
         assert os.listdir(os.path.join(w.data, "recordings")) == []
         devdir = [d for d in os.listdir(w.archive) if len(d) == 16][0]
         archived = sorted(f for f in os.listdir(os.path.join(w.archive, devdir))
-                          if f.endswith(".opus"))
-        assert archived == sorted(i + ".opus" for i in snap[0]), (k, archived)
+                          if f.endswith(".opus.sealed"))
+        assert archived == sorted(i + ".opus.sealed" for i in snap[0]), (k, archived)
 
 
 def test_hostile_sticks():
@@ -470,7 +514,7 @@ def test_hostile_sticks():
     shutil.copytree(rdir, saved)
     snap = snapshot(w.data)
     # forged: one byte changed
-    j = open(os.path.join(rdir, dev + ".json")).read().replace('"manifest_seq"', '"manifest_seq" ', 1)
+    j = open(os.path.join(rdir, dev + ".json")).read().replace('"device"', '"device" ', 1)
     open(os.path.join(rdir, dev + ".json"), "w").write(j)
     rc, evs, err = w.insert()
     assert "receipt refused" in err and "not signed" in err, err
@@ -505,8 +549,7 @@ def test_clock_unset():
     r = list(rows(w.data).values())[0]
     assert r["time_uncertain"] == 1 and r["created_utc_box"], r
     dev = os.listdir(os.path.join(w.stick, "DIARYRM", "export"))[0]
-    man = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
-    assert man["recordings"][0]["time_uncertain"] is True
+    assert manifest(w)[dev]["recordings"][0]["time_uncertain"] is True
     # a clock that is right is left alone, and nothing more is flagged
     rc, evs, err = w.insert()
     assert not [e for e in evs if e["ev"] == "clock_set"], evs

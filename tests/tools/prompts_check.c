@@ -6,6 +6,7 @@
  * Exits 1 with the loader's message when the box would refuse the pack.
  * A helper of the tool tests (test_replace_prompt.py). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "media/oggopus.h"
@@ -27,16 +28,19 @@ int main(int argc, char **argv)
 	}
 	int found = argc == 2;
 	for (int id = 0; id < DR_PROMPT_COUNT; id++) {
-		size_t n = 0;
-		const int16_t *pcm = dr_prompts_pcm(p, id, &n);
+		size_t n = dr_prompts_samples(p, id);
 		printf("%s %zu %u %s\n", dr_prompt_name(id), n, (unsigned)dr_prompts_ms(p, id),
 		       dr_prompts_source(p, id));
 		if (argc == 4 && !strcmp(argv[2], dr_prompt_name(id))) {
 			struct dr_wav_writer *w = NULL;
-			rc = dr_wav_writer_open(argv[3], DR_SAMPLE_RATE, &w);
+			int16_t *pcm = NULL;
+			rc = dr_prompts_decode(p, id, &pcm, &n);
+			if (!rc)
+				rc = dr_wav_writer_open(argv[3], DR_SAMPLE_RATE, &w);
 			if (!rc)
 				rc = dr_wav_writer_write(w, pcm, n);
 			int rc2 = w ? dr_wav_writer_close(w) : 0;
+			free(pcm);
 			if (rc || rc2) {
 				fprintf(stderr, "%s: cannot write %s\n", argv[0], argv[3]);
 				dr_prompts_free(p);

@@ -209,10 +209,59 @@ static void test_every_place_knows_the_same_prompts(void **state)
 	assert_int_equal(places[0].n, DR_PROMPT_COUNT);
 }
 
+/* The warning comes [session] warning_s before the limit, and warning_s
+ * can be set to anything below the limit: so the built-in words must not
+ * promise an amount of time ("about one minute" with warning_s = 300 is
+ * a lie to the resident). Checked in the English pack and the short test
+ * pack. */
+static void check_warning_names_no_time(const char *rel)
+{
+	static const char *const words[] = {"minute", "second", "hour", "one", "two", "three",
+					    "four", "five", "ten", "half", NULL};
+	char *text = slurp(rel);
+	char *line = NULL;
+	for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, "warning", 7) && (l[7] == ' ' || l[7] == '\t' || l[7] == '|'))
+			line = l;
+	if (!line)
+		fail_msg("%s has no warning phrase", rel);
+	char *end = strchr(line, '\n');
+	if (end)
+		*end = '\0';
+	for (char *c = line; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	const char *said = strchr(line, '|');
+	assert_non_null(said);
+	for (const char *w = said; *w;) {
+		size_t k = 0;
+		while (isalpha((unsigned char)w[k]))
+			k++;
+		for (int i = 0; k && words[i]; i++) {
+			size_t wl = strlen(words[i]);
+			if ((k == wl || (k == wl + 1 && w[wl] == 's')) && !strncmp(w, words[i], wl))
+				fail_msg("%s: the warning \"%s\" names a time (\"%s\"), but warning_s "
+					 "is configurable", rel, said + 1, words[i]);
+		}
+		w += k ? k : 1;
+	}
+	for (const char *c = said; *c; c++)
+		if (isdigit((unsigned char)*c))
+			fail_msg("%s: the warning \"%s\" names a number", rel, said + 1);
+	free(text);
+}
+
+static void test_warning_fits_any_warning_s(void **state)
+{
+	(void)state;
+	check_warning_names_no_time("app/prompts/en/phrases.txt");
+	check_warning_names_no_time("tests/data/prompts-short.txt");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_place_knows_the_same_prompts),
+		cmocka_unit_test(test_warning_fits_any_warning_s),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
  *   collect           --org DIR --stick MOUNT --archive DIR [--changes FILE]
  *                     [--retention-days N]
  *   unlock            --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]
+ *   open              --org DIR SEALED OUT
+ *   manifest          --org DIR --stick MOUNT
  *
  * Every command takes --now ISO-TIME (tests: the PC's clock). The
  * passphrase comes from DIARYROOM_PASSPHRASE_FD / DIARYROOM_PASSPHRASE or
@@ -45,8 +47,9 @@ static int usage_to(FILE *f)
 		"  make-stick       --org DIR --stick MOUNT --name NAME [--days N]\n"
 		"  revoke           --org DIR (--stick-id ID | --stick MOUNT)\n"
 		"  collect          --org DIR --stick MOUNT --archive DIR [--changes FILE]\n"
-		"                   (locked recordings, no consent to staff listening, are kept\n"
-		"                   sealed: <id>.opus.sealed, which nothing can play)\n"
+		"                   (every recording is kept as the box sealed it, <id>.opus.sealed,\n"
+		"                   which nothing can play; only those staff may hear are also\n"
+		"                   opened to <id>.opus)\n"
 		"                   --retention-days N (1..3650, default 30): a sealed recording\n"
 		"                   still locked that started more than N days ago is deleted from\n"
 		"                   the archive (all boxes; the sheet says expired). Use the same\n"
@@ -56,6 +59,14 @@ static int usage_to(FILE *f)
 		"                   recording to <id>.opus (checked against the box's hash) and\n"
 		"                   records the consent; the box learns it at the next collect.\n"
 		"                   --share: may it also be shared outside the team (default no)\n"
+		"  open             --org DIR SEALED OUT\n"
+		"                   opens one recording sealed by a box (<id>.opus.sealed, from the\n"
+		"                   box's data folder, a stick or the archive) with the\n"
+		"                   organisation's key into the playable file OUT (made new; a\n"
+		"                   recording cut off by a power failure is finished first)\n"
+		"  manifest         --org DIR --stick MOUNT\n"
+		"                   prints what each box's export on the stick lists (its sealed\n"
+		"                   part opened with the organisation's key), as JSON\n"
 		"  (the passphrase: DIARYROOM_PASSPHRASE_FD or DIARYROOM_PASSPHRASE, else asked)\n"
 		"  (all: --now YYYY-MM-DDTHH:MM:SSZ to use another time than the PC's clock)\n");
 	return 2;
@@ -107,12 +118,13 @@ static int cmd_init_org(const struct opts *o)
 	if (!o->org)
 		return usage();
 	int r = mkdir_p(o->org, 0700);
-	char pass[1024];
+	char *pass = NULL;
+	struct adm_org org = {0};
 	if (r == 0)
-		r = adm_passphrase(pass, sizeof(pass), true);
+		r = adm_passphrase(&pass, true);
 	if (r == 0)
-		r = adm_org_create(o->org, o->kdf, pass);
-	sodium_memzero(pass, sizeof(pass));
+		r = adm_org_create(o->org, o->kdf, pass, &org);
+	adm_secret_free(pass);
 	char p[4200];
 	adm_fmt(p, sizeof(p), "%s/devices", o->org);
 	if (r == 0)
@@ -122,17 +134,15 @@ static int cmd_init_org(const struct opts *o)
 		r = mkdir_p(p, 0700);
 	if (r < 0) {
 		fprintf(stderr, "diaryroom-admin: init-org failed: %s\n", strerror(-r));
+		adm_org_free(&org);
 		return 1;
 	}
-	/* an empty revocation list, serial 1 */
-	struct adm_org org;
-	if (adm_org_load(o->org, true, &org) < 0)
-		return 1;
+	/* an empty revocation list, serial 1, signed with the key just made */
 	struct json_object *j = json_object_new_object();
 	char t[32];
 	dr_stick_time_format(o->now, t);
 	json_object_object_add(j, "format", json_object_new_string("diaryroom-revocations"));
-	json_object_object_add(j, "version", json_object_new_int(DR_STICK_FORMAT_VERSION));
+	json_object_object_add(j, "version", json_object_new_int(DR_STICK_REVOKED_VERSION));
 	json_object_object_add(j, "serial", json_object_new_int64(1));
 	json_object_object_add(j, "issued_utc", json_object_new_string(t));
 	json_object_object_add(j, "revoked", json_object_new_array());
@@ -143,9 +153,11 @@ static int cmd_init_org(const struct opts *o)
 	free(text);
 	if (dfd >= 0)
 		close(dfd);
-	sodium_memzero(org.sk, sizeof(org.sk));
-	if (r < 0)
+	adm_org_free(&org);
+	if (r < 0) {
+		fprintf(stderr, "diaryroom-admin: init-org failed: cannot write revoked.json\n");
 		return 1;
+	}
 	printf("organisation created in %s (keep org.key and its passphrase safe; copy org.pub "
 	       "to every box)\n", o->org);
 	return 0;
@@ -230,8 +242,10 @@ static int cmd_make_stick(const struct opts *o)
 	    strlen(o->name) > DR_STICK_NAME_MAX || o->days <= 0 || o->days > 3660)
 		return usage();
 	struct adm_org org;
-	if (adm_org_load(o->org, true, &org) < 0)
+	if (adm_org_load(o->org, true, &org) < 0) {
+		adm_org_free(&org);
 		return 1;
+	}
 	uint8_t raw[16];
 	char id[DR_STICK_ID_HEX + 1], iss[32], exp[32];
 	randombytes_buf(raw, sizeof(raw));
@@ -240,7 +254,7 @@ static int cmd_make_stick(const struct opts *o)
 	dr_stick_time_format(o->now + (int64_t)o->days * 86400, exp);
 	struct json_object *j = json_object_new_object();
 	json_object_object_add(j, "format", json_object_new_string("diaryroom-token"));
-	json_object_object_add(j, "version", json_object_new_int(DR_STICK_FORMAT_VERSION));
+	json_object_object_add(j, "version", json_object_new_int(DR_STICK_TOKEN_VERSION));
 	json_object_object_add(j, "stick_id", json_object_new_string(id));
 	json_object_object_add(j, "name", json_object_new_string(o->name));
 	json_object_object_add(j, "issued_utc", json_object_new_string(iss));
@@ -259,7 +273,7 @@ static int cmd_make_stick(const struct opts *o)
 	if (r == 0 && text)
 		r = adm_write_file(p, text, strlen(text), 0600);
 	free(text);
-	sodium_memzero(org.sk, sizeof(org.sk));
+	adm_org_free(&org);
 	if (r < 0) {
 		fprintf(stderr, "diaryroom-admin: make-stick failed\n");
 		return 1;
@@ -300,8 +314,10 @@ static int cmd_revoke(const struct opts *o)
 		return 2;
 	}
 	struct adm_org org;
-	if (adm_org_load(o->org, true, &org) < 0)
+	if (adm_org_load(o->org, true, &org) < 0) {
+		adm_org_free(&org);
 		return 1;
+	}
 	int dfd = open(o->org, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char *b, e[384];
 	size_t len;
@@ -317,6 +333,7 @@ static int cmd_revoke(const struct opts *o)
 		fprintf(stderr, "diaryroom-admin: the organisation's revocation list: %s\n", e);
 		if (dfd >= 0)
 			close(dfd);
+		adm_org_free(&org);
 		return 1;
 	}
 	struct json_object *j = json_object_new_object();
@@ -331,7 +348,7 @@ static int cmd_revoke(const struct opts *o)
 	char t[32];
 	dr_stick_time_format(o->now, t);
 	json_object_object_add(j, "format", json_object_new_string("diaryroom-revocations"));
-	json_object_object_add(j, "version", json_object_new_int(DR_STICK_FORMAT_VERSION));
+	json_object_object_add(j, "version", json_object_new_int(DR_STICK_REVOKED_VERSION));
 	json_object_object_add(j, "serial", json_object_new_int64(rv->serial + 1));
 	json_object_object_add(j, "issued_utc", json_object_new_string(t));
 	json_object_object_add(j, "revoked", a);
@@ -341,7 +358,7 @@ static int cmd_revoke(const struct opts *o)
 	r = text ? adm_write_signed(dfd, "revoked", text, org.sk) : -ENOMEM;
 	free(text);
 	close(dfd);
-	sodium_memzero(org.sk, sizeof(org.sk));
+	adm_org_free(&org);
 	if (r < 0)
 		return 1;
 	printf("stick %s revoked; boxes learn it from the next staff stick made or collected\n", id);
@@ -406,7 +423,7 @@ int main(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc && strcmp(cmd, "open"))
 		return usage();
 	if (!strcmp(cmd, "init-org"))
 		return cmd_init_org(&o);
@@ -420,10 +437,12 @@ int main(int argc, char **argv)
 		if (!o.org || !o.stick || !o.archive)
 			return usage();
 		struct adm_org org;
-		if (adm_org_load(o.org, true, &org) < 0)
+		if (adm_org_load(o.org, true, &org) < 0) {
+			adm_org_free(&org);
 			return 1;
+		}
 		int r = adm_collect(&org, o.stick, o.archive, o.changes, o.now, o.retention_days);
-		sodium_memzero(org.sk, sizeof(org.sk));
+		adm_org_free(&org);
 		return r < 0 ? 1 : r;
 	}
 	if (!strcmp(cmd, "unlock")) {
@@ -433,7 +452,31 @@ int main(int argc, char **argv)
 		if (adm_org_load(o.org, false, &org) < 0)
 			return 1;
 		int r = adm_unlock(&org, o.archive, o.receipt, o.share ? o.share : "no", o.box, o.now);
-		sodium_memzero(org.sk, sizeof(org.sk));
+		adm_org_free(&org);
+		return r < 0 ? 1 : 0;
+	}
+	if (!strcmp(cmd, "manifest")) {
+		if (!o.org || !o.stick)
+			return usage();
+		struct adm_org org;
+		if (adm_org_load(o.org, true, &org) < 0) {
+			adm_org_free(&org);
+			return 1;
+		}
+		int r = adm_show_manifests(&org, o.stick);
+		adm_org_free(&org);
+		return r < 0 ? 1 : r;
+	}
+	if (!strcmp(cmd, "open")) {
+		if (!o.org || argc - optind != 2)
+			return usage();
+		struct adm_org org;
+		if (adm_org_load(o.org, true, &org) < 0) {
+			adm_org_free(&org);
+			return 1;
+		}
+		int r = adm_open(&org, argv[optind], argv[optind + 1]);
+		adm_org_free(&org);
 		return r < 0 ? 1 : 0;
 	}
 	return usage();

@@ -11,22 +11,41 @@
 #include "export/stickfmt.h"
 #include "export/stickio.h"
 
+/* The organisation's keys. sk: NULL, or 64 bytes of locked memory
+ * (sodium_malloc: mlocked, guard pages), wiped and freed by adm_org_free. */
 struct adm_org {
 	char dir[4096];
 	uint8_t pk[32];
-	uint8_t sk[64];
+	uint8_t *sk;
 	bool have_sk;
 };
+
+#define ADM_PASS_MAX 1024 /* bytes of a passphrase, with its NUL */
+#define ADM_PASS_MIN 8    /* characters of a new organisation's passphrase */
+
+/* Locked memory for secrets (sodium_malloc, zeroed); adm_secret_free wipes
+ * and frees it (NULL is a no-op). */
+char *adm_secret_new(size_t len);
+void adm_secret_free(void *p);
 
 /* snprintf that reports truncation (-ENAMETOOLONG) instead of hiding it. */
 int adm_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int adm_write_file(const char *path, const void *data, size_t len, mode_t mode);
 int adm_read_file(const char *path, size_t cap, char **buf, size_t *len);
-/* From DIARYROOM_PASSPHRASE_FD (a file descriptor number), then
- * DIARYROOM_PASSPHRASE, else a prompt on the terminal. */
-int adm_passphrase(char *out, size_t outlen, bool confirm);
-int adm_org_create(const char *org, const char *kdf, const char *pass);
+/* The passphrase into *out (locked memory: adm_secret_free it): one line
+ * from DIARYROOM_PASSPHRASE_FD (a file descriptor number, strictly: anything
+ * else is refused), else DIARYROOM_PASSPHRASE (then wiped and removed from
+ * the environment), else asked on the terminal (twice if confirm). confirm
+ * (a new organisation): at least ADM_PASS_MIN characters, however given.
+ * Read once per process: a file descriptor gives it only once. */
+int adm_passphrase(char **out, bool confirm);
+/* Makes a new organisation's keys in org (refused if org.key exists) and
+ * leaves them in *o (adm_org_free it, also on failure). */
+int adm_org_create(const char *org, const char *kdf, const char *pass, struct adm_org *o);
+/* Loads the organisation's public key, and with secret its secret key
+ * (asks for the passphrase). adm_org_free it, also on failure. */
 int adm_org_load(const char *org, bool secret, struct adm_org *o);
+void adm_org_free(struct adm_org *o);
 
 /* Imports a stick into the archive and writes the receipts back (collect.c).
  * now: the PC's clock (or --now). retention_days (1..3650): a recording
@@ -41,6 +60,23 @@ int adm_collect(struct adm_org *org, const char *stick, const char *archive,
  * box. box: NULL or the box's id when two boxes share the number. */
 int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 	       const char *share, const char *box, int64_t now);
+
+/* Opens the box-sealed recording on fd (from its start) as recording id
+ * with the organisation's key into out (-1: only checks): a keyless scan
+ * first (the id, whole messages), then every message opened. final: it
+ * ended with its last message; bytes: plaintext. On failure (-EBADMSG for
+ * anything not intact), why says what, for people (collect.c). */
+int adm_open_sealed(const struct adm_org *org, int fd, const char *id, int out, bool *final,
+		    uint64_t *bytes, char *why, size_t whylen);
+
+/* Prints, as JSON, what each box's manifest on the stick says (its sealed
+ * part opened with the organisation's key): for staff checking a stick
+ * before collecting it, and for tests. 0, 1 if a manifest was refused. */
+int adm_show_manifests(const struct adm_org *org, const char *stick);
+
+/* Opens one box-sealed recording (DRSEAL02; or an archive's DRSEAL01 file)
+ * into the new file out_path (open.c). Reports; 0 or -errno. */
+int adm_open(const struct adm_org *org, const char *in_path, const char *out_path);
 
 /* Sealed recordings (seal.c). ad: "<box>/<id>", authenticated in every
  * chunk. adm_seal_fd reads exactly size bytes from in, refuses them unless

@@ -3,23 +3,36 @@
  * collect: from a staff stick into the archive folder, and the signed
  * receipt back onto the stick.
  *
- *   <archive>/<device>/<id>.opus     the recordings staff may hear, verified
- *   <archive>/<device>/<id>.opus.sealed  the locked ones (no consent to staff
- *                                    listening), verified then sealed to the
- *                                    organisation's key (seal.c): no playable
- *                                    copy is ever written; `unlock` opens one
- *                                    when the resident consents later
+ *   <archive>/<device>/<id>.opus.sealed  every recording as the box sealed it
+ *                                    (DRSEAL02, docs/sealed-file.md): the
+ *                                    evidence the box signed, kept for every
+ *                                    recording; receipts re-hash it, no key
+ *                                    needed
+ *   <archive>/<device>/<id>.opus     a playable copy, opened with the
+ *                                    organisation's key, only of the
+ *                                    recordings staff may hear; `unlock`
+ *                                    makes one when a resident consents later
  *   <archive>/<device>/index.json    what the archive holds from that box,
  *                                    with the manifest's metadata, and the
  *                                    withdrawals and consent changes staff
  *                                    recorded (sent to the box in every receipt)
  *   <archive>/consent.csv            the consent sheet (all boxes)
  *
+ * (Archives made before stick format 2 hold a locked recording as a
+ * DRSEAL01 file sealed on the PC, seal.c, and an unlocked one only as its
+ * playable copy; such rows have no "sealed_original" and keep working: the
+ * file's magic says how to open it.)
+ *
  * Idempotent: a recording already in the archive with the right hash is
- * not copied again. A file is imported only if its BLAKE2b matches the
- * device-signed manifest both as read from the stick and as read back from
- * the archive after fsync (a sealed copy: opened with the organisation's
- * key); only such files are listed as held in the receipt.
+ * not copied again. A sealed file is imported only if its BLAKE2b matches
+ * the device-signed manifest (opened with the organisation's key) both as
+ * read from the stick and as read back from the archive after fsync, and it
+ * opens with the organisation's key as the recording the manifest names:
+ * every message intact, in order, of this recording, ending with its last
+ * message unless the manifest says the recording was interrupted (then its
+ * Ogg end is finished as the box used to). Anything else is refused with a
+ * message and nothing of that recording is kept. Only recordings whose
+ * sealed original re-hashes right are listed as held in the receipt.
  *
  * Whether a recording is locked is the manifest's consent with the changes
  * staff recorded applied (the last consent change for its receipt number
@@ -44,6 +57,8 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "media/recover.h"
+#include "seal/seal.h"
 
 #define CHUNK (1u << 20)
 
@@ -86,9 +101,100 @@ static int hash_path(const char *path, char hex[65], uint64_t *size)
 	return 0;
 }
 
-/* Copies one recording from the stick, verifying it both ways. */
-static int import_one(int devfd, const struct dr_manifest_rec *m, const char *dst,
-		      struct progress *p, const char *dev)
+/* Opens the sealed file on fd as recording id with the organisation's key,
+ * writing the plaintext to out (-1: only check). On failure, why, for
+ * people, in why. */
+int adm_open_sealed(const struct adm_org *org, int fd, const char *id, int out, bool *final,
+		    uint64_t *bytes, char *why, size_t whylen)
+{
+	struct dr_seal_scan sc;
+	*final = false;
+	*bytes = 0;
+	/* first without the key: the layout, the id, whole messages */
+	int r = dr_seal_scan_fd(fd, &sc);
+	if (r == -EBADMSG) {
+		adm_fmt(why, whylen, "its header is damaged or it is not a sealed recording");
+		return r;
+	}
+	if (r == 0 && strcmp(sc.id, id)) {
+		adm_fmt(why, whylen, "it is the file of another recording (%s)", sc.id);
+		return -EBADMSG;
+	}
+	if (r == 0 && sc.trailing) {
+		adm_fmt(why, whylen, "there are bytes after its last message");
+		return -EBADMSG;
+	}
+	if (r == 0 && sc.intact_bytes != sc.file_bytes) {
+		adm_fmt(why, whylen, "it is damaged from byte %llu (message %llu cut short or altered)",
+			(unsigned long long)sc.intact_bytes, (unsigned long long)sc.messages + 1);
+		return -EBADMSG;
+	}
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	struct dr_seal_reader *rd = NULL;
+	if (r == 0 && (r = dr_seal_reader_open_org(fd, id, org->pk, org->sk, &rd)) == -EBADMSG) {
+		adm_fmt(why, whylen, "its key is not sealed to this organisation (sealed for another "
+				     "organisation, or its header altered)");
+		return r;
+	}
+	uint8_t *buf = r == 0 ? (uint8_t *)adm_secret_new(65536) : NULL;
+	if (r == 0 && !buf)
+		r = -ENOMEM;
+	while (r == 0) {
+		ssize_t n = dr_seal_read(rd, buf, 65536);
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		if (n == 0)
+			break;
+		*bytes += (uint64_t)n;
+		if (out >= 0)
+			r = dr_stick_write_all(out, buf, (size_t)n);
+	}
+	if (r == -EBADMSG)
+		adm_fmt(why, whylen, "the message after %.2f s of it does not open: altered, "
+				     "reordered, or moved from another recording",
+			dr_seal_reader_position(rd) / 48000.0);
+	else if (r < 0)
+		adm_fmt(why, whylen, "%s", strerror(-r));
+	*final = r == 0 && dr_seal_reader_final(rd);
+	adm_secret_free(buf);
+	dr_seal_reader_free(rd);
+	return r;
+}
+
+/* The sealed file at path opens with the organisation's key as recording
+ * m->id, and ends with its last message unless the box says it was
+ * interrupted. Nothing is written. */
+static int check_opens(const struct adm_org *org, const char *path,
+		       const struct dr_manifest_rec *m)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	bool final = false;
+	uint64_t bytes = 0;
+	char why[256];
+	int r = adm_open_sealed(org, fd, m->id, -1, &final, &bytes, why, sizeof(why));
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "collect: %s: %s: not imported\n", m->file, why);
+		return -EBADMSG;
+	}
+	if (!final && strcmp(m->state, "interrupted")) {
+		fprintf(stderr, "collect: %s: it ends before its last message, but the box says the "
+				"recording is complete: cut or altered, not imported\n", m->file);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Copies one recording from the stick, verifying it both ways; with org,
+ * the copy must also open with the organisation's key (check_opens) before
+ * it is kept. */
+static int import_one(const struct adm_org *org, int devfd, const struct dr_manifest_rec *m,
+		      const char *dst, struct progress *p, const char *dev)
 {
 	int in;
 	size_t size;
@@ -145,6 +251,8 @@ static int import_one(int devfd, const struct dr_manifest_rec *m, const char *ds
 		fprintf(stderr, "collect: %s: the archive copy did not read back correctly\n", tmp);
 		r = -EIO;
 	}
+	if (r == 0 && org)
+		r = check_opens(org, tmp, m);
 	if (r == 0 && rename(tmp, dst) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -152,33 +260,6 @@ static int import_one(int devfd, const struct dr_manifest_rec *m, const char *ds
 		return r;
 	}
 	return adm_fsync_dir_of(dst);
-}
-
-/* Copies one locked recording from the stick straight into its sealed
- * form: its hash is checked as read, before anything is committed. */
-static int import_sealed(const struct adm_org *org, int devfd, const struct dr_manifest_rec *m,
-			 const char *dst, const char *ad, struct progress *p)
-{
-	int in;
-	size_t size;
-	char e[384];
-	int r = dr_stick_open_regular(devfd, m->file, m->size, &in, &size, e, sizeof(e));
-	if (r < 0 || size != m->size) {
-		if (r == 0)
-			close(in);
-		fprintf(stderr, "collect: %s: %s\n", m->file, r < 0 ? e : "not the manifest's size");
-		return -EBADMSG;
-	}
-	posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
-	r = adm_seal_fd(in, m->size, m->blake2b, dst, ad, org->pk, org->sk, &p->bytes);
-	close(in);
-	if (r == -EBADMSG)
-		fprintf(stderr, "collect: %s: the hash is not the manifest's: altered or damaged, "
-				"not imported\n", m->file);
-	else if (r < 0)
-		fprintf(stderr, "collect: %s: could not be sealed into %s: %s\n", m->file, dst,
-			strerror(-r));
-	return r;
 }
 
 /* ---- the archive's index of one box ---- */
@@ -250,7 +331,42 @@ static struct json_object *rec_json(const struct dr_manifest_rec *m, const char 
 	json_object_object_add(o, "time_uncertain", json_object_new_boolean(m->time_uncertain));
 	json_object_object_add(o, "status", json_object_new_string(status));
 	json_object_object_add(o, "collected_utc", json_object_new_string(collected));
+	/* blake2b and size are of the box's sealed original */
+	json_object_object_add(o, "sealed_original", json_object_new_boolean(true));
 	return o;
+}
+
+/* A receipt number is unique only among what a box holds: after its rest
+ * (docs/stick-format.md) the box may give it to a new recording. A change
+ * staff entered (c) is for the recording that held the number when it was
+ * entered: recording id (receipt, start_utc), if it started at or before the
+ * change's entered_utc and no other recording of this box with that number
+ * started after it and by then. A start that cannot be read counts as
+ * "before" only if no other recording has the number. */
+static bool change_is_for(struct json_object *idx, struct json_object *c, const char *id,
+			  const char *receipt, const char *start_utc)
+{
+	int64_t entered, start, other;
+	if (strcmp(str_of(c, "receipt"), receipt) ||
+	    dr_stick_time_parse(str_of(c, "entered_utc"), &entered) < 0)
+		return false;
+	bool known = dr_stick_time_parse(start_utc, &start) == 0;
+	if (known && start > entered)
+		return false; /* made after the change was entered */
+	struct json_object *recs = member(idx, "recordings", json_type_object);
+	if (!recs)
+		return true;
+	json_object_object_foreach(recs, oid, r)
+	{
+		if (!strcmp(oid, id) || strcmp(str_of(r, "receipt"), receipt))
+			continue;
+		if (!known)
+			return false;
+		if (dr_stick_time_parse(str_of(r, "start_utc"), &other) == 0 && other > start &&
+		    other <= entered)
+			return false; /* a later holder of the number had it by then */
+	}
+	return true;
 }
 
 /* Applies the recorded changes to the archive's own copies. */
@@ -264,7 +380,8 @@ static void index_apply_changes(const char *dir, struct json_object *idx)
 		const char *kind = str_of(c, "kind"), *rc = str_of(c, "receipt");
 		json_object_object_foreach(recs, id, r)
 		{
-			if (strcmp(str_of(r, "receipt"), rc) || !strcmp(str_of(r, "status"), "withdrawn"))
+			if (!change_is_for(idx, c, id, str_of(r, "receipt"), str_of(r, "start_utc")) ||
+			    !strcmp(str_of(r, "status"), "withdrawn"))
 				continue;
 			if (!strcmp(kind, "withdraw")) {
 				char p[4200];
@@ -437,15 +554,18 @@ static void index_add_change(struct json_object *idx, const struct change *c, in
 
 /* ---- the two forms of a recording in the archive ---- */
 
-/* Locked unless the latest consent change for this receipt says staff yes. */
-static bool effective_locked(struct json_object *idx, const char *receipt, bool manifest_locked)
+/* Locked unless the latest consent change for this recording (id, with
+ * its receipt number and start) says staff yes. */
+static bool effective_locked(struct json_object *idx, const char *id, const char *receipt,
+			     const char *start_utc, bool manifest_locked)
 {
 	struct json_object *ch = member(idx, "changes", json_type_array);
 	size_t n = ch ? json_object_array_length(ch) : 0;
 	bool locked = manifest_locked;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(ch, i);
-		if (!strcmp(str_of(c, "kind"), "consent") && !strcmp(str_of(c, "receipt"), receipt))
+		if (!strcmp(str_of(c, "kind"), "consent") &&
+		    change_is_for(idx, c, id, receipt, start_utc))
 			locked = strcmp(str_of(c, "staff"), "yes") != 0;
 	}
 	return locked;
@@ -456,27 +576,115 @@ static void form_path(char *p, size_t n, const char *dir, const char *id, bool s
 	adm_fmt(p, n, "%s/%s.opus%s", dir, id, sealed ? ".sealed" : "");
 }
 
+/* A row of stick format 2: its hash and size are of the box's sealed
+ * original, which the archive always keeps. */
+static bool row_v2(struct json_object *rec)
+{
+	struct json_object *v = member(rec, "sealed_original", json_type_boolean);
+	return v && json_object_get_boolean(v);
+}
+
+/* The first bytes of a file are a box-sealed recording's (DRSEAL02). */
+static bool file_is_v2(const char *path)
+{
+	unsigned char head[8];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, head, sizeof(head));
+	close(fd);
+	return n == (ssize_t)sizeof(head) && dr_seal_is_sealed(head, sizeof(head));
+}
+
 /* The archive's copy in this form is there and is the recording whose
- * hash (and size, if known) the box signed. */
+ * hash (and size, if known) the box signed. v2: the sealed form is the
+ * box's original, re-hashed (no key needed); the playable form is there
+ * with the hash it was made with. Before format 2: the hash is the
+ * playable recording's, and a sealed copy (DRSEAL01) is opened to check. */
 static bool form_ok(const struct adm_org *org, const char *dir, const char *dev, const char *id,
-		    const char *hash, uint64_t size, bool sealed)
+		    struct json_object *rec, const char *hash, uint64_t size, bool sealed)
 {
 	char p[4200], hex[65], ad[128];
 	uint64_t got = 0;
 	form_path(p, sizeof(p), dir, id, sealed);
+	if (row_v2(rec)) {
+		const char *want = sealed ? hash : str_of(rec, "playable_blake2b");
+		return hash_path(p, hex, &got) == 0 && want[0] && !strcmp(hex, want) &&
+		       (!sealed || !size || got == size);
+	}
 	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
 	int r = sealed ? adm_unseal_check(p, ad, org->pk, org->sk, hex, &got)
 		       : hash_path(p, hex, &got);
 	return r == 0 && !strcmp(hex, hash) && (!size || got == size);
 }
 
+/* Opens a box-sealed original into <id>.opus (tmp, fsync, rename, fsync
+ * folder): refused unless it opens with the organisation's key as this
+ * recording; one cut off (no last message: the box was interrupted) has
+ * its Ogg end finished by the box's own repair (dr_recover_file) before it
+ * is renamed. The playable copy's hash goes into rec. */
+static int open_original(const struct adm_org *org, const char *dir, const char *id,
+			 struct json_object *rec)
+{
+	char src[4200], dst[4200], tmp[4300], hex[65];
+	form_path(src, sizeof(src), dir, id, true);
+	form_path(dst, sizeof(dst), dir, id, false);
+	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	unlink(tmp);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		int r = -errno;
+		close(in);
+		return r;
+	}
+	bool final = false;
+	uint64_t got = 0;
+	char why[256];
+	int r = adm_open_sealed(org, in, id, out, &final, &got, why, sizeof(why));
+	close(in);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && !final) {
+		struct dr_recover_result rr;
+		r = dr_recover_file(tmp, &rr);
+		if (r == -EINVAL)
+			r = -ENODATA; /* not even the Ogg headers: nothing to play */
+	}
+	uint64_t bsize = 0;
+	if (r == 0 && hash_path(tmp, hex, &bsize) < 0)
+		r = -EIO;
+	if (r == 0 && rename(tmp, dst) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	json_object_object_add(rec, "playable_blake2b", json_object_new_string(hex));
+	return adm_fsync_dir_of(dst);
+}
+
 /* Opens a sealed copy into <id>.opus (tmp, fsync, rename, fsync folder);
- * refused unless it opens with the organisation's key to the box's hash. */
+ * refused unless it opens with the organisation's key to the box's hash.
+ * Dispatches on the file's magic: DRSEAL02 (the box's original) or
+ * DRSEAL01 (sealed on the PC by an archive before format 2). */
 static int unseal_to_plain(const struct adm_org *org, const char *dir, const char *dev,
-			   const char *id, const char *hash, uint64_t size)
+			   const char *id, struct json_object *rec, const char *hash,
+			   uint64_t size)
 {
 	char src[4200], dst[4200], tmp[4300], ad[128], hex[65];
 	form_path(src, sizeof(src), dir, id, true);
+	if (file_is_v2(src)) {
+		if (!row_v2(rec))
+			return -EBADMSG; /* a box-sealed file where the PC's should be */
+		return open_original(org, dir, id, rec);
+	}
+	if (row_v2(rec))
+		return -EBADMSG;
 	form_path(dst, sizeof(dst), dir, id, false);
 	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
 	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
@@ -511,6 +719,7 @@ static int unseal_to_plain(const struct adm_org *org, const char *dir, const cha
 	return adm_fsync_dir_of(dst);
 }
 
+/* Before format 2 only: a playable copy sealed on the PC (DRSEAL01). */
 static int seal_plain(const struct adm_org *org, const char *dir, const char *dev, const char *id,
 		      const char *hash, uint64_t size)
 {
@@ -526,10 +735,12 @@ static int seal_plain(const struct adm_org *org, const char *dir, const char *de
 	return r;
 }
 
-/* Makes each archived recording's copy (all, or only the one with id only)
- * the form its consent asks for: sealed if locked, playable if not. The old
- * form is removed afterwards by forms_tidy, once the index is saved.
- * Returns 0 or the first error (reported). */
+/* Makes each archived recording's copies (all, or only the one with id
+ * only) what its consent asks for. v2: the sealed original always; a
+ * playable copy too if staff may listen. Before format 2: sealed if
+ * locked, playable if not. What must go is removed afterwards by
+ * forms_tidy, once the index is saved. Returns 0 or the first error
+ * (reported). */
 static int forms_make(const struct adm_org *org, const char *dir, const char *dev,
 		      struct json_object *idx, const char *only)
 {
@@ -547,19 +758,30 @@ static int forms_make(const struct adm_org *org, const char *dir, const char *de
 		uint64_t size = sz ? (uint64_t)json_object_get_int64(sz) : 0;
 		const char *hash = str_of(rec, "blake2b");
 		char other[4200];
-		form_path(other, sizeof(other), dir, id, !sealed);
-		if (access(other, F_OK) != 0)
-			continue; /* nothing to convert; the receipt re-checks the copy */
-		if (form_ok(org, dir, dev, id, hash, size, sealed))
-			continue;
-		int r = sealed ? seal_plain(org, dir, dev, id, hash, size)
-			       : unseal_to_plain(org, dir, dev, id, hash, size);
+		int r = 0;
+		if (row_v2(rec)) {
+			if (sealed || form_ok(org, dir, dev, id, rec, hash, size, false))
+				continue;
+			if (!form_ok(org, dir, dev, id, rec, hash, size, true))
+				r = -EBADMSG; /* the original is not the one the box signed */
+			else
+				r = open_original(org, dir, id, rec);
+		} else {
+			form_path(other, sizeof(other), dir, id, !sealed);
+			if (access(other, F_OK) != 0)
+				continue; /* nothing to convert; the receipt re-checks the copy */
+			if (form_ok(org, dir, dev, id, rec, hash, size, sealed))
+				continue;
+			r = sealed ? seal_plain(org, dir, dev, id, hash, size)
+				   : unseal_to_plain(org, dir, dev, id, rec, hash, size);
+		}
 		if (r < 0) {
 			fprintf(stderr, "%s: recording %s (receipt %s): could not %s it: %s\n",
 				only ? "unlock" : "collect", id, str_of(rec, "receipt"),
 				sealed ? "seal" : "open the sealed copy of",
 				r == -EBADMSG ? "it is damaged or altered, or not this organisation's"
-					      : strerror(-r));
+				: r == -ENODATA ? "nothing playable is left in it"
+						: strerror(-r));
 			if (!first)
 				first = r;
 		}
@@ -568,7 +790,8 @@ static int forms_make(const struct adm_org *org, const char *dir, const char *de
 }
 
 /* Removes the form a recording must no longer have, once the right one is
- * there and verified. */
+ * there and verified. v2: only a playable copy of a locked recording (the
+ * original is never removed here). */
 static void forms_tidy(const struct adm_org *org, const char *dir, const char *dev,
 		       struct json_object *idx, const char *only)
 {
@@ -584,8 +807,13 @@ static void forms_tidy(const struct adm_org *org, const char *dir, const char *d
 		bool sealed = !lk || json_object_get_boolean(lk);
 		char other[4200];
 		form_path(other, sizeof(other), dir, id, !sealed);
+		if (row_v2(rec)) {
+			if (sealed && unlink(other) == 0)
+				adm_fsync_dir_of(other);
+			continue;
+		}
 		if (access(other, F_OK) == 0 &&
-		    form_ok(org, dir, dev, id, str_of(rec, "blake2b"),
+		    form_ok(org, dir, dev, id, rec, str_of(rec, "blake2b"),
 			    sz ? (uint64_t)json_object_get_int64(sz) : 0, sealed) &&
 		    unlink(other) == 0)
 			adm_fsync_dir_of(other);
@@ -616,7 +844,8 @@ static unsigned expire_locked(const char *dir, struct json_object *idx, int64_t 
 		struct json_object *lk = member(rec, "locked", json_type_boolean);
 		bool row_locked = !lk || json_object_get_boolean(lk) ||
 				  strcmp(str_of(rec, "consent_staff"), "yes") != 0;
-		if (!effective_locked(idx, str_of(rec, "receipt"), row_locked))
+		if (!effective_locked(idx, id, str_of(rec, "receipt"), str_of(rec, "start_utc"),
+				      row_locked))
 			continue;
 		char p[4200];
 		form_path(p, sizeof(p), dir, id, false);
@@ -694,8 +923,10 @@ static int expire_archive(const char *archive, int64_t now, long days)
 
 /* ---- the receipt ---- */
 
-static int write_receipt(int top, const struct adm_org *org, const char *dir,
-			 const struct dr_manifest *m, const char *manifest_hash,
+/* The receipt: its contents sealed to the box (box_pk: its device key),
+ * the outer file signed by the organisation. */
+static int write_receipt(int top, const struct adm_org *org, const uint8_t box_pk[32],
+			 const char *dir, const struct dr_manifest *m, const char *manifest_hash,
 			 struct json_object *idx, int64_t now, unsigned *held)
 {
 	struct json_object *j = json_object_new_object();
@@ -703,8 +934,8 @@ static int write_receipt(int top, const struct adm_org *org, const char *dir,
 			   *ac = json_object_new_array();
 	char t[32];
 	dr_stick_time_format(now, t);
-	json_object_object_add(j, "format", json_object_new_string("diaryroom-receipt"));
-	json_object_object_add(j, "version", json_object_new_int(DR_STICK_FORMAT_VERSION));
+	json_object_object_add(j, "format", json_object_new_string("diaryroom-receipt-contents"));
+	json_object_object_add(j, "version", json_object_new_int(DR_STICK_RECEIPT_VERSION));
 	json_object_object_add(j, "device", json_object_new_string(m->device));
 	json_object_object_add(j, "manifest_seq", json_object_new_int64(m->seq));
 	json_object_object_add(j, "manifest_blake2b", json_object_new_string(manifest_hash));
@@ -719,8 +950,9 @@ static int write_receipt(int top, const struct adm_org *org, const char *dir,
 			/* held only if the archive copy is there and right, now
 			 * (a sealed copy: opened with the organisation's key) */
 			const char *hex = str_of(r, "blake2b");
-			if (!form_ok(org, dir, m->device, id, hex, 0, false) &&
-			    !form_ok(org, dir, m->device, id, hex, 0, true))
+			if (row_v2(r) ? !form_ok(org, dir, m->device, id, r, hex, 0, true)
+				      : !form_ok(org, dir, m->device, id, r, hex, 0, false) &&
+						!form_ok(org, dir, m->device, id, r, hex, 0, true))
 				continue;
 			struct json_object *e = json_object_new_object();
 			json_object_object_add(e, "id", json_object_new_string(id));
@@ -748,18 +980,33 @@ static int write_receipt(int top, const struct adm_org *org, const char *dir,
 	json_object_object_add(j, "held", ah);
 	json_object_object_add(j, "withdraw", aw);
 	json_object_object_add(j, "consent", ac);
-	const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+	const char *inner = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *b64 = NULL;
+	int r = dr_stick_seal(inner, strlen(inner), box_pk, &b64);
+	json_object_put(j);
+	if (r < 0) {
+		fprintf(stderr, "collect: cannot seal the receipt: %s\n", strerror(-r));
+		return r;
+	}
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "format", json_object_new_string("diaryroom-receipt"));
+	json_object_object_add(o, "version", json_object_new_int(DR_STICK_RECEIPT_VERSION));
+	json_object_object_add(o, "device", json_object_new_string(m->device));
+	json_object_object_add(o, "sealed", json_object_new_string(b64));
+	free(b64);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE);
 	int rfd;
 	char e[384];
-	int r = dr_stick_subdir(top, "receipt", true, &rfd, e, sizeof(e));
+	r = dr_stick_subdir(top, "receipt", true, &rfd, e, sizeof(e));
 	if (r < 0)
 		fprintf(stderr, "collect: %s\n", e);
 	else {
 		r = adm_write_signed(rfd, m->device, text, org->sk);
 		close(rfd);
 	}
-	json_object_put(j);
+	json_object_put(o);
 	return r;
 }
 
@@ -866,19 +1113,20 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 	int r = dr_stick_read_signed(devfd, "manifest", DR_STICK_MANIFEST_MAX, pk, &b, &len, e,
 				     sizeof(e));
 	struct dr_manifest *m = NULL;
-	if (r == 0) {
-		r = dr_manifest_parse(b, len, &m, e, sizeof(e));
-		if (r == 0 && strcmp(m->device, dev))
-			r = -EBADMSG;
-	}
 	char mh[65];
 	if (r == 0) {
+		/* its personal part is sealed to the organisation */
+		r = dr_manifest_open(b, len, org->pk, org->sk, &m, e, sizeof(e));
+		if (r == 0 && strcmp(m->device, dev)) {
+			adm_fmt(e, sizeof(e), "it is in the folder of box %s but names box %s", dev,
+				m->device);
+			r = -EBADMSG;
+		}
 		uint8_t d[32];
 		crypto_generichash(d, sizeof(d), (const uint8_t *)b, len, NULL, 0);
 		sodium_bin2hex(mh, sizeof(mh), d, sizeof(d));
-	}
-	if (r == 0)
 		free(b);
+	}
 	if (r < 0) {
 		fprintf(stderr, "collect: box %s: manifest refused (%s): nothing imported from it\n",
 			dev, e);
@@ -928,18 +1176,16 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 			pr.done++;
 			continue;
 		}
-		/* a locked recording is only ever written sealed */
-		bool locked = effective_locked(idx, x->receipt, x->locked || x->consent_staff != 1);
+		/* a locked recording is only ever kept sealed (forms_make opens
+		 * the others once the index says which are locked) */
+		bool locked = effective_locked(idx, x->id, x->receipt, x->start_utc,
+					       x->locked || x->consent_staff != 1);
 		sealed_n += locked;
-		char ad[128];
-		adm_fmt(ad, sizeof(ad), "%s/%s", dev, x->id);
-		form_path(p, sizeof(p), dir, x->id, locked);
-		if (form_ok(org, dir, dev, x->id, x->blake2b, x->size, locked) ||
-		    form_ok(org, dir, dev, x->id, x->blake2b, x->size, !locked)) {
-			already++; /* (in the other form: forms_make converts it) */
+		form_path(p, sizeof(p), dir, x->id, true);
+		if (old && row_v2(old) && form_ok(org, dir, dev, x->id, old, x->blake2b, x->size, true)) {
+			already++;
 			pr.bytes += x->size;
-		} else if ((locked ? import_sealed(org, devfd, x, p, ad, &pr)
-				   : import_one(devfd, x, p, &pr, dev)) == 0) {
+		} else if (import_one(org, devfd, x, p, &pr, dev) == 0) {
 			imported++;
 		} else {
 			failed++;
@@ -951,7 +1197,11 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		const char *coll = old && str_of(old, "collected_utc")[0] ? str_of(old, "collected_utc") : t;
 		char keep[32];
 		adm_fmt(keep, sizeof(keep), "%s", coll);
-		json_object_object_add(recs, x->id, rec_json(x, "archived", keep));
+		struct json_object *row = rec_json(x, "archived", keep);
+		const char *ph = old && row_v2(old) ? str_of(old, "playable_blake2b") : "";
+		if (ph[0])
+			json_object_object_add(row, "playable_blake2b", json_object_new_string(ph));
+		json_object_object_add(recs, x->id, row);
 		show(&pr, dev, true);
 	}
 	index_apply_changes(dir, idx);
@@ -966,7 +1216,7 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		r = index_save(dir, idx);
 	unsigned held = 0;
 	if (r == 0)
-		r = write_receipt(top, org, dir, m, mh, idx, now, &held);
+		r = write_receipt(top, org, pk, dir, m, mh, idx, now, &held);
 	fprintf(stderr,
 		"collect: box %s, export %lld: %u imported, %u already in the archive, %u failed "
 		"verification; receipt lists %u held; %u locked (kept sealed); %u expired\n",
@@ -1172,4 +1422,89 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 	printf("recording %s (receipt %s) unlocked: %s (staff may listen; share: %s). The box "
 	       "learns this consent from the next collect.\n", id, receipt, p, sh ? "yes" : "no");
 	return 0;
+}
+
+/* ---- manifest: what a stick holds, for staff and tests ---- */
+
+int adm_show_manifests(const struct adm_org *org, const char *stick)
+{
+	int mfd = open(stick, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int top = -1, efd = -1;
+	char e[384];
+	int r = mfd < 0 ? -errno : dr_stick_subdir(mfd, DR_STICK_TOP, false, &top, e, sizeof(e));
+	if (mfd >= 0)
+		close(mfd);
+	if (r == 0)
+		r = dr_stick_subdir(top, "export", false, &efd, e, sizeof(e));
+	if (top >= 0)
+		close(top);
+	if (r < 0) {
+		fprintf(stderr, "manifest: no export on %s\n", stick);
+		return r;
+	}
+	struct json_object *all = json_object_new_object();
+	int dfd = dup(efd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	bool bad = false;
+	while (d && (de = readdir(d))) {
+		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX))
+			continue;
+		char p[4200], *b;
+		size_t len;
+		uint8_t pk[32];
+		int devfd = -1;
+		struct dr_manifest *m = NULL;
+		adm_fmt(p, sizeof(p), "%s/devices/%s.pub", org->dir, de->d_name);
+		r = adm_read_file(p, 32, &b, &len);
+		if (r == 0 && len != 32)
+			r = -EBADMSG;
+		if (r == 0) {
+			memcpy(pk, b, 32);
+			free(b);
+			r = dr_stick_subdir(efd, de->d_name, false, &devfd, e, sizeof(e));
+		} else {
+			adm_fmt(e, sizeof(e), "not provisioned by this organisation");
+		}
+		if (r == 0)
+			r = dr_stick_read_signed(devfd, "manifest", DR_STICK_MANIFEST_MAX, pk, &b, &len, e,
+						 sizeof(e));
+		if (devfd >= 0)
+			close(devfd);
+		if (r == 0) {
+			r = dr_manifest_open(b, len, org->pk, org->sk, &m, e, sizeof(e));
+			free(b);
+		}
+		if (r < 0) {
+			fprintf(stderr, "manifest: box %s: %s\n", de->d_name, e);
+			bad = true;
+			continue;
+		}
+		struct json_object *o = json_object_new_object();
+		struct json_object *a = json_object_new_array();
+		json_object_object_add(o, "seq", json_object_new_int64(m->seq));
+		json_object_object_add(o, "stick_id", json_object_new_string(m->stick_id));
+		json_object_object_add(o, "created_utc", json_object_new_string(m->created_utc));
+		json_object_object_add(o, "complete", json_object_new_boolean(m->complete));
+		for (size_t i = 0; i < m->n; i++) {
+			struct json_object *x = rec_json(&m->recs[i], "on the stick", "");
+			json_object_object_add(x, "id", json_object_new_string(m->recs[i].id));
+			json_object_object_add(x, "file", json_object_new_string(m->recs[i].file));
+			json_object_object_add(x, "media", json_object_new_string(m->recs[i].media));
+			json_object_object_del(x, "status");
+			json_object_object_del(x, "collected_utc");
+			json_object_object_del(x, "sealed_original");
+			json_object_array_add(a, x);
+		}
+		json_object_object_add(o, "recordings", a);
+		json_object_object_add(all, m->device, o);
+		dr_manifest_free(m);
+	}
+	if (d)
+		closedir(d);
+	close(efd);
+	printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(all);
+	return bad ? 1 : 0;
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Sealed recordings: how the archive keeps a locked recording (no consent to
- * staff listening) so that nobody can play it without the organisation's
- * passphrase.
+ * Sealed recordings of archives made before stick format 2: how the archive
+ * kept a locked recording (no consent to staff listening) so that nobody can
+ * play it without the organisation's passphrase. From format 2 on, the box
+ * seals every recording itself (DRSEAL02, app/seal, docs/sealed-file.md)
+ * and the archive keeps that file; this format is still read (unlock, open)
+ * and written only for a row from before format 2 that becomes locked.
  *
  *   <id>.opus.sealed = "DRSEAL01"                              8 bytes
  *                      crypto_box_seal(file key, org X25519)  80 bytes

@@ -74,20 +74,26 @@ static int cmd_insert(const char *data, const char *keys, const char *mount, int
 	printf("{\"ev\":\"stick\",\"stick_id\":\"%s\",\"device\":\"%s\"}\n", t->stick_id,
 	       dr_export_device_id(x));
 	ev_light("busy");
-	int64_t set_to = 0;
-	r = dr_export_clock_check(x, k, now, &set_to, err, sizeof(err));
+	struct dr_export_clock_result cr;
+	r = dr_export_clock_check(x, k, now, &cr, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "diaryroom-stick: %s\n", err);
 		ev_light("error");
 		goto out;
 	}
+	if (cr.refused)
+		fprintf(stderr, "diaryroom-stick: clock refused: %s\n", cr.reason);
+	int64_t set_to = cr.set_to;
 	if (r > 0) {
 		char iso[32];
 		dr_stick_time_format(set_to, iso);
 		printf("{\"ev\":\"clock_set\",\"utc\":\"%s\"}\n", iso);
-		fprintf(stderr, "diaryroom-stick: the clock was %s: set to %s from the "
-				"organisation's signed time\n",
-			now < DR_EXPORT_CLOCK_UNSET ? "unset" : "behind", iso);
+		fprintf(stderr, "diaryroom-stick: the clock was %s: set to %s, the time the box "
+				"can justify from the organisation's signed times\n",
+			now < DR_EXPORT_CLOCK_UNSET ? "unset"
+			: cr.moved_back || now > set_to ? "ahead"
+							: "behind",
+			iso);
 		if (set_clock) {
 			struct timespec ts = {.tv_sec = (time_t)set_to};
 			if (clock_settime(CLOCK_REALTIME, &ts) < 0)

@@ -267,6 +267,154 @@ static void test_board_file(void **state)
 	dr_conf_free(c);
 }
 
+/* ---- sources: a sound made as it plays (a prompt decoded chunk by chunk) ---- */
+
+struct tsrc {
+	const int16_t *s;
+	size_t n, pos;
+	size_t step;   /* at most this much per read (varied) */
+	size_t fail_at; /* read fails (-EIO) once pos reaches this; 0: never */
+	int closed;
+};
+
+static long tsrc_read(void *user, int16_t *buf, size_t max)
+{
+	struct tsrc *t = user;
+	size_t k = t->step + t->pos % 777; /* uneven chunks */
+
+	if (t->fail_at && t->pos >= t->fail_at)
+		return -EIO;
+	if (k > max)
+		k = max;
+	if (k > t->n - t->pos)
+		k = t->n - t->pos;
+	memcpy(buf, t->s + t->pos, k * sizeof(*buf));
+	t->pos += k;
+	return (long)k;
+}
+
+static void tsrc_close(void *user)
+{
+	((struct tsrc *)user)->closed++;
+}
+
+static struct dr_pcm_source tsrc_of(struct tsrc *t)
+{
+	return (struct dr_pcm_source){tsrc_read, tsrc_close, t};
+}
+
+/* A source comes out as one sound: every sample, in order, with nothing
+ * between its chunks, reported done once; the source is closed once. */
+static void check_source_gapless(struct dr_playback *p, const char *raw_or_wav, bool wav)
+{
+	const size_t n = 30011;
+	int16_t *a = tone(n, 900), *s;
+	struct tsrc t = {.s = a, .n = n, .step = 1000};
+	struct dr_playback_done d;
+	size_t frames, a0, len = 0;
+
+	assert_int_equal(dr_playback_play_source(p, tsrc_of(&t), 31), 0);
+	wait_done(p, &d, 5000);
+	assert_int_equal(d.token, 31);
+	assert_int_equal(d.status, 0);
+	/* Paced as one sound: about 625 ms from its first sample to its last. */
+	if (wav)
+		assert_true(d.ended_us - d.started_us >= 620000u);
+	assert_int_equal(dr_playback_collect(p, &d), -EAGAIN);
+	assert_int_equal(t.closed, 1);
+	dr_playback_free(p);
+	if (wav) {
+		s = read_wav(raw_or_wav, &frames);
+	} else {
+		s = (int16_t *)dt_read(raw_or_wav, &len);
+		assert_non_null(s);
+		frames = len / sizeof(*s);
+	}
+	for (a0 = 0; a0 < frames && s[a0] != a[0]; a0++)
+		;
+	assert_true(a0 + n <= frames);
+	assert_memory_equal(s + a0, a, n * sizeof(*a));
+	free(s);
+	free(a);
+}
+
+static void test_source_wav_gapless(void **state)
+{
+	struct dr_playback *p = NULL;
+	char path[600], err[256] = "";
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/source.wav", g_dir);
+	assert_int_equal(dr_playback_open_wav(path, &p, err, sizeof(err)), 0);
+	check_source_gapless(p, path, true);
+}
+
+static void test_source_alsa_gapless(void **state)
+{
+	struct dr_playback *p = NULL;
+	char path[600], err[256] = "";
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/speaker.raw", g_dir);
+	unlink(path);
+	assert_int_equal(dr_playback_open_alsa("drtestspk", &p, err, sizeof(err)), 0);
+	check_source_gapless(p, path, false);
+}
+
+/* Stopped while it plays, stopped while queued, failing half-way, refused,
+ * or left queued at free: each source is closed exactly once, and each
+ * request reported once. */
+static void test_source_stop_fail_free(void **state)
+{
+	const size_t n = 96000; /* 2 s */
+	int16_t *a = tone(n, 300);
+	struct tsrc t1 = {.s = a, .n = n, .step = 4800}, t2 = t1, t3 = t1, t4 = t1, t5 = t1;
+	struct dr_playback_done d[2];
+	struct dr_playback *p = NULL;
+	char path[600], err[256] = "";
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/source-stop.wav", g_dir);
+	assert_int_equal(dr_playback_open_wav(path, &p, err, sizeof(err)), 0);
+	assert_int_equal(dr_playback_play_source(p, tsrc_of(&t1), 1), 0);
+	assert_int_equal(dr_playback_play_source(p, tsrc_of(&t2), 2), 0);
+	dt_sleep_ms(250);
+	assert_int_equal(dr_playback_stop(p), 0);
+	wait_done(p, &d[0], 5000);
+	wait_done(p, &d[1], 5000);
+	assert_int_equal(d[0].status, -ECANCELED);
+	assert_int_equal(d[1].status, -ECANCELED);
+	assert_int_equal(d[0].token + d[1].token, 3);
+	assert_true(t1.pos < n); /* it stopped reading */
+	assert_int_equal(t1.closed, 1);
+	assert_int_equal(t2.closed, 1);
+	assert_int_equal(t2.pos, 0);
+
+	/* A source that fails after 0.3 s: its error is the request's. */
+	t3.fail_at = 14400;
+	assert_int_equal(dr_playback_play_source(p, tsrc_of(&t3), 3), 0);
+	wait_done(p, &d[0], 5000);
+	assert_int_equal(d[0].token, 3);
+	assert_int_equal(d[0].status, -EIO);
+	assert_int_equal(t3.closed, 1);
+
+	/* Refused (no read function): closed at once. */
+	assert_int_equal(dr_playback_play_source(p, (struct dr_pcm_source){NULL, tsrc_close, &t4}, 4),
+			 -EINVAL);
+	assert_int_equal(t4.closed, 1);
+
+	/* Freed while one plays and one waits. */
+	t4 = t1;
+	t4.closed = t4.pos = 0;
+	assert_int_equal(dr_playback_play_source(p, tsrc_of(&t4), 5), 0);
+	assert_int_equal(dr_playback_play_source(p, tsrc_of(&t5), 6), 0);
+	dt_sleep_ms(50);
+	dr_playback_free(p);
+	assert_int_equal(t4.closed, 1);
+	assert_int_equal(t5.closed, 1);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +424,9 @@ int main(void)
 		cmocka_unit_test(test_alsa_file_plugin_playback),
 		cmocka_unit_test(test_alsa_missing_device),
 		cmocka_unit_test(test_board_file),
+		cmocka_unit_test(test_source_wav_gapless),
+		cmocka_unit_test(test_source_alsa_gapless),
+		cmocka_unit_test(test_source_stop_fail_free),
 	};
 	int r;
 

@@ -76,7 +76,7 @@ static int mem_close(void *user)
 	return 0;
 }
 
-static const struct dr_sink_ops mem_ops = {mem_write, mem_sync, mem_close};
+static const struct dr_sink_ops mem_ops = {.write = mem_write, .sync = mem_sync, .close = mem_close};
 
 struct dr_sink mt_memsink(struct mt_memsink *m)
 {

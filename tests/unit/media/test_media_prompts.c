@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +22,35 @@
 #include "media_test.h"
 
 static char *base;
+
+/* A phrase decoded whole, as the speaker would hear it (the box itself
+ * decodes as it plays); kept until tp_free(). */
+static int16_t *held[DR_PROMPT_COUNT];
+
+static const int16_t *tp_pcm(const struct dr_prompts *p, int id, size_t *n)
+{
+	if ((unsigned)id >= DR_PROMPT_COUNT) {
+		*n = 0;
+		return NULL;
+	}
+	free(held[id]);
+	held[id] = NULL;
+	int16_t *pcm = NULL;
+	assert_int_equal(dr_prompts_decode(p, (enum dr_prompt)id, &pcm, n), 0);
+	assert_int_equal(*n, dr_prompts_samples(p, (enum dr_prompt)id));
+	held[id] = pcm;
+	return pcm;
+}
+
+static void tp_free(struct dr_prompts *p)
+{
+	for (int id = 0; id < DR_PROMPT_COUNT; id++) {
+		free(held[id]);
+		held[id] = NULL;
+	}
+	dr_prompts_free(p);
+}
+
 static int16_t *sig;
 #define SIG_N (48000 * 3)
 
@@ -226,7 +256,7 @@ static void expect_welcome_matches(const char *search, const char *want_src, con
 		fail_msg("%s: load failed: %s", what, err);
 	assert_string_equal(dr_prompts_source(p, DR_PROMPT_WELCOME), want_src);
 	size_t n = 0;
-	const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
 	struct match m = compare_with_ref(pcm, n);
 	print_message("%-34s %6zu samples, corr %.5f, snr %5.1f dB, tone %.1f Hz\n", what, n, m.corr,
 		      m.snr_db, m.tone_hz);
@@ -243,7 +273,7 @@ static void expect_welcome_matches(const char *search, const char *want_src, con
 	 * give 1088 Hz. */
 	if (fabs(m.tone_hz - 1000.0) > 5.0)
 		fail_msg("%s: the 1 kHz tone comes out at %.1f Hz", what, m.tone_hz);
-	dr_prompts_free(p);
+	tp_free(p);
 }
 
 static void test_real_voice_at_any_rate_and_format(void **state)
@@ -332,7 +362,7 @@ static void test_files_from_real_tools(void **state)
 			if (dr_prompts_load(search, &p, err, sizeof(err)))
 				fail_msg("%s: %s", cases[i].what, err);
 			size_t n = 0;
-			const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+			const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
 			int16_t *r = malloc(48000 * sizeof(int16_t));
 			for (size_t k = 0; k < 48000; k++)
 				r[k] = (int16_t)lrint(32767 * ref_mono(k / 48000.0));
@@ -344,7 +374,7 @@ static void test_files_from_real_tools(void **state)
 			assert_true(ec > 0.95);
 			assert_true(fabs(m.tone_hz - 1000.0) < 5.0);
 			free(r);
-			dr_prompts_free(p);
+			tp_free(p);
 		}
 		free(ovr);
 	}
@@ -397,7 +427,7 @@ static void test_loads_a_full_pack(void **state)
 	assert_int_equal(dr_prompts_load(dir, &p, err, sizeof(err)), 0);
 	for (int id = 0; id < DR_PROMPT_COUNT; id++) {
 		size_t n = 0;
-		const int16_t *pcm = dr_prompts_pcm(p, id, &n);
+		const int16_t *pcm = tp_pcm(p, id, &n);
 		assert_non_null(pcm);
 		/* Exact length: opusfile honours our pre-skip and end trim. */
 		assert_int_equal(n, prompt_len(id));
@@ -408,10 +438,10 @@ static void test_loads_a_full_pack(void **state)
 			assert_true(mt_energy_corr(sig, pcm, n, 0) > 0.95);
 	}
 	size_t n = 5;
-	assert_null(dr_prompts_pcm(p, DR_PROMPT_COUNT, &n));
+	assert_null(tp_pcm(p, DR_PROMPT_COUNT, &n));
 	assert_int_equal(n, 0);
-	dr_prompts_free(p);
-	dr_prompts_free(NULL);
+	tp_free(p);
+	tp_free(NULL);
 	free(dir);
 }
 
@@ -440,17 +470,17 @@ static void test_opus_preferred_and_stereo_downmixed(void **state)
 	char err[512] = "";
 	assert_int_equal(dr_prompts_load(dir, &p, err, sizeof(err)), 0);
 	size_t n;
-	dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+	tp_pcm(p, DR_PROMPT_WELCOME, &n);
 	assert_int_equal(n, prompt_len(DR_PROMPT_WELCOME));
-	const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_BEEP, &n);
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_BEEP, &n);
 	assert_int_equal(n, 5000);
 	assert_memory_equal(pcm, sig, 5000 * sizeof(int16_t));
 	if (stereo_opus) {
-		pcm = dr_prompts_pcm(p, DR_PROMPT_WARNING, &n);
+		pcm = tp_pcm(p, DR_PROMPT_WARNING, &n);
 		assert_int_equal(n, 24000);
 		assert_true(mt_energy_corr(sig, pcm, n, 0) > 0.95);
 	}
-	dr_prompts_free(p);
+	tp_free(p);
 	free(dir);
 }
 
@@ -576,7 +606,7 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	assert_int_equal(dr_prompts_load(search, &p, err, sizeof(err)), 0);
 	for (int id = 0; id < DR_PROMPT_COUNT; id++)
 		assert_true(strncmp(dr_prompts_source(p, id), pack, strlen(pack)) == 0);
-	dr_prompts_free(p);
+	tp_free(p);
 
 	/* welcome (built in as .opus) replaced by a 44.1 kHz stereo WAV: the
 	 * folder comes before the kind of file. beep replaced by an Opus; a
@@ -593,20 +623,20 @@ static void test_override_folder_replaces_single_phrases(void **state)
 		bool from_ovr = strncmp(src, ovr, strlen(ovr)) == 0;
 		assert_true(from_ovr == (id == DR_PROMPT_WELCOME || id == DR_PROMPT_BEEP));
 		size_t n;
-		dr_prompts_pcm(p, id, &n);
+		tp_pcm(p, id, &n);
 		if (!from_ovr)
 			assert_int_equal(n, prompt_len(id));
 	}
 	assert_string_equal(dr_prompts_source(p, DR_PROMPT_WELCOME), path);
 	size_t n;
-	const int16_t *pcm = dr_prompts_pcm(p, DR_PROMPT_WELCOME, &n);
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
 	struct match m = compare_with_ref(pcm, n);
 	assert_true(n > 48000 - 96 && n < 48000 + 96);
 	assert_true(m.corr > 0.999);
-	dr_prompts_pcm(p, DR_PROMPT_BEEP, &n);
+	tp_pcm(p, DR_PROMPT_BEEP, &n);
 	assert_int_equal(n, 7000);
 	assert_null(dr_prompts_source(p, DR_PROMPT_COUNT));
-	dr_prompts_free(p);
+	tp_free(p);
 
 	/* Two overrides: the first that has a phrase wins. */
 	char *ovr2 = make_dir("override2");
@@ -616,11 +646,11 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	snprintf(search3, sizeof(search3), "%s:%s:%s", ovr, ovr2, pack);
 	p = NULL;
 	assert_int_equal(dr_prompts_load(search3, &p, err, sizeof(err)), 0);
-	dr_prompts_pcm(p, DR_PROMPT_BEEP, &n);
+	tp_pcm(p, DR_PROMPT_BEEP, &n);
 	assert_int_equal(n, 7000);
-	dr_prompts_pcm(p, DR_PROMPT_SAVED, &n);
+	tp_pcm(p, DR_PROMPT_SAVED, &n);
 	assert_int_equal(n, 11000);
-	dr_prompts_free(p);
+	tp_free(p);
 
 	/* A broken recording in the override does not silence the box: the
 	 * built-in phrase plays, and the warning names the file passed over. */
@@ -631,7 +661,7 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	if (!strstr(dr_prompts_warning(p), path))
 		fail_msg("warning \"%s\" does not name %s", dr_prompts_warning(p), path);
 	assert_non_null(strstr(dr_prompts_source(p, DR_PROMPT_WELCOME), pack));
-	dr_prompts_free(p);
+	tp_free(p);
 	p = NULL;
 
 	/* An override folder that is not there (a typo, /data not mounted),
@@ -654,6 +684,105 @@ static void test_override_folder_replaces_single_phrases(void **state)
 	expect_load_fails(many, -EINVAL, "prompt folders");
 	expect_load_fails(":", -EINVAL, "no prompt folder");
 	mt_rmtree(ovr2);
+	mt_rmtree(ovr);
+	mt_rmtree(pack);
+}
+
+/* ---- a real voice at another rate is resampled once, into the cache ---- */
+
+static int count_files(const char *dir)
+{
+	char out[256];
+	assert_int_equal(mt_run(out, sizeof(out), "ls -A '%s' | wc -l", dir), 0);
+	return atoi(out);
+}
+
+static void expect_cached_welcome(const char *search, const char *cache, char *play,
+				  size_t playlen, struct stat *st)
+{
+	struct dr_prompts *p = NULL;
+	char err[1024] = "";
+	if (dr_prompts_load_cached(search, cache, &p, err, sizeof(err)))
+		fail_msg("load with cache %s failed: %s", cache, err);
+	const char *pp = dr_prompts_play_path(p, DR_PROMPT_WELCOME);
+	assert_non_null(pp);
+	if (strncmp(pp, cache, strlen(cache)) || !strstr(pp, "/welcome-"))
+		fail_msg("welcome plays from %s, not from the cache %s", pp, cache);
+	snprintf(play, playlen, "%s", pp);
+	assert_int_equal(stat(play, st), 0);
+	/* A 48 kHz phrase is read where it is, never copied. */
+	assert_string_equal(dr_prompts_play_path(p, DR_PROMPT_BEEP), dr_prompts_source(p, DR_PROMPT_BEEP));
+	size_t n = 0;
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
+	struct match m = compare_with_ref(pcm, n);
+	assert_true(n > 48000 - 96 && n < 48000 + 96);
+	if (m.corr < 0.999 || fabs(m.tone_hz - 1000.0) > 5.0)
+		fail_msg("cached welcome: corr %.4f, tone %.1f Hz", m.corr, m.tone_hz);
+	tp_free(p);
+}
+
+static void test_resampled_once_into_the_cache(void **state)
+{
+	(void)state;
+	char *pack = make_pack("cachepack");
+	char *ovr = make_dir("cacheovr");
+	char *top = make_dir("cachetop");
+	char cache[4096], src[4096], search[8192], play[4096], play2[4096];
+	struct stat st, st2;
+	snprintf(cache, sizeof(cache), "%s/prompt-cache", top); /* made by the load */
+	snprintf(src, sizeof(src), "%s/welcome.wav", ovr);
+	snprintf(search, sizeof(search), "%s:%s", ovr, pack);
+	tw_write(src, &(struct tw){44100, 2, 24, false, true});
+
+	expect_cached_welcome(search, cache, play, sizeof(play), &st);
+	assert_int_equal(count_files(cache), 1);
+
+	/* The next start reads the copy: not made again (same file, same
+	 * time), even when the source was copied anew with the same bytes, as
+	 * the device image does at every boot. */
+	sleep(1);
+	expect_cached_welcome(search, cache, play2, sizeof(play2), &st2);
+	assert_string_equal(play, play2);
+	assert_true(st.st_ino == st2.st_ino && st.st_mtim.tv_sec == st2.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == st2.st_mtim.tv_nsec);
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	assert_int_equal(mt_read_file(src, &bytes, &len), 0);
+	unlink(src);
+	assert_int_equal(mt_write_file(src, bytes, len), 0);
+	free(bytes);
+	expect_cached_welcome(search, cache, play2, sizeof(play2), &st2);
+	assert_string_equal(play, play2);
+	assert_true(st.st_ino == st2.st_ino && st.st_mtim.tv_nsec == st2.st_mtim.tv_nsec);
+
+	/* A new recording of the phrase is resampled again, and the old copy
+	 * goes. */
+	unlink(src);
+	tw_write(src, &(struct tw){22050, 1, 16, false, false});
+	expect_cached_welcome(search, cache, play2, sizeof(play2), &st2);
+	assert_string_not_equal(play, play2);
+	assert_int_equal(access(play, F_OK), -1);
+	assert_int_equal(count_files(cache), 1);
+
+	/* A copy cut short (a power cut while it was written) is made again. */
+	assert_int_equal(truncate(play2, 1000), 0);
+	expect_cached_welcome(search, cache, play, sizeof(play), &st);
+	assert_string_equal(play, play2);
+
+	/* No cache folder can be made (a file in its way): the phrase is
+	 * resampled into memory and the box still starts. */
+	char blocked[4200];
+	snprintf(blocked, sizeof(blocked), "%s/not-a-folder", top);
+	assert_int_equal(mt_write_file(blocked, "x", 1), 0);
+	struct dr_prompts *p = NULL;
+	char err[1024] = "";
+	assert_int_equal(dr_prompts_load_cached(search, blocked, &p, err, sizeof(err)), 0);
+	assert_null(dr_prompts_play_path(p, DR_PROMPT_WELCOME));
+	size_t n = 0;
+	const int16_t *pcm = tp_pcm(p, DR_PROMPT_WELCOME, &n);
+	assert_true(compare_with_ref(pcm, n).corr > 0.999);
+	tp_free(p);
+	mt_rmtree(top);
 	mt_rmtree(ovr);
 	mt_rmtree(pack);
 }
@@ -687,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_real_voice_at_any_rate_and_format),
 		cmocka_unit_test(test_files_from_real_tools),
 		cmocka_unit_test(test_override_folder_replaces_single_phrases),
+		cmocka_unit_test(test_resampled_once_into_the_cache),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -103,7 +103,7 @@ static int wrap_close(void *user)
 	return w->inner.ops->close(w->inner.user);
 }
 
-static const struct dr_sink_ops wrap_ops = {wrap_write, wrap_sync, wrap_close};
+static const struct dr_sink_ops wrap_ops = {.write = wrap_write, .sync = wrap_sync, .close = wrap_close};
 
 static struct dr_recorder *new_recorder(struct dr_capture *cap, unsigned ring_ms, int complexity)
 {

@@ -115,10 +115,10 @@ static void test_open_layout_and_schema(void **state)
 	char id[DR_STORE_ID_LEN + 1], path[4096];
 	begin_ok(s, id, path, sizeof(path));
 	assert_int_equal(path[0], '/');
-	snprintf(p, sizeof(p), "%s/data/recordings/%s.opus", dir, id);
+	snprintf(p, sizeof(p), "%s/data/recordings/%s.opus.sealed", dir, id);
 	char *real = realpath(dir, NULL);
 	assert_non_null(real);
-	snprintf(p, sizeof(p), "%s/data/recordings/%s.opus", real, id);
+	snprintf(p, sizeof(p), "%s/data/recordings/%s.opus.sealed", real, id);
 	free(real);
 	assert_string_equal(path, p);
 	dr_store_close(s);
@@ -182,7 +182,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(strspn(id, "0123456789abcdef"), 32);
 	char *real = realpath(dir, NULL);
 	char want[4300];
-	snprintf(want, sizeof(want), "%s/recordings/%s.opus", real, id);
+	snprintf(want, sizeof(want), "%s/recordings/%s.opus.sealed", real, id);
 	free(real);
 	assert_string_equal(path, want);
 	assert_false(st_exists(path)); /* the store names the file, the recorder writes it */
@@ -197,7 +197,7 @@ static void test_round_trip(void **state)
 	char sql[256];
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM recordings WHERE id = '%s' AND start_mono_ms = 123456 AND "
-		 "file = 'recordings/%s.opus'",
+		 "file = 'recordings/%s.opus.sealed'",
 		 id, id);
 	assert_int_equal(st_count(dir, sql), 1);
 

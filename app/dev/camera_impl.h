@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to app/dev: the camera ops table and the shared handle. Each
+ * backend embeds struct dr_camera as its first member (like capture_impl.h).
+ */
+#ifndef DR_DEV_CAMERA_IMPL_H
+#define DR_DEV_CAMERA_IMPL_H
+
+#include "camera.h"
+
+struct dr_camera_ops {
+	const char *name;
+	int (*start)(struct dr_camera *c);
+	int (*read)(struct dr_camera *c, struct dr_frame **out);
+	int (*stop)(struct dr_camera *c);
+	/* NULL: -ENOTSUP */
+	int (*flash)(struct dr_camera *c);
+	int (*unplug)(struct dr_camera *c);
+	void (*destroy)(struct dr_camera *c); /* frees the backend and c */
+};
+
+struct dr_camera {
+	const struct dr_camera_ops *ops;
+	enum dr_pixfmt format;
+	unsigned width, height, fps;
+	uint64_t dropped; /* __atomic: written by the capture thread */
+	char name[600];
+};
+
+#endif

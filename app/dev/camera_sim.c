@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated camera: raw YUYV or NV12 frames of a test pattern, paced
+ * like a real camera at the configured rate on a CLOCK_MONOTONIC timeline
+ * from dr_camera_start (frame i is grabbed at t0 + i/fps).
+ *
+ * Pattern: the top eighth holds the frame counter (frames since start) as
+ * 32 bars, most significant first, luma 235 for 1 and 16 for 0; below, a
+ * gradient that moves with the counter (so an encoder has motion to code),
+ * luma 32..159, never mistaken for a flash. A flash frame is luma 235
+ * everywhere. Chroma is neutral (128).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "camera_impl.h"
+#include "dev_util.h"
+
+#define BRIGHT 235
+#define DARK 16
+
+struct sim_camera {
+	struct dr_camera base;
+	bool paced, started;
+	uint64_t t0_ns;
+	uint32_t counter;
+	int flash;   /* __atomic: frames to flash */
+	int unplugged; /* __atomic */
+	unsigned char *row; /* one row of luma */
+};
+
+static void draw_luma_row(const struct sim_camera *s, unsigned y, bool flash)
+{
+	unsigned w = s->base.width, h = s->base.height;
+	if (flash) {
+		memset(s->row, BRIGHT, w);
+		return;
+	}
+	if (y < h / 8) {
+		unsigned bar = w / 32;
+		for (unsigned x = 0; x < w; x++) {
+			unsigned i = x / bar;
+			s->row[x] = i < 32 && (s->counter >> (31 - i) & 1) ? BRIGHT : DARK;
+		}
+		return;
+	}
+	for (unsigned x = 0; x < w; x++)
+		s->row[x] = (unsigned char)(32 + ((x + y + s->counter * 4u) & 0x7F));
+}
+
+static void draw(struct sim_camera *s, unsigned char *p, bool flash)
+{
+	unsigned w = s->base.width, h = s->base.height;
+	if (s->base.format == DR_PIX_YUYV) {
+		for (unsigned y = 0; y < h; y++) {
+			draw_luma_row(s, y, flash);
+			unsigned char *o = p + (size_t)y * w * 2;
+			for (unsigned x = 0; x < w; x++) {
+				o[2 * x] = s->row[x];
+				o[2 * x + 1] = 128;
+			}
+		}
+		return;
+	}
+	for (unsigned y = 0; y < h; y++) { /* NV12: Y plane, then interleaved UV */
+		draw_luma_row(s, y, flash);
+		memcpy(p + (size_t)y * w, s->row, w);
+	}
+	memset(p + (size_t)w * h, 128, (size_t)w * h / 2);
+}
+
+static int sim_start(struct dr_camera *c)
+{
+	struct sim_camera *s = (struct sim_camera *)c;
+	if (__atomic_load_n(&s->unplugged, __ATOMIC_ACQUIRE))
+		return -ENODEV;
+	s->t0_ns = dr_dev_mono_ns();
+	s->counter = 0;
+	s->started = true;
+	return 0;
+}
+
+static int sim_read(struct dr_camera *c, struct dr_frame **out)
+{
+	struct sim_camera *s = (struct sim_camera *)c;
+	if (__atomic_load_n(&s->unplugged, __ATOMIC_ACQUIRE))
+		return -ENODEV;
+	if (!s->started)
+		return -EINVAL;
+	uint64_t t = s->t0_ns + (uint64_t)s->counter * 1000000000u / c->fps;
+	if (s->paced)
+		dr_dev_sleep_until_ns(t);
+	size_t len = dr_pixfmt_frame_bytes(c->format, c->width, c->height);
+	struct dr_frame *f = dr_frame_new(len);
+	if (!f)
+		return -ENOMEM;
+	bool flash = false;
+	int left = __atomic_load_n(&s->flash, __ATOMIC_ACQUIRE);
+	while (left > 0 && !__atomic_compare_exchange_n(&s->flash, &left, left - 1, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	flash = left > 0;
+	draw(s, f->data, flash);
+	f->len = len;
+	f->t_ns = t;
+	f->seq = s->counter++;
+	f->format = c->format;
+	f->width = c->width;
+	f->height = c->height;
+	f->key = true;
+	*out = f;
+	return 0;
+}
+
+static int sim_stop(struct dr_camera *c)
+{
+	((struct sim_camera *)c)->started = false;
+	return 0;
+}
+
+static int sim_flash(struct dr_camera *c)
+{
+	__atomic_add_fetch(&((struct sim_camera *)c)->flash, 1, __ATOMIC_ACQ_REL);
+	return 0;
+}
+
+static int sim_unplug(struct dr_camera *c)
+{
+	__atomic_store_n(&((struct sim_camera *)c)->unplugged, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void sim_destroy(struct dr_camera *c)
+{
+	struct sim_camera *s = (struct sim_camera *)c;
+	free(s->row);
+	free(s);
+}
+
+static const struct dr_camera_ops sim_ops = {
+	.name = "sim",
+	.start = sim_start,
+	.read = sim_read,
+	.stop = sim_stop,
+	.flash = sim_flash,
+	.unplug = sim_unplug,
+	.destroy = sim_destroy,
+};
+
+int dr_camera_open_sim(const struct dr_camera_settings *st, bool paced, struct dr_camera **out,
+		       char *err, size_t errlen)
+{
+	*out = NULL;
+	enum dr_pixfmt fmt = st->format == DR_PIX_AUTO ? DR_PIX_YUYV : st->format;
+	if (fmt != DR_PIX_YUYV && fmt != DR_PIX_NV12) {
+		dr_dev_err(err, errlen, "camera: sim: format %s refused (the simulated camera is raw: yuyv or nv12)",
+			   dr_pixfmt_name(fmt));
+		return -ENOTSUP;
+	}
+	if (st->width < 64 || st->height < 16 || st->width % 2 || st->height % 2 || !st->fps ||
+	    st->width > 4096 || st->height > 4096) {
+		dr_dev_err(err, errlen, "camera: sim: %ux%u at %u fps is not a size it can draw",
+			   st->width, st->height, st->fps);
+		return -EINVAL;
+	}
+	struct sim_camera *s = calloc(1, sizeof(*s));
+	if (!s || !(s->row = malloc(st->width))) {
+		free(s);
+		dr_dev_err(err, errlen, "camera: sim: out of memory");
+		return -ENOMEM;
+	}
+	s->base.ops = &sim_ops;
+	s->base.format = fmt;
+	s->base.width = st->width;
+	s->base.height = st->height;
+	s->base.fps = st->fps;
+	snprintf(s->base.name, sizeof(s->base.name), "sim");
+	s->paced = paced;
+	*out = &s->base;
+	return 0;
+}

@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: MIT
+"""A consent that was not stored is not spoken back.
+
+A daemon session on the simulated board where the catalogue write of the
+resident's "yes, staff may listen" fails, injected from outside with strace
+(`-e inject=SYSCALL:error=EIO:when=N`, on the catalogue's WAL only):
+
+1. the transaction's first write to the WAL fails (nothing of it reaches
+   the catalogue);
+2. its commit's fdatasync fails (written, not known to be on the card).
+
+N is counted from a first, unfailed run of the same session traced the same
+way (test_power_cut.py's counting), and every failed run's own trace shows
+the error landed on the call aimed at. In both cases the box must not say
+"staff may listen" (staff_yes) nor move on to the sharing question: it says
+the error phrase with the error light (tell staff), and after a restart the
+catalogue never holds consent without its audit row. When the write failed
+(1) the recording is as locked as before (no consent, no consent audit row).
+
+Cost: three daemon sessions under strace, about 25 s on two cores.
+"""
+import os
+import signal
+import time
+
+from drtest import Box, log, run, speak, tmpdir
+from test_power_cut import (REC_S, check_catalogue, consent_session, counts, cut_points,
+                            have_strace, table, tokens, traced)
+
+
+def failing(d, data, out, call, n):
+    """traced() with the N-th call failing with EIO instead of being killed."""
+    w = traced(d, data, out)
+    i = w.index("strace")
+    return w[:i + 1] + ["-e", f"inject={call}:error=EIO:when={n}"] + w[i + 1:]
+
+
+def answer_yes_to_staff(box):
+    """Record, stop (held 0.8 s, as the counting run), press yes to the staff
+    question, then wait until the box has dealt with the answer and is idle
+    again (or died)."""
+    box.press()
+    box.wait_for("recording_started", timeout=60)
+    time.sleep(REC_S)
+    box.press(800)
+    box.wait_for("prompt", name="ask_staff", timeout=60)
+    box.press()
+    saved = box.wait_for("consent", timeout=60)
+    box.wait_for("state", to="idle", timeout=120)
+    return saved
+
+
+def test_a_consent_that_was_not_stored_is_not_spoken_back():
+    if not have_strace():
+        log("SKIP: strace is needed to fail a write")
+        return
+    top = tmpdir("consent-unstored")
+    mic = speak(os.path.join(top, "mic.wav"), "Short and sweet, thank you.")
+
+    # the unfailed run: where the staff answer's writes are
+    d = os.path.join(top, "counted")
+    os.makedirs(d)
+    data = os.path.join(d, "data")
+    box = Box("counted", mic, root=d, data=data,
+              wrapper=traced(d, data, os.path.join(d, "trace"))).start(timeout=120)
+    pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+    assert consent_session(box) == (True, True)
+    os.kill(pid, signal.SIGTERM)
+    assert box.wait_exit(60) == 0, box.stderr_text()
+    said = [e["name"] for e in box.events() if e["ev"] == "prompt"]
+    assert "staff_yes" in said, f"the unfailed run never confirmed: {said}"
+    toks, _ = tokens(os.path.join(d, "trace"), pid)
+    points = cut_points(toks)["staff yes"]
+
+    for point, kind in (("before", "P"), ("unsynced", "S")):
+        call, n, seen_before, _ = points[point]
+        label = f"{call} #{n} fails"
+        d = os.path.join(top, point)
+        os.makedirs(d)
+        data = os.path.join(d, "data")
+        trace = os.path.join(d, "trace")
+        box = Box("failed", mic, root=d, data=data,
+                  wrapper=failing(d, data, trace, call, n)).start(timeout=120)
+        pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+        try:
+            saved = answer_yes_to_staff(box)
+        finally:
+            if box.proc.poll() is None:
+                os.kill(pid, signal.SIGTERM)
+                box.wait_exit(60)
+        # the error landed on the call aimed at
+        toks, _ = tokens(trace, pid)
+        hit = [t for t in toks if "(INJECTED)" in t[2]]
+        assert len(hit) == 1 and hit[0][0] == kind and "EIO" in hit[0][2], \
+            f"{label}: injected {[t[2] for t in hit]}"
+        assert counts(toks[:toks.index(hit[0])]) == seen_before, \
+            f"{label}: failed after {counts(toks[:toks.index(hit[0])])}, aimed after {seen_before}"
+
+        evs = box.events()
+        said = [e["name"] for e in evs if e["ev"] == "prompt"]
+        i = next(k for k, e in enumerate(evs) if e["ev"] == "consent")
+        after = [e["name"] for e in evs[i:] if e["ev"] == "prompt"]
+        lights = [e["pattern"] for e in evs[i:] if e["ev"] == "light"]
+        log(f"{label}: consent status {saved['status']}, then said {after}, lights {lights}")
+        assert saved["status"] < 0, f"{label}: the box thinks the answer was stored: {saved}"
+        assert "staff_yes" not in said, f"{label}: said 'staff may listen' unstored: {said}"
+        assert "ask_share" not in said, f"{label}: moved on to the sharing question: {said}"
+        assert after[:1] == ["error"], f"{label}: said {after} after the failed write"
+        assert "error" in lights, f"{label}: no error light after the failed write: {lights}"
+
+        # power back: the catalogue holds no consent that was not audited,
+        # and a write that failed left the recording as locked as it was
+        box2 = Box("failed-after", mic, data=data).start()
+        assert box2.terminate() == 0, box2.stderr_text()
+        rec = table(data, "recordings")
+        assert len(rec) == 1 and rec[0]["state"] == "complete" and rec[0]["receipt"], rec
+        check_catalogue(data, {rec[0]["id"]: (True, False)}, label)
+        n_audit = sum(1 for a in table(data, "audit") if a["action"] == "consent")
+        log(f"{label}: after a restart staff {rec[0]['consent_staff']}, "
+            f"{n_audit} consent audit row(s)")
+        if point == "before":
+            assert (rec[0]["consent_staff"], n_audit) == (None, 0), (label, rec[0], n_audit)
+
+
+if __name__ == "__main__":
+    run([test_a_consent_that_was_not_stored_is_not_spoken_back])

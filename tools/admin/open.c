@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * open: one recording sealed by a box (DRSEAL02, docs/sealed-file.md) into a
+ * playable file, with the organisation's key. For the demo and for
+ * engineers; collect and unlock do the same for the archive.
+ *
+ * The recording's id is the one in the file's header: the file is opened as
+ * that recording (every message authenticates it), so a message moved from
+ * another recording, reordered, altered or a file sealed for another
+ * organisation is refused. A recording cut off by a power failure (no last
+ * message) is opened as far as it goes and its Ogg end finished with the
+ * box's own repair (dr_recover_file). An archive file sealed on the PC
+ * before stick format 2 (DRSEAL01) opens too: its folder names the box.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "admin.h"
+#include "media/recover.h"
+#include "seal/seal.h"
+
+/* "<box>/<id>" of an archive's DRSEAL01 file <archive>/<box>/<id>.opus.sealed */
+static int legacy_ad(const char *path, char ad[128])
+{
+	char a[4200], b[4200];
+	if (adm_fmt(a, sizeof(a), "%s", path) < 0 || adm_fmt(b, sizeof(b), "%s", path) < 0)
+		return -ENAMETOOLONG;
+	const char *file = basename(a);
+	const char *box = basename(dirname(b));
+	size_t n = strlen(file);
+	if (n != DR_STICK_ID_HEX + 12 || strcmp(file + DR_STICK_ID_HEX, ".opus.sealed") ||
+	    !dr_stick_hex_ok(box, DR_DEVICE_ID_HEX))
+		return -EINVAL;
+	return adm_fmt(ad, 128, "%s/%.*s", box, (int)DR_STICK_ID_HEX, file);
+}
+
+int adm_open(const struct adm_org *org, const char *in_path, const char *out_path)
+{
+	int in = open(in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0) {
+		fprintf(stderr, "open: cannot read %s: %s\n", in_path, strerror(errno));
+		return -errno;
+	}
+	unsigned char head[8];
+	ssize_t hn = read(in, head, sizeof(head));
+	bool v2 = hn == (ssize_t)sizeof(head) && dr_seal_is_sealed(head, sizeof(head));
+	bool v1 = hn == (ssize_t)sizeof(head) && !memcmp(head, "DRSEAL01", 8);
+	struct dr_seal_scan scan = {0};
+	char ad[128];
+	int r = 0;
+	if (v2) {
+		r = lseek(in, 0, SEEK_SET) < 0 ? -errno : dr_seal_scan_fd(in, &scan);
+		if (r == 0 && lseek(in, 0, SEEK_SET) < 0)
+			r = -errno;
+	} else if (v1) {
+		r = legacy_ad(in_path, ad) < 0 || lseek(in, 0, SEEK_SET) < 0 ? -EINVAL : 0;
+		if (r < 0)
+			fprintf(stderr, "open: %s was sealed on the PC before stick format 2: open it "
+					"where the archive keeps it (<archive>/<box>/<id>.opus.sealed)\n",
+				in_path);
+	} else {
+		r = -EBADMSG;
+	}
+	if (r < 0) {
+		if (r == -EBADMSG)
+			fprintf(stderr, "open: %s is not a sealed recording\n", in_path);
+		close(in);
+		return r;
+	}
+	int out = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		fprintf(stderr, "open: cannot create %s: %s\n", out_path, strerror(-r));
+		close(in);
+		return r;
+	}
+	bool final = true;
+	uint64_t bytes = 0;
+	char why[256] = "";
+	if (v2) {
+		r = adm_open_sealed(org, in, scan.id, out, &final, &bytes, why, sizeof(why));
+	} else {
+		char hex[65];
+		r = adm_unseal_fd(in, ad, org->pk, org->sk, out, hex, &bytes);
+	}
+	close(in);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		fprintf(stderr, "open: %s: %s; nothing written\n", in_path,
+			why[0]		? why
+			: r == -EBADMSG ? "it does not open with this organisation's key (sealed for "
+					  "another organisation, or altered)"
+					: strerror(-r));
+		unlink(out_path);
+		return r;
+	}
+	struct dr_recover_result rr = {0};
+	if (!final && (r = dr_recover_file(out_path, &rr)) < 0) {
+		fprintf(stderr, "open: %s was cut off and nothing playable is left in it: %s\n",
+			in_path, strerror(-r));
+		unlink(out_path);
+		return r;
+	}
+	printf("recording %s opened into %s (%llu bytes)%s\n",
+	       v2 ? scan.id : ad, out_path, (unsigned long long)(final ? bytes : rr.bytes),
+	       final ? "" : "; it was cut off by a power failure: its end was finished");
+	return 0;
+}
