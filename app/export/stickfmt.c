@@ -664,6 +664,11 @@ static int parse_mrec(struct json_object *e, struct dr_manifest_rec *m)
 	if (copy_str(m->start_utc, sizeof(m->start_utc), get_str(e, "start_utc", 39)) ||
 	    copy_str(m->end_utc, sizeof(m->end_utc), get_str(e, "end_utc", 39)))
 		return -EBADMSG;
+	/* optional: the box's own clock reading of a time_uncertain recording */
+	const char *bc = json_object_object_get_ex(e, "box_clock_utc", NULL)
+				 ? get_str(e, "box_clock_utc", 39) : "";
+	if (copy_str(m->box_clock_utc, sizeof(m->box_clock_utc), bc))
+		return -EBADMSG;
 	memcpy(m->id, id, DR_STICK_ID_HEX + 1);
 	memcpy(m->file, file, strlen(file) + 1);
 	memcpy(m->state, state, strlen(state) + 1);

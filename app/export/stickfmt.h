@@ -157,6 +157,7 @@ struct dr_manifest_rec {
 	int consent_staff, consent_share; /* -1, 0, 1 */
 	bool locked;
 	bool time_uncertain;
+	char box_clock_utc[40]; /* with time_uncertain: what the box's clock said ("" if absent) */
 };
 struct dr_manifest {
 	char device[DR_DEVICE_ID_HEX + 1];

@@ -1491,6 +1491,9 @@ int adm_show_manifests(const struct adm_org *org, const char *stick)
 			json_object_object_add(x, "id", json_object_new_string(m->recs[i].id));
 			json_object_object_add(x, "file", json_object_new_string(m->recs[i].file));
 			json_object_object_add(x, "media", json_object_new_string(m->recs[i].media));
+			if (m->recs[i].box_clock_utc[0])
+				json_object_object_add(x, "box_clock_utc",
+						       json_object_new_string(m->recs[i].box_clock_utc));
 			json_object_object_del(x, "status");
 			json_object_object_del(x, "collected_utc");
 			json_object_object_del(x, "sealed_original");
