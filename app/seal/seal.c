@@ -289,6 +289,8 @@ int dr_seal_sink_new(struct dr_sink inner, const char *id, const uint8_t org_pk[
 	crypto_secretstream_xchacha20poly1305_init_push(&s->st, head + OFF_SSHEAD, key->k);
 	crypto_shorthash(head + OFF_HSUM, head, OFF_HSUM, sum_key);
 	r = inner.ops->write(inner.user, head, sizeof(head));
+	if (r == 0)
+		r = inner.ops->sync(inner.user); /* the header is durable before any audio */
 	if (r < 0)
 		goto err_free;
 	out->ops = &seal_ops;

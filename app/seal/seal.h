@@ -72,7 +72,8 @@ void dr_seal_key_free(struct dr_seal_key *k);
 /*
  * A dr_sink that seals everything written through it into `inner` (owned by
  * the seal sink from here on, also on failure: closed). Writes the header
- * through inner at once (not synced: the first sync makes it durable).
+ * through inner at once and syncs it, so that a file that exists is never
+ * left with a write waiting for its sync while the welcome plays.
  * Plaintext is buffered until sync(), which seals it as one message, writes
  * it and syncs inner; close() seals what is left as the FINAL message, syncs
  * and closes inner. The key is copied into the sink's locked state; the
