@@ -266,8 +266,12 @@ int adm_audit_read_fd(int log_fd, FILE *out,
 		if (pr == -ENOMEM) {
 			r = pr;
 		} else if (pr < 0) {
-			say(out, "audit log broken at line %llu (after entry %llu): %s\n",
-			    (unsigned long long)lineno, (unsigned long long)end.seq, why);
+			if (end.seq)
+				say(out, "audit log broken at line %llu (after entry %llu): %s\n",
+				    (unsigned long long)lineno, (unsigned long long)end.seq, why);
+			else
+				say(out, "audit log broken at line %llu (the first entry): %s\n",
+				    (unsigned long long)lineno, why);
 			r = 1;
 		} else if ((r = chain_step(&e, &end, lineno, out)) == 0) {
 			if (last_time[0] && strcmp(e.time, last_time) < 0)
