@@ -48,8 +48,8 @@ struct adm_rec {
 	uint64_t size;		/* of the box's sealed original */
 	char blake2b[65];	/* of the box's sealed original */
 	char playable_blake2b[65]; /* of the playable copy, "" if none */
-	char consent_staff[8];	/* "yes", "no", "unknown" */
-	char consent_share[8];
+	char consent_staff[12];	/* "yes", "no", "unanswered" */
+	char consent_share[12];
 	bool locked;		/* staff may not listen */
 	bool time_uncertain;
 	bool sealed_original;	/* stick format 2: blake2b/size are the box's
@@ -66,7 +66,7 @@ struct adm_change {
 	char box[ADM_BOX_HEX + 1];
 	char kind[10];		/* "withdraw" or "consent" */
 	char receipt[5];
-	char staff[8], share[8]; /* consent only; "" for withdraw */
+	char staff[12], share[12]; /* consent only; "" for withdraw */
 	char entered_utc[40];
 	char actor[64];		/* the OS user who entered it */
 };
@@ -79,7 +79,7 @@ struct adm_consent {
 	char box[ADM_BOX_HEX + 1];
 	char id[ADM_REC_HEX + 1];
 	char at_utc[40];
-	char staff[8], share[8];
+	char staff[12], share[12];
 	char source[12];
 	char detail[128];
 };

@@ -65,8 +65,8 @@ static const struct { int version; const char *sql; } migrations[] = {
 	  "  file TEXT NOT NULL, start_utc TEXT NOT NULL, end_utc TEXT NOT NULL,"
 	  "  duration_ms INTEGER NOT NULL, size INTEGER NOT NULL CHECK (size >= 0),"
 	  "  blake2b TEXT NOT NULL, playable_blake2b TEXT NOT NULL,"
-	  "  consent_staff TEXT NOT NULL CHECK (consent_staff IN ('yes', 'no', 'unknown')),"
-	  "  consent_share TEXT NOT NULL CHECK (consent_share IN ('yes', 'no', 'unknown')),"
+	  "  consent_staff TEXT NOT NULL CHECK (consent_staff IN ('yes', 'no', 'unanswered')),"
+	  "  consent_share TEXT NOT NULL CHECK (consent_share IN ('yes', 'no', 'unanswered')),"
 	  "  locked INTEGER NOT NULL, time_uncertain INTEGER NOT NULL,"
 	  "  sealed_original INTEGER NOT NULL,"
 	  "  status TEXT NOT NULL CHECK (status IN ('archived', 'withdrawn', 'expired')),"
@@ -314,8 +314,8 @@ static int s_rec_put(struct adm_archive *a, const struct adm_rec *x)
 	sqlite3_bind_int64(st, 10, (int64_t)x->size);
 	bt(st, 11, x->blake2b);
 	bt(st, 12, x->playable_blake2b);
-	bt(st, 13, x->consent_staff[0] ? x->consent_staff : "unknown");
-	bt(st, 14, x->consent_share[0] ? x->consent_share : "unknown");
+	bt(st, 13, x->consent_staff[0] ? x->consent_staff : "unanswered");
+	bt(st, 14, x->consent_share[0] ? x->consent_share : "unanswered");
 	sqlite3_bind_int(st, 15, x->locked);
 	sqlite3_bind_int(st, 16, x->time_uncertain);
 	sqlite3_bind_int(st, 17, x->sealed_original);
