@@ -767,6 +767,12 @@ int dr_manifest_open(const char *buf, size_t len, const uint8_t org_pk[DR_STICK_
 	return 0;
 }
 
+static int rec_id_cmp(const void *a, const void *b)
+{
+	const struct dr_manifest_rec *const *x = a, *const *y = b;
+	return strcmp((*x)->id, (*y)->id);
+}
+
 int dr_manifest_parse_contents(const char *buf, size_t len, struct dr_manifest *m, char *err,
 			       size_t errlen)
 {
@@ -801,12 +807,19 @@ int dr_manifest_parse_contents(const char *buf, size_t len, struct dr_manifest *
 	for (size_t i = 0; r == 0 && i < m->n; i++)
 		if (parse_mrec(json_object_array_get_idx(a, i), &m->recs[i]) < 0)
 			r = fail(err, errlen, "%s: bad recording entry %zu", what, i);
-	/* no id twice */
-	for (size_t i = 0; r == 0 && i < m->n; i++)
-		for (size_t j = i + 1; r == 0 && j < m->n && m->n < 4096; j++)
-			if (!strcmp(m->recs[i].id, m->recs[j].id))
-				r = fail(err, errlen, "%s: recording %s listed twice", what,
-					 m->recs[i].id);
+	/* no id twice, however many there are: sorted, each against the next */
+	const struct dr_manifest_rec **by_id =
+		r == 0 && m->n > 1 ? malloc(m->n * sizeof(*by_id)) : NULL;
+	if (r == 0 && m->n > 1 && !by_id)
+		r = -ENOMEM;
+	for (size_t i = 0; by_id && i < m->n; i++)
+		by_id[i] = &m->recs[i];
+	if (by_id)
+		qsort(by_id, m->n, sizeof(*by_id), rec_id_cmp);
+	for (size_t i = 1; by_id && r == 0 && i < m->n; i++)
+		if (!strcmp(by_id[i - 1]->id, by_id[i]->id))
+			r = fail(err, errlen, "%s: recording %s listed twice", what, by_id[i]->id);
+	free(by_id);
 	json_object_put(o);
 	if (r < 0) {
 		free(m->recs);

@@ -377,3 +377,14 @@ def record_margin(name, promise_s, worst_s, **extra):
     with open(os.path.join(d, "margins.jsonl"), "a") as f:
         f.write(json.dumps(rec) + "\n")
     return margin
+
+
+def archive_index(archive, dev):
+    """What the office archive's catalogue holds for box dev, through
+    `diaryroom-admin list`: {"recordings": {id: row}, "changes": [...],
+    "consent_history": [...], "events": [...]}."""
+    p = subprocess.run([os.path.join(BUILD, "bin", "diaryroom-admin"), "list", "--archive",
+                        archive, "--box", dev], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout).get(dev, {"recordings": {}, "changes": [],
+                                          "consent_history": [], "events": []})

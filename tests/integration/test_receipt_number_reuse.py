@@ -25,7 +25,7 @@ import sqlite3
 import subprocess
 import time
 
-from drtest import BUILD, Box, log, run, speak, tmpdir
+from drtest import BUILD, Box, archive_index, log, run, speak, tmpdir
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 ENV = dict(os.environ, DIARYROOM_PASSPHRASE="a long passphrase for tests")
@@ -119,9 +119,8 @@ def test_receipt_number_reuse():
     box.wait_for("export_done", timeout=60)
     pull(box, mount, stick)
     admin("collect", "--org", org, "--stick", stick, "--archive", archive)
-    dev = [x for x in os.listdir(archive) if len(x) == 16][0]
-    with open(os.path.join(archive, dev, "index.json")) as f:
-        idx = json.load(f)["recordings"]
+    dev = [x for x in os.listdir(archive) if len(x) == 16 and os.path.isdir(os.path.join(archive, x))][0]
+    idx = archive_index(archive, dev)["recordings"]
     files = os.listdir(os.path.join(archive, dev))
     for r in new:
         row = idx[r["id"]]

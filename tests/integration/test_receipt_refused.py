@@ -26,7 +26,7 @@ import os
 import shutil
 import sqlite3
 
-from drtest import blake2b_256, log, run
+from drtest import archive_index, blake2b_256, log, run
 from test_stick_export import World, admin, audit, insert, rows
 
 CHANGES = ("withdraw", "consent", "delete", "receipt_applied")
@@ -81,8 +81,7 @@ def receipt_from(w, stick, archive, lines, dev):
     # the changes are in it: applied, they would take effect (the receipt is
     # sealed to the box; collect writes into it every change the archive's
     # index records for the box)
-    with open(os.path.join(archive, dev, "index.json")) as f:
-        recorded = [(c["kind"], c["receipt"]) for c in json.load(f)["changes"]]
+    recorded = [(c["kind"], c["receipt"]) for c in archive_index(archive, dev)["changes"]]
     for line in lines:
         kind, number = line.split()[:2]
         assert (kind, number) in recorded, (line, recorded)

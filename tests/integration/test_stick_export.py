@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 import subprocess
 
-from drtest import BUILD, Box, blake2b_256, decode, log, opusinfo_clean, run, speak, tmpdir
+from drtest import BUILD, Box, archive_index, blake2b_256, decode, log, opusinfo_clean, run, speak, tmpdir
 from test_stick_sealed import assert_unreadable
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
@@ -262,7 +262,7 @@ def test_record_export_collect_delete():
     row2 = next(r for r in sheet if r["recording"] == locked)
     assert (row2["staff_may_listen"], row2["may_share"], row2["locked"], row2["stored"]) == \
         ("yes", "no", "no", "playable"), row2
-    idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+    idx = archive_index(w.archive, dev)
     assert {"kind": "consent", "receipt": lrc, "staff": "yes", "share": "no"}.items() <= \
         idx["changes"][-1].items(), idx["changes"]
     # the next collect tells the box, and does not lock it again although the
@@ -313,7 +313,7 @@ def test_record_export_collect_delete():
     # locked once its retention period (default 30 days) has ended, as the box
     # does with its own copy; never a playable (consented) one of the same age
     def at(days):
-        idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+        idx = archive_index(w.archive, dev)
         start = datetime.datetime.strptime(idx["recordings"][locked]["start_utc"][:19],
                                            "%Y-%m-%dT%H:%M:%S")
         return (start + datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -335,7 +335,7 @@ def test_record_export_collect_delete():
     for i in w.ids[:2]:  # the consented ones, as old, are untouched
         assert blake2b_256(os.path.join(w.archive, dev, i + ".opus")) == kept[i]
         assert sheet_row(i)["stored"] == "playable"
-    idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+    idx = archive_index(w.archive, dev)
     e = idx["recordings"][locked]
     assert (e["status"], e["receipt"], e["blake2b"], e["retention_ended_utc"]) == \
         ("expired", lrc, before[locked]["blake2b"], at(30)), e
@@ -360,7 +360,7 @@ def test_record_export_collect_delete():
         f.write(f"consent {lrc} staff=yes share=no\n")
     p = w.collect("--changes", changes, "--now", at(32))
     assert f"receipt {lrc}: the retention period" in p.stderr, p.stderr
-    after_idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+    after_idx = archive_index(w.archive, dev)
     assert after_idx["recordings"][locked] == e and after_idx["changes"] == idx["changes"]
     assert not os.path.exists(opened) and not os.path.exists(sealed)
 

@@ -36,7 +36,7 @@ import struct
 import subprocess
 import time
 
-from drtest import BUILD, SANITIZE, blake2b_256, log, read_wav, run, similarity, speak, tmpdir
+from drtest import BUILD, SANITIZE, archive_index, blake2b_256, log, read_wav, run, similarity, speak, tmpdir
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
@@ -304,7 +304,7 @@ def test_sealed_stick_and_archive():
         log("strace not found: not checked that no playable copy is ever written")
     a = os.path.join(w.archive, dev)
     assert w.archive_files() == sorted(
-        ["consent.csv", f"{dev}/index.json"] + [f"{dev}/{i}.opus.sealed" for i in ids] +
+        [".lock", "catalogue.sqlite", "consent.csv"] + [f"{dev}/{i}.opus.sealed" for i in ids] +
         [f"{dev}/{open_}.opus", f"{dev}/{cut}.opus"]), w.archive_files()
     for rid in ids:
         assert blake2b_256(os.path.join(a, rid + ".opus.sealed")) == rows[rid]["blake2b"]
@@ -354,16 +354,24 @@ def test_sealed_stick_and_archive():
     # (sealed by the PC, as the old version did), then unlocked
     old_id = "0" * 31 + "1"
     shutil.copy(os.path.join(a, cut + ".opus"), os.path.join(a, old_id + ".opus"))
-    idx = json.load(open(os.path.join(a, "index.json")))
+    idx = archive_index(w.archive, dev)
     row = dict(idx["recordings"][cut])
-    row.pop("sealed_original")
-    row.pop("playable_blake2b", None)
     row["receipt"] = "0042" if "0042" not in w.receipts.values() else "0043"
     row["blake2b"] = blake2b_256(os.path.join(a, old_id + ".opus"))
     row["size"] = os.path.getsize(os.path.join(a, old_id + ".opus"))
-    idx["recordings"][old_id] = row
-    with open(os.path.join(a, "index.json"), "w") as f:
-        json.dump(idx, f)
+    con = sqlite3.connect(os.path.join(w.archive, "catalogue.sqlite"))
+    with con:  # a row as the archive kept it before format 2 (no sealed original)
+        con.execute("INSERT INTO recordings (box, id, receipt, state, media, file, start_utc, "
+                    "end_utc, duration_ms, size, blake2b, playable_blake2b, consent_staff, "
+                    "consent_share, locked, time_uncertain, sealed_original, status, "
+                    "collected_utc, retention_ended_utc) VALUES (?, ?, ?, ?, 'audio', ?, ?, ?, "
+                    "?, ?, ?, '', ?, ?, ?, ?, 0, ?, ?, '')",
+                    (dev, old_id, row["receipt"], row["state"], old_id + ".opus.sealed",
+                     row["start_utc"], row["end_utc"], row["duration_ms"], row["size"],
+                     row["blake2b"], row["consent_staff"], row["consent_share"],
+                     int(row["locked"]), int(row["time_uncertain"]), row["status"],
+                     row["collected_utc"]))
+    con.close()
     with open(changes, "a") as f:
         f.write(f"consent {row['receipt']} staff=no share=no {dev}\n")
     p = w.collect("--changes", changes)
@@ -450,7 +458,7 @@ def test_tampering_refused():
     files = w.archive_files()
     for rid in expect:
         assert not [f for f in files if rid in f], (rid, files)
-    idx = json.load(open(os.path.join(w.archive, dev, "index.json")))
+    idx = archive_index(w.archive, dev)
     assert sorted(idx["recordings"]) == [ref], idx["recordings"]
     sheet = open(os.path.join(w.archive, "consent.csv")).read()
     for rid in expect:

@@ -38,6 +38,7 @@ struct opts {
 	const char *receipt, *share, *box;
 	long days, retention_days;
 	bool verify;
+	bool no_wait;
 	int64_t now;
 };
 
@@ -57,6 +58,10 @@ static int usage_to(FILE *f)
 		"                   still locked that started more than N days ago is deleted from\n"
 		"                   the archive (all boxes; the sheet says expired). Use the same\n"
 		"                   value as the boxes' [consent] retention_days.\n"
+		"                   One collect, unlock or repair writes an archive at a time: a\n"
+		"                   second waits for it, or with --no-wait refuses.\n"
+		"  list             --archive DIR [--box ID]\n"
+		"                   what the archive's catalogue holds, as JSON\n"
 		"  unlock           --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]\n"
 		"                   a resident consents later to staff listening: opens their sealed\n"
 		"                   recording to <id>.opus (checked against the box's hash) and\n"
@@ -396,6 +401,7 @@ int main(int argc, char **argv)
 		{"box", required_argument, NULL, 'b'},	   {"help", no_argument, NULL, 'h'},
 		{"retention-days", required_argument, NULL, 'R'},
 		{"verify", no_argument, NULL, 'V'},
+		{"no-wait", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -415,6 +421,7 @@ int main(int argc, char **argv)
 		case 'S': o.share = optarg; break;
 		case 'b': o.box = optarg; break;
 		case 'V': o.verify = true; break;
+		case 'W': o.no_wait = true; break;
 		case 'R': {
 			char *end;
 			errno = 0;
@@ -452,7 +459,8 @@ int main(int argc, char **argv)
 			adm_org_free(&org);
 			return 1;
 		}
-		int r = adm_collect(&org, o.stick, o.archive, o.changes, o.now, o.retention_days);
+		int r = adm_collect(&org, o.stick, o.archive, o.changes, o.now, o.retention_days,
+				    !o.no_wait);
 		adm_org_free(&org);
 		return r < 0 ? 1 : r;
 	}
@@ -462,9 +470,15 @@ int main(int argc, char **argv)
 		struct adm_org org;
 		if (adm_org_load(o.org, false, &org) < 0)
 			return 1;
-		int r = adm_unlock(&org, o.archive, o.receipt, o.share ? o.share : "no", o.box, o.now);
+		int r = adm_unlock(&org, o.archive, o.receipt, o.share ? o.share : "no", o.box, o.now,
+				   !o.no_wait);
 		adm_org_free(&org);
 		return r < 0 ? 1 : 0;
+	}
+	if (!strcmp(cmd, "list")) {
+		if (!o.archive)
+			return usage();
+		return adm_list(o.archive, o.box) < 0 ? 1 : 0;
 	}
 	if (!strcmp(cmd, "manifest")) {
 		if (!o.org || !o.stick)

@@ -53,13 +53,15 @@ void adm_org_free(struct adm_org *o);
  * deleted from the archive (every box folder; status "expired"). Returns 0,
  * or 1 if something could not be verified (reported), or -errno. */
 int adm_collect(struct adm_org *org, const char *stick, const char *archive,
-		const char *changes, int64_t now, long retention_days);
+		const char *changes, int64_t now, long retention_days, bool wait);
 /* Unlocks the locked recording with this receipt number (collect.c):
  * it is unsealed to <id>.opus, checked against the box's hash, marked
  * consented (staff yes, share as given) and the change is recorded for the
- * box. box: NULL or the box's id when two boxes share the number. */
+ * box. box: NULL or the box's id when two boxes share the number.
+ * Both hold the archive's lock throughout (adm_archive_lock): wait, or
+ * with wait false refuse (-EWOULDBLOCK, said) if another run holds it. */
 int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
-	       const char *share, const char *box, int64_t now);
+	       const char *share, const char *box, int64_t now, bool wait);
 
 /* Opens the box-sealed recording on fd (from its start) as recording id
  * with the organisation's key into out (-1: only checks): a keyless scan
@@ -68,6 +70,10 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
  * anything not intact), why says what, for people (collect.c). */
 int adm_open_sealed(const struct adm_org *org, int fd, const char *id, int out, bool *final,
 		    uint64_t *bytes, char *why, size_t whylen);
+
+/* Prints, as JSON, what the archive's catalogue holds (all boxes, or only
+ * box) (list.c). 0 or -errno (said). */
+int adm_list(const char *archive, const char *box);
 
 /* Prints, as JSON, what each box's manifest on the stick says (its sealed
  * part opened with the organisation's key): for staff checking a stick

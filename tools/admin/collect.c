@@ -57,10 +57,30 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "archive.h"
+#include "archive_index.h"
 #include "media/recover.h"
 #include "seal/seal.h"
 
 #define CHUNK (1u << 20)
+
+/* The catalogue of the archive this command writes (opened, under the
+ * archive's lock, by adm_collect or adm_unlock; one per process), and the
+ * command's time as text. */
+static struct adm_archive *cat;
+static char cat_now[32];
+
+/* A file in the archive, for reading: regular only, never blocking. */
+static int open_reg(const char *path)
+{
+	int fd;
+	int r = adm_open_regular_at(AT_FDCWD, path, &fd, NULL);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return fd;
+}
 
 struct progress {
 	unsigned done, total;
@@ -78,7 +98,7 @@ static void show(struct progress *p, const char *dev, bool force)
 
 static int hash_path(const char *path, char hex[65], uint64_t *size)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_reg(path);
 	if (fd < 0)
 		return -errno;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
@@ -170,7 +190,7 @@ int adm_open_sealed(const struct adm_org *org, int fd, const char *id, int out, 
 static int check_opens(const struct adm_org *org, const char *path,
 		       const struct dr_manifest_rec *m)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_reg(path);
 	if (fd < 0)
 		return -errno;
 	bool final = false;
@@ -264,29 +284,39 @@ static int import_one(const struct adm_org *org, int devfd, const struct dr_mani
 
 /* ---- the archive's index of one box ---- */
 
+/* The box's recordings and changes as the committed catalogue holds them
+ * (NULL, reported, if it cannot be read: the caller stops). */
 static struct json_object *index_load(const char *dir, const char *dev)
 {
-	char p[4200], *b;
-	size_t len;
-	adm_fmt(p, sizeof(p), "%s/index.json", dir);
-	struct json_object *j = NULL;
-	if (adm_read_file(p, 64u << 20, &b, &len) == 0) {
-		j = json_tokener_parse(b);
-		free(b);
-		if (!j || !json_object_is_type(j, json_type_object)) {
-			fprintf(stderr, "collect: %s is damaged\n", p);
-			json_object_put(j);
-			return NULL;
-		}
-		return j;
-	}
-	j = json_object_new_object();
-	json_object_object_add(j, "format", json_object_new_string("diaryroom-archive-index"));
-	json_object_object_add(j, "version", json_object_new_int(1));
-	json_object_object_add(j, "device", json_object_new_string(dev));
-	json_object_object_add(j, "recordings", json_object_new_object());
-	json_object_object_add(j, "changes", json_object_new_array());
-	return j;
+	(void)dir;
+	return adm_index_load(cat, dev);
+}
+
+struct boxes {
+	char (*v)[ADM_BOX_HEX + 1];
+	size_t n;
+};
+
+static int box_add_cb(void *ctx, const char *box)
+{
+	struct boxes *b = ctx;
+	void *nv = realloc(b->v, (b->n + 1) * sizeof(*b->v));
+	if (!nv)
+		return -ENOMEM;
+	b->v = nv;
+	memcpy(b->v[b->n++], box, ADM_BOX_HEX + 1);
+	return 0;
+}
+
+/* Every box the committed catalogue lists (free b->v). */
+static int cat_boxes(struct boxes *b)
+{
+	b->v = NULL;
+	b->n = 0;
+	int r = cat->ops->box_each(cat, box_add_cb, b);
+	if (r < 0)
+		fprintf(stderr, "archive: %s\n", cat->err);
+	return r;
 }
 
 static struct json_object *member(struct json_object *o, const char *key, enum json_type t)
@@ -303,13 +333,11 @@ static const char *str_of(struct json_object *o, const char *key)
 	return v ? json_object_get_string(v) : "";
 }
 
+/* Commits the box's working index to the catalogue (one transaction). */
 static int index_save(const char *dir, struct json_object *j)
 {
-	char p[4200];
-	adm_fmt(p, sizeof(p), "%s/index.json", dir);
-	const char *t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-	int r = adm_write_file(p, t, strlen(t), 0600);
-	return r < 0 ? r : adm_fsync_dir_of(p);
+	(void)dir;
+	return adm_index_save(cat, str_of(j, "device"), j, cat_now);
 }
 
 static struct json_object *rec_json(const struct dr_manifest_rec *m, const char *status,
@@ -369,6 +397,8 @@ static bool change_is_for(struct json_object *idx, struct json_object *c, const 
 	return true;
 }
 
+static void form_path(char *p, size_t n, const char *dir, const char *id, bool sealed);
+
 /* Applies the recorded changes to the archive's own copies. */
 static void index_apply_changes(const char *dir, struct json_object *idx)
 {
@@ -384,11 +414,23 @@ static void index_apply_changes(const char *dir, struct json_object *idx)
 			    !strcmp(str_of(r, "status"), "withdrawn"))
 				continue;
 			if (!strcmp(kind, "withdraw")) {
-				char p[4200];
-				adm_fmt(p, sizeof(p), "%s/%s.opus", dir, id);
-				unlink(p);
-				adm_fmt(p, sizeof(p), "%s/%s.opus.sealed", dir, id);
-				unlink(p);
+				/* every copy: playable, the sealed original, and any
+				 * half-made one; each removal is recorded */
+				static const char *const kinds[] = {"playable", "sealed", "tmp-playable",
+								    "tmp-sealed"};
+				struct json_object *del = json_object_new_array();
+				for (size_t k = 0; k < 4; k++) {
+					char name[64], p[4300];
+					if (adm_archive_file_name(name, sizeof(name), id, "audio", kinds[k]) < 0 ||
+					    adm_fmt(p, sizeof(p), "%s/%s", dir, name) < 0)
+						continue;
+					if (unlink(p) == 0)
+						json_object_array_add(del, json_object_new_string(name));
+				}
+				char any[4300];
+				form_path(any, sizeof(any), dir, id, true);
+				adm_fsync_dir_of(any);
+				json_object_object_add(r, "_deleted", del);
 				json_object_object_add(r, "status", json_object_new_string("withdrawn"));
 				fprintf(stderr, "collect: recording %s (receipt %s) withdrawn: deleted from "
 						"the archive\n", id, rc);
@@ -483,14 +525,17 @@ static int resolve_device(const struct change *c, const char *archive, char (*de
 		return 0;
 	}
 	int found = 0;
-	DIR *d = opendir(archive);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX))
-			continue;
-		char p[4200];
-		adm_fmt(p, sizeof(p), "%s/%s", archive, de->d_name);
-		struct json_object *idx = index_load(p, de->d_name);
+	struct boxes bx;
+	(void)archive;
+	if (cat_boxes(&bx) < 0)
+		return -EBADMSG;
+	for (size_t bi = 0; bi < bx.n; bi++) {
+		const char *name = bx.v[bi];
+		struct json_object *idx = index_load(NULL, name);
+		if (!idx) {
+			free(bx.v);
+			return -EBADMSG;
+		}
 		struct json_object *recs = member(idx, "recordings", json_type_object);
 		bool has = false;
 		if (recs) {
@@ -503,11 +548,10 @@ static int resolve_device(const struct change *c, const char *archive, char (*de
 		json_object_put(idx);
 		if (has) {
 			found++;
-			memcpy(out, de->d_name, DR_DEVICE_ID_HEX + 1);
+			memcpy(out, name, DR_DEVICE_ID_HEX + 1);
 		}
 	}
-	if (d)
-		closedir(d);
+	free(bx.v);
 	if (found == 1)
 		return 0;
 	if (found == 0 && ndev == 1) {
@@ -571,9 +615,16 @@ static bool effective_locked(struct json_object *idx, const char *id, const char
 	return locked;
 }
 
+/* dir: the box's folder (adm_archive_path); the file name comes from the
+ * one path function. An id that is not a recording id gives a path that
+ * cannot exist or be made (never one outside the archive). */
 static void form_path(char *p, size_t n, const char *dir, const char *id, bool sealed)
 {
-	adm_fmt(p, n, "%s/%s.opus%s", dir, id, sealed ? ".sealed" : "");
+	char name[64];
+	if (adm_archive_file_name(name, sizeof(name), id, "audio", sealed ? "sealed" : "playable") <
+		    0 ||
+	    adm_fmt(p, n, "%s/%s", dir, name) < 0)
+		adm_fmt(p, n, "/dev/null/not-a-recording-id");
 }
 
 /* A row of stick format 2: its hash and size are of the box's sealed
@@ -588,7 +639,7 @@ static bool row_v2(struct json_object *rec)
 static bool file_is_v2(const char *path)
 {
 	unsigned char head[8];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_reg(path);
 	if (fd < 0)
 		return false;
 	ssize_t n = read(fd, head, sizeof(head));
@@ -630,7 +681,7 @@ static int open_original(const struct adm_org *org, const char *dir, const char 
 	form_path(src, sizeof(src), dir, id, true);
 	form_path(dst, sizeof(dst), dir, id, false);
 	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
-	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int in = open_reg(src);
 	if (in < 0)
 		return -errno;
 	unlink(tmp);
@@ -688,7 +739,7 @@ static int unseal_to_plain(const struct adm_org *org, const char *dir, const cha
 	form_path(dst, sizeof(dst), dir, id, false);
 	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
 	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
-	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int in = open_reg(src);
 	if (in < 0)
 		return -errno;
 	unlink(tmp);
@@ -727,7 +778,7 @@ static int seal_plain(const struct adm_org *org, const char *dir, const char *de
 	form_path(src, sizeof(src), dir, id, false);
 	form_path(dst, sizeof(dst), dir, id, true);
 	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
-	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int in = open_reg(src);
 	if (in < 0)
 		return -errno;
 	int r = adm_seal_fd(in, size, hash, dst, ad, org->pk, org->sk, NULL);
@@ -899,25 +950,18 @@ static bool only_expired(struct json_object *idx, const struct dr_manifest *m, c
  * on this stick). */
 static int expire_archive(const char *archive, int64_t now, long days)
 {
-	DIR *d = opendir(archive);
-	if (!d)
-		return -errno;
-	struct dirent *de;
-	int r = 0;
-	while ((de = readdir(d))) {
-		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX))
-			continue;
+	struct boxes bx;
+	int r = cat_boxes(&bx) < 0 ? -EBADMSG : 0;
+	for (size_t i = 0; r == 0 && i < bx.n; i++) {
 		char dir[4200];
-		adm_fmt(dir, sizeof(dir), "%s/%s", archive, de->d_name);
-		struct json_object *idx = index_load(dir, de->d_name);
-		if (idx && expire_locked(dir, idx, now, days) > 0) {
-			int s = index_save(dir, idx);
-			if (s < 0 && r == 0)
-				r = s;
-		}
+		struct json_object *idx = index_load(NULL, bx.v[i]);
+		if (!idx || adm_archive_path(dir, sizeof(dir), archive, bx.v[i], NULL, NULL, NULL) < 0)
+			r = -EBADMSG;
+		if (r == 0 && expire_locked(dir, idx, now, days) > 0)
+			r = index_save(dir, idx);
 		json_object_put(idx);
 	}
-	closedir(d);
+	free(bx.v);
 	return r;
 }
 
@@ -1032,21 +1076,31 @@ static int write_consent_sheet(const char *archive)
 	char p[4200], tmp[4300];
 	adm_fmt(p, sizeof(p), "%s/consent.csv", archive);
 	adm_fmt(tmp, sizeof(tmp), "%s.tmp", p);
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
+	struct boxes bx;
+	if (cat_boxes(&bx) < 0)
+		return -EBADMSG;
+	/* 0600 whatever the umask or the folder's mode */
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 && fchmod(fd, 0600) == 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		free(bx.v);
+		return r;
+	}
 	fputs("box,recording,receipt,start_utc,duration_s,staff_may_listen,may_share,locked,"
 	      "time_uncertain,status,collected_utc,blake2b,stored\r\n", f);
-	DIR *d = opendir(archive);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX))
-			continue;
+	bool bad = false;
+	for (size_t bi = 0; bi < bx.n; bi++) {
+		const char *box = bx.v[bi];
 		char dir[4200];
-		adm_fmt(dir, sizeof(dir), "%s/%s", archive, de->d_name);
-		struct json_object *idx = index_load(dir, de->d_name);
+		struct json_object *idx = index_load(NULL, box);
 		struct json_object *recs = member(idx, "recordings", json_type_object);
-		if (recs) {
+		bad = bad || !idx ||
+		      adm_archive_path(dir, sizeof(dir), archive, box, NULL, NULL, NULL) < 0;
+		if (recs && !bad) {
 			json_object_object_foreach(recs, id, r)
 			{
 				char dur[32];
@@ -1054,7 +1108,7 @@ static int write_consent_sheet(const char *archive)
 				adm_fmt(dur, sizeof(dur), "%.1f", dv ? json_object_get_int64(dv) / 1000.0 : 0.0);
 				struct json_object *lk = member(r, "locked", json_type_boolean);
 				struct json_object *tu = member(r, "time_uncertain", json_type_boolean);
-				csv_field(f, de->d_name, false);
+				csv_field(f, box, false);
 				csv_field(f, id, false);
 				csv_field(f, str_of(r, "receipt"), false);
 				csv_field(f, str_of(r, "start_utc"), false);
@@ -1081,17 +1135,52 @@ static int write_consent_sheet(const char *archive)
 		}
 		json_object_put(idx);
 	}
-	if (d)
-		closedir(d);
-	int r = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
+	free(bx.v);
+	int r = bad ? -EBADMSG : fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, p) < 0)
 		r = -errno;
+	if (r == 0)
+		r = adm_fsync_dir_of(p);
+	if (r < 0)
+		unlink(tmp);
 	return r;
 }
 
 /* ---- one box's export on the stick ---- */
+
+/* Consent only widens through staff: a manifest that claims wider consent
+ * for a recording the archive holds than the archive's own records (old:
+ * the row as committed, with staff's changes) is not applied to it; row
+ * keeps the archive's consent, and the claim goes into the consent
+ * history as refused. */
+static void consent_no_wider(struct json_object *old, struct json_object *row,
+			     const struct dr_manifest_rec *x, const char *dev)
+{
+	const char *ost = str_of(old, "consent_staff"), *osh = str_of(old, "consent_share");
+	bool wider = (x->consent_staff == 1 && strcmp(ost, "yes")) ||
+		     (x->consent_share == 1 && strcmp(osh, "yes"));
+	if (!wider)
+		return;
+	const char *st = dr_stick_consent_word(x->consent_staff);
+	const char *sh = dr_stick_consent_word(x->consent_share);
+	fprintf(stderr, "collect: box %s, recording %s (receipt %s): the manifest claims wider "
+			"consent (staff %s, share %s) than the archive's records (staff %s, share "
+			"%s): refused for this recording; consent given later comes only through "
+			"staff (unlock, --changes)\n",
+		dev, x->id, x->receipt, st, sh, ost, osh);
+	struct json_object *lk = member(old, "locked", json_type_boolean);
+	json_object_object_add(row, "consent_staff", json_object_new_string(ost));
+	json_object_object_add(row, "consent_share", json_object_new_string(osh));
+	json_object_object_add(row, "locked",
+			       json_object_new_boolean(!lk || json_object_get_boolean(lk)));
+	char why[128];
+	adm_fmt(why, sizeof(why), "export manifest claimed staff %s, share %s", st, sh);
+	json_object_object_add(row, "_refused", json_object_new_string(why));
+	json_object_object_add(row, "_refused_staff", json_object_new_string(st));
+	json_object_object_add(row, "_refused_share", json_object_new_string(sh));
+}
 
 static int collect_device(const struct adm_org *org, int top, int devfd, const char *dev,
 			  const char *archive, const struct change *chg, size_t nchg,
@@ -1114,7 +1203,13 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 				     sizeof(e));
 	struct dr_manifest *m = NULL;
 	char mh[65];
+	uint8_t sig[DR_STICK_SIG_LEN];
+	bool keep_sig = false;
 	if (r == 0) {
+		/* kept in the catalogue for repair: the signature read again
+		 * must be of these very bytes */
+		keep_sig = dr_stick_read_sig(devfd, "manifest.sig", sig, e, sizeof(e)) == 0 &&
+			   crypto_sign_verify_detached(sig, (const uint8_t *)b, len, pk) == 0;
 		/* its personal part is sealed to the organisation */
 		r = dr_manifest_open(b, len, org->pk, org->sk, &m, e, sizeof(e));
 		if (r == 0 && strcmp(m->device, dev)) {
@@ -1125,6 +1220,22 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		uint8_t d[32];
 		crypto_generichash(d, sizeof(d), (const uint8_t *)b, len, NULL, 0);
 		sodium_bin2hex(mh, sizeof(mh), d, sizeof(d));
+		if (r == 0 && keep_sig) {
+			r = cat->ops->begin(cat);
+			if (r == 0)
+				r = cat->ops->box_add(cat, dev, cat_now);
+			if (r == 0)
+				r = cat->ops->manifest_keep(cat, dev, m->seq, b, len, sig, sizeof(sig));
+			if (r == 0)
+				r = cat->ops->commit(cat);
+			if (r < 0) {
+				cat->ops->rollback(cat);
+				fprintf(stderr, "collect: box %s: %s\n", dev, cat->err);
+				free(b);
+				dr_manifest_free(m);
+				return r;
+			}
+		}
 		free(b);
 	}
 	if (r < 0) {
@@ -1135,10 +1246,18 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		return 0;
 	}
 	char dir[4200];
-	adm_fmt(dir, sizeof(dir), "%s/%s", archive, dev);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	/* the box is in the catalogue (committed above) before its folder
+	 * holds anything */
+	if (adm_archive_path(dir, sizeof(dir), archive, dev, NULL, NULL, NULL) < 0 ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
 		dr_manifest_free(m);
-		return -errno;
+		return -EINVAL;
+	}
+	struct stat dst;
+	if (lstat(dir, &dst) < 0 || !S_ISDIR(dst.st_mode)) {
+		fprintf(stderr, "collect: %s is not a folder (a symlink?): refused\n", dir);
+		dr_manifest_free(m);
+		return -EBADMSG;
 	}
 	struct json_object *idx = index_load(dir, dev);
 	struct json_object *recs = member(idx, "recordings", json_type_object);
@@ -1198,6 +1317,8 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 		char keep[32];
 		adm_fmt(keep, sizeof(keep), "%s", coll);
 		struct json_object *row = rec_json(x, "archived", keep);
+		if (old)
+			consent_no_wider(old, row, x, dev);
 		const char *ph = old && row_v2(old) ? str_of(old, "playable_blake2b") : "";
 		if (ph[0])
 			json_object_object_add(row, "playable_blake2b", json_object_new_string(ph));
@@ -1217,6 +1338,21 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 	unsigned held = 0;
 	if (r == 0)
 		r = write_receipt(top, org, pk, dir, m, mh, idx, now, &held);
+	if (r == 0) {
+		struct adm_receipt rc = {.seq = m->seq, .held = held};
+		adm_fmt(rc.box, sizeof(rc.box), "%s", dev);
+		adm_fmt(rc.sent_utc, sizeof(rc.sent_utc), "%s", cat_now);
+		adm_fmt(rc.manifest_blake2b, sizeof(rc.manifest_blake2b), "%s", mh);
+		r = cat->ops->begin(cat);
+		if (r == 0)
+			r = cat->ops->receipt_add(cat, &rc);
+		if (r == 0)
+			r = cat->ops->commit(cat);
+		if (r < 0) {
+			cat->ops->rollback(cat);
+			fprintf(stderr, "collect: box %s: %s\n", dev, cat->err);
+		}
+	}
 	fprintf(stderr,
 		"collect: box %s, export %lld: %u imported, %u already in the archive, %u failed "
 		"verification; receipt lists %u held; %u locked (kept sealed); %u expired\n",
@@ -1226,8 +1362,68 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 	return r;
 }
 
+/* Takes the archive's lock, then opens (and if need be migrates) its
+ * catalogue into cat. */
+static int cat_open(const char *who, const char *archive, bool create, bool wait, int *lockfd,
+		    int64_t now)
+{
+	char err[512];
+	*lockfd = -1;
+	if (create && mkdir(archive, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "%s: cannot make %s: %s\n", who, archive, strerror(errno));
+		return -errno;
+	}
+	int dfd = open(archive, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		int r = -errno;
+		fprintf(stderr, "%s: no archive at %s (%s)\n", who, archive, strerror(errno));
+		return r;
+	}
+	int r = adm_archive_lock(dfd, wait, who, lockfd);
+	close(dfd);
+	if (r < 0)
+		return r;
+	r = adm_archive_open(archive, true, &cat, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n%s: stopped: nothing was changed. `diaryroom-admin check` "
+				"says what is wrong; `diaryroom-admin repair` rebuilds what it can\n",
+			who, err, who);
+		adm_archive_unlock(*lockfd);
+		*lockfd = -1;
+		return r;
+	}
+	dr_stick_time_format(now, cat_now);
+	return 0;
+}
+
+static void cat_close(int lockfd)
+{
+	adm_archive_close(cat);
+	cat = NULL;
+	adm_archive_unlock(lockfd);
+}
+
+static int collect_locked(struct adm_org *org, const char *stick, const char *archive,
+			  const char *changes, int64_t now, long retention_days);
+
 int adm_collect(struct adm_org *org, const char *stick, const char *archive,
-		const char *changes, int64_t now, long retention_days)
+		const char *changes, int64_t now, long retention_days, bool wait)
+{
+	int lockfd;
+	if (retention_days < 1 || retention_days > 3650) {
+		fprintf(stderr, "collect: --retention-days is 1 to 3650\n");
+		return -EINVAL;
+	}
+	int r = cat_open("collect", archive, true, wait, &lockfd, now);
+	if (r < 0)
+		return r;
+	r = collect_locked(org, stick, archive, changes, now, retention_days);
+	cat_close(lockfd);
+	return r;
+}
+
+static int collect_locked(struct adm_org *org, const char *stick, const char *archive,
+			  const char *changes, int64_t now, long retention_days)
 {
 	if (retention_days < 1 || retention_days > 3650) {
 		fprintf(stderr, "collect: --retention-days is 1 to 3650\n");
@@ -1309,8 +1505,23 @@ int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 
 /* ---- unlock: a resident consents later, against their receipt number ---- */
 
+static int unlock_locked(struct adm_org *org, const char *archive, const char *receipt,
+			 const char *share, const char *box, int64_t now);
+
 int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
-	       const char *share, const char *box, int64_t now)
+	       const char *share, const char *box, int64_t now, bool wait)
+{
+	int lockfd;
+	int r = cat_open("unlock", archive, false, wait, &lockfd, now);
+	if (r < 0)
+		return r;
+	r = unlock_locked(org, archive, receipt, share, box, now);
+	cat_close(lockfd);
+	return r;
+}
+
+static int unlock_locked(struct adm_org *org, const char *archive, const char *receipt,
+			 const char *share, const char *box, int64_t now)
 {
 	int sh;
 	if (!dr_stick_receipt_ok(receipt) || dr_stick_consent_parse(share, &sh) < 0 || sh < 0 ||
@@ -1323,14 +1534,18 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 	char dev[DR_DEVICE_ID_HEX + 1] = "", id[128] = "", gone[128] = "", ended[32] = "";
 	bool locked = false;
 	int found = 0;
-	DIR *d = opendir(archive);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX) || (box && strcmp(box, de->d_name)))
+	struct boxes bx;
+	if (cat_boxes(&bx) < 0)
+		return -EBADMSG;
+	for (size_t bi = 0; bi < bx.n; bi++) {
+		const char *bname = bx.v[bi];
+		if (box && strcmp(box, bname))
 			continue;
-		char p[4200];
-		adm_fmt(p, sizeof(p), "%s/%s", archive, de->d_name);
-		struct json_object *idx = index_load(p, de->d_name);
+		struct json_object *idx = index_load(NULL, bname);
+		if (!idx) {
+			free(bx.v);
+			return -EBADMSG;
+		}
 		struct json_object *recs = member(idx, "recordings", json_type_object);
 		if (recs) {
 			json_object_object_foreach(recs, rid, r)
@@ -1346,18 +1561,13 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 				struct json_object *lk = member(r, "locked", json_type_boolean);
 				found++;
 				locked = !lk || json_object_get_boolean(lk);
-				adm_fmt(dev, sizeof(dev), "%s", de->d_name);
+				adm_fmt(dev, sizeof(dev), "%s", bname);
 				adm_fmt(id, sizeof(id), "%s", rid);
 			}
 		}
 		json_object_put(idx);
 	}
-	if (d)
-		closedir(d);
-	if (!d) {
-		fprintf(stderr, "unlock: no archive at %s\n", archive);
-		return -ENOENT;
-	}
+	free(bx.v);
 	if (!found && gone[0]) {
 		fprintf(stderr, "unlock: recording %s (receipt %s) was locked: the retention period "
 				"ended on %s; the recording was deleted. Nothing changed\n",
@@ -1383,7 +1593,8 @@ int adm_unlock(struct adm_org *org, const char *archive, const char *receipt,
 	if (r < 0)
 		return r; /* wrong passphrase: said */
 	char dir[4200], p[4200];
-	adm_fmt(dir, sizeof(dir), "%s/%s", archive, dev);
+	if (adm_archive_path(dir, sizeof(dir), archive, dev, NULL, NULL, NULL) < 0)
+		return -EBADMSG;
 	struct json_object *idx = index_load(dir, dev);
 	if (!member(idx, "recordings", json_type_object)) {
 		json_object_put(idx);

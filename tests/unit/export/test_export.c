@@ -488,6 +488,54 @@ static void test_sealed_formats(void **state)
 	free(b64);
 }
 
+/* A manifest of any size lists each recording once: a duplicate id in
+ * 5,000 entries (first and last) is refused, and the same list without it
+ * is taken. */
+static void test_manifest_duplicate_ids_any_size(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	size_t cap = (size_t)N * 420 + 1024, len = 0;
+	char *buf = malloc(cap), err[512];
+	assert_non_null(buf);
+	for (int dup = 1; dup >= 0; dup--) {
+		len = (size_t)snprintf(buf, cap,
+				       "{\"format\":\"diaryroom-manifest-contents\",\"version\":2,"
+				       "\"device\":\"0123456789abcdef\",\"seq\":3,\"stick_id\":"
+				       "\"00112233445566778899aabbccddeeff\",\"created_utc\":"
+				       "\"2026-01-01T00:00:00Z\",\"complete\":true,\"recordings\":[");
+		for (int i = 0; i < N; i++) {
+			char id[33];
+			snprintf(id, sizeof(id), "%032x", dup && i == N - 1 ? 0 : i);
+			len += (size_t)snprintf(
+				buf + len, cap - len,
+				"%s{\"id\":\"%s\",\"file\":\"%s.opus.sealed\",\"media\":\"audio\","
+				"\"state\":\"complete\",\"receipt\":\"%04d\",\"start_utc\":"
+				"\"2026-01-01T00:00:00Z\",\"end_utc\":\"2026-01-01T00:00:01Z\","
+				"\"duration_ms\":1000,\"size\":10,\"blake2b\":\"%064d\","
+				"\"consent_staff\":\"yes\",\"consent_share\":\"no\",\"locked\":false,"
+				"\"time_uncertain\":false}",
+				i ? "," : "", id, id, i % 10000, 0);
+			assert_true(len < cap);
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "]}");
+		struct dr_manifest *m = calloc(1, sizeof(*m));
+		assert_non_null(m);
+		snprintf(m->device, sizeof(m->device), "0123456789abcdef");
+		m->seq = 3;
+		int r = dr_manifest_parse_contents(buf, len, m, err, sizeof(err));
+		if (dup) {
+			assert_int_equal(r, -EBADMSG);
+			assert_non_null(strstr(err, "listed twice"));
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(m->n, N);
+		}
+		dr_manifest_free(m);
+	}
+	free(buf);
+}
+
 static void test_clock_unset_flags(void **state)
 {
 	struct fx *f = *state;
@@ -904,6 +952,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_resume_and_receipt, setup, teardown),
 		cmocka_unit_test(test_sealed_formats),
+		cmocka_unit_test(test_manifest_duplicate_ids_any_size),
 		cmocka_unit_test_setup_teardown(test_plain_recording_not_exported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_refuses_a_changed_box_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_unset_flags, setup, teardown),

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* One box of the catalogue as a working JSON object (archive_index.c). */
+#ifndef DR_ADMIN_ARCHIVE_INDEX_H
+#define DR_ADMIN_ARCHIVE_INDEX_H
+
+#include <json-c/json.h>
+
+#include "archive.h"
+
+/* The box's recordings and changes as committed; NULL (reported) if the
+ * catalogue cannot be read. The caller owns it (json_object_put). */
+struct json_object *adm_index_load(struct adm_archive *a, const char *box);
+/* Commits idx for box in one transaction (rows, consent history, events,
+ * changes beyond those stored); now: the command's time. Reported. */
+int adm_index_save(struct adm_archive *a, const char *box, struct json_object *idx,
+		   const char *now);
+
+#endif
