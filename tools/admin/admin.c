@@ -9,7 +9,8 @@
  *   collect           --org DIR --stick MOUNT --archive DIR [--changes FILE]
  *                     [--retention-days N]
  *   unlock            --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]
- *   open              --org DIR SEALED OUT
+ *   open              --org DIR [--archive DIR] SEALED OUT
+ *   audit             --archive DIR [--verify]
  *   manifest          --org DIR --stick MOUNT
  *
  * Every command takes --now ISO-TIME (tests: the PC's clock). The
@@ -30,11 +31,13 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "audit_cmd.h"
 
 struct opts {
 	const char *org, *out, *stick, *name, *stick_id, *archive, *changes, *kdf;
 	const char *receipt, *share, *box;
 	long days, retention_days;
+	bool verify;
 	bool no_wait;
 	int64_t now;
 };
@@ -64,11 +67,17 @@ static int usage_to(FILE *f)
 		"                   recording to <id>.opus (checked against the box's hash) and\n"
 		"                   records the consent; the box learns it at the next collect.\n"
 		"                   --share: may it also be shared outside the team (default no)\n"
-		"  open             --org DIR SEALED OUT\n"
+		"  open             --org DIR [--archive DIR] SEALED OUT\n"
 		"                   opens one recording sealed by a box (<id>.opus.sealed, from the\n"
 		"                   box's data folder, a stick or the archive) with the\n"
 		"                   organisation's key into the playable file OUT (made new; a\n"
-		"                   recording cut off by a power failure is finished first)\n"
+		"                   recording cut off by a power failure is finished first);\n"
+		"                   recorded in the archive's audit log (--archive, or the archive\n"
+		"                   that keeps SEALED)\n"
+		"  audit            --archive DIR [--verify]\n"
+		"                   prints the archive's audit log (who imported, opened, changed,\n"
+		"                   exported or deleted what, and when); --verify checks its hash\n"
+		"                   chain and says at which entry it was broken\n"
 		"  manifest         --org DIR --stick MOUNT\n"
 		"                   prints what each box's export on the stick lists (its sealed\n"
 		"                   part opened with the organisation's key), as JSON\n"
@@ -391,6 +400,7 @@ int main(int argc, char **argv)
 		{"receipt", required_argument, NULL, 'r'}, {"share", required_argument, NULL, 'S'},
 		{"box", required_argument, NULL, 'b'},	   {"help", no_argument, NULL, 'h'},
 		{"retention-days", required_argument, NULL, 'R'},
+		{"verify", no_argument, NULL, 'V'},
 		{"no-wait", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
@@ -410,6 +420,7 @@ int main(int argc, char **argv)
 		case 'r': o.receipt = optarg; break;
 		case 'S': o.share = optarg; break;
 		case 'b': o.box = optarg; break;
+		case 'V': o.verify = true; break;
 		case 'W': o.no_wait = true; break;
 		case 'R': {
 			char *end;
@@ -481,6 +492,8 @@ int main(int argc, char **argv)
 		adm_org_free(&org);
 		return r < 0 ? 1 : r;
 	}
+	if (!strcmp(cmd, "audit"))
+		return o.archive ? adm_audit_cmd(o.archive, o.verify) : usage();
 	if (!strcmp(cmd, "open")) {
 		if (!o.org || argc - optind != 2)
 			return usage();
@@ -489,7 +502,7 @@ int main(int argc, char **argv)
 			adm_org_free(&org);
 			return 1;
 		}
-		int r = adm_open(&org, argv[optind], argv[optind + 1]);
+		int r = adm_open(&org, argv[optind], argv[optind + 1], o.archive);
 		adm_org_free(&org);
 		return r < 0 ? 1 : 0;
 	}

@@ -81,8 +81,13 @@ int adm_list(const char *archive, const char *box);
 int adm_show_manifests(const struct adm_org *org, const char *stick);
 
 /* Opens one box-sealed recording (DRSEAL02; or an archive's DRSEAL01 file)
- * into the new file out_path (open.c). Reports; 0 or -errno. */
-int adm_open(const struct adm_org *org, const char *in_path, const char *out_path);
+ * into the new file out_path (open.c). archive: NULL, or the archive whose
+ * audit log records it (an "open" entry; if it cannot be recorded, the
+ * playable file is removed and the open fails). Without one, a file kept in
+ * an archive (<archive>/<box>/<id>.opus.sealed, the archive holding
+ * audit.log) is recorded in that archive. Reports; 0 or -errno. */
+int adm_open(const struct adm_org *org, const char *in_path, const char *out_path,
+	     const char *archive);
 
 /* Sealed recordings (seal.c). ad: "<box>/<id>", authenticated in every
  * chunk. adm_seal_fd reads exactly size bytes from in, refuses them unless

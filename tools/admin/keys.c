@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "orgkey.h"
 
 int adm_fmt(char *buf, size_t n, const char *fmt, ...)
 {
@@ -233,18 +234,6 @@ static void add_hex(struct json_object *o, const char *key, const uint8_t *b, si
 	free(hex);
 }
 
-static int get_hex(struct json_object *o, const char *key, uint8_t *b, size_t n)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return -EBADMSG;
-	const char *s = json_object_get_string(v);
-	size_t got = 0;
-	if (strlen(s) != 2 * n || sodium_hex2bin(b, n, s, strlen(s), NULL, &got, NULL) || got != n)
-		return -EBADMSG;
-	return 0;
-}
-
 int adm_org_create(const char *org, const char *kdf, const char *pass, struct adm_org *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -341,22 +330,10 @@ int adm_org_load(const char *org, bool secret, struct adm_org *o)
 	adm_fmt(p, sizeof(p), "%s/org.key", org);
 	if (adm_read_file(p, 65536, &b, &len) < 0)
 		return -ENOENT;
-	struct json_object *j = json_tokener_parse(b);
+	struct adm_orgkey k;
+	int r = adm_orgkey_parse(b, len, &k);
 	free(b);
-	uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
-	uint8_t box[crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES], pk[32];
-	struct json_object *v;
-	int64_t ops = 0, mem = 0;
-	int r = j ? 0 : -EBADMSG;
-	if (r == 0 && (get_hex(j, "salt", salt, sizeof(salt)) || get_hex(j, "nonce", nonce, sizeof(nonce)) ||
-		       get_hex(j, "sealed_secret_key", box, sizeof(box)) || get_hex(j, "public_key", pk, 32)))
-		r = -EBADMSG;
-	if (r == 0 && json_object_object_get_ex(j, "opslimit", &v))
-		ops = json_object_get_int64(v);
-	if (r == 0 && json_object_object_get_ex(j, "memlimit", &v))
-		mem = json_object_get_int64(v);
-	json_object_put(j);
-	if (r < 0 || ops <= 0 || mem <= 0 || memcmp(pk, o->pk, 32)) {
+	if (r < 0 || memcmp(k.pk, o->pk, 32)) {
 		fprintf(stderr, "diaryroom-admin: %s is damaged\n", p);
 		return -EBADMSG;
 	}
@@ -371,11 +348,12 @@ int adm_org_load(const char *org, bool secret, struct adm_org *o)
 		adm_secret_free(sk);
 		return -ENOMEM;
 	}
-	r = crypto_pwhash(key, crypto_secretbox_KEYBYTES, pass, strlen(pass), salt,
-			  (unsigned long long)ops, (size_t)mem, crypto_pwhash_ALG_ARGON2ID13);
+	r = crypto_pwhash(key, crypto_secretbox_KEYBYTES, pass, strlen(pass), k.salt, k.ops, k.mem,
+			  crypto_pwhash_ALG_ARGON2ID13);
 	adm_secret_free(pass);
 	if (r == 0)
-		r = crypto_secretbox_open_easy(sk, box, sizeof(box), nonce, key) == 0 ? 0 : -EACCES;
+		r = crypto_secretbox_open_easy(sk, k.box, sizeof(k.box), k.nonce, key) == 0 ? 0
+											     : -EACCES;
 	else
 		r = -ENOMEM;
 	adm_secret_free(key);

@@ -17,12 +17,15 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "admin.h"
+#include "audit.h"
+#include "audit_cmd.h"
 #include "media/recover.h"
 #include "seal/seal.h"
 
@@ -41,8 +44,52 @@ static int legacy_ad(const char *path, char ad[128])
 	return adm_fmt(ad, 128, "%s/%.*s", box, (int)DR_STICK_ID_HEX, file);
 }
 
-int adm_open(const struct adm_org *org, const char *in_path, const char *out_path)
+/* The archive that keeps in_path: its folder or the one above holds the
+ * audit log (<archive>/<box>/<id>.opus.sealed). Into arch, or "" if none. */
+static void archive_of(const char *in_path, char arch[4200])
 {
+	char a[4200];
+	arch[0] = '\0';
+	if (adm_fmt(a, sizeof(a), "%s", in_path) < 0)
+		return;
+	char *d = dirname(a);
+	for (int up = 0; up < 2; up++) {
+		char p[4300];
+		struct stat st;
+		if (adm_fmt(p, sizeof(p), "%s/%s", d, ADM_AUDIT_LOG) == 0 &&
+		    (lstat(p, &st) == 0 || errno != ENOENT)) {
+			adm_fmt(arch, 4200, "%s", d);
+			return;
+		}
+		if (adm_fmt(p, sizeof(p), "%s/%s", d, ADM_AUDIT_HEAD) == 0 &&
+		    (lstat(p, &st) == 0 || errno != ENOENT)) {
+			adm_fmt(arch, 4200, "%s", d);
+			return;
+		}
+		d = dirname(d);
+	}
+}
+
+/* The box of an archive file: its folder's name, if it is a box id. */
+static void box_of(const char *in_path, char box[DR_DEVICE_ID_HEX + 1])
+{
+	char a[4200];
+	box[0] = '\0';
+	if (adm_fmt(a, sizeof(a), "%s", in_path) < 0)
+		return;
+	const char *b = basename(dirname(a));
+	if (dr_stick_hex_ok(b, DR_DEVICE_ID_HEX))
+		adm_fmt(box, DR_DEVICE_ID_HEX + 1, "%s", b);
+}
+
+int adm_open(const struct adm_org *org, const char *in_path, const char *out_path,
+	     const char *archive)
+{
+	char found[4200];
+	if (!archive) {
+		archive_of(in_path, found);
+		archive = found[0] ? found : NULL;
+	}
 	int in = open(in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0) {
 		fprintf(stderr, "open: cannot read %s: %s\n", in_path, strerror(errno));
@@ -110,6 +157,20 @@ int adm_open(const struct adm_org *org, const char *in_path, const char *out_pat
 			in_path, strerror(-r));
 		unlink(out_path);
 		return r;
+	}
+	if (archive) {
+		char box[DR_DEVICE_ID_HEX + 1], detail[4300], outabs[4096];
+		box_of(in_path, box);
+		const char *where = realpath(out_path, outabs) ? outabs : out_path;
+		adm_fmt(detail, sizeof(detail), "opened into %s", where);
+		r = adm_audit_record(archive, "open", box[0] ? box : NULL, v2 ? scan.id : ad + 1 +
+				     DR_DEVICE_ID_HEX, NULL, detail);
+		if (r < 0) {
+			fprintf(stderr, "open: %s not opened: it could not be recorded in the "
+					"archive's audit log\n", in_path);
+			unlink(out_path);
+			return r;
+		}
 	}
 	printf("recording %s opened into %s (%llu bytes)%s\n",
 	       v2 ? scan.id : ad, out_path, (unsigned long long)(final ? bytes : rr.bytes),
