@@ -347,7 +347,7 @@ def normalised(archive):
         box.pop("events", None)
         box.pop("consent_history", None)
     files = {k: v for k, v in tree(archive).items()
-             if not k.startswith((".lock", "catalogue.sqlite"))}
+             if not k.startswith((".lock", "catalogue.sqlite", "audit."))}
     return cat, files
 
 
@@ -385,6 +385,8 @@ def test_killed_anywhere_gives_the_same_archive():
         p = w.collect()
         assert p.returncode == 0, p.stderr
         assert normalised(w.archive) == want, i
+        # the audit log's chain holds across the kills
+        admin("audit", "--verify", "--archive", w.archive)
     log(f"{kills} runs killed before they finished (of 48), each then run again to the end")
     assert kills >= 30, kills
 
@@ -418,6 +420,11 @@ def test_consent_only_widens_through_staff():
     admin("unlock", "--org", w.org, "--archive", w.archive, "--receipt", w.receipts[rid],
           "--now", NOW)
     assert os.path.exists(os.path.join(w.archive, dev, rid + ".opus"))
+    # each step is in the audit log, for this recording, in order
+    acts = [json.loads(l) for l in open(os.path.join(w.archive, "audit.log"))]
+    acts = [e["action"] for e in acts if e.get("recording") == rid]
+    assert acts == ["import", "consent-refused", "consent", "unlock"], acts
+    admin("audit", "--verify", "--archive", w.archive)
 
 
 if __name__ == "__main__":
