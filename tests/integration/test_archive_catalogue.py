@@ -139,6 +139,8 @@ def test_migration_from_the_release_before():
     after = tree(archive)
     for k, v in files_before.items():
         assert after.get(k) == v, k
+    p = admin("check", "--archive", archive)
+    assert "the archive is sound" in p.stdout, p.stdout
     # migrated once: the next run finds nothing to migrate and loses nothing
     again = listing(archive)[dev]
     assert sorted(again["recordings"]) == sorted(old["recordings"])
@@ -285,6 +287,27 @@ def test_damaged_catalogue_stops_everything():
         assert p.returncode != 0 and "cannot be migrated" in p.stderr, (kind, p.stderr)
 
 
+def test_check_finds_what_is_wrong():
+    w = World("check", seconds="1,1", consent="yes/no,no/no")
+    assert w.collect().returncode == 0
+    dev = w.dev()
+    p = admin("check", "--archive", w.archive)
+    assert "the archive is sound" in p.stdout, p.stdout
+    ids = sorted(w.receipts)
+    a = os.path.join(w.archive, dev)
+    sealed = os.path.join(a, ids[0] + ".opus.sealed")
+    b = bytearray(open(sealed, "rb").read())
+    b[200] ^= 1
+    open(sealed, "wb").write(bytes(b))
+    open(os.path.join(a, ids[1] + ".opus.tmp"), "w").write("left over")
+    p = admin("check", "--archive", w.archive, check=False)
+    assert p.returncode == 1 and "not the file its box signed" in p.stdout and \
+        ids[1] + ".opus.tmp: not in the catalogue" in p.stdout, p.stdout
+    os.unlink(os.path.join(w.archive, "catalogue.sqlite"))
+    p = admin("check", "--archive", w.archive, check=False)
+    assert p.returncode == 1 and "repair" in p.stdout, p.stdout
+
+
 def test_consent_sheet_mode():
     w = World("sheet-mode", seconds="1", consent="yes/no")
     old = os.umask(0o022)
@@ -429,6 +452,7 @@ def test_consent_only_widens_through_staff():
 
 if __name__ == "__main__":
     run([test_migration_from_the_release_before, test_hostile_names_touch_nothing_outside,
-         test_damaged_catalogue_stops_everything, test_consent_sheet_mode,
+         test_damaged_catalogue_stops_everything, test_check_finds_what_is_wrong,
+         test_consent_sheet_mode,
          test_two_collects_at_once, test_killed_anywhere_gives_the_same_archive,
          test_consent_only_widens_through_staff])

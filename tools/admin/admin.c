@@ -60,6 +60,8 @@ static int usage_to(FILE *f)
 		"                   value as the boxes' [consent] retention_days.\n"
 		"                   One collect, unlock or repair writes an archive at a time: a\n"
 		"                   second waits for it, or with --no-wait refuses.\n"
+		"  check            --archive DIR\n"
+		"                   the catalogue, every file and its hash agree (no key needed)\n"
 		"  list             --archive DIR [--box ID]\n"
 		"                   what the archive's catalogue holds, as JSON\n"
 		"  unlock           --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]\n"
@@ -475,6 +477,8 @@ int main(int argc, char **argv)
 		adm_org_free(&org);
 		return r < 0 ? 1 : 0;
 	}
+	if (!strcmp(cmd, "check"))
+		return o.archive ? adm_check(o.archive) : usage();
 	if (!strcmp(cmd, "list")) {
 		if (!o.archive)
 			return usage();
