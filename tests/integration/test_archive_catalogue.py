@@ -287,13 +287,13 @@ def test_damaged_catalogue_stops_everything():
         assert p.returncode != 0 and "cannot be migrated" in p.stderr, (kind, p.stderr)
 
 
-def test_check_finds_what_is_wrong():
+def test_check_and_repair():
     w = World("check", seconds="1,1", consent="yes/no,no/no")
     assert w.collect().returncode == 0
     dev = w.dev()
     p = admin("check", "--archive", w.archive)
     assert "the archive is sound" in p.stdout, p.stdout
-    ids = sorted(w.receipts)
+    ids = list(w.receipts)  # in the seed's order: yes/no, no/no
     a = os.path.join(w.archive, dev)
     sealed = os.path.join(a, ids[0] + ".opus.sealed")
     b = bytearray(open(sealed, "rb").read())
@@ -303,9 +303,25 @@ def test_check_finds_what_is_wrong():
     p = admin("check", "--archive", w.archive, check=False)
     assert p.returncode == 1 and "not the file its box signed" in p.stdout and \
         ids[1] + ".opus.tmp: not in the catalogue" in p.stdout, p.stdout
-    os.unlink(os.path.join(w.archive, "catalogue.sqlite"))
+    # the catalogue lost: check says so; repair rebuilds it from the kept
+    # manifests and the files, and says what it could not (the altered one)
+    open(os.path.join(w.archive, "catalogue.sqlite"), "wb").write(b"garbage" * 100)
     p = admin("check", "--archive", w.archive, check=False)
     assert p.returncode == 1 and "repair" in p.stdout, p.stdout
+    p = w.collect(timeout=30)
+    assert p.returncode != 0 and "nothing was changed" in p.stderr, p.stderr
+    p = admin("repair", "--org", w.org, "--archive", w.archive, "--now", NOW, check=False)
+    assert p.returncode == 1 and "moved aside" in p.stdout and "NOT rebuilt" in p.stdout, p.stdout
+    assert ids[0] in p.stdout and "not rebuilt" in p.stdout, p.stdout
+    assert [f for f in os.listdir(w.archive) if f.startswith("catalogue.sqlite.damaged-")]
+    recs = listing(w.archive)[dev]["recordings"]
+    assert sorted(recs) == [ids[1]] and recs[ids[1]]["receipt"] == w.receipts[ids[1]], recs
+    assert recs[ids[1]]["locked"] is True  # its manifest's consent (no/no)
+    # and collect works again: the altered one comes back from the stick
+    os.unlink(os.path.join(a, ids[1] + ".opus.tmp"))
+    p = w.collect()
+    assert p.returncode == 0, p.stderr
+    assert admin("check", "--archive", w.archive).returncode == 0
 
 
 def test_consent_sheet_mode():
@@ -452,7 +468,7 @@ def test_consent_only_widens_through_staff():
 
 if __name__ == "__main__":
     run([test_migration_from_the_release_before, test_hostile_names_touch_nothing_outside,
-         test_damaged_catalogue_stops_everything, test_check_finds_what_is_wrong,
+         test_damaged_catalogue_stops_everything, test_check_and_repair,
          test_consent_sheet_mode,
          test_two_collects_at_once, test_killed_anywhere_gives_the_same_archive,
          test_consent_only_widens_through_staff])

@@ -59,6 +59,7 @@
 #include "admin.h"
 #include "archive.h"
 #include "archive_index.h"
+#include "archive_keep.h"
 #include "audit.h"
 #include "media/recover.h"
 #include "seal/seal.h"
@@ -1230,9 +1231,12 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 				r = cat->ops->manifest_keep(cat, dev, m->seq, b, len, sig, sizeof(sig));
 			if (r == 0)
 				r = cat->ops->commit(cat);
+			if (r == 0)
+				r = adm_keep_manifest(cat->dirfd, dev, m->seq, b, len, sig, sizeof(sig));
 			if (r < 0) {
 				cat->ops->rollback(cat);
-				fprintf(stderr, "collect: box %s: %s\n", dev, cat->err);
+				fprintf(stderr, "collect: box %s: keeping its manifest: %s\n", dev,
+					cat->err[0] ? cat->err : strerror(-r));
 				free(b);
 				dr_manifest_free(m);
 				return r;
