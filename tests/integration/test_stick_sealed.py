@@ -304,7 +304,8 @@ def test_sealed_stick_and_archive():
         log("strace not found: not checked that no playable copy is ever written")
     a = os.path.join(w.archive, dev)
     assert w.archive_files() == sorted(
-        [".lock", "catalogue.sqlite", "consent.csv"] + [f"{dev}/{i}.opus.sealed" for i in ids] +
+        [".lock", "audit.head", "audit.log", "catalogue.sqlite", "consent.csv",
+         f"{dev}/manifests/1.json", f"{dev}/manifests/1.sig"] + [f"{dev}/{i}.opus.sealed" for i in ids] +
         [f"{dev}/{open_}.opus", f"{dev}/{cut}.opus"]), w.archive_files()
     for rid in ids:
         assert blake2b_256(os.path.join(a, rid + ".opus.sealed")) == rows[rid]["blake2b"]

@@ -65,6 +65,11 @@ static int usage_to(FILE *f)
 		"                   value as the boxes' [consent] retention_days.\n"
 		"                   One collect, unlock or repair writes an archive at a time: a\n"
 		"                   second waits for it, or with --no-wait refuses.\n"
+		"  check            --archive DIR\n"
+		"                   the catalogue, every file and its hash agree (no key needed)\n"
+		"  repair           --org DIR --archive DIR [--no-wait]\n"
+		"                   rebuilds the catalogue from the kept manifests and the files,\n"
+		"                   saying what it could not\n"
 		"  list             --archive DIR [--box ID]\n"
 		"                   what the archive's catalogue holds, as JSON\n"
 		"  unlock           --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]\n"
@@ -493,6 +498,20 @@ int main(int argc, char **argv)
 		adm_org_free(&org);
 		return r < 0 ? 1 : 0;
 	}
+	if (!strcmp(cmd, "repair")) {
+		if (!o.org || !o.archive)
+			return usage();
+		struct adm_org org;
+		if (adm_org_load(o.org, true, &org) < 0) {
+			adm_org_free(&org);
+			return 1;
+		}
+		int r = adm_repair(&org, o.archive, o.now, !o.no_wait);
+		adm_org_free(&org);
+		return r < 0 ? 1 : r;
+	}
+	if (!strcmp(cmd, "check"))
+		return o.archive ? adm_check(o.archive) : usage();
 	if (!strcmp(cmd, "list")) {
 		if (!o.archive)
 			return usage();

@@ -74,6 +74,13 @@ int adm_open_sealed(const struct adm_org *org, int fd, const char *id, int out, 
 /* Prints, as JSON, what the archive's catalogue holds (all boxes, or only
  * box) (list.c). 0 or -errno (said). */
 int adm_list(const char *archive, const char *box);
+/* Checks the catalogue, the files and their hashes (archive_check.c),
+ * writing what it finds to stdout: 0 sound, 1 not. */
+int adm_check(const char *archive);
+/* Rebuilds the catalogue from the kept manifests and the files
+ * (archive_repair.c), under the archive's lock; says what it could not.
+ * 0 all rebuilt, 1 something could not be, -errno. */
+int adm_repair(const struct adm_org *org, const char *archive, int64_t now, bool wait);
 
 /* Prints, as JSON, what each box's manifest on the stick says (its sealed
  * part opened with the organisation's key): for staff checking a stick

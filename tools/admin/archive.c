@@ -11,8 +11,8 @@
 #include "archive.h"
 #include "archive_priv.h"
 
-int adm_archive_open(const char *path, bool create, struct adm_archive **out, char *err,
-		     size_t errlen)
+static int open_archive(const char *path, bool create, bool refuse_unknown,
+			struct adm_archive **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	snprintf(err, errlen, "unknown error");
@@ -31,7 +31,7 @@ int adm_archive_open(const char *path, bool create, struct adm_archive **out, ch
 	int r = adm_archive_sqlite_open(dirfd, path, create, &a, err, errlen);
 	if (r == 0) {
 		a->dirfd = dirfd;
-		r = adm_archive_migrate(a, err, errlen);
+		r = adm_archive_migrate(a, refuse_unknown, err, errlen);
 		if (r < 0) {
 			adm_archive_close(a);
 			return r;
@@ -41,6 +41,18 @@ int adm_archive_open(const char *path, bool create, struct adm_archive **out, ch
 	}
 	close(dirfd);
 	return r;
+}
+
+int adm_archive_open(const char *path, bool create, struct adm_archive **out, char *err,
+		     size_t errlen)
+{
+	return open_archive(path, create, true, out, err, errlen);
+}
+
+int adm_archive_open_repair(const char *path, struct adm_archive **out, char *err,
+			    size_t errlen)
+{
+	return open_archive(path, false, false, out, err, errlen);
 }
 
 void adm_archive_close(struct adm_archive *a)

@@ -173,10 +173,12 @@ struct adm_archive {
 	char err[256];	/* why the last call failed */
 };
 
-/* Opens the catalogue of the archive folder at path (made if absent, with
- * create: collect does, check and find do not). The catalogue is made at
- * the latest schema and older ones migrated; an archive made before the
- * catalogue (per-box index.json) is migrated into it (adm_archive_migrate).
+/* Opens the catalogue of the archive folder at path (the folder made if
+ * absent only with create: collect does, the others do not). An absent
+ * catalogue is made, at the latest schema, and older ones migrated; an
+ * archive made before the catalogue (per-box index.json) is migrated into
+ * it; a box folder the catalogue does not list (the catalogue deleted or
+ * replaced) is refused (-EBADMSG) and left for repair.
  * *out: the context (adm_archive_close it), NULL on failure; err says why
  * for people, also on failure. Any thread, one context per thread. */
 int adm_archive_open(const char *path, bool create, struct adm_archive **out, char *err,

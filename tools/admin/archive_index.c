@@ -11,12 +11,37 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "archive.h"
 #include "archive_index.h"
+#include "audit.h"
+
+/* What a save did, for the audit log once it is committed. */
+struct pending {
+	struct {
+		char action[20], id[ADM_REC_HEX + 1], receipt[5], detail[160];
+	} *v;
+	size_t n;
+};
+
+static int note(struct pending *p, const char *action, const char *id, const char *receipt,
+		const char *detail)
+{
+	void *nv = realloc(p->v, (p->n + 1) * sizeof(*p->v));
+	if (!nv)
+		return -ENOMEM;
+	p->v = nv;
+	snprintf(p->v[p->n].action, sizeof(p->v[p->n].action), "%s", action);
+	snprintf(p->v[p->n].id, sizeof(p->v[p->n].id), "%s", id ? id : "");
+	snprintf(p->v[p->n].receipt, sizeof(p->v[p->n].receipt), "%s", receipt ? receipt : "");
+	snprintf(p->v[p->n].detail, sizeof(p->v[p->n].detail), "%s", detail ? detail : "");
+	p->n++;
+	return 0;
+}
 
 static const char *s_of(struct json_object *o, const char *k)
 {
@@ -112,7 +137,7 @@ struct json_object *adm_index_load(struct adm_archive *a, const char *box)
 #define COPY(dst, src) (bad |= snprintf((dst), sizeof(dst), "%s", (src)) >= (int)sizeof(dst))
 
 static int save_rec(struct adm_archive *a, const char *box, const char *id, struct json_object *o,
-		    const char *now)
+		    const char *now, struct pending *pd)
 {
 	struct adm_rec x = {0}, old;
 	int bad = 0;
@@ -154,6 +179,14 @@ static int save_rec(struct adm_archive *a, const char *box, const char *id, stru
 		snprintf(c.source, sizeof(c.source), "refused");
 		snprintf(c.detail, sizeof(c.detail), "%s", refused);
 		r = a->ops->consent_add(a, &c);
+		if (r == 0)
+			r = note(pd, "consent-refused", id, x.receipt, refused);
+	}
+	if (r == 0 && g == -ENOENT) {
+		char d[160];
+		snprintf(d, sizeof(d), "blake2b %s, %llu bytes, staff %s, share %s", x.blake2b,
+			 (unsigned long long)x.size, x.consent_staff, x.consent_share);
+		r = note(pd, "import", id, x.receipt, d);
 	}
 	if (r == 0 && (g == -ENOENT || strcmp(old.consent_staff, x.consent_staff) ||
 		       strcmp(old.consent_share, x.consent_share))) {
@@ -163,6 +196,11 @@ static int save_rec(struct adm_archive *a, const char *box, const char *id, stru
 		snprintf(c.detail, sizeof(c.detail), "%s",
 			 g == -ENOENT ? "as the box recorded it" : "a change staff entered");
 		r = a->ops->consent_add(a, &c);
+		char d[160];
+		snprintf(d, sizeof(d), "staff %s, share %s (was staff %s, share %s)",
+			 x.consent_staff, x.consent_share, old.consent_staff, old.consent_share);
+		if (r == 0 && g == 0)
+			r = note(pd, "consent", id, x.receipt, d);
 	}
 	if (r == 0 && (g == -ENOENT ? strcmp(x.status, "archived") : strcmp(old.status, x.status))) {
 		struct adm_event e = {0};
@@ -172,6 +210,11 @@ static int save_rec(struct adm_archive *a, const char *box, const char *id, stru
 		snprintf(e.at_utc, sizeof(e.at_utc), "%s", now);
 		snprintf(e.detail, sizeof(e.detail), "receipt %s", x.receipt);
 		r = a->ops->event_add(a, &e);
+		if (r == 0)
+			r = note(pd, !strcmp(x.status, "withdrawn") ? "withdraw"
+				     : !strcmp(x.status, "expired") ? "expire"
+								    : "status",
+				 id, x.receipt, x.status);
 	}
 	struct json_object *del;
 	if (r == 0 && json_object_object_get_ex(o, "_deleted", &del) &&
@@ -187,6 +230,8 @@ static int save_rec(struct adm_archive *a, const char *box, const char *id, stru
 			snprintf(e.at_utc, sizeof(e.at_utc), "%s", now);
 			snprintf(e.detail, sizeof(e.detail), "%s", x.status);
 			r = a->ops->event_add(a, &e);
+			if (r == 0)
+				r = note(pd, "delete", id, x.receipt, e.what);
 		}
 	}
 	return r;
@@ -199,9 +244,10 @@ static int count_change(void *ctx, const struct adm_change *c)
 	return 0;
 }
 
-int adm_index_save(struct adm_archive *a, const char *box, struct json_object *idx,
-		   const char *now)
+int adm_index_save(struct adm_archive *a, struct adm_audit *au, const char *box,
+		   struct json_object *idx, const char *now)
 {
+	struct pending pd = {0};
 	struct json_object *recs, *ch;
 	if (!adm_box_ok(box) || !json_object_object_get_ex(idx, "recordings", &recs) ||
 	    !json_object_object_get_ex(idx, "changes", &ch))
@@ -213,7 +259,7 @@ int adm_index_save(struct adm_archive *a, const char *box, struct json_object *i
 	{
 		if (r < 0)
 			break;
-		r = save_rec(a, box, id, o, now);
+		r = save_rec(a, box, id, o, now, &pd);
 	}
 	size_t have = 0;
 	if (r == 0)
@@ -230,6 +276,11 @@ int adm_index_save(struct adm_archive *a, const char *box, struct json_object *i
 		COPY(c.share, s_of(e, "share"));
 		COPY(c.entered_utc, s_of(e, "entered_utc"));
 		r = bad ? -EINVAL : a->ops->change_add(a, &c);
+		char d[64];
+		snprintf(d, sizeof(d), "%s%s%s%s%s", c.kind, c.staff[0] ? ": staff " : "", c.staff,
+			 c.share[0] ? ", share " : "", c.share);
+		if (r == 0)
+			r = note(&pd, "change", NULL, c.receipt, d);
 	}
 	if (r == 0)
 		r = a->ops->commit(a);
@@ -237,8 +288,21 @@ int adm_index_save(struct adm_archive *a, const char *box, struct json_object *i
 		a->ops->rollback(a);
 		fprintf(stderr, "archive: box %s: could not commit to the catalogue: %s\n", box,
 			a->err[0] ? a->err : strerror(-r));
+		free(pd.v);
 		return r;
 	}
+	/* committed: into the audit log, each fsynced */
+	for (size_t i = 0; r == 0 && i < pd.n; i++) {
+		r = adm_audit_add(au, NULL, pd.v[i].action, box, pd.v[i].id[0] ? pd.v[i].id : NULL,
+				  pd.v[i].receipt[0] ? pd.v[i].receipt : NULL, pd.v[i].detail);
+		if (r < 0)
+			fprintf(stderr, "archive: box %s: the audit log could not be written (%s): "
+					"stopped; `diaryroom-admin audit --verify` says more\n",
+				box, strerror(-r));
+	}
+	free(pd.v);
+	if (r < 0)
+		return r;
 	/* committed: the working-only members go */
 	json_object_object_foreach(recs, id2, o2)
 	{

@@ -10,9 +10,12 @@
 /* The box's recordings and changes as committed; NULL (reported) if the
  * catalogue cannot be read. The caller owns it (json_object_put). */
 struct json_object *adm_index_load(struct adm_archive *a, const char *box);
+struct adm_audit;
 /* Commits idx for box in one transaction (rows, consent history, events,
- * changes beyond those stored); now: the command's time. Reported. */
-int adm_index_save(struct adm_archive *a, const char *box, struct json_object *idx,
-		   const char *now);
+ * changes beyond those stored); now: the command's time. Then what it did
+ * (import, consent, change, withdraw, expire, delete, consent-refused) goes
+ * into the audit log au, one fsynced entry each. Reported. */
+int adm_index_save(struct adm_archive *a, struct adm_audit *au, const char *box,
+		   struct json_object *idx, const char *now);
 
 #endif

@@ -233,7 +233,7 @@ static bool dir_has_files(int dirfd, const char *box)
 	return any;
 }
 
-int adm_archive_migrate(struct adm_archive *a, char *err, size_t errlen)
+int adm_archive_migrate(struct adm_archive *a, bool refuse_unknown, char *err, size_t errlen)
 {
 	err[0] = 0;
 	struct known k = {0};
@@ -261,7 +261,8 @@ int adm_archive_migrate(struct adm_archive *a, char *err, size_t errlen)
 		struct json_object *idx = NULL;
 		int lr = load_index(a->dirfd, de->d_name, &idx, err, errlen);
 		if (lr == -ENOENT) {
-			if (!is_known(&k, de->d_name) && dir_has_files(a->dirfd, de->d_name)) {
+			if (refuse_unknown && !is_known(&k, de->d_name) &&
+			    dir_has_files(a->dirfd, de->d_name)) {
 				snprintf(err, errlen, "box folder %s is not in the catalogue (was the "
 						      "catalogue deleted or replaced?): refused; "
 						      "`diaryroom-admin repair` rebuilds it from the "

@@ -639,10 +639,7 @@ int adm_archive_sqlite_open(int dirfd, const char *path, bool create, struct adm
 	int r = files_regular(dirfd, &exists, err, errlen);
 	if (r < 0)
 		return r;
-	if (!exists && !create) {
-		snprintf(err, errlen, "%s has no catalogue (%s)", path, ADM_CATALOGUE);
-		return -ENOENT;
-	}
+	(void)create; /* absent: made, then adm_archive_migrate decides */
 	char file[4200];
 	if (snprintf(file, sizeof(file), "%s/%s", path, ADM_CATALOGUE) >= (int)sizeof(file)) {
 		snprintf(err, errlen, "the archive's path is too long");

@@ -59,6 +59,8 @@
 #include "admin.h"
 #include "archive.h"
 #include "archive_index.h"
+#include "archive_keep.h"
+#include "audit.h"
 #include "media/recover.h"
 #include "seal/seal.h"
 
@@ -68,6 +70,7 @@
  * archive's lock, by adm_collect or adm_unlock; one per process), and the
  * command's time as text. */
 static struct adm_archive *cat;
+static struct adm_audit *audit;
 static char cat_now[32];
 
 /* A file in the archive, for reading: regular only, never blocking. */
@@ -337,7 +340,7 @@ static const char *str_of(struct json_object *o, const char *key)
 static int index_save(const char *dir, struct json_object *j)
 {
 	(void)dir;
-	return adm_index_save(cat, str_of(j, "device"), j, cat_now);
+	return adm_index_save(cat, audit, str_of(j, "device"), j, cat_now);
 }
 
 static struct json_object *rec_json(const struct dr_manifest_rec *m, const char *status,
@@ -1228,9 +1231,12 @@ static int collect_device(const struct adm_org *org, int top, int devfd, const c
 				r = cat->ops->manifest_keep(cat, dev, m->seq, b, len, sig, sizeof(sig));
 			if (r == 0)
 				r = cat->ops->commit(cat);
+			if (r == 0)
+				r = adm_keep_manifest(cat->dirfd, dev, m->seq, b, len, sig, sizeof(sig));
 			if (r < 0) {
 				cat->ops->rollback(cat);
-				fprintf(stderr, "collect: box %s: %s\n", dev, cat->err);
+				fprintf(stderr, "collect: box %s: keeping its manifest: %s\n", dev,
+					cat->err[0] ? cat->err : strerror(-r));
 				free(b);
 				dr_manifest_free(m);
 				return r;
@@ -1392,12 +1398,25 @@ static int cat_open(const char *who, const char *archive, bool create, bool wait
 		*lockfd = -1;
 		return r;
 	}
+	r = adm_audit_open(cat->dirfd, &audit);
+	if (r < 0) {
+		fprintf(stderr, "%s: the archive's audit log cannot be opened (%s): stopped; nothing "
+				"was changed. `diaryroom-admin audit --verify` says more\n",
+			who, strerror(-r));
+		adm_archive_close(cat);
+		cat = NULL;
+		adm_archive_unlock(*lockfd);
+		*lockfd = -1;
+		return r;
+	}
 	dr_stick_time_format(now, cat_now);
 	return 0;
 }
 
 static void cat_close(int lockfd)
 {
+	adm_audit_close(audit);
+	audit = NULL;
 	adm_archive_close(cat);
 	cat = NULL;
 	adm_archive_unlock(lockfd);
@@ -1624,6 +1643,9 @@ static int unlock_locked(struct adm_org *org, const char *archive, const char *r
 	if (r == 0)
 		forms_tidy(org, dir, dev, idx, id);
 	json_object_put(idx);
+	if (r == 0)
+		r = adm_audit_add(audit, NULL, "unlock", dev, id, receipt,
+				  sh ? "staff yes, share yes" : "staff yes, share no");
 	if (r == 0)
 		r = write_consent_sheet(archive);
 	if (r < 0) {
