@@ -72,6 +72,8 @@ def test_find_and_export():
     opened = [a for a in f["audit"] if a["action"] == "open"]
     assert len(opened) == 1 and opened[0]["recording"] == open_id and \
         "listened.opus" in opened[0]["detail"], f["audit"]
+    imported = [a for a in f["audit"] if a["action"] == "import"]
+    assert len(imported) == 1 and imported[0]["recording"] == open_id, f["audit"]
     assert locked_id not in json.dumps(f)  # another resident's recording is not in it
     assert w.find(open_r, "--box", "0000000000000000")["recordings"] == []
     assert w.find(open_r, "--to", "2000-01-01")["recordings"] == []
