@@ -52,7 +52,8 @@ class World:
                             "--stick", self.stick], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
         admin("collect", "--org", self.org, "--stick", self.stick, "--archive", self.archive)
-        self.box = next(d for d in os.listdir(self.archive) if len(d) == 16)
+        self.box = next(d for d in os.listdir(self.archive)
+                        if len(d) == 16 and all(c in "0123456789abcdef" for c in d))
 
     def find(self, receipt, *extra, check=True):
         p = admin("find", "--archive", self.archive, "--receipt", receipt, *extra, check=check)
