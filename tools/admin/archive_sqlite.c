@@ -132,7 +132,15 @@ static int migrate(struct adm_archive *a)
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", migrations[i].version);
 		if ((r = exec(a, "BEGIN IMMEDIATE", "migrating")) < 0)
 			return r;
-		if ((r = exec(a, migrations[i].sql, "migrating")) == 0 &&
+		/* again inside the transaction: a reader (list, check) opening the
+		 * new catalogue at the same time may have just migrated it */
+		if ((r = user_version(a, &v)) == 0 && migrations[i].version <= v) {
+			r = exec(a, "COMMIT", "migrating");
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (r == 0 && (r = exec(a, migrations[i].sql, "migrating")) == 0 &&
 		    (r = exec(a, sql, "migrating")) == 0 && (r = exec(a, "COMMIT", "migrating")) == 0)
 			continue;
 		sqlite3_exec(DB(a), "ROLLBACK", NULL, NULL, NULL);
