@@ -390,6 +390,25 @@ def normalised(archive):
     return cat, files
 
 
+def diff(got, want):
+    """Where two normalised archives differ, briefly."""
+    out = []
+    (gc, gf), (wc, wf) = got, want
+    for k in sorted(set(gf) | set(wf)):
+        if gf.get(k) != wf.get(k):
+            out.append(f"file {k}: {gf.get(k)} != {wf.get(k)}")
+    for box in sorted(set(gc) | set(wc)):
+        g, w = gc.get(box, {}), wc.get(box, {})
+        for rid in sorted(set(g.get("recordings", {})) | set(w.get("recordings", {}))):
+            a, b = g.get("recordings", {}).get(rid), w.get("recordings", {}).get(rid)
+            if a != b:
+                out.append(f"row {rid}: " + str({k: (a or {}).get(k) for k in set(a or {}) | set(b or {})
+                                                  if (a or {}).get(k) != (b or {}).get(k)}))
+        if g.get("changes") != w.get("changes"):
+            out.append("changes differ")
+    return out
+
+
 def test_killed_anywhere_gives_the_same_archive():
     w = World("killed", seconds="1,1,1", consent="yes/no,no/no,yes/yes")
     dev = w.dev()
@@ -423,7 +442,8 @@ def test_killed_anywhere_gives_the_same_archive():
                 assert len(recs) == 3 and all(r["status"] == "archived" for r in recs.values())
         p = w.collect()
         assert p.returncode == 0, p.stderr
-        assert normalised(w.archive) == want, i
+        got = normalised(w.archive)
+        assert got == want, (i, diff(got, want))
         # the audit log's chain holds across the kills
         admin("audit", "--verify", "--archive", w.archive)
     log(f"{kills} runs killed before they finished (of 48), each then run again to the end")
