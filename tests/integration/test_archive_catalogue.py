@@ -324,6 +324,38 @@ def test_check_and_repair():
     assert admin("check", "--archive", w.archive).returncode == 0
 
 
+def test_withdrawal_and_expiry_erase_and_record():
+    w = World("erase", seconds="1,1", consent="yes/yes,no/no")
+    assert w.collect().returncode == 0
+    dev = w.dev()
+    shared, locked = list(w.receipts)  # the seed's order
+    a = os.path.join(w.archive, dev)
+    open(os.path.join(a, shared + ".opus.tmp"), "w").write("a half-made copy")
+    changes = os.path.join(w.dir, "changes.txt")
+    open(changes, "w").write(f"withdraw {w.receipts[shared]}\n")
+    p = w.collect("--changes", changes)
+    assert p.returncode == 0, p.stderr
+    # every copy gone: the sealed original, the playable copy, the half-made one
+    assert not [f for f in os.listdir(a) if f.startswith(shared)], os.listdir(a)
+    # the locked one's retention ends
+    p = admin("collect", "--org", w.org, "--stick", w.stick, "--archive", w.archive,
+              "--now", "2027-06-01T00:00:00Z", check=False)
+    assert not [f for f in os.listdir(a) if f.startswith(locked)], os.listdir(a)
+    cat = listing(w.archive)[dev]
+    assert cat["recordings"][shared]["status"] == "withdrawn"
+    assert cat["recordings"][locked]["status"] == "expired"
+    ev = {(e["id"], e["kind"], e["what"]) for e in cat["events"]}
+    assert {(shared, "withdrawn", ""), (shared, "deleted", shared + ".opus.sealed"),
+            (shared, "deleted", shared + ".opus"), (shared, "deleted", shared + ".opus.tmp"),
+            (locked, "expired", ""), (locked, "deleted", locked + ".opus.sealed")} <= ev, ev
+    acts = [(e["action"], e.get("recording")) for e in
+            map(json.loads, open(os.path.join(w.archive, "audit.log")))]
+    for x in (("withdraw", shared), ("delete", shared), ("expire", locked),
+              ("delete", locked), ("change", None)):
+        assert x in acts, (x, acts)
+    assert admin("check", "--archive", w.archive).returncode == 0
+
+
 def test_consent_sheet_mode():
     w = World("sheet-mode", seconds="1", consent="yes/no")
     old = os.umask(0o022)
@@ -510,6 +542,6 @@ def test_consent_only_widens_through_staff():
 if __name__ == "__main__":
     run([test_migration_from_the_release_before, test_hostile_names_touch_nothing_outside,
          test_damaged_catalogue_stops_everything, test_check_and_repair,
-         test_consent_sheet_mode,
+         test_withdrawal_and_expiry_erase_and_record, test_consent_sheet_mode,
          test_two_collects_at_once, test_killed_anywhere_gives_the_same_archive,
          test_consent_only_widens_through_staff])

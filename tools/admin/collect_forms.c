@@ -332,13 +332,22 @@ unsigned expire_locked(const char *dir, struct json_object *idx, int64_t now, lo
 		if (access(p, F_OK) == 0)
 			continue; /* a playable copy: sealed first, by forms_make */
 		form_path(p, sizeof(p), dir, id, true);
-		if (unlink(p) < 0 && errno != ENOENT) {
+		bool gone = unlink(p) == 0;
+		if (!gone && errno != ENOENT) {
 			fprintf(stderr, "collect: recording %s: cannot delete %s: %s\n", id, p,
 				strerror(errno));
 			continue;
 		}
 		if (adm_fsync_dir_of(p) < 0)
-			continue; /* the index says expired only once the unlink is durable */
+			continue; /* the catalogue says expired only once the unlink is durable */
+		if (gone) {
+			/* recorded as deleted (catalogue events, audit log) */
+			char name[64];
+			struct json_object *del = json_object_new_array();
+			if (adm_archive_file_name(name, sizeof(name), id, "audio", "sealed") == 0)
+				json_object_array_add(del, json_object_new_string(name));
+			json_object_object_add(rec, "_deleted", del);
+		}
 		char ended[32];
 		dr_stick_time_format(start + (int64_t)days * 86400, ended);
 		json_object_object_add(rec, "status", json_object_new_string("expired"));
