@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Between the files of collect and unlock (collect*.c, consent_sheet.c,
- * unlock.c, manifest_show.c). One thread; one archive per process. */
+ * unlock.c, manifest_show.c), which were one file: each function is
+ * described where it is defined. One thread; one archive per process,
+ * opened by cat_open (the lock, the catalogue, the audit log) and closed by
+ * cat_close. The JSON objects passed in are borrowed (the caller's); paths
+ * are built only by form_path and adm_archive_path (archive.h). Failures
+ * are said on stderr where they happen; returns are 0 or -errno. */
 #ifndef DR_ADMIN_COLLECT_PRIV_H
 #define DR_ADMIN_COLLECT_PRIV_H
 
