@@ -102,12 +102,25 @@ int write_receipt(int top, const struct adm_org *org, const uint8_t box_pk[32],
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE);
 	int rfd;
-	char e[384];
+	char e[384] = "";
 	r = dr_stick_subdir(top, "receipt", true, &rfd, e, sizeof(e));
 	if (r < 0)
 		fprintf(stderr, "collect: %s\n", e);
 	else {
 		r = adm_write_signed(rfd, m->device, text, org->sk);
+		/* verified: read back from the stick, signed, the bytes written */
+		char *back = NULL;
+		size_t blen = 0;
+		if (r == 0 &&
+		    (dr_stick_read_signed(rfd, m->device, DR_STICK_RECEIPT_MAX, org->pk, &back, &blen,
+					  e, sizeof(e)) < 0 ||
+		     blen != strlen(text) || memcmp(back, text, blen))) {
+			fprintf(stderr, "collect: box %s: the receipt did not read back right from "
+					"the stick (%s): run collect again\n",
+				m->device, e[0] ? e : "its bytes differ");
+			r = -EIO;
+		}
+		free(back);
 		close(rfd);
 	}
 	json_object_put(o);
