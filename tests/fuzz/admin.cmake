@@ -13,3 +13,16 @@ if(DR_FUZZ)
   target_include_directories(seal_reader-libfuzzer PRIVATE ${PROJECT_SOURCE_DIR}/tools/admin)
   target_include_directories(admin_orgkey-libfuzzer PRIVATE ${PROJECT_SOURCE_DIR}/tools/admin)
 endif()
+# An archive made before the catalogue (per-box index.json), migrated on
+# open: each input costs a SQLite open and a transaction, so fewer inputs.
+set(DR_ADM ${PROJECT_SOURCE_DIR}/tools/admin)
+dr_add_fuzz_target(admin_migrate SOURCES admin_migrate.c ${DR_ADM}/archive.c
+  ${DR_ADM}/archive_sqlite.c ${DR_ADM}/archive_sqlite_rows.c ${DR_ADM}/archive_migrate.c
+  ${DR_ADM}/archive_path.c
+  ${DR_ADM}/keys.c ${DR_ADM}/orgkey.c
+  LIBS dr_stickfmt PkgConfig::JSONC PkgConfig::SODIUM PkgConfig::SQLITE)
+target_include_directories(admin_migrate PRIVATE ${DR_ADM})
+set_tests_properties(fuzz_admin_migrate PROPERTIES ENVIRONMENT DR_FUZZ_ITERATIONS=3000)
+if(DR_FUZZ)
+  target_include_directories(admin_migrate-libfuzzer PRIVATE ${DR_ADM})
+endif()

@@ -11,6 +11,9 @@
  *   unlock            --org DIR --archive DIR --receipt NNNN [--share yes|no] [--box ID]
  *   open              --org DIR [--archive DIR] SEALED OUT
  *   audit             --archive DIR [--verify]
+ *   find              --archive DIR --receipt NNNN [--box ID] [--from DATE] [--to DATE]
+ *   export            --archive DIR --receipt NNNN [--box ID] [--from DATE] [--to DATE]
+ *                     [--org DIR] OUTDIR
  *   manifest          --org DIR --stick MOUNT
  *
  * Every command takes --now ISO-TIME (tests: the PC's clock). The
@@ -32,10 +35,12 @@
 
 #include "admin.h"
 #include "audit_cmd.h"
+#include "rights.h"
 
 struct opts {
 	const char *org, *out, *stick, *name, *stick_id, *archive, *changes, *kdf;
 	const char *receipt, *share, *box;
+	const char *from, *to;
 	long days, retention_days;
 	bool verify;
 	bool no_wait;
@@ -83,6 +88,15 @@ static int usage_to(FILE *f)
 		"                   prints the archive's audit log (who imported, opened, changed,\n"
 		"                   exported or deleted what, and when); --verify checks its hash\n"
 		"                   chain and says at which entry it was broken\n"
+		"  find             --archive DIR --receipt NNNN [--box ID] [--from DATE] [--to DATE]\n"
+		"                   everything the archive holds about a resident, by their receipt\n"
+		"                   number: recordings, consent history, what was done to them and\n"
+		"                   who opened them (JSON). DATE: YYYY-MM-DD, the recording's start\n"
+		"  export           --archive DIR --receipt NNNN [--box ID] [--from DATE] [--to DATE]\n"
+		"                   [--org DIR] OUTDIR\n"
+		"                   a copy of it for a subject access request into OUTDIR (new, or an\n"
+		"                   empty folder of yours): each recording held (with --org, locked\n"
+		"                   ones opened too) and record.json; recorded in the audit log\n"
 		"  manifest         --org DIR --stick MOUNT\n"
 		"                   prints what each box's export on the stick lists (its sealed\n"
 		"                   part opened with the organisation's key), as JSON\n"
@@ -407,6 +421,8 @@ int main(int argc, char **argv)
 		{"retention-days", required_argument, NULL, 'R'},
 		{"verify", no_argument, NULL, 'V'},
 		{"no-wait", no_argument, NULL, 'W'},
+		{"from", required_argument, NULL, 'F'},
+		{"to", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -427,6 +443,8 @@ int main(int argc, char **argv)
 		case 'b': o.box = optarg; break;
 		case 'V': o.verify = true; break;
 		case 'W': o.no_wait = true; break;
+		case 'F': o.from = optarg; break;
+		case 'T': o.to = optarg; break;
 		case 'R': {
 			char *end;
 			errno = 0;
@@ -446,7 +464,7 @@ int main(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	if (optind != argc && strcmp(cmd, "open"))
+	if (optind != argc && strcmp(cmd, "open") && strcmp(cmd, "export"))
 		return usage();
 	if (!strcmp(cmd, "init-org"))
 		return cmd_init_org(&o);
@@ -498,6 +516,24 @@ int main(int argc, char **argv)
 		if (!o.archive)
 			return usage();
 		return adm_list(o.archive, o.box) < 0 ? 1 : 0;
+	}
+	if (!strcmp(cmd, "find") || !strcmp(cmd, "export")) {
+		struct adm_rights_query q = {.receipt = o.receipt, .box = o.box, .from = o.from,
+					     .to = o.to};
+		if (!o.archive || !o.receipt)
+			return usage();
+		if (!strcmp(cmd, "find"))
+			return adm_find(o.archive, &q) < 0 ? 1 : 0;
+		if (argc - optind != 1)
+			return usage();
+		struct adm_org org = {0};
+		if (o.org && adm_org_load(o.org, true, &org) < 0) {
+			adm_org_free(&org);
+			return 1;
+		}
+		int r = adm_rights_export(o.org ? &org : NULL, o.archive, &q, argv[optind]);
+		adm_org_free(&org);
+		return r < 0 ? 1 : 0;
 	}
 	if (!strcmp(cmd, "manifest")) {
 		if (!o.org || !o.stick)

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "archive_priv.h"
 #include "audit.h"
 #include "audit_cmd.h"
 #include "media/recover.h"
@@ -45,26 +46,25 @@ static int legacy_ad(const char *path, char ad[128])
 }
 
 /* The archive that keeps in_path: its folder or the one above holds the
- * audit log (<archive>/<box>/<id>.opus.sealed). Into arch, or "" if none. */
+ * catalogue or the audit log (<archive>/<box>/<id>.opus.sealed). Into
+ * arch, or "" if none. */
 static void archive_of(const char *in_path, char arch[4200])
 {
+	static const char *const marks[] = {ADM_CATALOGUE, ADM_AUDIT_LOG, ADM_AUDIT_HEAD};
 	char a[4200];
 	arch[0] = '\0';
 	if (adm_fmt(a, sizeof(a), "%s", in_path) < 0)
 		return;
 	char *d = dirname(a);
 	for (int up = 0; up < 2; up++) {
-		char p[4300];
-		struct stat st;
-		if (adm_fmt(p, sizeof(p), "%s/%s", d, ADM_AUDIT_LOG) == 0 &&
-		    (lstat(p, &st) == 0 || errno != ENOENT)) {
-			adm_fmt(arch, 4200, "%s", d);
-			return;
-		}
-		if (adm_fmt(p, sizeof(p), "%s/%s", d, ADM_AUDIT_HEAD) == 0 &&
-		    (lstat(p, &st) == 0 || errno != ENOENT)) {
-			adm_fmt(arch, 4200, "%s", d);
-			return;
+		for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+			char p[4300];
+			struct stat st;
+			if (adm_fmt(p, sizeof(p), "%s/%s", d, marks[i]) == 0 &&
+			    (lstat(p, &st) == 0 || errno != ENOENT)) {
+				adm_fmt(arch, 4200, "%s", d);
+				return;
+			}
 		}
 		d = dirname(d);
 	}
