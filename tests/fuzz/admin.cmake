@@ -17,7 +17,8 @@ endif()
 # open: each input costs a SQLite open and a transaction, so fewer inputs.
 set(DR_ADM ${PROJECT_SOURCE_DIR}/tools/admin)
 dr_add_fuzz_target(admin_migrate SOURCES admin_migrate.c ${DR_ADM}/archive.c
-  ${DR_ADM}/archive_sqlite.c ${DR_ADM}/archive_migrate.c ${DR_ADM}/archive_path.c
+  ${DR_ADM}/archive_sqlite.c ${DR_ADM}/archive_sqlite_rows.c ${DR_ADM}/archive_migrate.c
+  ${DR_ADM}/archive_path.c
   ${DR_ADM}/keys.c ${DR_ADM}/orgkey.c
   LIBS dr_stickfmt PkgConfig::JSONC PkgConfig::SODIUM PkgConfig::SQLITE)
 target_include_directories(admin_migrate PRIVATE ${DR_ADM})

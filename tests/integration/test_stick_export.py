@@ -406,7 +406,8 @@ def test_pull_at_every_step():
         assert rc == 0, (k, err)
         assert all(r["state"] == "deleted" for r in rows(w.data).values()), k
         assert os.listdir(os.path.join(w.data, "recordings")) == []
-        devdir = [d for d in os.listdir(w.archive) if len(d) == 16][0]
+        devdir = [d for d in os.listdir(w.archive) if len(d) == 16 and
+                  os.path.isdir(os.path.join(w.archive, d))][0]
         archived = sorted(f for f in os.listdir(os.path.join(w.archive, devdir))
                           if f.endswith(".opus.sealed"))
         assert archived == sorted(i + ".opus.sealed" for i in snap[0]), (k, archived)

@@ -18,18 +18,10 @@
 
 #include "archive.h"
 #include "archive_priv.h"
+#include "archive_sqlite.h"
 
-struct adm_sqlite {
-	struct adm_archive base;
-	sqlite3 *db;
-	bool in_txn;
-};
 
-#define DB(a) (((struct adm_sqlite *)(a))->db)
-
-static int fail(struct adm_archive *a, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct adm_archive *a, int r, const char *fmt, ...)
+int adm_sq_fail(struct adm_archive *a, int r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -38,7 +30,7 @@ static int fail(struct adm_archive *a, int r, const char *fmt, ...)
 	return r;
 }
 
-static int db_fail(struct adm_archive *a, const char *what)
+int adm_sq_db_fail(struct adm_archive *a, const char *what)
 {
 	int rc = sqlite3_errcode(DB(a));
 	int r = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? -EBADMSG
@@ -46,7 +38,7 @@ static int db_fail(struct adm_archive *a, const char *what)
 		: rc == SQLITE_BUSY				 ? -EBUSY
 		: rc == SQLITE_FULL				 ? -ENOSPC
 								 : -EIO;
-	return fail(a, r, "the catalogue: %s: %s", what, sqlite3_errmsg(DB(a)));
+	return adm_sq_fail(a, r, "the catalogue: %s: %s", what, sqlite3_errmsg(DB(a)));
 }
 
 /* clang-format off */
@@ -102,18 +94,18 @@ static const struct { int version; const char *sql; } migrations[] = {
 
 static int exec(struct adm_archive *a, const char *sql, const char *what)
 {
-	return sqlite3_exec(DB(a), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_fail(a, what);
+	return sqlite3_exec(DB(a), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : adm_sq_db_fail(a, what);
 }
 
 static int user_version(struct adm_archive *a, int *v)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(DB(a), "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return db_fail(a, "reading its schema version");
+		return adm_sq_db_fail(a, "reading its schema version");
 	int rc = sqlite3_step(st);
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(a, "reading its schema version");
+	return rc == SQLITE_ROW ? 0 : adm_sq_db_fail(a, "reading its schema version");
 }
 
 static int migrate(struct adm_archive *a)
@@ -122,7 +114,7 @@ static int migrate(struct adm_archive *a)
 	if (r < 0)
 		return r;
 	if (v > migrations[NMIGRATIONS - 1].version)
-		return fail(a, -EPROTO, "the catalogue is schema v%d, newer than this program "
+		return adm_sq_fail(a, -EPROTO, "the catalogue is schema v%d, newer than this program "
 					"(v%d): update diaryroom-admin", v,
 			    migrations[NMIGRATIONS - 1].version);
 	for (size_t i = 0; i < NMIGRATIONS; i++) {
@@ -132,7 +124,15 @@ static int migrate(struct adm_archive *a)
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", migrations[i].version);
 		if ((r = exec(a, "BEGIN IMMEDIATE", "migrating")) < 0)
 			return r;
-		if ((r = exec(a, migrations[i].sql, "migrating")) == 0 &&
+		/* again inside the transaction: a reader (list, check) opening the
+		 * new catalogue at the same time may have just migrated it */
+		if ((r = user_version(a, &v)) == 0 && migrations[i].version <= v) {
+			r = exec(a, "COMMIT", "migrating");
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (r == 0 && (r = exec(a, migrations[i].sql, "migrating")) == 0 &&
 		    (r = exec(a, sql, "migrating")) == 0 && (r = exec(a, "COMMIT", "migrating")) == 0)
 			continue;
 		sqlite3_exec(DB(a), "ROLLBACK", NULL, NULL, NULL);
@@ -145,7 +145,7 @@ static int s_begin(struct adm_archive *a)
 {
 	struct adm_sqlite *s = (struct adm_sqlite *)a;
 	if (s->in_txn)
-		return fail(a, -EINVAL, "a transaction is already open");
+		return adm_sq_fail(a, -EINVAL, "a transaction is already open");
 	int r = exec(a, "BEGIN IMMEDIATE", "starting a transaction");
 	s->in_txn = r == 0;
 	return r;
@@ -155,7 +155,7 @@ static int s_commit(struct adm_archive *a)
 {
 	struct adm_sqlite *s = (struct adm_sqlite *)a;
 	if (!s->in_txn)
-		return fail(a, -EINVAL, "no transaction open");
+		return adm_sq_fail(a, -EINVAL, "no transaction open");
 	int r = exec(a, "COMMIT", "committing");
 	if (r < 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -172,29 +172,29 @@ static void s_rollback(struct adm_archive *a)
 }
 
 /* A statement for a write (inside a transaction) or a read. */
-static int prep(struct adm_archive *a, bool write, const char *sql, sqlite3_stmt **st)
+int adm_sq_prep(struct adm_archive *a, bool write, const char *sql, sqlite3_stmt **st)
 {
 	if (write && !((struct adm_sqlite *)a)->in_txn)
-		return fail(a, -EINVAL, "a write outside a transaction");
+		return adm_sq_fail(a, -EINVAL, "a write outside a transaction");
 	if (sqlite3_prepare_v2(DB(a), sql, -1, st, NULL) != SQLITE_OK)
-		return db_fail(a, "preparing a statement");
+		return adm_sq_db_fail(a, "preparing a statement");
 	return 0;
 }
 
-static int step_done(struct adm_archive *a, sqlite3_stmt *st, const char *what)
+int adm_sq_step_done(struct adm_archive *a, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
-	int r = rc == SQLITE_DONE ? 0 : db_fail(a, what);
+	int r = rc == SQLITE_DONE ? 0 : adm_sq_db_fail(a, what);
 	sqlite3_finalize(st);
 	return r;
 }
 
-static void bt(sqlite3_stmt *st, int i, const char *s)
+void adm_sq_bt(sqlite3_stmt *st, int i, const char *s)
 {
 	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_TRANSIENT);
 }
 
-static void ct(sqlite3_stmt *st, int i, char *out, size_t n)
+void adm_sq_ct(sqlite3_stmt *st, int i, char *out, size_t n)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	snprintf(out, n, "%s", t ? (const char *)t : "");
@@ -204,31 +204,31 @@ static int s_box_add(struct adm_archive *a, const char *box, const char *first_u
 {
 	sqlite3_stmt *st;
 	if (!adm_box_ok(box))
-		return fail(a, -EINVAL, "not a box id");
-	int r = prep(a, true, "INSERT OR IGNORE INTO boxes (box, first_utc) VALUES (?, ?)", &st);
+		return adm_sq_fail(a, -EINVAL, "not a box id");
+	int r = adm_sq_prep(a, true, "INSERT OR IGNORE INTO boxes (box, first_utc) VALUES (?, ?)", &st);
 	if (r < 0)
 		return r;
-	bt(st, 1, box);
-	bt(st, 2, first_utc);
-	return step_done(a, st, "adding a box");
+	adm_sq_bt(st, 1, box);
+	adm_sq_bt(st, 2, first_utc);
+	return adm_sq_step_done(a, st, "adding a box");
 }
 
 static int s_box_each(struct adm_archive *a, int (*cb)(void *, const char *), void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = prep(a, false, "SELECT box FROM boxes ORDER BY box", &st), rc;
+	int r = adm_sq_prep(a, false, "SELECT box FROM boxes ORDER BY box", &st), rc;
 	if (r < 0)
 		return r;
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char box[ADM_BOX_HEX + 1];
-		ct(st, 0, box, sizeof(box));
+		adm_sq_ct(st, 0, box, sizeof(box));
 		if (!adm_box_ok(box))
-			r = fail(a, -EBADMSG, "the catalogue lists a box whose id is not one");
+			r = adm_sq_fail(a, -EBADMSG, "the catalogue lists a box whose id is not one");
 		else
 			r = cb(ctx, box);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(a, "listing boxes");
+		r = adm_sq_db_fail(a, "listing boxes");
 	sqlite3_finalize(st);
 	return r;
 }
@@ -241,32 +241,32 @@ static int s_box_each(struct adm_archive *a, int (*cb)(void *, const char *), vo
 static int rec_row(struct adm_archive *a, sqlite3_stmt *st, struct adm_rec *r)
 {
 	memset(r, 0, sizeof(*r));
-	ct(st, 0, r->box, sizeof(r->box));
-	ct(st, 1, r->id, sizeof(r->id));
-	ct(st, 2, r->receipt, sizeof(r->receipt));
-	ct(st, 3, r->state, sizeof(r->state));
-	ct(st, 4, r->media, sizeof(r->media));
-	ct(st, 5, r->file, sizeof(r->file));
-	ct(st, 6, r->start_utc, sizeof(r->start_utc));
-	ct(st, 7, r->end_utc, sizeof(r->end_utc));
+	adm_sq_ct(st, 0, r->box, sizeof(r->box));
+	adm_sq_ct(st, 1, r->id, sizeof(r->id));
+	adm_sq_ct(st, 2, r->receipt, sizeof(r->receipt));
+	adm_sq_ct(st, 3, r->state, sizeof(r->state));
+	adm_sq_ct(st, 4, r->media, sizeof(r->media));
+	adm_sq_ct(st, 5, r->file, sizeof(r->file));
+	adm_sq_ct(st, 6, r->start_utc, sizeof(r->start_utc));
+	adm_sq_ct(st, 7, r->end_utc, sizeof(r->end_utc));
 	r->duration_ms = sqlite3_column_int64(st, 8);
 	r->size = (uint64_t)sqlite3_column_int64(st, 9);
-	ct(st, 10, r->blake2b, sizeof(r->blake2b));
-	ct(st, 11, r->playable_blake2b, sizeof(r->playable_blake2b));
-	ct(st, 12, r->consent_staff, sizeof(r->consent_staff));
-	ct(st, 13, r->consent_share, sizeof(r->consent_share));
+	adm_sq_ct(st, 10, r->blake2b, sizeof(r->blake2b));
+	adm_sq_ct(st, 11, r->playable_blake2b, sizeof(r->playable_blake2b));
+	adm_sq_ct(st, 12, r->consent_staff, sizeof(r->consent_staff));
+	adm_sq_ct(st, 13, r->consent_share, sizeof(r->consent_share));
 	r->locked = sqlite3_column_int(st, 14) != 0;
 	r->time_uncertain = sqlite3_column_int(st, 15) != 0;
 	r->sealed_original = sqlite3_column_int(st, 16) != 0;
-	ct(st, 17, r->status, sizeof(r->status));
-	ct(st, 18, r->collected_utc, sizeof(r->collected_utc));
-	ct(st, 19, r->retention_ended_utc, sizeof(r->retention_ended_utc));
+	adm_sq_ct(st, 17, r->status, sizeof(r->status));
+	adm_sq_ct(st, 18, r->collected_utc, sizeof(r->collected_utc));
+	adm_sq_ct(st, 19, r->retention_ended_utc, sizeof(r->retention_ended_utc));
 	/* a row is outside input too: its names decide paths */
 	char want[64];
 	if (!adm_box_ok(r->box) || !adm_rec_id_ok(r->id) ||
 	    adm_archive_file_name(want, sizeof(want), r->id, r->media, "sealed") < 0 ||
 	    strcmp(want, r->file))
-		return fail(a, -EBADMSG, "the catalogue has a recording row whose box, id or file "
+		return adm_sq_fail(a, -EBADMSG, "the catalogue has a recording row whose box, id or file "
 					 "name is not valid (damaged or altered)");
 	return 0;
 }
@@ -274,16 +274,16 @@ static int rec_row(struct adm_archive *a, sqlite3_stmt *st, struct adm_rec *r)
 static int s_rec_get(struct adm_archive *a, const char *box, const char *id, struct adm_rec *out)
 {
 	sqlite3_stmt *st;
-	int r = prep(a, false, "SELECT " REC_COLS " FROM recordings WHERE box = ? AND id = ?", &st);
+	int r = adm_sq_prep(a, false, "SELECT " REC_COLS " FROM recordings WHERE box = ? AND id = ?", &st);
 	if (r < 0)
 		return r;
-	bt(st, 1, box);
-	bt(st, 2, id);
+	adm_sq_bt(st, 1, box);
+	adm_sq_bt(st, 2, id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		r = rec_row(a, st, out);
 	else
-		r = rc == SQLITE_DONE ? -ENOENT : db_fail(a, "reading a recording");
+		r = rc == SQLITE_DONE ? -ENOENT : adm_sq_db_fail(a, "reading a recording");
 	sqlite3_finalize(st);
 	return r;
 }
@@ -294,41 +294,41 @@ static int s_rec_put(struct adm_archive *a, const struct adm_rec *x)
 	if (!adm_box_ok(x->box) || !adm_rec_id_ok(x->id) ||
 	    adm_archive_file_name(want, sizeof(want), x->id, x->media, "sealed") < 0 ||
 	    strcmp(want, x->file))
-		return fail(a, -EINVAL, "a recording with a bad box, id or file name");
+		return adm_sq_fail(a, -EINVAL, "a recording with a bad box, id or file name");
 	sqlite3_stmt *st;
-	int r = prep(a, true,
+	int r = adm_sq_prep(a, true,
 		     "INSERT OR REPLACE INTO recordings (" REC_COLS ") VALUES "
 		     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		     &st);
 	if (r < 0)
 		return r;
-	bt(st, 1, x->box);
-	bt(st, 2, x->id);
-	bt(st, 3, x->receipt);
-	bt(st, 4, x->state);
-	bt(st, 5, x->media);
-	bt(st, 6, x->file);
-	bt(st, 7, x->start_utc);
-	bt(st, 8, x->end_utc);
+	adm_sq_bt(st, 1, x->box);
+	adm_sq_bt(st, 2, x->id);
+	adm_sq_bt(st, 3, x->receipt);
+	adm_sq_bt(st, 4, x->state);
+	adm_sq_bt(st, 5, x->media);
+	adm_sq_bt(st, 6, x->file);
+	adm_sq_bt(st, 7, x->start_utc);
+	adm_sq_bt(st, 8, x->end_utc);
 	sqlite3_bind_int64(st, 9, x->duration_ms);
 	sqlite3_bind_int64(st, 10, (int64_t)x->size);
-	bt(st, 11, x->blake2b);
-	bt(st, 12, x->playable_blake2b);
-	bt(st, 13, x->consent_staff[0] ? x->consent_staff : "unanswered");
-	bt(st, 14, x->consent_share[0] ? x->consent_share : "unanswered");
+	adm_sq_bt(st, 11, x->blake2b);
+	adm_sq_bt(st, 12, x->playable_blake2b);
+	adm_sq_bt(st, 13, x->consent_staff[0] ? x->consent_staff : "unanswered");
+	adm_sq_bt(st, 14, x->consent_share[0] ? x->consent_share : "unanswered");
 	sqlite3_bind_int(st, 15, x->locked);
 	sqlite3_bind_int(st, 16, x->time_uncertain);
 	sqlite3_bind_int(st, 17, x->sealed_original);
-	bt(st, 18, x->status);
-	bt(st, 19, x->collected_utc);
-	bt(st, 20, x->retention_ended_utc);
-	return step_done(a, st, "writing a recording");
+	adm_sq_bt(st, 18, x->status);
+	adm_sq_bt(st, 19, x->collected_utc);
+	adm_sq_bt(st, 20, x->retention_ended_utc);
+	return adm_sq_step_done(a, st, "writing a recording");
 }
 
 static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_cb cb, void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = prep(a, false,
+	int r = adm_sq_prep(a, false,
 		     "SELECT " REC_COLS " FROM recordings WHERE (?1 = '' OR box = ?1) AND"
 		     " (?2 = '' OR receipt = ?2) AND (?3 = '' OR start_utc >= ?3) AND"
 		     " (?4 = '' OR start_utc <= ?4) ORDER BY box, start_utc, id",
@@ -336,10 +336,10 @@ static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_
 	    rc = SQLITE_DONE;
 	if (r < 0)
 		return r;
-	bt(st, 1, q ? q->box : NULL);
-	bt(st, 2, q ? q->receipt : NULL);
-	bt(st, 3, q ? q->from_utc : NULL);
-	bt(st, 4, q ? q->to_utc : NULL);
+	adm_sq_bt(st, 1, q ? q->box : NULL);
+	adm_sq_bt(st, 2, q ? q->receipt : NULL);
+	adm_sq_bt(st, 3, q ? q->from_utc : NULL);
+	adm_sq_bt(st, 4, q ? q->to_utc : NULL);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct adm_rec x;
 		r = rec_row(a, st, &x);
@@ -347,216 +347,7 @@ static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_
 			r = cb(ctx, &x);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(a, "listing recordings");
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int s_change_add(struct adm_archive *a, const struct adm_change *c)
-{
-	sqlite3_stmt *st;
-	if (!adm_box_ok(c->box))
-		return fail(a, -EINVAL, "a change for a bad box id");
-	int r = prep(a, true,
-		     "INSERT INTO changes (box, seq, kind, receipt, staff, share, entered_utc, actor)"
-		     " VALUES (?1, (SELECT count(*) FROM changes WHERE box = ?1), ?2, ?3, ?4, ?5,"
-		     " ?6, ?7)",
-		     &st);
-	if (r < 0)
-		return r;
-	bt(st, 1, c->box);
-	bt(st, 2, c->kind);
-	bt(st, 3, c->receipt);
-	bt(st, 4, c->staff);
-	bt(st, 5, c->share);
-	bt(st, 6, c->entered_utc);
-	bt(st, 7, c->actor);
-	return step_done(a, st, "recording a change");
-}
-
-static int s_change_each(struct adm_archive *a, const char *box, const char *receipt,
-			 adm_change_cb cb, void *ctx)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, false,
-		     "SELECT box, seq, kind, receipt, staff, share, entered_utc, actor FROM changes"
-		     " WHERE (?1 = '' OR box = ?1) AND (?2 = '' OR receipt = ?2) ORDER BY box, seq",
-		     &st),
-	    rc = SQLITE_DONE;
-	if (r < 0)
-		return r;
-	bt(st, 1, box);
-	bt(st, 2, receipt);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct adm_change c = {0};
-		ct(st, 0, c.box, sizeof(c.box));
-		c.seq = sqlite3_column_int64(st, 1);
-		ct(st, 2, c.kind, sizeof(c.kind));
-		ct(st, 3, c.receipt, sizeof(c.receipt));
-		ct(st, 4, c.staff, sizeof(c.staff));
-		ct(st, 5, c.share, sizeof(c.share));
-		ct(st, 6, c.entered_utc, sizeof(c.entered_utc));
-		ct(st, 7, c.actor, sizeof(c.actor));
-		r = cb(ctx, &c);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(a, "listing changes");
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int s_consent_add(struct adm_archive *a, const struct adm_consent *c)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, true,
-		     "INSERT INTO consent_history (box, id, at_utc, staff, share, source, detail)"
-		     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-		     &st);
-	if (r < 0)
-		return r;
-	bt(st, 1, c->box);
-	bt(st, 2, c->id);
-	bt(st, 3, c->at_utc);
-	bt(st, 4, c->staff);
-	bt(st, 5, c->share);
-	bt(st, 6, c->source);
-	bt(st, 7, c->detail);
-	return step_done(a, st, "recording consent");
-}
-
-static int s_consent_each(struct adm_archive *a, const char *box, const char *id,
-			  adm_consent_cb cb, void *ctx)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, false,
-		     "SELECT box, id, at_utc, staff, share, source, detail FROM consent_history"
-		     " WHERE (?1 = '' OR box = ?1) AND (?2 = '' OR id = ?2) ORDER BY n",
-		     &st),
-	    rc = SQLITE_DONE;
-	if (r < 0)
-		return r;
-	bt(st, 1, box);
-	bt(st, 2, id);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct adm_consent c = {0};
-		ct(st, 0, c.box, sizeof(c.box));
-		ct(st, 1, c.id, sizeof(c.id));
-		ct(st, 2, c.at_utc, sizeof(c.at_utc));
-		ct(st, 3, c.staff, sizeof(c.staff));
-		ct(st, 4, c.share, sizeof(c.share));
-		ct(st, 5, c.source, sizeof(c.source));
-		ct(st, 6, c.detail, sizeof(c.detail));
-		r = cb(ctx, &c);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(a, "listing consent history");
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int s_event_add(struct adm_archive *a, const struct adm_event *e)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, true,
-		     "INSERT INTO events (box, id, kind, what, at_utc, detail) VALUES (?, ?, ?, ?, "
-		     "?, ?)",
-		     &st);
-	if (r < 0)
-		return r;
-	bt(st, 1, e->box);
-	bt(st, 2, e->id);
-	bt(st, 3, e->kind);
-	bt(st, 4, e->what);
-	bt(st, 5, e->at_utc);
-	bt(st, 6, e->detail);
-	return step_done(a, st, "recording an event");
-}
-
-static int s_event_each(struct adm_archive *a, const char *box, const char *id, adm_event_cb cb,
-			void *ctx)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, false,
-		     "SELECT box, id, kind, what, at_utc, detail FROM events"
-		     " WHERE (?1 = '' OR box = ?1) AND (?2 = '' OR id = ?2) ORDER BY n",
-		     &st),
-	    rc = SQLITE_DONE;
-	if (r < 0)
-		return r;
-	bt(st, 1, box);
-	bt(st, 2, id);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct adm_event e = {0};
-		ct(st, 0, e.box, sizeof(e.box));
-		ct(st, 1, e.id, sizeof(e.id));
-		ct(st, 2, e.kind, sizeof(e.kind));
-		ct(st, 3, e.what, sizeof(e.what));
-		ct(st, 4, e.at_utc, sizeof(e.at_utc));
-		ct(st, 5, e.detail, sizeof(e.detail));
-		r = cb(ctx, &e);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(a, "listing events");
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int s_receipt_add(struct adm_archive *a, const struct adm_receipt *x)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, true,
-		     "INSERT INTO receipts (box, seq, sent_utc, manifest_blake2b, held) VALUES (?, "
-		     "?, ?, ?, ?)",
-		     &st);
-	if (r < 0)
-		return r;
-	bt(st, 1, x->box);
-	sqlite3_bind_int64(st, 2, x->seq);
-	bt(st, 3, x->sent_utc);
-	bt(st, 4, x->manifest_blake2b);
-	sqlite3_bind_int64(st, 5, x->held);
-	return step_done(a, st, "recording a receipt");
-}
-
-static int s_manifest_keep(struct adm_archive *a, const char *box, int64_t seq, const void *json,
-			   size_t json_len, const void *sig, size_t sig_len)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, true,
-		     "INSERT OR REPLACE INTO manifests (box, seq, json, sig) VALUES (?, ?, ?, ?)",
-		     &st);
-	if (r < 0)
-		return r;
-	bt(st, 1, box);
-	sqlite3_bind_int64(st, 2, seq);
-	sqlite3_bind_blob(st, 3, json, (int)json_len, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(st, 4, sig, (int)sig_len, SQLITE_TRANSIENT);
-	return step_done(a, st, "keeping a manifest");
-}
-
-static int s_manifest_each(struct adm_archive *a, const char *box,
-			   int (*cb)(void *, const char *, int64_t, const void *, size_t,
-				     const void *, size_t),
-			   void *ctx)
-{
-	sqlite3_stmt *st;
-	int r = prep(a, false,
-		     "SELECT box, seq, json, sig FROM manifests WHERE (?1 = '' OR box = ?1)"
-		     " ORDER BY box, seq",
-		     &st),
-	    rc = SQLITE_DONE;
-	if (r < 0)
-		return r;
-	bt(st, 1, box);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char b[ADM_BOX_HEX + 1];
-		ct(st, 0, b, sizeof(b));
-		r = cb(ctx, b, sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 2),
-		       (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 3),
-		       (size_t)sqlite3_column_bytes(st, 3));
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(a, "listing manifests");
+		r = adm_sq_db_fail(a, "listing recordings");
 	sqlite3_finalize(st);
 	return r;
 }
@@ -564,7 +355,7 @@ static int s_manifest_each(struct adm_archive *a, const char *box,
 static int s_check(struct adm_archive *a, FILE *out)
 {
 	sqlite3_stmt *st;
-	int r = prep(a, false, "PRAGMA integrity_check", &st), rc, bad = 0;
+	int r = adm_sq_prep(a, false, "PRAGMA integrity_check", &st), rc, bad = 0;
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -577,7 +368,7 @@ static int s_check(struct adm_archive *a, FILE *out)
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_fail(a, "checking its integrity");
+		return adm_sq_db_fail(a, "checking its integrity");
 	return bad;
 }
 
@@ -591,15 +382,15 @@ static const struct adm_archive_ops sqlite_ops = {
 	.rec_get = s_rec_get,
 	.rec_put = s_rec_put,
 	.rec_each = s_rec_each,
-	.change_add = s_change_add,
-	.change_each = s_change_each,
-	.consent_add = s_consent_add,
-	.consent_each = s_consent_each,
-	.event_add = s_event_add,
-	.event_each = s_event_each,
-	.receipt_add = s_receipt_add,
-	.manifest_keep = s_manifest_keep,
-	.manifest_each = s_manifest_each,
+	.change_add = adm_sq_change_add,
+	.change_each = adm_sq_change_each,
+	.consent_add = adm_sq_consent_add,
+	.consent_each = adm_sq_consent_each,
+	.event_add = adm_sq_event_add,
+	.event_each = adm_sq_event_each,
+	.receipt_add = adm_sq_receipt_add,
+	.manifest_keep = adm_sq_manifest_keep,
+	.manifest_each = adm_sq_manifest_each,
 	.check = s_check,
 };
 
@@ -678,9 +469,9 @@ int adm_archive_sqlite_open(int dirfd, const char *path, bool create, struct adm
 	r = exec(a, "PRAGMA foreign_keys=ON", "opening");
 	sqlite3_stmt *st = NULL;
 	if (r == 0 && sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK)
-		r = db_fail(a, "opening");
+		r = adm_sq_db_fail(a, "opening");
 	if (r == 0 && sqlite3_step(st) != SQLITE_ROW)
-		r = db_fail(a, "opening");
+		r = adm_sq_db_fail(a, "opening");
 	sqlite3_finalize(st);
 	if (r == 0)
 		r = exec(a, "PRAGMA synchronous=FULL", "opening");

@@ -536,6 +536,44 @@ static void test_manifest_duplicate_ids_any_size(void **state)
 	free(buf);
 }
 
+/* A manifest entry whose id or file name would reach outside the box's
+ * folder is refused, whatever the rest of it says. */
+static void test_manifest_hostile_names(void **state)
+{
+	(void)state;
+	static const char *const bad[][2] = {
+		{"../../outside/victim", "../../outside/victim.opus.sealed"},
+		{"/abs", "/abs.opus.sealed"},
+		{"a/b", "a/b.opus.sealed"},
+		{"..", "...opus.sealed"},
+		{"0123456789abcdef0123456789abcdef", "../0123456789abcdef0123456789abcdef.opus.sealed"},
+		{"0123456789abcdef0123456789abcdef", "/tmp/x.opus.sealed"},
+		{"0123456789ABCDEF0123456789abcdef", "0123456789ABCDEF0123456789abcdef.opus.sealed"},
+		{"0123456789abcdef0123456789abcdef0", "0123456789abcdef0123456789abcdef0.opus.sealed"},
+	};
+	char buf[2048], err[512];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int len = snprintf(
+			buf, sizeof(buf),
+			"{\"format\":\"diaryroom-manifest-contents\",\"version\":2,\"device\":"
+			"\"0123456789abcdef\",\"seq\":3,\"stick_id\":\"00112233445566778899aabbccddeeff\","
+			"\"created_utc\":\"2026-01-01T00:00:00Z\",\"complete\":true,\"recordings\":[{\"id\":"
+			"\"%s\",\"file\":\"%s\",\"media\":\"audio\",\"state\":\"complete\",\"receipt\":"
+			"\"0001\",\"start_utc\":\"2026-01-01T00:00:00Z\",\"end_utc\":\"2026-01-01T00:00:01Z\","
+			"\"duration_ms\":1000,\"size\":10,\"blake2b\":\"%064d\",\"consent_staff\":\"yes\","
+			"\"consent_share\":\"no\",\"locked\":false,\"time_uncertain\":false}]}",
+			bad[i][0], bad[i][1], 0);
+		assert_true(len > 0 && (size_t)len < sizeof(buf));
+		struct dr_manifest *m = calloc(1, sizeof(*m));
+		assert_non_null(m);
+		snprintf(m->device, sizeof(m->device), "0123456789abcdef");
+		m->seq = 3;
+		assert_int_equal(dr_manifest_parse_contents(buf, (size_t)len, m, err, sizeof(err)),
+				 -EBADMSG);
+		dr_manifest_free(m);
+	}
+}
+
 static void test_clock_unset_flags(void **state)
 {
 	struct fx *f = *state;
@@ -953,6 +991,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_export_resume_and_receipt, setup, teardown),
 		cmocka_unit_test(test_sealed_formats),
 		cmocka_unit_test(test_manifest_duplicate_ids_any_size),
+		cmocka_unit_test(test_manifest_hostile_names),
 		cmocka_unit_test_setup_teardown(test_plain_recording_not_exported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_refuses_a_changed_box_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_unset_flags, setup, teardown),

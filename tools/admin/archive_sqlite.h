@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Between the files of the SQLite backend (archive_sqlite.c: opening, the
+ * schema, transactions, recordings; archive_sqlite_rows.c: the other
+ * tables). */
+#ifndef DR_ADMIN_ARCHIVE_SQLITE_H
+#define DR_ADMIN_ARCHIVE_SQLITE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "archive.h"
+
+struct adm_sqlite {
+  struct adm_archive base;
+  sqlite3 *db;
+  bool in_txn;
+};
+
+#define DB(a) (((struct adm_sqlite *)(a))->db)
+
+/* a->err from fmt; returns r */
+int adm_sq_fail(struct adm_archive *a, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* a->err from SQLite's last error; the errno for it */
+int adm_sq_db_fail(struct adm_archive *a, const char *what);
+/* A statement: write ones only inside a transaction (-EINVAL). */
+int adm_sq_prep(struct adm_archive *a, bool write, const char *sql,
+                sqlite3_stmt **st);
+/* Steps st to its end and finalizes it. */
+int adm_sq_step_done(struct adm_archive *a, sqlite3_stmt *st, const char *what);
+void adm_sq_bt(sqlite3_stmt *st, int i, const char *s); /* NULL binds "" */
+void adm_sq_ct(sqlite3_stmt *st, int i, char *out, size_t n); /* "" for NULL */
+
+int adm_sq_change_add(struct adm_archive *a, const struct adm_change *c);
+int adm_sq_change_each(struct adm_archive *a, const char *box,
+                       const char *receipt, adm_change_cb cb, void *ctx);
+int adm_sq_consent_add(struct adm_archive *a, const struct adm_consent *c);
+int adm_sq_consent_each(struct adm_archive *a, const char *box, const char *id,
+                        adm_consent_cb cb, void *ctx);
+int adm_sq_event_add(struct adm_archive *a, const struct adm_event *e);
+int adm_sq_event_each(struct adm_archive *a, const char *box, const char *id,
+                      adm_event_cb cb, void *ctx);
+int adm_sq_receipt_add(struct adm_archive *a, const struct adm_receipt *x);
+int adm_sq_manifest_keep(struct adm_archive *a, const char *box, int64_t seq,
+                         const void *json, size_t json_len, const void *sig,
+                         size_t sig_len);
+int adm_sq_manifest_each(struct adm_archive *a, const char *box,
+                         int (*cb)(void *, const char *, int64_t, const void *,
+                                   size_t, const void *, size_t),
+                         void *ctx);
+
+#endif
