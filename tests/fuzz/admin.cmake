@@ -26,3 +26,13 @@ set_tests_properties(fuzz_admin_migrate PROPERTIES ENVIRONMENT DR_FUZZ_ITERATION
 if(DR_FUZZ)
   target_include_directories(admin_migrate-libfuzzer PRIVATE ${DR_ADM})
 endif()
+# The --changes file staff give collect (parse_changes in collect_index.c),
+# linked with the rest of diaryroom-admin but its main.
+file(GLOB DR_ADM_ALL ${DR_ADM}/*.c)
+list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c)
+dr_add_fuzz_target(admin_changes SOURCES admin_changes.c ${DR_ADM_ALL}
+  LIBS dr_stickfmt dr_seal dr_media PkgConfig::JSONC PkgConfig::SODIUM PkgConfig::SQLITE)
+target_include_directories(admin_changes PRIVATE ${DR_ADM})
+if(DR_FUZZ)
+  target_include_directories(admin_changes-libfuzzer PRIVATE ${DR_ADM})
+endif()
