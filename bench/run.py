@@ -560,6 +560,8 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
         runs["export"].append(ex["seconds"])
         syncfs(work)
         cv = bench("copy", src, os.path.join(tmp(f"cv{i}", stick_root), "to"), "--verify")
+        if cv["files"] != files or cv["bytes"] != nbytes:
+            raise RuntimeError(f"the copy-and-verify loop did not copy everything: {cv}")
         runs["copy_verify"].append(cv["seconds"])
     s = {k: bl.stats(v) for k, v in runs.items()}
     pairs = [e / c for e, c in zip(runs["export"], runs["cp_sync"])]
