@@ -35,15 +35,29 @@
 
 #define DR_VERIFY_CHUNK (1u << 20)
 
-struct dr_verifier {
+enum slot_state { SLOT_FREE, SLOT_GIVEN, SLOT_TAKEN, SLOT_DONE };
+
+struct slot {
+	enum slot_state st;
+	struct dr_verify_job job;
+	atomic_uint_least64_t progress;
+};
+
+struct worker {
+	struct dr_verifier *v;
 	pthread_t th;
+	bool started;
+	uint8_t *buf; /* DR_VERIFY_CHUNK, aligned for O_DIRECT */
+};
+
+struct dr_verifier {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a job given, a job done, stop */
-	bool has_job, taken, done, stop;
+	bool stop;
 	atomic_bool cancel;
-	atomic_uint_least64_t progress;
-	struct dr_verify_job job;
-	uint8_t *buf; /* DR_VERIFY_CHUNK, aligned for O_DIRECT */
+	unsigned n; /* workers and slots */
+	struct slot slot[DR_VERIFIER_MAX];
+	struct worker w[DR_VERIFIER_MAX];
 };
 
 int dr_export_open_back(int dirfd, const char *name, uint64_t *size)
@@ -81,7 +95,8 @@ static int settle(struct dr_verify_job *j)
 }
 
 /* Reads name back and hashes it: 1 matches, 0 does not, -errno. */
-static int read_back(struct dr_verifier *v, struct dr_verify_job *j)
+static int read_back(struct dr_verifier *v, struct worker *w, struct slot *sl,
+		     struct dr_verify_job *j)
 {
 	uint64_t size;
 	int fd = dr_export_open_back(j->dirfd, j->name, &size);
@@ -97,7 +112,7 @@ static int read_back(struct dr_verifier *v, struct dr_verify_job *j)
 		}
 		ssize_t n;
 		do
-			n = read(fd, v->buf, DR_VERIFY_CHUNK);
+			n = read(fd, w->buf, DR_VERIFY_CHUNK);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			rc = -errno;
@@ -105,9 +120,9 @@ static int read_back(struct dr_verifier *v, struct dr_verify_job *j)
 		}
 		if (n == 0)
 			break;
-		crypto_generichash_update(&h, v->buf, (size_t)n);
+		crypto_generichash_update(&h, w->buf, (size_t)n);
 		j->bytes += (uint64_t)n;
-		atomic_store(&v->progress, j->bytes);
+		atomic_store(&sl->progress, j->bytes);
 	}
 	close(fd);
 	if (rc < 0)
@@ -136,11 +151,12 @@ static int publish(const struct dr_verify_job *j)
 	return rc;
 }
 
-static void run_job(struct dr_verifier *v, struct dr_verify_job *j)
+static void run_job(struct dr_verifier *v, struct worker *w, struct slot *sl,
+		    struct dr_verify_job *j)
 {
 	int rc = settle(j);
 	if (rc == 0)
-		rc = read_back(v, j);
+		rc = read_back(v, w, sl, j);
 	if (rc == 1 && j->fin[0]) {
 		int p = publish(j);
 		if (p < 0)
@@ -149,73 +165,87 @@ static void run_job(struct dr_verifier *v, struct dr_verify_job *j)
 	j->rc = rc;
 }
 
+static struct slot *given(struct dr_verifier *v)
+{
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->slot[i].st == SLOT_GIVEN)
+			return &v->slot[i];
+	return NULL;
+}
+
 static void *worker(void *arg)
 {
-	struct dr_verifier *v = arg;
+	struct worker *w = arg;
+	struct dr_verifier *v = w->v;
+	struct slot *sl;
 	pthread_mutex_lock(&v->mu);
 	for (;;) {
-		while (!v->stop && !(v->has_job && !v->taken))
+		while (!v->stop && !(sl = given(v)))
 			pthread_cond_wait(&v->cv, &v->mu);
 		if (v->stop)
 			break;
-		v->taken = true;
-		struct dr_verify_job j = v->job;
+		sl->st = SLOT_TAKEN;
+		struct dr_verify_job j = sl->job;
 		pthread_mutex_unlock(&v->mu);
-		run_job(v, &j);
+		run_job(v, w, sl, &j);
 		pthread_mutex_lock(&v->mu);
-		v->job = j;
-		v->done = true;
+		sl->job = j;
+		sl->st = SLOT_DONE;
 		pthread_cond_broadcast(&v->cv);
-	}
-	/* a job given and never started: its file is still ours to close */
-	if (v->has_job && !v->taken && v->job.fd >= 0) {
-		close(v->job.fd);
-		v->job.fd = -1;
 	}
 	pthread_mutex_unlock(&v->mu);
 	return NULL;
 }
 
-int dr_verifier_start(struct dr_verifier **out)
+int dr_verifier_start(unsigned threads, struct dr_verifier **out)
 {
-	if (!out)
+	if (!out || threads < 1 || threads > DR_VERIFIER_MAX)
 		return -EINVAL;
 	*out = NULL;
 	struct dr_verifier *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	int r = -ENOMEM;
-	if (!(v->buf = aligned_alloc(4096, DR_VERIFY_CHUNK)))
-		goto err_free;
+	v->n = threads;
 	pthread_condattr_t ca;
-	if ((r = -pthread_condattr_init(&ca)) < 0)
+	int r = -pthread_condattr_init(&ca);
+	if (r < 0)
 		goto err_free;
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	r = -pthread_cond_init(&v->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	if (r < 0)
 		goto err_free;
-	if ((r = -pthread_mutex_init(&v->mu, NULL)) < 0)
-		goto err_cond;
+	if ((r = -pthread_mutex_init(&v->mu, NULL)) < 0) {
+		pthread_cond_destroy(&v->cv);
+		goto err_free;
+	}
 	atomic_init(&v->cancel, false);
-	atomic_init(&v->progress, 0);
+	for (unsigned i = 0; i < v->n; i++) {
+		atomic_init(&v->slot[i].progress, 0);
+		v->w[i].v = v;
+		if (!(v->w[i].buf = aligned_alloc(4096, DR_VERIFY_CHUNK))) {
+			r = -ENOMEM;
+			goto err_stop;
+		}
+	}
 	/* signals stay with the event loop's thread */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&v->th, NULL, worker, v);
+	for (unsigned i = 0; i < v->n && r == 0; i++) {
+		r = -pthread_create(&v->w[i].th, NULL, worker, &v->w[i]);
+		v->w[i].started = r == 0;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
-		goto err_mutex;
+		goto err_stop;
 	*out = v;
 	return 0;
 
-err_mutex:
-	pthread_mutex_destroy(&v->mu);
-err_cond:
-	pthread_cond_destroy(&v->cv);
+err_stop:
+	dr_verifier_stop(v);
+	return r;
 err_free:
-	free(v->buf);
 	free(v);
 	return r;
 }
@@ -229,37 +259,65 @@ void dr_verifier_stop(struct dr_verifier *v)
 	atomic_store(&v->cancel, true);
 	pthread_cond_broadcast(&v->cv);
 	pthread_mutex_unlock(&v->mu);
-	pthread_join(v->th, NULL);
+	for (unsigned i = 0; i < v->n; i++) {
+		if (v->w[i].started)
+			pthread_join(v->w[i].th, NULL);
+		free(v->w[i].buf);
+		/* a job given and never started: its file is still ours to close */
+		if (v->slot[i].st == SLOT_GIVEN && v->slot[i].job.fd >= 0)
+			close(v->slot[i].job.fd);
+	}
 	pthread_mutex_destroy(&v->mu);
 	pthread_cond_destroy(&v->cv);
-	free(v->buf);
 	free(v);
 }
 
 bool dr_verifier_busy(const struct dr_verifier *v)
 {
-	/* only the caller's thread changes has_job */
-	return v && v->has_job;
+	/* only the caller's thread frees or gives a slot */
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->slot[i].st != SLOT_FREE)
+			return true;
+	return false;
+}
+
+bool dr_verifier_full(const struct dr_verifier *v)
+{
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->slot[i].st == SLOT_FREE)
+			return false;
+	return true;
 }
 
 int dr_verifier_submit(struct dr_verifier *v, const struct dr_verify_job *job)
 {
 	if (!v || !job)
 		return -EINVAL;
+	int r = -EBUSY;
 	pthread_mutex_lock(&v->mu);
-	if (v->has_job) {
-		pthread_mutex_unlock(&v->mu);
-		return -EBUSY;
+	for (unsigned i = 0; i < v->n; i++) {
+		struct slot *sl = &v->slot[i];
+		if (sl->st != SLOT_FREE)
+			continue;
+		sl->job = *job;
+		sl->job.rc = 0;
+		sl->job.bytes = 0;
+		atomic_store(&sl->progress, 0);
+		sl->st = SLOT_GIVEN;
+		pthread_cond_broadcast(&v->cv);
+		r = 0;
+		break;
 	}
-	v->job = *job;
-	v->job.rc = 0;
-	v->job.bytes = 0;
-	atomic_store(&v->progress, 0);
-	v->has_job = true;
-	v->taken = v->done = false;
-	pthread_cond_broadcast(&v->cv);
 	pthread_mutex_unlock(&v->mu);
-	return 0;
+	return r;
+}
+
+static struct slot *done(struct dr_verifier *v)
+{
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->slot[i].st == SLOT_DONE)
+			return &v->slot[i];
+	return NULL;
 }
 
 int dr_verifier_collect(struct dr_verifier *v, struct dr_verify_job *out, int wait_ms)
@@ -267,26 +325,30 @@ int dr_verifier_collect(struct dr_verifier *v, struct dr_verify_job *out, int wa
 	if (!v || !out)
 		return 0;
 	pthread_mutex_lock(&v->mu);
-	if (v->has_job && !v->done && wait_ms > 0) {
+	struct slot *sl = done(v);
+	if (!sl && wait_ms > 0 && dr_verifier_busy(v)) {
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += (long)wait_ms * 1000000L;
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
-		while (!v->done && pthread_cond_timedwait(&v->cv, &v->mu, &until) != ETIMEDOUT)
+		while (!(sl = done(v)) &&
+		       pthread_cond_timedwait(&v->cv, &v->mu, &until) != ETIMEDOUT)
 			;
 	}
-	int got = v->has_job && v->done;
-	if (got) {
-		*out = v->job;
-		v->has_job = v->taken = v->done = false;
-		atomic_store(&v->progress, 0);
+	if (sl) {
+		*out = sl->job;
+		sl->st = SLOT_FREE;
+		atomic_store(&sl->progress, 0);
 	}
 	pthread_mutex_unlock(&v->mu);
-	return got;
+	return sl != NULL;
 }
 
 uint64_t dr_verifier_progress(const struct dr_verifier *v)
 {
-	return v ? atomic_load(&((struct dr_verifier *)v)->progress) : 0;
+	uint64_t sum = 0;
+	for (unsigned i = 0; v && i < v->n; i++)
+		sum += atomic_load(&((struct dr_verifier *)v)->slot[i].progress);
+	return sum;
 }

@@ -38,19 +38,25 @@ struct dr_verifier;
  * -errno; *size gets its size. Any thread. */
 int dr_export_open_back(int dirfd, const char *name, uint64_t *size);
 
-/* Starts the worker thread (every signal blocked in it). -errno on failure. */
-int dr_verifier_start(struct dr_verifier **out);
-/* Stops the job under way (at its next chunk), joins the thread, closes a
- * job's fd that was never run. Accepts NULL. */
+#define DR_VERIFIER_MAX 4
+
+/* Starts `threads` worker threads (1..DR_VERIFIER_MAX, every signal blocked
+ * in them), each taking one job at a time. -errno on failure. */
+int dr_verifier_start(unsigned threads, struct dr_verifier **out);
+/* Stops the jobs under way (at their next chunk), joins the threads, closes
+ * the fd of a job that was never started. Accepts NULL. */
 void dr_verifier_stop(struct dr_verifier *v);
 /* True while a job is submitted and not yet collected. */
 bool dr_verifier_busy(const struct dr_verifier *v);
-/* Hands a job over: -EBUSY while one is busy (job->fd stays the caller's). */
+/* True while every worker has a job (submit would say -EBUSY). */
+bool dr_verifier_full(const struct dr_verifier *v);
+/* Hands a job over: -EBUSY when full (job->fd then stays the caller's). */
 int dr_verifier_submit(struct dr_verifier *v, const struct dr_verify_job *job);
-/* Waits at most wait_ms for the job in flight: 1 with its outcome in *out
- * (the verifier is then free), 0 if it is still running or there is none. */
+/* A finished job, waiting at most wait_ms for one: 1 with its outcome in
+ * *out (its worker is then free), 0 if none has finished. Jobs finish in
+ * any order. */
 int dr_verifier_collect(struct dr_verifier *v, struct dr_verify_job *out, int wait_ms);
-/* Bytes read back so far by the job in flight (for progress). */
+/* Bytes read back so far by the jobs in flight (for progress). */
 uint64_t dr_verifier_progress(const struct dr_verifier *v);
 
 #endif
