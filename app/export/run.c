@@ -372,8 +372,12 @@ static int step_handoff(struct dr_export_run *run, char *err, size_t errlen)
 {
 	if (dr_verifier_full(run->v)) {
 		int r = take_verified(run, DR_EXPORT_WAIT_MS, err, errlen);
-		if (r < 0 || run->phase != PH_HANDOFF || dr_verifier_full(run->v))
+		if (r < 0 || run->phase != PH_HANDOFF)
 			return r;
+		if (dr_verifier_full(run->v)) {
+			run->p.waited = true;
+			return r;
+		}
 	}
 	int r = dr_verifier_submit(run->v, &run->hand);
 	if (r < 0)
@@ -387,8 +391,12 @@ static int step_drain(struct dr_export_run *run, char *err, size_t errlen)
 {
 	if (dr_verifier_busy(run->v)) {
 		int r = take_verified(run, DR_EXPORT_WAIT_MS, err, errlen);
-		if (r < 0 || run->phase != PH_DRAIN || dr_verifier_busy(run->v))
+		if (r < 0 || run->phase != PH_DRAIN)
 			return r;
+		if (dr_verifier_busy(run->v)) {
+			run->p.waited = true;
+			return r;
+		}
 	}
 	/* a file read back wrong may have gone back on the queue */
 	run->phase = !run->p.stick_full && run->qhead < run->qlen ? PH_NEXT : PH_MANIFEST;
@@ -584,6 +592,7 @@ int dr_export_step(struct dr_export_run *run, struct dr_export_progress *p, char
 	if (err && errlen)
 		err[0] = '\0';
 	int r = 1;
+	run->p.waited = false;
 	/* a verification finished meanwhile: counted now */
 	if (run->phase < PH_MANIFEST && run->phase != PH_HANDOFF && run->phase != PH_DRAIN)
 		r = take_verified(run, 0, err, errlen);
