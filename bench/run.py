@@ -613,7 +613,7 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
                    where + "; bench_export export: dr_export_begin + dr_export_step to the "
                    "end, to a fresh staff stick folder: each file written, fdatasynced, "
                    "dropped from the page cache, read back (O_DIRECT), BLAKE2b compared with "
-                   "the catalogue's, renamed and synced, by two verifier threads while the "
+                   "the catalogue's, renamed and synced, by four verifier threads while the "
                    "next file is written; the signed manifest", n=repeats,
                    min=round(min(runs["export"]), 6), max=round(s["export"]["max"], 6), runs=rounds["export"]))
     emit(bl.figure("export.copy_verify.seconds", s["copy_verify"]["median"], "s",

@@ -32,7 +32,7 @@
  *   org.pub     32 bytes, the organisation's Ed25519 public key
  *
  * Call every function from one thread (the event loop's). An export run
- * has two threads of its own (verify.c) that sync, read back, hash and
+ * has four threads of its own (verify.c) that sync, read back, hash and
  * rename the files written by dr_export_step; dr_export_run_free stops
  * them. Every function returns 0 or a
  * negative errno with a human message in err; destructors accept NULL.

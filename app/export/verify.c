@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The export's verifier thread. The event loop's thread writes a recording
- * to <id>.opus.sealed.tmp and hands the open file over; this thread then
+ * The export's verifier threads. The event loop's thread writes a recording
+ * to <id>.opus.sealed.tmp and hands the open file over; a verifier then
  * does everything that waits for the stick or the CPU after the last
  * write: fdatasync, drop the file's pages, read it back from the device
  * (O_DIRECT where the filesystem takes it; otherwise the pages just dropped
@@ -13,9 +13,9 @@
  *
  * Each file still goes through the same steps in the same order as when
  * they all ran on one thread, so what a pulled stick or a power cut leaves
- * is unchanged (docs/staff-stick.md): only one job is in flight, and the
- * catalogue is told about a file (on the event loop's thread) only after
- * this thread reported it verified, renamed and synced.
+ * is unchanged (docs/staff-stick.md): each file's steps stay in order, and
+ * the catalogue is told about a file (on the event loop's thread) only after
+ * its verifier reported it verified, renamed and synced.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +33,7 @@
 #include "export/export_priv.h"
 #include "export/verify.h"
 
-#define DR_VERIFY_CHUNK (1u << 20)
+#define DR_VERIFY_CHUNK (1u << 19)
 
 enum slot_state { SLOT_FREE, SLOT_GIVEN, SLOT_TAKEN, SLOT_DONE };
 

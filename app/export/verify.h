@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dr_verifier: the export's second thread (see verify.c). It finishes one
- * copy on the stick (sync, read back from the device, BLAKE2b against the
- * catalogue, rename, sync the name) while the event loop's thread writes
- * the next, so the stick reads and the hash overlap the next file's writes.
+ * dr_verifier: the export's verifier threads (see verify.c). Each finishes
+ * one copy on the stick at a time (sync, read back from the device, BLAKE2b
+ * against the catalogue, rename, sync the name) while the event loop's
+ * thread writes the next, so the stick reads and the hash overlap the next
+ * file's writes.
  * Internal to dr_export.
  *
  * Every function is called from the thread that started the verifier (the
