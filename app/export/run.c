@@ -54,6 +54,7 @@ enum run_phase {
 struct run_item {
 	size_t idx;
 	bool check;
+	int worker; /* the verifier to use, -1 for any (struct dr_verify_job) */
 };
 
 struct dr_export_run {
@@ -65,6 +66,7 @@ struct dr_export_run {
 	uint8_t *copies; /* copies made of each recording in this run (at most 2) */
 	struct run_item *q; /* at most 3 a recording: check, copy, copy again */
 	size_t n, cap, cur, qhead, qlen;
+	int cur_worker; /* the verifier cur's copy goes to, -1 for any */
 	enum run_phase phase;
 	int src, dst; /* fds of the file being copied, -1 when none */
 	struct dr_verify_job hand; /* PH_HANDOFF: the job to give (hand.fd is ours) */
@@ -123,7 +125,7 @@ int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_ru
 		goto err_free;
 	}
 	for (size_t i = 0; i < run->n; i++)
-		run->q[run->qlen++] = (struct run_item){.idx = i, .check = true};
+		run->q[run->qlen++] = (struct run_item){.idx = i, .check = true, .worker = -1};
 	int efd;
 	if ((r = dr_stick_subdir(k->topfd, "export", true, &efd, e, sizeof(e))) < 0) {
 		dr_export_fail(err, errlen, r, "export: %s", e);
@@ -180,10 +182,11 @@ static void names(const struct dr_store_export_rec *r, char fin[64], char tmp[64
 	snprintf(tmp, 64, "%s.opus.sealed.tmp", r->rec.id);
 }
 
-static void push(struct dr_export_run *run, size_t idx, bool check)
+static void push(struct dr_export_run *run, size_t idx, bool check, int worker)
 {
 	if (run->qlen < 3 * run->n)
-		run->q[run->qlen++] = (struct run_item){.idx = idx, .check = check};
+		run->q[run->qlen++] =
+			(struct run_item){.idx = idx, .check = check, .worker = worker};
 }
 
 /* Drops the copy in progress (cur's), including one waiting for the verifier. */
@@ -262,6 +265,7 @@ static int step_next(struct dr_export_run *run)
 	}
 	struct run_item it = run->q[run->qhead++];
 	run->cur = it.idx;
+	run->cur_worker = it.worker;
 	const struct dr_store_export_rec *r = &run->recs[run->cur];
 	char fin[64], tmp[64];
 	names(r, fin, tmp);
@@ -273,7 +277,7 @@ static int step_next(struct dr_export_run *run)
 		if (fd >= 0 && size == r->rec.size) {
 			/* already there: the verifier reads it back */
 			run->hand = (struct dr_verify_job){.idx = run->cur, .check = true, .fd = -1,
-							   .dirfd = run->devfd};
+							   .dirfd = run->devfd, .worker = -1};
 			snprintf(run->hand.name, sizeof(run->hand.name), "%s", fin);
 			snprintf(run->hand.want, sizeof(run->hand.want), "%s", r->rec.blake2b);
 			run->phase = PH_HANDOFF;
@@ -306,7 +310,8 @@ static int step_copy(struct dr_export_run *run)
 	}
 	close_fd(&run->src);
 	const struct dr_store_export_rec *r = &run->recs[run->cur];
-	run->hand = (struct dr_verify_job){.idx = run->cur, .fd = run->dst, .dirfd = run->devfd};
+	run->hand = (struct dr_verify_job){.idx = run->cur, .fd = run->dst, .dirfd = run->devfd,
+					   .worker = run->cur_worker};
 	run->dst = -1; /* now in hand */
 	names(r, run->hand.fin, run->hand.name);
 	snprintf(run->hand.want, sizeof(run->hand.want), "%s", r->rec.blake2b);
@@ -341,7 +346,7 @@ static int verified(struct dr_export_run *run, const struct dr_verify_job *j, ch
 	if (j->rc == 0 && j->check) {
 		/* a copy there from before, wrong: copy it anew */
 		unlinkat(run->devfd, j->name, 0);
-		push(run, j->idx, false);
+		push(run, j->idx, false, -1);
 		return 1;
 	}
 	if (j->rc == 0) {
@@ -352,7 +357,7 @@ static int verified(struct dr_export_run *run, const struct dr_verify_job *j, ch
 		if (run->copies[j->idx] >= 2)
 			run->p.files_failed++;
 		else
-			push(run, j->idx, false);
+			push(run, j->idx, false, j->worker);
 		return 1;
 	}
 	return file_failed(run, j->idx, false, j->rc);

@@ -165,10 +165,11 @@ static void run_job(struct dr_verifier *v, struct worker *w, struct slot *sl,
 	j->rc = rc;
 }
 
-static struct slot *given(struct dr_verifier *v)
+static struct slot *given(struct dr_verifier *v, int w)
 {
 	for (unsigned i = 0; i < v->n; i++)
-		if (v->slot[i].st == SLOT_GIVEN)
+		if (v->slot[i].st == SLOT_GIVEN &&
+		    (v->slot[i].job.worker < 0 || v->slot[i].job.worker == w))
 			return &v->slot[i];
 	return NULL;
 }
@@ -180,12 +181,13 @@ static void *worker(void *arg)
 	struct slot *sl;
 	pthread_mutex_lock(&v->mu);
 	for (;;) {
-		while (!v->stop && !(sl = given(v)))
+		while (!v->stop && !(sl = given(v, (int)(w - v->w))))
 			pthread_cond_wait(&v->cv, &v->mu);
 		if (v->stop)
 			break;
 		sl->st = SLOT_TAKEN;
 		struct dr_verify_job j = sl->job;
+		j.worker = (int)(w - v->w);
 		pthread_mutex_unlock(&v->mu);
 		run_job(v, w, sl, &j);
 		pthread_mutex_lock(&v->mu);
@@ -291,7 +293,7 @@ bool dr_verifier_full(const struct dr_verifier *v)
 
 int dr_verifier_submit(struct dr_verifier *v, const struct dr_verify_job *job)
 {
-	if (!v || !job)
+	if (!v || !job || job->worker >= (int)v->n)
 		return -EINVAL;
 	int r = -EBUSY;
 	pthread_mutex_lock(&v->mu);

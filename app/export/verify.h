@@ -26,6 +26,11 @@ struct dr_verify_job {
 	char name[64];    /* read back */
 	char fin[64];     /* renamed to this (and synced) if it matches; "" for none */
 	char want[65];    /* the catalogue's BLAKE2b-256, lowercase hex */
+	/* in: the worker to run it (0..threads-1), -1 for any; out: the worker
+	 * that ran it. A retry goes back to the worker that read the copy
+	 * wrong, so a fault injector that counts per thread (strace's when=,
+	 * test_stick_readback) sees the retry as that copy's second read. */
+	int worker;
 	/* the outcome, in the job dr_verifier_collect returns: */
 	int rc;           /* 1 matched (renamed and synced), 0 read back wrong, -errno */
 	uint64_t bytes;   /* bytes read back */
