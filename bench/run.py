@@ -542,7 +542,31 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
     if len(names) != files:
         raise RuntimeError(f"prepare made {len(names)} recordings, not {files}")
     nbytes = prep["bytes"]
-    runs = {"cp_sync": [], "export": [], "copy_verify": []}
+    runs = {"cp_sync": [], "export": [], "copy_verify": [], "cp_sync_readback": []}
+
+    def cp_sync_readback(i, back):
+        """cp + sync of the files while the copies the export just wrote
+        (`back`, synced, so on the device) are read from the device with
+        O_DIRECT (dd iflag=direct, 1 MiB), no hash: the device's share of
+        any copy whose every byte is read back from the device."""
+        to = tmp(f"cpr{i}", stick_root)
+        syncfs(work)
+        syncfs(to)
+        t0 = time.monotonic()
+        rd = [subprocess.Popen(["dd", "if=" + f, "of=/dev/null", "bs=1M", "iflag=direct",
+                                "status=none"]) for f in back[:1]]
+        rest = back[1:]
+        cpp = subprocess.Popen(["cp"] + [os.path.join(recs, n) for n in names] + [to])
+        while rd:
+            if rd[0].wait() != 0:
+                raise RuntimeError("dd iflag=direct failed (no O_DIRECT on this filesystem?)")
+            rd = [subprocess.Popen(["dd", "if=" + rest.pop(0), "of=/dev/null", "bs=1M",
+                                    "iflag=direct", "status=none"])] if rest else []
+        if cpp.wait() != 0:
+            raise RuntimeError("cp failed")
+        run(["sync", "-f", to])
+        return time.monotonic() - t0
+
     for i in range(repeats):
         # cp + sync: the same files, one cp, one sync of the target's
         # filesystem. Dirty data of the previous round is flushed first.
@@ -554,19 +578,29 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
         run(["sync", "-f", to])
         runs["cp_sync"].append(time.monotonic() - t0)
         syncfs(to)
-        ex = bench("export", src, os.path.join(tmp(f"stick{i}", stick_root), "mnt"))
+        stick = os.path.join(tmp(f"stick{i}", stick_root), "mnt")
+        ex = bench("export", src, stick)
         if ex["files"] != files or ex["bytes"] != nbytes:
             raise RuntimeError(f"the export did not export everything: {ex}")
         runs["export"].append(ex["seconds"])
+        exp = os.path.join(stick, "DIARYRM", "export")
+        back = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(exp) for f in fs
+                      if f.endswith(".opus.sealed"))
+        if len(back) != files:
+            raise RuntimeError(f"the export left {len(back)} copies, not {files}")
+        runs["cp_sync_readback"].append(cp_sync_readback(i, back))
         syncfs(work)
         cv = bench("copy", src, os.path.join(tmp(f"cv{i}", stick_root), "to"), "--verify")
+        if cv["files"] != files or cv["bytes"] != nbytes:
+            raise RuntimeError(f"the copy-and-verify loop did not copy everything: {cv}")
         runs["copy_verify"].append(cv["seconds"])
     s = {k: bl.stats(v) for k, v in runs.items()}
     pairs = [e / c for e, c in zip(runs["export"], runs["cp_sync"])]
+    floor_pairs = [f / c for f, c in zip(runs["cp_sync_readback"], runs["cp_sync"])]
     where = (f"{files} files x {mib} MiB of random bytes ({nbytes:,} bytes) from a data "
              f"folder to new folders {stick_where}; wall clock (CLOCK_MONOTONIC), "
-             f"median of {repeats} rounds, each round cp + sync, export, copy-and-verify "
-             "back to back")
+             f"median of {repeats} rounds, each round cp + sync, export, cp + sync with a "
+             "concurrent read-back, copy-and-verify back to back")
     rounds = {k: [round(x, 4) for x in v] for k, v in runs.items()}
     emit(bl.figure("export.files", files, "files", where))
     emit(bl.figure("export.bytes", nbytes, "bytes", where))
@@ -578,8 +612,9 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
     emit(bl.figure("export.export_verify.seconds", s["export"]["median"], "s",
                    where + "; bench_export export: dr_export_begin + dr_export_step to the "
                    "end, to a fresh staff stick folder: each file written, fdatasynced, "
-                   "dropped from the page cache, read back, BLAKE2b compared with the "
-                   "catalogue's, renamed; the signed manifest", n=repeats,
+                   "dropped from the page cache, read back (O_DIRECT), BLAKE2b compared with "
+                   "the catalogue's, renamed and synced, by four verifier threads while the "
+                   "next file is written; the signed manifest", n=repeats,
                    min=round(min(runs["export"]), 6), max=round(s["export"]["max"], 6), runs=rounds["export"]))
     emit(bl.figure("export.copy_verify.seconds", s["copy_verify"]["median"], "s",
                    where + "; bench_export copy --verify: a plain loop, read/write 1 MiB "
@@ -589,6 +624,17 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
     emit(bl.figure("export.export_verify.ratio_to_cp_sync", statistics.median(pairs), "x",
                    "median over the rounds of export_verify.seconds / cp_sync.seconds of the "
                    "same round; " + where, n=repeats, pairs=[round(x, 4) for x in pairs]))
+    emit(bl.figure("export.cp_sync_readback.seconds", s["cp_sync_readback"]["median"], "s",
+                   where + "; cp + sync -f as in cp_sync while dd iflag=direct bs=1M reads the "
+                   "export's synced copies from the device, one after another (no hash): what "
+                   "the device alone costs a copy whose every byte is read back from it",
+                   n=repeats, min=round(min(runs["cp_sync_readback"]), 6),
+                   max=round(s["cp_sync_readback"]["max"], 6), runs=rounds["cp_sync_readback"]))
+    emit(bl.figure("export.cp_sync_readback.ratio_to_cp_sync", statistics.median(floor_pairs),
+                   "x", "median over the rounds of cp_sync_readback.seconds / cp_sync.seconds "
+                   "of the same round: the floor of export_verify.ratio_to_cp_sync on this "
+                   "device (reading back every byte, with perfect overlap and a free hash)",
+                   n=repeats, pairs=[round(x, 4) for x in floor_pairs]))
     emit(bl.figure("export.export_verify.mb_per_s", nbytes / 1e6 / s["export"]["median"],
                    "MB/s", "export.bytes / export.export_verify.seconds (median)"))
     emit(bl.figure("export.cp_sync.mb_per_s", nbytes / 1e6 / s["cp_sync"]["median"], "MB/s",

@@ -13,7 +13,8 @@
  *                              consent changes (refused receipts change nothing)
  *   dr_export_begin()          then dr_export_step() until it returns 0,
  *                              between events (each step does a bounded
- *                              amount of I/O, about 1 MiB), light "busy"
+ *                              amount of I/O, about 1 MiB, or waits at most
+ *                              20 ms for the verifier), light "busy"
  *                              from the progress; then light "saved" (done)
  *   dr_export_run_free(), dr_export_stick_close()
  *
@@ -30,7 +31,10 @@
  *   device.key  64 bytes, the device's Ed25519 secret key (mode 0600)
  *   org.pub     32 bytes, the organisation's Ed25519 public key
  *
- * Single-threaded (the event loop's thread). Every function returns 0 or a
+ * Call every function from one thread (the event loop's). An export run
+ * has four threads of its own (verify.c) that sync, read back, hash and
+ * rename the files written by dr_export_step; dr_export_run_free stops
+ * them. Every function returns 0 or a
  * negative errno with a human message in err; destructors accept NULL.
  * Library code: no logging above debug; the caller logs err.
  */
@@ -184,6 +188,10 @@ struct dr_export_progress {
 	uint64_t bytes_total; /* to copy and verify (2 x size for a new file) */
 	bool stick_full;      /* stopped early: the manifest lists what fitted */
 	int64_t seq;
+	/* this step only waited (at most 20 ms) for the verifier threads and
+	 * changed nothing: how many such steps a run takes depends on timing,
+	 * the others' number does not */
+	bool waited;
 };
 /* Starts an export run: every held recording (complete or interrupted, not
  * confirmed by the archive) goes to DIARYRM/export/<device>/. */

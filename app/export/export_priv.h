@@ -24,4 +24,11 @@ struct dr_stick {
 	struct dr_token token;
 };
 
+/* Writes the signed manifest listing recs[i] for every ok[i] into devfd,
+ * reads it back, records the export as finished (manifest.c). 0 or
+ * -errno with a message in err. */
+int dr_export_write_manifest(struct dr_export *x, struct dr_stick *k, int devfd,
+			     const struct dr_store_export_rec *recs, const bool *ok, size_t n,
+			     const struct dr_export_progress *p, char *err, size_t errlen);
+
 #endif

@@ -3,17 +3,18 @@
  * One export run: every held recording to DIARYRM/export/<device>/, each
  * copied as the box holds it (sealed to the organisation: see
  * docs/sealed-file.md) to <id>.opus.sealed.tmp (each chunk handed to the
- * stick as it is written, so the sync at the end has little left to wait
- * for), synced, read back from the stick (O_DIRECT where the filesystem
- * takes it, else with its pages dropped: never from the page cache) and its
- * BLAKE2b compared with the catalogue's before it is renamed to
- * <id>.opus.sealed and counted; then the signed manifest, its personal part
- * sealed to the organisation; then stale files (recordings the box no
- * longer holds, leftovers of a cut, playable copies left by a version-1
- * box) removed.
+ * stick as it is written), then handed to the verifier thread (verify.c):
+ * synced, read back from the stick (O_DIRECT where the filesystem takes it,
+ * else with its pages dropped: never from the page cache), its BLAKE2b
+ * compared with the catalogue's, renamed to <id>.opus.sealed and synced;
+ * only then counted in the catalogue. While one file is verified the next
+ * is written. Then the signed manifest, its personal part sealed to the
+ * organisation; then stale files (recordings the box no longer holds,
+ * leftovers of a cut, playable copies left by a version-1 box) removed.
  *
- * A step moves at most DR_EXPORT_CHUNK bytes, so the event loop stays
- * responsive (the button, the light) during a long export.
+ * A step moves at most DR_EXPORT_CHUNK bytes, or waits at most
+ * DR_EXPORT_WAIT_MS for the verifier, so the event loop stays responsive
+ * (the button, the light) during a long export.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -25,22 +26,35 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-#include <sodium.h>
 
 #include "export/export_priv.h"
+#include "export/verify.h"
 #include "seal/seal.h"
 
 #define DR_EXPORT_CHUNK (1u << 20)
+#define DR_EXPORT_WAIT_MS 20
+/* Files verified at once: while some are read from the stick others are
+ * hashed, on every core, and the stick has several reads to work on
+ * (BENCHMARKS.md, "Export": 4 of 512 KiB beat 2 and 3, of 1 MiB or 512 KiB). */
+#ifndef DR_EXPORT_VERIFIERS
+#define DR_EXPORT_VERIFIERS 4
+#endif
 
 enum run_phase {
-	PH_NEXT,     /* choose the next recording */
-	PH_CHECK,    /* hashing a copy already on the stick */
-	PH_COPY,     /* copying to <id>.opus.tmp */
-	PH_VERIFY,   /* reading <id>.opus.tmp back */
+	PH_NEXT,     /* take the next piece of work from the queue */
+	PH_COPY,     /* copying to <id>.opus.sealed.tmp */
+	PH_HANDOFF,  /* a file to verify, waiting for the verifier to be free */
+	PH_DRAIN,    /* the queue is empty: waiting for the last verification */
 	PH_MANIFEST, /* all done: write the manifest */
 	PH_DONE,
 	PH_FAILED,
+};
+
+/* A piece of work: check a copy already on the stick, or copy. */
+struct run_item {
+	size_t idx;
+	bool check;
+	int worker; /* the verifier to use, -1 for any (struct dr_verify_job) */
 };
 
 struct dr_export_run {
@@ -48,13 +62,16 @@ struct dr_export_run {
 	struct dr_stick *k;
 	int devfd; /* DIARYRM/export/<device>/ */
 	struct dr_store_export_rec *recs;
-	bool *ok; /* verified on the stick in this run */
-	size_t n, cap, cur;
+	bool *ok;        /* verified on the stick in this run */
+	uint8_t *copies; /* copies made of each recording in this run (at most 2) */
+	struct run_item *q; /* at most 3 a recording: check, copy, copy again */
+	size_t n, cap, cur, qhead, qlen;
+	int cur_worker; /* the verifier cur's copy goes to, -1 for any */
 	enum run_phase phase;
-	int src, dst, rd; /* fds of the file in progress, -1 when none */
-	crypto_generichash_state h;
+	int src, dst; /* fds of the file being copied, -1 when none */
+	struct dr_verify_job hand; /* PH_HANDOFF: the job to give (hand.fd is ours) */
+	struct dr_verifier *v;
 	uint8_t *buf;
-	bool retried;
 	struct dr_export_progress p;
 };
 
@@ -93,7 +110,7 @@ int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_ru
 		return -ENOMEM;
 	run->x = x;
 	run->k = k;
-	run->devfd = run->src = run->dst = run->rd = -1;
+	run->devfd = run->src = run->dst = run->hand.fd = -1;
 	char e[384];
 	int r = dr_store_export_each(x->store, collect, run);
 	if (r < 0) {
@@ -101,12 +118,14 @@ int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_ru
 			       dr_store_errmsg(x->store));
 		goto err_free;
 	}
-	/* aligned for O_DIRECT reads (open_back) */
-	if (!(run->buf = aligned_alloc(4096, DR_EXPORT_CHUNK)) ||
-	    (run->n && !(run->ok = calloc(run->n, 1)))) {
+	if (!(run->buf = malloc(DR_EXPORT_CHUNK)) ||
+	    (run->n && (!(run->ok = calloc(run->n, 1)) || !(run->copies = calloc(run->n, 1)) ||
+			!(run->q = calloc(3 * run->n, sizeof(*run->q)))))) {
 		r = -ENOMEM;
 		goto err_free;
 	}
+	for (size_t i = 0; i < run->n; i++)
+		run->q[run->qlen++] = (struct run_item){.idx = i, .check = true, .worker = -1};
 	int efd;
 	if ((r = dr_stick_subdir(k->topfd, "export", true, &efd, e, sizeof(e))) < 0) {
 		dr_export_fail(err, errlen, r, "export: %s", e);
@@ -116,6 +135,10 @@ int dr_export_begin(struct dr_export *x, struct dr_stick *k, struct dr_export_ru
 	close(efd);
 	if (r < 0) {
 		dr_export_fail(err, errlen, r, "export: %s", e);
+		goto err_free;
+	}
+	if ((r = dr_verifier_start(DR_EXPORT_VERIFIERS, &run->v)) < 0) {
+		dr_export_fail(err, errlen, r, "export: cannot start the verifier: %s", strerror(-r));
 		goto err_free;
 	}
 	if ((r = dr_store_export_begin(x->store, k->token.stick_id, k->token.name, &run->p.seq, e,
@@ -139,12 +162,16 @@ void dr_export_run_free(struct dr_export_run *run)
 {
 	if (!run)
 		return;
+	/* first: the verifier may be using devfd */
+	dr_verifier_stop(run->v);
 	close_fd(&run->src);
 	close_fd(&run->dst);
-	close_fd(&run->rd);
+	close_fd(&run->hand.fd);
 	close_fd(&run->devfd);
 	free(run->recs);
 	free(run->ok);
+	free(run->copies);
+	free(run->q);
 	free(run->buf);
 	free(run);
 }
@@ -155,64 +182,45 @@ static void names(const struct dr_store_export_rec *r, char fin[64], char tmp[64
 	snprintf(tmp, 64, "%s.opus.sealed.tmp", r->rec.id);
 }
 
-/* Reads a chunk into the hash; 1 more, 0 at the end, -errno. */
-static int hash_chunk(struct dr_export_run *run, int fd, uint64_t *got)
+static void push(struct dr_export_run *run, size_t idx, bool check, int worker)
 {
-	ssize_t n;
-	do
-		n = read(fd, run->buf, DR_EXPORT_CHUNK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	crypto_generichash_update(&run->h, run->buf, (size_t)n);
-	*got = (uint64_t)n;
-	return n > 0;
+	if (run->qlen < 3 * run->n)
+		run->q[run->qlen++] =
+			(struct run_item){.idx = idx, .check = check, .worker = worker};
 }
 
-static bool hash_matches(struct dr_export_run *run, const char *want)
+/* Drops the copy in progress (cur's), including one waiting for the verifier. */
+static void drop_current(struct dr_export_run *run)
 {
-	uint8_t d[32];
-	char hex[65];
-	crypto_generichash_final(&run->h, d, sizeof(d));
-	sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
-	return !strcmp(hex, want);
-}
-
-/* A file on the stick, opened for reading without following a link and
- * with its cached pages dropped, so that reading it reads the stick. */
-static int open_back(int dirfd, const char *name, uint64_t *size)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EBADMSG;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	/* Straight from the device where the filesystem allows it (vfat,
-	 * exfat, ext4 do); otherwise the pages just dropped make the reads go
-	 * to the stick. */
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_DIRECT);
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
-static int file_failed(struct dr_export_run *run, int rc)
-{
-	char fin[64], tmp[64];
-	names(&run->recs[run->cur], fin, tmp);
+	bool copying = run->src >= 0 || run->dst >= 0 || run->hand.fd >= 0;
 	close_fd(&run->src);
 	close_fd(&run->dst);
-	close_fd(&run->rd);
+	close_fd(&run->hand.fd);
+	if (copying) {
+		char fin[64], tmp[64];
+		names(&run->recs[run->cur], fin, tmp);
+		unlinkat(run->devfd, tmp, 0);
+	}
+}
+
+/* Recording idx could not be copied or verified (current: it is the one
+ * being copied). 1 to go on, -errno when the stick has failed. */
+static int file_failed(struct dr_export_run *run, size_t idx, bool current, int rc)
+{
+	char fin[64], tmp[64];
+	names(&run->recs[idx], fin, tmp);
+	if (current) {
+		close_fd(&run->src);
+		close_fd(&run->dst);
+		close_fd(&run->hand.fd);
+		run->phase = PH_NEXT;
+	}
 	unlinkat(run->devfd, tmp, 0);
 	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EFBIG) {
 		/* the stick is full: the manifest lists what fitted */
+		drop_current(run);
 		run->p.stick_full = true;
-		run->phase = PH_MANIFEST;
+		run->phase = PH_DRAIN;
 		return 1;
 	}
 	if (rc == -EIO || rc == -ENODEV || rc == -ENXIO || rc == -EROFS) {
@@ -220,34 +228,7 @@ static int file_failed(struct dr_export_run *run, int rc)
 		return rc;
 	}
 	run->p.files_failed++;
-	run->cur++;
-	run->phase = PH_NEXT;
 	return 1;
-}
-
-static int step_next(struct dr_export_run *run)
-{
-	if (run->cur >= run->n) {
-		run->phase = PH_MANIFEST;
-		return 1;
-	}
-	const struct dr_store_export_rec *r = &run->recs[run->cur];
-	char fin[64], tmp[64];
-	names(r, fin, tmp);
-	run->retried = false;
-	uint64_t size;
-	int fd = open_back(run->devfd, fin, &size);
-	if (fd >= 0 && size == r->rec.size) {
-		run->rd = fd;
-		crypto_generichash_init(&run->h, NULL, 0, 32);
-		run->phase = PH_CHECK;
-		return 1;
-	}
-	if (fd >= 0)
-		close(fd);
-	/* not there (or wrong): copy it */
-	unlinkat(run->devfd, fin, 0);
-	return 2;
 }
 
 static int start_copy(struct dr_export_run *run)
@@ -255,24 +236,57 @@ static int start_copy(struct dr_export_run *run)
 	const struct dr_store_export_rec *r = &run->recs[run->cur];
 	char fin[64], tmp[64];
 	names(r, fin, tmp);
+	run->copies[run->cur]++;
 	run->src = open(r->rec.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (run->src < 0)
-		return file_failed(run, -EBADF); /* not a stick error: keep going */
+		return file_failed(run, run->cur, true, -EBADF); /* not a stick error */
 	/* Only a sealed recording ever goes to a stick: a plain one left from
 	 * before sealing stays on the box (counted as failed) rather than be
 	 * written anywhere a finder could play it. */
 	unsigned char head[8];
 	ssize_t hn = pread(run->src, head, sizeof(head), 0);
 	if (hn != (ssize_t)sizeof(head) || !dr_seal_is_sealed(head, sizeof(head)))
-		return file_failed(run, -EBADF);
+		return file_failed(run, run->cur, true, -EBADF);
 	if (unlinkat(run->devfd, tmp, 0) < 0 && errno != ENOENT)
-		return file_failed(run, -errno);
+		return file_failed(run, run->cur, true, -errno);
 	run->dst = openat(run->devfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			  0644);
 	if (run->dst < 0)
-		return file_failed(run, -errno);
+		return file_failed(run, run->cur, true, -errno);
 	run->phase = PH_COPY;
 	return 1;
+}
+
+static int step_next(struct dr_export_run *run)
+{
+	if (run->qhead >= run->qlen) {
+		run->phase = PH_DRAIN;
+		return 1;
+	}
+	struct run_item it = run->q[run->qhead++];
+	run->cur = it.idx;
+	run->cur_worker = it.worker;
+	const struct dr_store_export_rec *r = &run->recs[run->cur];
+	char fin[64], tmp[64];
+	names(r, fin, tmp);
+	if (it.check) {
+		uint64_t size;
+		int fd = dr_export_open_back(run->devfd, fin, &size);
+		if (fd >= 0)
+			close(fd);
+		if (fd >= 0 && size == r->rec.size) {
+			/* already there: the verifier reads it back */
+			run->hand = (struct dr_verify_job){.idx = run->cur, .check = true, .fd = -1,
+							   .dirfd = run->devfd, .worker = -1};
+			snprintf(run->hand.name, sizeof(run->hand.name), "%s", fin);
+			snprintf(run->hand.want, sizeof(run->hand.want), "%s", r->rec.blake2b);
+			run->phase = PH_HANDOFF;
+			return 1;
+		}
+	}
+	/* not there (or wrong): copy it */
+	unlinkat(run->devfd, fin, 0);
+	return start_copy(run);
 }
 
 static int step_copy(struct dr_export_run *run)
@@ -282,11 +296,11 @@ static int step_copy(struct dr_export_run *run)
 		n = read(run->src, run->buf, DR_EXPORT_CHUNK);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return file_failed(run, -EBADF);
+		return file_failed(run, run->cur, true, -EBADF);
 	if (n > 0) {
 		int r = dr_stick_write_all(run->dst, run->buf, (size_t)n);
 		if (r < 0)
-			return file_failed(run, r);
+			return file_failed(run, run->cur, true, r);
 		/* The stick starts writing this chunk now, while the next is read. */
 		off_t end = lseek(run->dst, 0, SEEK_CUR);
 		if (end >= n)
@@ -295,217 +309,102 @@ static int step_copy(struct dr_export_run *run)
 		return 1;
 	}
 	close_fd(&run->src);
-	if (fdatasync(run->dst) < 0)
-		return file_failed(run, -errno);
-	posix_fadvise(run->dst, 0, 0, POSIX_FADV_DONTNEED);
-	if (close(run->dst) < 0) {
-		run->dst = -1;
-		return file_failed(run, -errno);
-	}
-	run->dst = -1;
-	char fin[64], tmp[64];
-	names(&run->recs[run->cur], fin, tmp);
-	uint64_t size;
-	int fd = open_back(run->devfd, tmp, &size);
-	if (fd < 0)
-		return file_failed(run, fd);
-	run->rd = fd;
-	crypto_generichash_init(&run->h, NULL, 0, 32);
-	run->phase = PH_VERIFY;
+	const struct dr_store_export_rec *r = &run->recs[run->cur];
+	run->hand = (struct dr_verify_job){.idx = run->cur, .fd = run->dst, .dirfd = run->devfd,
+					   .worker = run->cur_worker};
+	run->dst = -1; /* now in hand */
+	names(r, run->hand.fin, run->hand.name);
+	snprintf(run->hand.want, sizeof(run->hand.want), "%s", r->rec.blake2b);
+	run->phase = PH_HANDOFF;
 	return 1;
 }
 
-static int file_verified(struct dr_export_run *run, char *err, size_t errlen)
+static int file_verified(struct dr_export_run *run, size_t idx, char *err, size_t errlen)
 {
 	char e[384];
-	int r = dr_store_export_mark(run->x->store, run->p.seq, run->recs[run->cur].rec.id, e,
+	int r = dr_store_export_mark(run->x->store, run->p.seq, run->recs[idx].rec.id, e,
 				     sizeof(e));
 	if (r < 0) {
 		run->phase = PH_FAILED;
 		return dr_export_fail(err, errlen, r, "export: %s", e);
 	}
-	run->ok[run->cur] = true;
+	run->ok[idx] = true;
 	run->p.files_done++;
-	run->cur++;
+	return 1;
+}
+
+/* What the verifier found about job j. */
+static int verified(struct dr_export_run *run, const struct dr_verify_job *j, char *err,
+		    size_t errlen)
+{
+	uint64_t size = run->recs[j->idx].rec.size;
+	if (j->rc == 1) {
+		/* a copy already there needed no copying: its bytes count twice */
+		run->p.bytes_done += j->check ? 2 * size : size;
+		return file_verified(run, j->idx, err, errlen);
+	}
+	if (j->rc == 0 && j->check) {
+		/* a copy there from before, wrong: copy it anew */
+		unlinkat(run->devfd, j->name, 0);
+		push(run, j->idx, false, -1);
+		return 1;
+	}
+	if (j->rc == 0) {
+		/* read back wrong: once more (later in this run), then give up
+		 * on this file for this run */
+		unlinkat(run->devfd, j->name, 0);
+		run->p.bytes_done -= size;
+		if (run->copies[j->idx] >= 2)
+			run->p.files_failed++;
+		else
+			push(run, j->idx, false, j->worker);
+		return 1;
+	}
+	return file_failed(run, j->idx, false, j->rc);
+}
+
+/* Takes the verifier's finished job, if any, waiting at most wait_ms. */
+static int take_verified(struct dr_export_run *run, int wait_ms, char *err, size_t errlen)
+{
+	struct dr_verify_job j;
+	if (dr_verifier_collect(run->v, &j, wait_ms) != 1)
+		return 1;
+	return verified(run, &j, err, errlen);
+}
+
+static int step_handoff(struct dr_export_run *run, char *err, size_t errlen)
+{
+	if (dr_verifier_full(run->v)) {
+		int r = take_verified(run, DR_EXPORT_WAIT_MS, err, errlen);
+		if (r < 0 || run->phase != PH_HANDOFF)
+			return r;
+		if (dr_verifier_full(run->v)) {
+			run->p.waited = true;
+			return r;
+		}
+	}
+	int r = dr_verifier_submit(run->v, &run->hand);
+	if (r < 0)
+		return r;
+	run->hand.fd = -1; /* the verifier's now */
 	run->phase = PH_NEXT;
 	return 1;
 }
 
-/* Reading back (a fresh copy, or one already there). */
-static int step_read(struct dr_export_run *run, char *err, size_t errlen)
+static int step_drain(struct dr_export_run *run, char *err, size_t errlen)
 {
-	const struct dr_store_export_rec *r = &run->recs[run->cur];
-	uint64_t got = 0;
-	int h = hash_chunk(run, run->rd, &got);
-	if (h < 0)
-		return file_failed(run, h);
-	run->p.bytes_done += got;
-	if (h > 0)
-		return 1;
-	close_fd(&run->rd);
-	bool match = hash_matches(run, r->rec.blake2b);
-	char fin[64], tmp[64];
-	names(r, fin, tmp);
-	if (run->phase == PH_CHECK) {
-		if (match) {
-			run->p.bytes_done += r->rec.size; /* no copy needed */
-			return file_verified(run, err, errlen);
+	if (dr_verifier_busy(run->v)) {
+		int r = take_verified(run, DR_EXPORT_WAIT_MS, err, errlen);
+		if (r < 0 || run->phase != PH_DRAIN)
+			return r;
+		if (dr_verifier_busy(run->v)) {
+			run->p.waited = true;
+			return r;
 		}
-		unlinkat(run->devfd, fin, 0);
-		run->p.bytes_done -= r->rec.size;
-		return start_copy(run);
 	}
-	if (!match) {
-		/* once more, then give up on this file for this run */
-		unlinkat(run->devfd, tmp, 0);
-		run->p.bytes_done -= 2 * r->rec.size;
-		if (run->retried)
-			return file_failed(run, -EBADMSG);
-		run->retried = true;
-		return start_copy(run);
-	}
-	if (renameat(run->devfd, tmp, run->devfd, fin) < 0)
-		return file_failed(run, -errno);
-	/* On FAT the rename makes a new folder entry, which holds the file's
-	 * size: write the renamed file's entry out, then the folder. */
-	int fd = openat(run->devfd, fin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return file_failed(run, -errno);
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	if (rc == 0 && fsync(run->devfd) < 0)
-		rc = -errno;
-	if (rc < 0)
-		return file_failed(run, rc);
-	return file_verified(run, err, errlen);
-}
-
-static struct json_object *manifest_rec(const struct dr_store_export_rec *r)
-{
-	struct json_object *o = json_object_new_object();
-	char file[64];
-	snprintf(file, sizeof(file), "%s.opus.sealed", r->rec.id);
-	bool locked = r->rec.consent_staff != DR_CONSENT_YES;
-	json_object_object_add(o, "id", json_object_new_string(r->rec.id));
-	json_object_object_add(o, "file", json_object_new_string(file));
-	json_object_object_add(o, "media", json_object_new_string("audio"));
-	json_object_object_add(o, "state", json_object_new_string(
-						   r->rec.state == DR_REC_INTERRUPTED ? "interrupted" : "complete"));
-	json_object_object_add(o, "receipt", json_object_new_string(r->rec.receipt));
-	json_object_object_add(o, "start_utc", json_object_new_string(r->rec.start_utc));
-	json_object_object_add(o, "end_utc", json_object_new_string(r->end_utc));
-	json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)r->rec.duration_ms));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)r->rec.size));
-	json_object_object_add(o, "blake2b", json_object_new_string(r->rec.blake2b));
-	json_object_object_add(o, "consent_staff",
-			       json_object_new_string(dr_stick_consent_word(r->rec.consent_staff)));
-	json_object_object_add(o, "consent_share",
-			       json_object_new_string(dr_stick_consent_word(r->rec.consent_share)));
-	json_object_object_add(o, "locked", json_object_new_boolean(locked));
-	json_object_object_add(o, "time_uncertain", json_object_new_boolean(r->time_uncertain));
-	if (r->time_uncertain)
-		json_object_object_add(o, "box_clock_utc",
-				       json_object_new_string(r->created_utc_box));
-	return o;
-}
-
-/* The manifest's bytes: the outer part (what routes and verifies it) and
- * the sealed part (everything about the residents), sealed to the
- * organisation. *out is malloc'd, ends with a newline. */
-static int manifest_text(struct dr_export_run *run, char **out, size_t *outlen, unsigned *count)
-{
-	struct dr_export *x = run->x;
-	char hexkey[2 * DR_STICK_PK_LEN + 1];
-	sodium_bin2hex(hexkey, sizeof(hexkey), x->device_pk, sizeof(x->device_pk));
-	struct json_object *in = json_object_new_object();
-	struct json_object *a = json_object_new_array();
-	struct json_object *m = json_object_new_object();
-	char *b64 = NULL;
-	int r = in && a && m ? 0 : -ENOMEM;
-	if (r < 0) {
-		json_object_put(a);
-		goto out;
-	}
-	char created[32];
-	dr_stick_time_format((int64_t)time(NULL), created);
-	json_object_object_add(in, "format", json_object_new_string("diaryroom-manifest-contents"));
-	json_object_object_add(in, "version", json_object_new_int(DR_STICK_MANIFEST_VERSION));
-	json_object_object_add(in, "device", json_object_new_string(x->device_id));
-	json_object_object_add(in, "seq", json_object_new_int64(run->p.seq));
-	json_object_object_add(in, "stick_id", json_object_new_string(run->k->token.stick_id));
-	json_object_object_add(in, "created_utc", json_object_new_string(created));
-	json_object_object_add(in, "complete", json_object_new_boolean(!run->p.stick_full &&
-									  !run->p.files_failed));
-	*count = 0;
-	for (size_t i = 0; i < run->n; i++)
-		if (run->ok[i]) {
-			json_object_array_add(a, manifest_rec(&run->recs[i]));
-			(*count)++;
-		}
-	json_object_object_add(in, "recordings", a);
-	const char *inner = json_object_to_json_string_ext(in, JSON_C_TO_STRING_PLAIN |
-								   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if ((r = dr_stick_seal(inner, strlen(inner), x->org_pk, &b64)) < 0)
-		goto out;
-	json_object_object_add(m, "format", json_object_new_string("diaryroom-manifest"));
-	json_object_object_add(m, "version", json_object_new_int(DR_STICK_MANIFEST_VERSION));
-	json_object_object_add(m, "device", json_object_new_string(x->device_id));
-	json_object_object_add(m, "device_key", json_object_new_string(hexkey));
-	json_object_object_add(m, "seq", json_object_new_int64(run->p.seq));
-	json_object_object_add(m, "sealed", json_object_new_string(b64));
-	const char *text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
-								   JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t len = strlen(text);
-	char *body = malloc(len + 2);
-	if (!body) {
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(body, text, len);
-	body[len++] = '\n';
-	*out = body;
-	*outlen = len;
-out:
-	json_object_put(in);
-	json_object_put(m);
-	free(b64);
-	return r;
-}
-
-static int write_manifest(struct dr_export_run *run, char *err, size_t errlen)
-{
-	struct dr_export *x = run->x;
-	char *body = NULL;
-	size_t len = 0;
-	unsigned count = 0;
-	int r = manifest_text(run, &body, &len, &count);
-	uint8_t sig[DR_STICK_SIG_LEN], d[32];
-	char mh[65], e[384];
-	snprintf(e, sizeof(e), "%s", r < 0 ? strerror(-r) : "");
-	if (r == 0) {
-		dr_stick_sign((const uint8_t *)body, len, sig, x->device_sk);
-		crypto_generichash(d, sizeof(d), (const uint8_t *)body, len, NULL, 0);
-		sodium_bin2hex(mh, sizeof(mh), d, sizeof(d));
-		/* the signature first: a cut between the two leaves a pair that
-		 * does not verify, which the PC refuses as a whole */
-		r = dr_stick_write_atomic(run->devfd, "manifest.sig", sig, sizeof(sig), e, sizeof(e));
-		if (r == 0)
-			r = dr_stick_write_atomic(run->devfd, "manifest.json", body, len, e, sizeof(e));
-	}
-	free(body);
-	if (r < 0)
-		return dr_export_fail(err, errlen, r, "export: %s", e);
-	/* read it back: the manifest is what the archive trusts */
-	char *back;
-	size_t blen;
-	r = dr_stick_read_signed(run->devfd, "manifest", DR_STICK_MANIFEST_MAX, x->device_pk, &back,
-				 &blen, e, sizeof(e));
-	if (r < 0)
-		return dr_export_fail(err, errlen, r, "export: the manifest did not read back: %s", e);
-	free(back);
-	if ((r = dr_store_export_finish(x->store, run->p.seq, mh, count, e, sizeof(e))) < 0)
-		return dr_export_fail(err, errlen, r, "export: %s", e);
-	return 0;
+	/* a file read back wrong may have gone back on the queue */
+	run->phase = !run->p.stick_full && run->qhead < run->qlen ? PH_NEXT : PH_MANIFEST;
+	return 1;
 }
 
 static bool listed(const struct dr_export_run *run, const char *name)
@@ -568,22 +467,29 @@ int dr_export_step(struct dr_export_run *run, struct dr_export_progress *p, char
 		return -EINVAL;
 	if (err && errlen)
 		err[0] = '\0';
-	int r;
+	int r = 1;
+	run->p.waited = false;
+	/* a verification finished meanwhile: counted now */
+	if (run->phase < PH_MANIFEST && run->phase != PH_HANDOFF && run->phase != PH_DRAIN)
+		r = take_verified(run, 0, err, errlen);
+	if (r < 0)
+		goto out;
 	switch (run->phase) {
 	case PH_NEXT:
 		r = step_next(run);
-		if (r == 2)
-			r = start_copy(run);
-		break;
-	case PH_CHECK:
-	case PH_VERIFY:
-		r = step_read(run, err, errlen);
 		break;
 	case PH_COPY:
 		r = step_copy(run);
 		break;
+	case PH_HANDOFF:
+		r = step_handoff(run, err, errlen);
+		break;
+	case PH_DRAIN:
+		r = step_drain(run, err, errlen);
+		break;
 	case PH_MANIFEST:
-		r = write_manifest(run, err, errlen);
+		r = dr_export_write_manifest(run->x, run->k, run->devfd, run->recs, run->ok, run->n,
+					     &run->p, err, errlen);
 		if (r == 0) {
 			clean_stale(run);
 			run->phase = PH_DONE;
@@ -598,9 +504,12 @@ int dr_export_step(struct dr_export_run *run, struct dr_export_progress *p, char
 		r = dr_export_fail(err, errlen, -EIO, "export: the run has failed");
 		break;
 	}
+out:
 	if (r < 0 && run->phase == PH_FAILED && err && errlen && !err[0])
 		dr_export_fail(err, errlen, r, "export: the stick failed: %s", strerror(-r));
-	if (p)
+	if (p) {
 		*p = run->p;
+		p->bytes_done += dr_verifier_progress(run->v);
+	}
 	return r;
 }

@@ -272,8 +272,11 @@ static int cmd_copy(const char *dir, const char *to, bool verify)
 	unsigned files = 0;
 	const struct dirent *e;
 	while ((e = readdir(d))) {
+		/* the recordings as the catalogue names them (.opus.sealed
+		 * since sealing; .opus before): the export's files */
 		size_t len = strlen(e->d_name);
-		if (len < 5 || strcmp(e->d_name + len - 5, ".opus") != 0)
+		if (!(len > 5 && !strcmp(e->d_name + len - 5, ".opus")) &&
+		    !(len > 12 && !strcmp(e->d_name + len - 12, ".opus.sealed")))
 			continue;
 		long long n = copy_one(dirfd(d), dstdir, e->d_name, buf, verify);
 		if (n < 0) {
