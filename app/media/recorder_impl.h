@@ -67,6 +67,7 @@ struct dr_recorder {
 	bool video_started;        /* the camera thread runs (joined at collect) */
 	pthread_t video_thread;
 	atomic_bool video_done;    /* the camera thread has ended */
+	atomic_bool want_key;      /* writer -> camera thread: make the next frame a key frame */
 	/* camera thread only (read by the writer after video_done) */
 	uint64_t v_grabbed, v_dropped, v_gaps;
 	int camera_err;

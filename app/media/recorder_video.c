@@ -56,6 +56,7 @@ int dr_rec_video_prepare(struct dr_recorder *r)
 	dr_avclock_reset(&r->clock);
 	r->video_started = false;
 	atomic_store(&r->video_done, false);
+	atomic_store(&r->want_key, false);
 	r->v_grabbed = r->v_dropped = r->v_gaps = 0;
 	r->camera_err = 0;
 	return dr_videnc_new(fmt, w, h, fps ? fps : 15, r->p.video_kbps, &r->venc);
@@ -83,6 +84,8 @@ static void video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_ke
 		*need_key = true;
 		return;
 	}
+	if (atomic_exchange_explicit(&r->want_key, false, memory_order_relaxed))
+		*need_key = true;
 	if (*need_key && !pass)
 		dr_videnc_force_key(r->venc);
 	unsigned char *data;
@@ -153,6 +156,7 @@ struct dr_avwriter {
 	uint64_t audio_ns;   /* file time the sound written so far reaches */
 	int64_t last_vms;    /* last video block's ms, -1 none */
 	uint64_t frames;     /* video packets written */
+	uint64_t skipped;    /* left out waiting for a key frame (counted as dropped) */
 	bool need_key;       /* a packet was not written: wait for a key frame */
 	int err;
 };
@@ -175,9 +179,12 @@ static int write_video_until(struct dr_avwriter *w, uint64_t until_ns, bool disc
 		double s;
 		if (dr_avclock_map(&w->r->clock, vp.t_ns, &s) < 0)
 			return 0; /* no sound yet: wait */
-		if (s < 0) {
+		if (s < 0) { /* before the first sample: not in the recording */
 			dr_vqueue_pop(w->r->vq);
-			w->need_key = true;
+			if (!w->frames && !w->need_key) {
+				w->need_key = true;
+				atomic_store_explicit(&w->r->want_key, true, memory_order_relaxed);
+			}
 			continue;
 		}
 		uint64_t ns = (uint64_t)(s * (1e9 / DR_SAMPLE_RATE));
@@ -187,8 +194,10 @@ static int write_video_until(struct dr_avwriter *w, uint64_t until_ns, bool disc
 			dr_vqueue_pop(w->r->vq);
 			continue;
 		}
-		if (w->need_key && !vp.key) {
+		if (w->need_key && !vp.key) { /* refers to a frame not written */
 			dr_vqueue_pop(w->r->vq);
+			if (w->frames) /* a gap; before the first, the picture just starts later */
+				w->skipped++;
 			continue;
 		}
 		/* Strictly increasing at the file's 1 ms scale. */
@@ -345,7 +354,7 @@ void dr_avwriter_result(const struct dr_avwriter *w, struct dr_recording_result 
 	res->camera_err = r->camera_err;
 	res->camera_lost = r->camera_err != 0;
 	res->video_frames = w->frames;
-	res->video_dropped = r->v_dropped;
+	res->video_dropped = r->v_dropped + w->skipped;
 	res->video_gaps = r->v_gaps;
 	res->video_high_water = dr_vqueue_high_water(r->vq);
 }

@@ -67,6 +67,10 @@ struct stall {
 	uint64_t bytes;
 	size_t nsyncs;
 	uint64_t sync_bytes[4096];
+	uint64_t start_ns;              /* the recording's start */
+	size_t nwrites;
+	uint64_t write_end[8192];       /* file size after each write */
+	uint64_t write_ns[8192];        /* when it was written, from start_ns */
 };
 
 static int st_write(void *u, const unsigned char *b, size_t n)
@@ -77,7 +81,12 @@ static int st_write(void *u, const unsigned char *b, size_t n)
 		sleep_until_ns(mono_ns() + s->stall_ns);
 	}
 	s->bytes += n;
-	return s->inner.ops->write(s->inner.user, b, n);
+	int err = s->inner.ops->write(s->inner.user, b, n);
+	if (!err && s->nwrites < 8192) {
+		s->write_end[s->nwrites] = s->bytes;
+		s->write_ns[s->nwrites++] = mono_ns() - s->start_ns;
+	}
+	return err;
 }
 
 static int st_sync(void *u)
@@ -419,10 +428,193 @@ static void test_sealed_video_in_sync(void **state)
 	free(in);
 }
 
+/* Record `secs` from a fresh live microphone and camera into a sealed
+ * file; at `event_s` call fn (a flash, an unplug), NULL for none. */
+struct run {
+	size_t n, clicks[16], nclicks;
+	int16_t *in;
+	struct dr_recording_result res;
+	double wall;
+	struct stall st;
+};
+
+static void record(const char *base, double secs, size_t budget, uint64_t stall_at_ms,
+		   uint64_t stall_ms, double unplug_s, struct run *run)
+{
+	char wav[64], sealed[64];
+	snprintf(wav, sizeof(wav), "%s.wav", base);
+	snprintf(sealed, sizeof(sealed), "%s.sealed", base);
+	memset(run, 0, sizeof(*run));
+	run->in = make_mic(wav, (unsigned)secs + 3, &run->n, run->clicks, &run->nclicks);
+	uint64_t t0;
+	struct dr_capture *cap = NULL;
+	char err[256];
+	if (dr_capture_open_wav_live(mt_path(dir, wav), 10, &t0, &cap, err, sizeof(err)))
+		fail_msg("%s", err);
+	struct dr_camera *cam = open_camera(W, H, FPS);
+	struct dr_recorder *r = new_recorder(cap, cam, budget);
+	struct dr_seal_key *key;
+	assert_int_equal(dr_seal_key_new(&key), 0);
+	sleep_until_ns(t0 + 200000000u);
+	uint64_t start = mono_ns();
+	run->st.start_ns = start;
+	if (stall_ms) {
+		run->st.stall_at_ns = start + stall_at_ms * 1000000u;
+		run->st.stall_ns = stall_ms * 1000000u;
+	}
+	assert_int_equal(dr_recorder_start(r, sealed_sink(sealed, &run->st, key), ID,
+					   "2026-12-04T12:00:00Z"), 0);
+	if (unplug_s > 0) {
+		sleep_until_ns(start + (uint64_t)(unplug_s * 1e9));
+		assert_int_equal(dr_camera_sim_unplug(cam), 0);
+	}
+	sleep_until_ns(start + (uint64_t)(secs * 1e9));
+	uint64_t stop = mono_ns();
+	assert_int_equal(dr_recorder_stop(r), 0);
+	wait_result(r, &run->res);
+	run->wall = (double)(stop - start) / 1e9;
+	dr_seal_key_free(key);
+	dr_recorder_free(r);
+	dr_camera_free(cam);
+	dr_capture_free(cap);
+}
+
+/* Every click of the microphone in the decoded sound, 2 s apart to the
+ * sample's precision: no sound lost or doubled anywhere. */
+static void assert_clicks_evenly(const struct decoded *d, size_t expect_min)
+{
+	long from = 0, prev = -1;
+	size_t k = 0;
+	for (;; k++) {
+		long a = find_click(d->pcm, d->n, (size_t)from);
+		if (a < 0)
+			break;
+		if (prev >= 0 && labs(a - prev - 2 * RATE) > RATE / 1000)
+			fail_msg("click %zu at %ld, %ld samples after the one before (want %d)", k, a,
+				 a - prev, 2 * RATE);
+		prev = a;
+		from = a + RATE / 2;
+	}
+	assert_true(k >= expect_min);
+}
+
+/* The SD card stops for 7 s: no sample of sound is lost; frames that did
+ * not fit in the video budget are dropped, counted, and are the only gaps
+ * in the picture, which decodes cleanly after them. */
+static void test_storage_stall(void **state)
+{
+	(void)state;
+	if (!have_tools())
+		skip();
+	struct run run;
+	record("stall", 11.0, 32 << 10, 2000, 7000, 0, &run);
+	struct dr_recording_result *res = &run.res;
+	printf("stall: %llu frames written, %llu dropped, video queue high water %zu bytes, "
+	       "sound ring high water %zu samples\n",
+	       (unsigned long long)res->video_frames, (unsigned long long)res->video_dropped,
+	       res->video_high_water, res->ring_high_water);
+	assert_int_equal(res->status, 0);
+	assert_true(run.st.stalled);
+	assert_int_equal(res->lost, 0);
+	assert_true(res->ring_high_water >= (size_t)RATE * 6); /* the stall was felt */
+	assert_true(res->video_dropped > 0);
+	assert_true(res->video_high_water <= 32 << 10);
+	if (fabs((double)res->samples / RATE - run.wall) > 0.1)
+		fail_msg("%.3f s of sound for %.3f s", (double)res->samples / RATE, run.wall);
+	unseal("stall.sealed", "stall.mkv", true);
+	assert_tools_clean(mt_path(dir, "stall.mkv"));
+	struct decoded d;
+	decode("stall.mkv", W, H, &d);
+	assert_int_equal(d.n, res->samples);
+	assert_int_equal(d.frames, res->video_frames);
+	assert_int_equal(counter_gaps(&d), res->video_dropped);
+	assert_clicks_evenly(&d, 5);
+	decoded_free(&d);
+	free(run.in);
+}
+
+/* The camera is pulled out after 2 s: the sound carries on to the stop,
+ * the file is whole, and the result says what happened. */
+static void test_camera_unplugged(void **state)
+{
+	(void)state;
+	if (!have_tools())
+		skip();
+	struct run run;
+	record("unplug", 5.0, 0, 0, 0, 2.0, &run);
+	struct dr_recording_result *res = &run.res;
+	assert_int_equal(res->status, 0);
+	assert_true(res->video);
+	assert_true(res->camera_lost);
+	assert_int_equal(res->camera_err, -ENODEV);
+	assert_int_equal(res->lost, 0);
+	if (fabs((double)res->samples / RATE - run.wall) > 0.1)
+		fail_msg("%.3f s of sound for %.3f s", (double)res->samples / RATE, run.wall);
+	unseal("unplug.sealed", "unplug.mkv", true);
+	assert_tools_clean(mt_path(dir, "unplug.mkv"));
+	struct decoded d;
+	decode("unplug.mkv", W, H, &d);
+	assert_int_equal(d.n, res->samples);
+	assert_int_equal(counter_gaps(&d), 0);
+	if (fabs(d.t[d.frames - 1] - 2.0) > 0.15)
+		fail_msg("picture ends at %.3f s, unplugged at 2 s", d.t[d.frames - 1]);
+	assert_clicks_evenly(&d, 2);
+	decoded_free(&d);
+	free(run.in);
+}
+
+/* Power cuts: the sealed file cut at 12 points (in the middle of writes
+ * and at their ends) is repaired without the key (dr_seal_repair), opens,
+ * passes the tools, and holds sound and picture up to at most 0.5 s
+ * before the cut. The cut's time is when the bytes it falls in were
+ * written. */
+static void test_cuts_repair(void **state)
+{
+	(void)state;
+	if (!have_tools())
+		skip();
+	struct run run;
+	record("cut", 6.0, 0, 0, 0, 0, &run);
+	assert_int_equal(run.res.status, 0);
+	unsigned char *whole;
+	size_t whole_len;
+	assert_int_equal(mt_read_file(mt_path(dir, "cut.sealed"), &whole, &whole_len), 0);
+	struct stall *st = &run.st;
+	assert_true(st->nwrites > 10);
+	srand(12);
+	for (int k = 0; k < 12; k++) {
+		/* a write, from the second second on; cut inside it or at its end */
+		size_t wi = st->nwrites / 3 + (size_t)rand() % (st->nwrites * 2 / 3 - 1);
+		uint64_t lo = wi ? st->write_end[wi - 1] : 0, hi = st->write_end[wi];
+		uint64_t cut = k % 2 ? hi : lo + 1 + (uint64_t)rand() % (hi - lo);
+		double cut_s = (double)(st->write_ns[wi]) / 1e9;
+		assert_int_equal(mt_write_file(mt_path(dir, "c.sealed"), whole, cut), 0);
+		struct dr_seal_scan sc;
+		int rc = dr_seal_repair(mt_path(dir, "c.sealed"), &sc);
+		assert_int_equal(rc, 0);
+		unseal("c.sealed", "c.mkv", false);
+		assert_tools_clean(mt_path(dir, "c.mkv"));
+		struct decoded d;
+		decode("c.mkv", W, H, &d);
+		double snd = (double)d.n / RATE, pic = d.frames ? d.t[d.frames - 1] : 0;
+		printf("cut %d at %.3f s (byte %llu): %.3f s of sound, picture to %.3f s\n", k, cut_s,
+		       (unsigned long long)cut, snd, pic);
+		if (snd < cut_s - 0.5 || pic < cut_s - 0.5)
+			fail_msg("cut at %.3f s kept %.3f s of sound, picture to %.3f s", cut_s, snd, pic);
+		assert_int_equal(counter_gaps(&d), 0);
+		decoded_free(&d);
+	}
+	free(whole);
+	free(run.in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sealed_video_in_sync),
+		cmocka_unit_test(test_storage_stall),
+		cmocka_unit_test(test_camera_unplugged),
+		cmocka_unit_test(test_cuts_repair),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
