@@ -13,9 +13,10 @@
  * A microphone's crystal is not the system clock's: over ten minutes the
  * two drift apart by tens of milliseconds. The clock fits a line through
  * the anchors: each second of samples keeps its earliest anchor (the one
- * least delayed by thread scheduling; lateness is one-sided), and the slope
- * is taken between the first and the latest such second, so the mapping
- * follows the microphone's real rate over the whole recording.
+ * least delayed by thread scheduling; lateness is one-sided); the line
+ * passes through the latest completed second's anchor (so the drift is
+ * followed second by second) with the slope between the first and the
+ * latest such second (the microphone's real rate, for the second since).
  *
  * dr_avclock_anchor from one thread (the audio capture), dr_avclock_map
  * from any; both take a mutex for a few arithmetic operations.
