@@ -190,6 +190,10 @@ static void *capture_main(void *arg)
 	r->lost += dr_capture_xruns(r->cap) - xruns;
 	dr_capture_stop(r->cap);
 out_signal:
+	/* The recording ends with its sound (a stop, the limit, a failed
+	 * microphone): the camera thread too. */
+	if (r->p.camera)
+		atomic_store(&r->stop, true);
 	atomic_store_explicit(&r->capture_done, true, memory_order_release);
 	sem_post(&r->wake);
 	return NULL;
@@ -258,8 +262,7 @@ static void *encoder_main(void *arg)
 		}
 		/* With a camera, the end waits for the camera thread too: its
 		 * last frames before the stop belong in the file. */
-		if (done && (!r->video_started ||
-			     atomic_load_explicit(&r->video_done, memory_order_acquire)))
+		if (done && atomic_load_explicit(&r->video_done, memory_order_acquire))
 			break;
 		while (sem_wait(&r->wake) < 0 && errno == EINTR)
 			;
@@ -412,8 +415,10 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 		;
 	while (sem_trywait(&r->space) == 0)
 		;
+	/* Without a camera there is no camera thread to wait for. */
+	atomic_store(&r->video_done, true);
 	if (r->p.camera) {
-		err = dr_rec_video_prepare(r);
+		err = dr_rec_video_prepare(r); /* video_done false from here */
 		if (err)
 			goto err_close_sink;
 	}
@@ -441,6 +446,7 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 	}
 	if (err) {
 		dr_rec_set_error(r, err, true);
+		atomic_store_explicit(&r->video_done, true, memory_order_release);
 		atomic_store_explicit(&r->capture_done, true, memory_order_release);
 		sem_post(&r->wake);
 		pthread_join(r->enc_thread, NULL);

@@ -83,7 +83,7 @@ struct dr_recording_result {
 	struct dr_sink_stats sink; /* as counted by a file sink, else zeros */
 	/* With a camera (all zero/false without): */
 	bool video;              /* the file is Matroska with a video track */
-	bool camera_lost;        /* the camera failed or was unplugged mid-recording */
+	bool camera_lost;        /* the camera did not start, failed or was unplugged: sound only from then */
 	int camera_err;          /* its -errno (-ENODEV: unplugged), else 0 */
 	uint64_t video_frames;   /* frames written into the file */
 	uint64_t video_dropped;  /* frames grabbed but dropped: the queue was over budget */

@@ -64,9 +64,9 @@ struct dr_recorder {
 	struct dr_vqueue *vq;      /* coded frames, bounded by p.video_budget */
 	struct dr_videnc *venc;    /* per recording; used by the camera thread */
 	struct dr_avclock clock;   /* audio capture anchors it, the writer maps */
-	bool video_started;        /* the camera thread runs (joined at collect) */
+	bool video_started;        /* event loop only: the camera thread runs (joined at collect) */
 	pthread_t video_thread;
-	atomic_bool video_done;    /* the camera thread has ended */
+	atomic_bool video_done;    /* the camera thread has ended (true without a camera) */
 	atomic_bool want_key;      /* writer -> camera thread: make the next frame a key frame */
 	/* camera thread only (read by the writer after video_done) */
 	uint64_t v_grabbed, v_dropped, v_gaps;

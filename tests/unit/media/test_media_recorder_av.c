@@ -608,6 +608,37 @@ static void test_cuts_repair(void **state)
 	free(run.in);
 }
 
+/* A recording that ends by itself (the sample limit, as a tool's does)
+ * ends its picture too, and the camera's frames stop with the sound. */
+static void test_limit_ends_the_picture(void **state)
+{
+	(void)state;
+	size_t n, clicks[16], nclicks;
+	free(make_mic("limit.wav", 3, &n, clicks, &nclicks));
+	struct dr_capture *cap = NULL;
+	char err[256];
+	if (dr_capture_open_wav(mt_path(dir, "limit.wav"), true, 10, &cap, err, sizeof(err)))
+		fail_msg("%s", err);
+	struct dr_camera *cam = open_camera(W, H, FPS);
+	struct dr_recorder_params p;
+	dr_recorder_params_default(&p);
+	p.camera = cam;
+	p.max_samples = RATE;
+	struct dr_recorder *r = NULL;
+	assert_int_equal(dr_recorder_new(cap, &p, &r), 0);
+	struct dr_sink sink;
+	assert_int_equal(dr_file_sink_open(mt_path(dir, "limit.mkv"), NULL, &sink), 0);
+	assert_int_equal(dr_recorder_start(r, sink, ID, NULL), 0);
+	struct dr_recording_result res;
+	wait_result(r, &res); /* within 30 s, or it fails */
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.samples, RATE);
+	assert_true(res.video_frames >= FPS - 3 && res.video_frames <= FPS + 1);
+	dr_recorder_free(r);
+	dr_camera_free(cam);
+	dr_capture_free(cap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -615,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_storage_stall),
 		cmocka_unit_test(test_camera_unplugged),
 		cmocka_unit_test(test_cuts_repair),
+		cmocka_unit_test(test_limit_ends_the_picture),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
