@@ -14,6 +14,12 @@
  *       The whole recorder in real time: a paced WAV microphone (a tone)
  *       and the paced simulated camera into a durable file; prints peak
  *       RSS, bytes and syncs.
+ *   bench_recav sync OUT.mkv SECONDS
+ *       Flash and click in real time for the A/V offset over a long
+ *       recording: a live WAV microphone that clicks (10 ms of 1 kHz) every
+ *       10 s from 5 s on, the simulated camera (320x240, 30 fps) told to
+ *       flash half a frame before each click; the plain Matroska file is
+ *       left at OUT.mkv for bench/video/av_offset.py.
  * One JSON line on stdout.
  */
 #include <errno.h>
@@ -180,6 +186,77 @@ static int record(unsigned w, unsigned h, unsigned fps, double secs)
 	return 0;
 }
 
+static void sleep_until(uint64_t t_ns)
+{
+	struct timespec ts = {(time_t)(t_ns / 1000000000u), (long)(t_ns % 1000000000u)};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+		;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int sync_run(const char *out, double secs)
+{
+	char wav[] = "/tmp/bench_recav_sync.XXXXXX";
+	int fd = mkstemp(wav);
+	if (fd < 0)
+		return 1;
+	close(fd);
+	size_t n = (size_t)((secs + 3) * 48000);
+	int16_t *s = calloc(n, sizeof(int16_t));
+	for (size_t i = 0; i < n; i++)
+		s[i] = (int16_t)(2000 * sin(2 * M_PI * 220.0 * (double)i / 48000));
+	for (size_t c = 5 * 48000; c + 480 < n; c += 10 * 48000)
+		for (size_t i = 0; i < 480; i++)
+			s[c + i] = (int16_t)(30000 * sin(2 * M_PI * 1000.0 * (double)i / 48000));
+	struct dr_wav_writer *ww;
+	if (dr_wav_writer_open(wav, 48000, &ww) || dr_wav_writer_write(ww, s, n) ||
+	    dr_wav_writer_close(ww))
+		return 1;
+	free(s);
+	struct dr_capture *cap;
+	char err[256];
+	uint64_t t0;
+	if (dr_capture_open_wav_live(wav, 10, &t0, &cap, err, sizeof(err)))
+		return 1;
+	struct dr_camera *cam = camera(320, 240, 30, true);
+	struct dr_recorder_params p;
+	dr_recorder_params_default(&p);
+	p.camera = cam;
+	struct dr_recorder *r;
+	struct dr_sink sink;
+	if (dr_recorder_new(cap, &p, &r) || dr_file_sink_open(out, NULL, &sink))
+		return 1;
+	sleep_until(t0 + 200000000u);
+	if (dr_recorder_start(r, sink, "bench", NULL))
+		return 1;
+	uint64_t end = t0 + 200000000u + (uint64_t)(secs * 1e9);
+	for (uint64_t c = 5000000000u; t0 + c + 100000000u < end; c += 10000000000u) {
+		sleep_until(t0 + c - 1000000000u / 30 / 2);
+		dr_camera_sim_flash(cam);
+	}
+	sleep_until(end);
+	dr_recorder_stop(r);
+	struct pollfd pfd = {.fd = dr_recorder_fd(r), .events = POLLIN};
+	struct dr_recording_result res;
+	while (poll(&pfd, 1, -1) >= 0 && dr_recorder_collect(r, &res) == -EAGAIN)
+		;
+	printf("{\"status\": %d, \"seconds\": %.3f, \"frames\": %llu, \"dropped\": %llu, "
+	       "\"now_ns\": %llu}\n",
+	       res.status, (double)res.samples / 48000, (unsigned long long)res.video_frames,
+	       (unsigned long long)res.video_dropped, (unsigned long long)now_ns());
+	dr_recorder_free(r);
+	dr_camera_free(cam);
+	dr_capture_free(cap);
+	unlink(wav);
+	return res.status ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned w, h, fps;
@@ -189,7 +266,10 @@ int main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "record") == 0 && sscanf(argv[2], "%ux%u", &w, &h) == 2 &&
 	    (fps = (unsigned)atoi(argv[3])))
 		return record(w, h, fps, atof(argv[4]));
+	if (argc == 4 && strcmp(argv[1], "sync") == 0)
+		return sync_run(argv[2], atof(argv[3]));
 	fprintf(stderr, "usage: bench_recav track none|pass|h264 WxH FPS SECONDS\n"
-			"       bench_recav record WxH FPS SECONDS\n");
+			"       bench_recav record WxH FPS SECONDS\n"
+			"       bench_recav sync OUT.mkv SECONDS\n");
 	return 2;
 }
