@@ -32,6 +32,7 @@
 #include "dev/camera.h"
 #include "media/mkv.h"
 #include "media/recorder.h"
+#include "av_check.h"
 #include "media_test.h"
 #include "seal/seal.h"
 
@@ -199,106 +200,6 @@ static void wait_result(struct dr_recorder *r, struct dr_recording_result *res)
 	}
 }
 
-/* ---- reading the file back ---- */
-
-static void assert_tools_clean(const char *path)
-{
-	char out[8192];
-	int st = mt_run(out, sizeof(out), "mkvinfo '%s' >/dev/null 2>&1", path);
-	if (st)
-		fail_msg("mkvinfo %d on %s", st, path);
-	st = mt_run(out, sizeof(out), "ffprobe -v warning -i '%s' 2>&1", path);
-	if (st || out[0])
-		fail_msg("ffprobe %d on %s:\n%s", st, path, out);
-}
-
-struct decoded {
-	int16_t *pcm;
-	size_t n;
-	size_t frames;
-	uint32_t *counter; /* per frame; UINT32_MAX for a flash frame */
-	double *t;         /* per frame: its time, s */
-};
-
-static void decoded_free(struct decoded *d)
-{
-	free(d->pcm);
-	free(d->counter);
-	free(d->t);
-}
-
-static void decode(const char *plain, unsigned w, unsigned h, struct decoded *d)
-{
-	memset(d, 0, sizeof(*d));
-	char out[4096];
-	const char *p = mt_path(dir, plain);
-	const char *raw = mt_path(dir, "dec.gray");
-	const char *pcm = mt_path(dir, "dec.s16");
-	int st = mt_run(out, sizeof(out),
-			"ffmpeg -nostdin -v error -y -i '%s' -map 0:v -fps_mode passthrough -f rawvideo "
-			"-pix_fmt gray '%s' -map 0:a -f s16le -ac 1 -ar 48000 '%s' 2>&1",
-			p, raw, pcm);
-	if (st)
-		fail_msg("ffmpeg %d: %s", st, out);
-	unsigned char *buf;
-	size_t len;
-	assert_int_equal(mt_read_file(pcm, &buf, &len), 0);
-	d->pcm = (int16_t *)buf;
-	d->n = len / 2;
-	assert_int_equal(mt_read_file(raw, &buf, &len), 0);
-	size_t fb = (size_t)w * h;
-	d->frames = len / fb;
-	d->counter = calloc(d->frames + 1, sizeof(uint32_t));
-	d->t = calloc(d->frames + 1, sizeof(double));
-	for (size_t i = 0; i < d->frames; i++) {
-		uint32_t c = 0;
-		int rc = dr_camera_pattern_counter(buf + i * fb, w, w, h, &c);
-		if (rc < 0)
-			fail_msg("frame %zu: no counter", i);
-		d->counter[i] = rc == 0 ? UINT32_MAX : c;
-	}
-	free(buf);
-	/* Frame times: packets in decode order (no B-frames in baseline). */
-	char cmd[4096];
-	snprintf(cmd, sizeof(cmd),
-		 "ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 '%s'", p);
-	FILE *f = popen(cmd, "re");
-	assert_non_null(f);
-	size_t i = 0;
-	char line[256];
-	while (fgets(line, sizeof(line), f) && i < d->frames)
-		d->t[i++] = atof(line);
-	pclose(f);
-	assert_int_equal(i, d->frames);
-}
-
-/* Counters in order; returns the frames missing between the first and the
- * last (gaps), flash frames standing for the counter they replaced. */
-static uint64_t counter_gaps(const struct decoded *d)
-{
-	uint64_t gaps = 0;
-	int64_t prev = -1;
-	for (size_t i = 0; i < d->frames; i++) {
-		int64_t c = d->counter[i] == UINT32_MAX ? prev + 1 : (int64_t)d->counter[i];
-		if (prev >= 0) {
-			if (c <= prev)
-				fail_msg("frame %zu: counter %lld after %lld", i, (long long)c, (long long)prev);
-			gaps += (uint64_t)(c - prev - 1);
-		}
-		prev = c;
-	}
-	return gaps;
-}
-
-/* First sample from `from` above the click level; -1 if none. */
-static long find_click(const int16_t *s, size_t n, size_t from)
-{
-	for (size_t i = from; i < n; i++)
-		if (abs(s[i]) > 15000)
-			return (long)i;
-	return -1;
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -322,28 +223,6 @@ static bool have_tools(void)
 		return true;
 	printf("mkvinfo/ffprobe/ffmpeg missing: tools/install-deps installs them\n");
 	return false;
-}
-
-/* A/V offset of each flash-and-click pair, ms: the click's time in the
- * decoded sound less the flash frame's time in the decoded picture
- * (negative: the sound is ahead). Returns how many pairs were found. */
-static size_t av_offsets(const struct decoded *d, double off_ms[], size_t max)
-{
-	size_t k = 0;
-	long from = 0;
-	for (; k < max; k++) {
-		long a = find_click(d->pcm, d->n, (size_t)from);
-		if (a < 0)
-			break;
-		from = a + RATE / 2;
-		double at = (double)a / RATE, best = 1e9;
-		for (size_t i = 0; i < d->frames; i++)
-			if (d->counter[i] == UINT32_MAX && fabs(d->t[i] - at) < fabs(best - at))
-				best = d->t[i];
-		assert_true(best < 1e8);
-		off_ms[k] = (at - best) * 1000.0;
-	}
-	return k;
 }
 
 /* What a user cares about first: a sealed video whose sound and picture
@@ -392,12 +271,12 @@ static void test_sealed_video_in_sync(void **state)
 		fail_msg("%.3f s of sound for %.3f s between start and stop", secs, wall);
 
 	unseal("sync.sealed", "sync.mkv", true);
-	assert_tools_clean(mt_path(dir, "sync.mkv"));
+	avt_assert_tools_clean(mt_path(dir, "sync.mkv"));
 	struct decoded d;
-	decode("sync.mkv", W, H, &d);
+	avt_decode(dir, "sync.mkv", W, H, &d);
 	assert_int_equal(d.n, res.samples);
 	assert_int_equal(d.frames, res.video_frames);
-	assert_int_equal(counter_gaps(&d), 0);
+	assert_int_equal(avt_counter_gaps(&d), 0);
 	/* Picture from the start to the end of the sound. */
 	if (d.t[0] > 0.1 || fabs(d.t[d.frames - 1] - secs) > 0.1)
 		fail_msg("picture from %.3f to %.3f s, sound %.3f s", d.t[0], d.t[d.frames - 1], secs);
@@ -405,7 +284,7 @@ static void test_sealed_video_in_sync(void **state)
 		fail_msg("%zu frames in %.3f s at %u fps", d.frames, secs, FPS);
 
 	double off[16];
-	size_t k = av_offsets(&d, off, 16);
+	size_t k = avt_av_offsets(&d, off, 16);
 	assert_true(k >= 3);
 	for (size_t i = 0; i < k; i++) {
 		printf("A/V offset, click %zu: %+.1f ms (sound ahead when negative)\n", i, off[i]);
@@ -413,14 +292,14 @@ static void test_sealed_video_in_sync(void **state)
 			fail_msg("click %zu: sound %+.1f ms from the picture (allowed -40..+60)", i, off[i]);
 	}
 	/* The sound is the microphone's: align on the first click. */
-	long a0 = find_click(d.pcm, d.n, 0);
+	long a0 = avt_find_click(d.pcm, d.n, 0);
 	assert_true(a0 >= 0 && (size_t)a0 <= clicks[0]);
 	size_t shift = clicks[0] - (size_t)a0, m = d.n < n - shift ? d.n : n - shift;
 	double c = mt_energy_corr(in + shift, d.pcm, m, 0);
 	if (c < 0.9)
 		fail_msg("decoded sound does not match the microphone (energy correlation %.3f)", c);
 
-	decoded_free(&d);
+	avt_decoded_free(&d);
 	dr_seal_key_free(key);
 	dr_recorder_free(r);
 	dr_camera_free(cam);
@@ -479,25 +358,6 @@ static void record(const char *base, double secs, size_t budget, uint64_t stall_
 	dr_capture_free(cap);
 }
 
-/* Every click of the microphone in the decoded sound, 2 s apart to the
- * sample's precision: no sound lost or doubled anywhere. */
-static void assert_clicks_evenly(const struct decoded *d, size_t expect_min)
-{
-	long from = 0, prev = -1;
-	size_t k = 0;
-	for (;; k++) {
-		long a = find_click(d->pcm, d->n, (size_t)from);
-		if (a < 0)
-			break;
-		if (prev >= 0 && labs(a - prev - 2 * RATE) > RATE / 1000)
-			fail_msg("click %zu at %ld, %ld samples after the one before (want %d)", k, a,
-				 a - prev, 2 * RATE);
-		prev = a;
-		from = a + RATE / 2;
-	}
-	assert_true(k >= expect_min);
-}
-
 /* The SD card stops for 7 s: no sample of sound is lost; frames that did
  * not fit in the video budget are dropped, counted, and are the only gaps
  * in the picture, which decodes cleanly after them. */
@@ -522,14 +382,14 @@ static void test_storage_stall(void **state)
 	if (fabs((double)res->samples / RATE - run.wall) > 0.1)
 		fail_msg("%.3f s of sound for %.3f s", (double)res->samples / RATE, run.wall);
 	unseal("stall.sealed", "stall.mkv", true);
-	assert_tools_clean(mt_path(dir, "stall.mkv"));
+	avt_assert_tools_clean(mt_path(dir, "stall.mkv"));
 	struct decoded d;
-	decode("stall.mkv", W, H, &d);
+	avt_decode(dir, "stall.mkv", W, H, &d);
 	assert_int_equal(d.n, res->samples);
 	assert_int_equal(d.frames, res->video_frames);
-	assert_int_equal(counter_gaps(&d), res->video_dropped);
-	assert_clicks_evenly(&d, 5);
-	decoded_free(&d);
+	assert_int_equal(avt_counter_gaps(&d), res->video_dropped);
+	avt_assert_clicks_evenly(&d, 5);
+	avt_decoded_free(&d);
 	free(run.in);
 }
 
@@ -551,15 +411,15 @@ static void test_camera_unplugged(void **state)
 	if (fabs((double)res->samples / RATE - run.wall) > 0.1)
 		fail_msg("%.3f s of sound for %.3f s", (double)res->samples / RATE, run.wall);
 	unseal("unplug.sealed", "unplug.mkv", true);
-	assert_tools_clean(mt_path(dir, "unplug.mkv"));
+	avt_assert_tools_clean(mt_path(dir, "unplug.mkv"));
 	struct decoded d;
-	decode("unplug.mkv", W, H, &d);
+	avt_decode(dir, "unplug.mkv", W, H, &d);
 	assert_int_equal(d.n, res->samples);
-	assert_int_equal(counter_gaps(&d), 0);
+	assert_int_equal(avt_counter_gaps(&d), 0);
 	if (fabs(d.t[d.frames - 1] - 2.0) > 0.15)
 		fail_msg("picture ends at %.3f s, unplugged at 2 s", d.t[d.frames - 1]);
-	assert_clicks_evenly(&d, 2);
-	decoded_free(&d);
+	avt_assert_clicks_evenly(&d, 2);
+	avt_decoded_free(&d);
 	free(run.in);
 }
 
@@ -593,16 +453,16 @@ static void test_cuts_repair(void **state)
 		int rc = dr_seal_repair(mt_path(dir, "c.sealed"), &sc);
 		assert_int_equal(rc, 0);
 		unseal("c.sealed", "c.mkv", false);
-		assert_tools_clean(mt_path(dir, "c.mkv"));
+		avt_assert_tools_clean(mt_path(dir, "c.mkv"));
 		struct decoded d;
-		decode("c.mkv", W, H, &d);
+		avt_decode(dir, "c.mkv", W, H, &d);
 		double snd = (double)d.n / RATE, pic = d.frames ? d.t[d.frames - 1] : 0;
 		printf("cut %d at %.3f s (byte %llu): %.3f s of sound, picture to %.3f s\n", k, cut_s,
 		       (unsigned long long)cut, snd, pic);
 		if (snd < cut_s - 0.5 || pic < cut_s - 0.5)
 			fail_msg("cut at %.3f s kept %.3f s of sound, picture to %.3f s", cut_s, snd, pic);
-		assert_int_equal(counter_gaps(&d), 0);
-		decoded_free(&d);
+		assert_int_equal(avt_counter_gaps(&d), 0);
+		avt_decoded_free(&d);
 	}
 	free(whole);
 	free(run.in);
