@@ -49,7 +49,7 @@ struct dr_recorder_params {
 	 * with each recording. */
 	struct dr_camera *camera;
 	/* Bytes of coded frames that may wait for the storage; default 8 MiB
-	 * (the board file sets it; see docs/video.md). */
+	 * (the board file's [camera] queue_mib; see docs/video.md). */
 	size_t video_budget;
 	unsigned video_kbps;          /* software H.264 target; 0: by picture size */
 };
