@@ -21,7 +21,7 @@
 #include "mkv.h"
 #include "opusenc.h"
 
-#define DR_VQUEUE_SLOTS 1024 /* more than a stall's worth at 30 fps: the budget binds first */
+#define DR_VQUEUE_SLOTS 4096 /* 2 min at 30 fps (160 KiB of slots): the byte budget binds first */
 
 int dr_rec_video_new(struct dr_recorder *r)
 {
