@@ -251,9 +251,12 @@ static void test_sealed_video_in_sync(void **state)
 					   "2026-12-04T12:00:00Z"), 0);
 	/* The camera flashes when the microphone clicks (half a frame early, so
 	 * the flash frame is grabbed within half a frame of the click). */
+	double late_ms[16] = {0}; /* how late this thread made each flash */
 	for (size_t k = 0; k < nclicks && clicks[k] < (size_t)RATE * 8; k++) {
-		sleep_until_ns(t0 + clicks[k] * 1000000000ull / RATE - 1000000000ull / FPS / 2);
+		uint64_t at = t0 + clicks[k] * 1000000000ull / RATE - 1000000000ull / FPS / 2;
+		sleep_until_ns(at);
 		assert_int_equal(dr_camera_sim_flash(cam), 0);
+		late_ms[k] = (double)(mono_ns() - at) / 1e6;
 	}
 	sleep_until_ns(t0 + 8700000000ull);
 	uint64_t stop = mono_ns();
@@ -284,13 +287,21 @@ static void test_sealed_video_in_sync(void **state)
 		fail_msg("%zu frames in %.3f s at %u fps", d.frames, secs, FPS);
 
 	double off[16];
-	size_t k = avt_av_offsets(&d, off, 16);
+	size_t k = avt_av_offsets(&d, off, 16), checked = 0;
 	assert_true(k >= 3);
 	for (size_t i = 0; i < k; i++) {
 		printf("A/V offset, click %zu: %+.1f ms (sound ahead when negative)\n", i, off[i]);
+		/* A flash this thread was late to ask for (a busy machine) shows the
+		 * harness's delay, not the recorder's: not judged. */
+		if (late_ms[i] > 10.0) {
+			printf("  not judged: the flash was asked for %.1f ms late\n", late_ms[i]);
+			continue;
+		}
+		checked++;
 		if (off[i] < -40.0 || off[i] > 60.0)
 			fail_msg("click %zu: sound %+.1f ms from the picture (allowed -40..+60)", i, off[i]);
 	}
+	assert_true(checked >= 2);
 	/* The sound is the microphone's: align on the first click. */
 	long a0 = avt_find_click(d.pcm, d.n, 0);
 	assert_true(a0 >= 0 && (size_t)a0 <= clicks[0]);
