@@ -139,6 +139,22 @@ def test_export(bench, tmp, valgrind):
           f"export counts: {by['export.files']}, {by['export.bytes']}")
 
 
+def test_recav(bench):
+    """bench_recav (the recorder's picture) on a small picture: the track
+    modes give their frames, pass-through writes the bytes it was given and
+    openh264 far fewer; a one-second real-time recording with the camera
+    reports its memory, bytes and syncs."""
+    exe = f"{bench}/bench_recav"
+    out = {m: json.loads(sh([exe, "track", m, "160x120", "15", "1"]).stdout.strip().splitlines()[-1])
+           for m in ("none", "pass", "h264")}
+    check(all(o["frames"] == 15 for o in out.values()), f"bench_recav track frames: {out}")
+    check(out["none"]["bytes"] == 0 and 0 < out["h264"]["bytes"] < out["pass"]["bytes"],
+          f"bench_recav track bytes: {out}")
+    rec = json.loads(sh([exe, "record", "160x120", "15", "1"]).stdout.strip().splitlines()[-1])
+    check(rec["status"] == 0 and rec["peak_rss_kb"] > 0 and rec["bytes"] > 0 and rec["syncs"] >= 3
+          and rec["frames"] >= 12, f"bench_recav record: {rec}")
+
+
 def test_emulated_skips(tmp):
     """Without an image the emulated phase says how to get one and skips."""
     class Ctx:
@@ -214,6 +230,7 @@ def main():
         test_callgrind(a.bench_dir, tmp, wav)
     test_strace(a.bench_dir, tmp, wav, data)
     test_export(a.bench_dir, tmp, not a.no_valgrind and bool(shutil.which("valgrind")))
+    test_recav(a.bench_dir)
     test_emulated_skips(tmp)
     shutil.rmtree(tmp)
     print("bench smoke: ok")

@@ -18,6 +18,8 @@
  *   width = 640, height = 480, fps = 15
  *   format = auto | mjpeg | h264 | yuyv | nv12
  *   light = GPIO23   (the camera light's line, on while frames are captured)
+ *   queue_mib = 8    (coded frames that may wait for a slow SD card; over
+ *                     it frames are dropped and counted, never sound)
  *
  * Errors are negative errno; hardware-state errors are
  *   -ENODEV   no camera there, or it was unplugged;
@@ -61,6 +63,7 @@ struct dr_camera_settings {
 	unsigned width, height, fps;
 	enum dr_pixfmt format;
 	char light[64];   /* GPIO line of the camera light; "" if none */
+	unsigned queue_mib; /* the recorder's video queue budget (1..256, default 8) */
 };
 
 /* Reads and checks [camera] (unknown keys refused); a device name without

@@ -24,7 +24,7 @@
  * never made it into the ring because it was full, plus device overruns
  * during the recording.
  */
-#include "recorder.h"
+#include "recorder_impl.h"
 
 #include "util/evlog.h"
 
@@ -42,61 +42,18 @@
 #include "dev/audio.h"
 #include "ring.h"
 
-#define DR_CAPTURE_CHUNK (DR_SAMPLE_RATE / 100) /* frames per read: 10 ms */
-#define DR_ENCODE_CHUNK (DR_SAMPLE_RATE / 10)   /* up to 100 ms per encoder write */
-#define DR_FULL_WAIT_SLICE_MS 10
-#define DR_TAIL_MAX (DR_SAMPLE_RATE * 3 / 10) /* 300 ms: read after a stop, at most */
-#define DR_RING_MS_MIN 10000
-
-struct dr_recorder {
-	struct dr_capture *cap; /* borrowed */
-	struct dr_recorder_params p;
-	struct dr_ring *ring;
-	int efd;
-	sem_t wake;  /* capture -> encoder: samples or the end are there */
-	sem_t space; /* encoder -> capture: room in a full ring */
-	size_t frame;     /* samples per Opus frame */
-	size_t enc_chunk; /* whole frames, about DR_ENCODE_CHUNK samples */
-	int16_t *enc_buf; /* encoder thread's chunk */
-
-	/* The event loop's view. */
-	bool started;   /* threads running or not yet collected */
-	pthread_t cap_thread, enc_thread;
-
-	/* Per recording; set before the threads start. */
-	struct dr_sink sink;
-	char *recording_id, *start_utc;
-	uint64_t first_sample_us; /* written by the capture thread before capture_done */
-	uint64_t max_samples;
-
-	/* Shared between threads. */
-	atomic_bool stop;          /* capture should end */
-	_Atomic uint64_t stop_us;  /* CLOCK_MONOTONIC of dr_recorder_stop() */
-	atomic_bool capture_done;
-	atomic_bool cap_waiting;   /* capture thread waits for `space` */
-	atomic_uint handshake;     /* see handshake() */
-	atomic_bool result_ready;
-	atomic_int first_err;
-	atomic_bool capture_failed;
-
-	/* Capture thread only (read by the encoder after capture_done). */
-	uint64_t captured, lost;
-	size_t high_water;
-
-	/* Encoder thread only (read by collect after result_ready). */
-	struct dr_recording_result res;
-	struct dr_sink_stats stats;
-};
-
 void dr_recorder_params_default(struct dr_recorder_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	dr_oggopus_params_default(&p->enc);
 	p->ring_ms = 16000;
 	p->max_samples = 0;
+	p->camera = NULL;
+	p->video_budget = (size_t)8 << 20;
+	p->video_kbps = 0;
 }
 
-static void set_error(struct dr_recorder *r, int err, bool capture)
+void dr_rec_set_error(struct dr_recorder *r, int err, bool capture)
 {
 	int none = 0;
 	if (atomic_compare_exchange_strong(&r->first_err, &none, err) && capture)
@@ -167,6 +124,12 @@ static ssize_t capture_once(struct dr_recorder *r, int16_t *buf, size_t want)
 		r->first_sample_us = dr_mono_us() - (uint64_t)n * 1000000u / DR_SAMPLE_RATE;
 	capture_push(r, buf, (size_t)n);
 	r->captured += (uint64_t)n;
+	if (r->p.camera) { /* the sound's clock, for the picture (avclock.h) */
+		ssize_t pend = dr_capture_pending(r->cap);
+		uint64_t held = pend > 0 ? (uint64_t)pend * 1000000000u / DR_SAMPLE_RATE : 0;
+		uint64_t now = dr_mono_us() * 1000u;
+		dr_avclock_anchor(&r->clock, r->captured, now > held ? now - held : 0);
+	}
 	sem_post(&r->wake);
 	return n;
 }
@@ -206,7 +169,7 @@ static void *capture_main(void *arg)
 	bool stopped = true; /* ended by dr_recorder_stop(), not by itself */
 	int err = dr_capture_start(r->cap);
 	if (err < 0) {
-		set_error(r, err, true);
+		dr_rec_set_error(r, err, true);
 		goto out_signal;
 	}
 	uint64_t xruns = dr_capture_xruns(r->cap);
@@ -216,7 +179,7 @@ static void *capture_main(void *arg)
 		if (n == -EINTR || n == -EAGAIN)
 			continue;
 		if (n < 0)
-			set_error(r, (int)n, true);
+			dr_rec_set_error(r, (int)n, true);
 		if (n <= 0) { /* a failure, the end of a file source, the limit */
 			stopped = false;
 			break;
@@ -227,6 +190,10 @@ static void *capture_main(void *arg)
 	r->lost += dr_capture_xruns(r->cap) - xruns;
 	dr_capture_stop(r->cap);
 out_signal:
+	/* The recording ends with its sound (a stop, the limit, a failed
+	 * microphone): the camera thread too. */
+	if (r->p.camera)
+		atomic_store(&r->stop, true);
 	atomic_store_explicit(&r->capture_done, true, memory_order_release);
 	sem_post(&r->wake);
 	return NULL;
@@ -261,9 +228,10 @@ static void *encoder_main(void *arg)
 	}
 	/* The headers are written (and synced) here, not in start(), so a slow
 	 * card delays nothing: capture is already filling the ring. */
-	int err = dr_oggopus_new(&ep, r->sink, &enc);
+	struct dr_avwriter *avw = NULL;
+	int err = r->p.camera ? dr_avwriter_new(r, &avw) : dr_oggopus_new(&ep, r->sink, &enc);
 	if (err) {
-		set_error(r, err, false);
+		dr_rec_set_error(r, err, false);
 		atomic_store(&r->stop, true);
 	}
 	for (;;) {
@@ -275,16 +243,26 @@ static void *encoder_main(void *arg)
 			if (used == 0)
 				break;
 			size_t got = encoder_read(r, used < r->enc_chunk ? used : r->enc_chunk);
-			if (!enc)
+			if (!enc && !avw)
 				continue; /* failed: just keep the capture thread unblocked */
-			err = dr_oggopus_write(enc, r->enc_buf, got);
+			err = avw ? dr_avwriter_write(avw, r->enc_buf, got)
+				  : dr_oggopus_write(enc, r->enc_buf, got);
 			if (err) {
-				set_error(r, err, false);
+				dr_rec_set_error(r, err, false);
 				atomic_store(&r->stop, true);
 				/* Finish below makes what was written durable. */
 			}
 		}
-		if (done)
+		if (avw && !err) {
+			err = dr_avwriter_video(avw);
+			if (err) {
+				dr_rec_set_error(r, err, false);
+				atomic_store(&r->stop, true);
+			}
+		}
+		/* With a camera, the end waits for the camera thread too: its
+		 * last frames before the stop belong in the file. */
+		if (done && atomic_load_explicit(&r->video_done, memory_order_acquire))
 			break;
 		while (sem_wait(&r->wake) < 0 && errno == EINTR)
 			;
@@ -293,9 +271,17 @@ static void *encoder_main(void *arg)
 	if (enc) {
 		err = dr_oggopus_finish(enc);
 		if (err)
-			set_error(r, err, false);
+			dr_rec_set_error(r, err, false);
 		r->res.samples = dr_oggopus_samples(enc);
 		dr_oggopus_free(enc);
+	}
+	if (avw) {
+		err = dr_avwriter_finish(avw);
+		if (err)
+			dr_rec_set_error(r, err, false);
+		r->res.samples = dr_avwriter_samples(avw);
+		dr_avwriter_result(avw, &r->res);
+		dr_avwriter_free(avw);
 	}
 	r->res.status = atomic_load(&r->first_err);
 	r->res.capture_failed = atomic_load(&r->capture_failed);
@@ -335,10 +321,15 @@ int dr_recorder_new(struct dr_capture *cap, const struct dr_recorder_params *p,
 		err = -ENOMEM;
 		goto err_free_ring;
 	}
+	if (p->camera) {
+		err = dr_rec_video_new(r);
+		if (err)
+			goto err_free_buf;
+	}
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->efd < 0) {
 		err = -errno;
-		goto err_free_buf;
+		goto err_free_video;
 	}
 	if (sem_init(&r->wake, 0, 0) < 0) {
 		err = -errno;
@@ -355,6 +346,8 @@ err_destroy_wake:
 	sem_destroy(&r->wake);
 err_close_efd:
 	close(r->efd);
+err_free_video:
+	dr_rec_video_free(r);
 err_free_buf:
 	free(r->enc_buf);
 err_free_ring:
@@ -422,6 +415,13 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 		;
 	while (sem_trywait(&r->space) == 0)
 		;
+	/* Without a camera there is no camera thread to wait for. */
+	atomic_store(&r->video_done, true);
+	if (r->p.camera) {
+		err = dr_rec_video_prepare(r); /* video_done false from here */
+		if (err)
+			goto err_close_sink;
+	}
 
 	/* The encoder thread owns the sink from here, so start it first; if the
 	 * capture thread cannot start, it finalises an empty recording. */
@@ -432,12 +432,26 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 	err = -pthread_create(&r->cap_thread, NULL, capture_main, r);
 	if (!err)
 		pthread_setname_np(r->cap_thread, "dr-capture");
+	if (!err && r->p.camera) {
+		/* A camera thread that cannot start is a camera lost at once:
+		 * the sound goes on. */
+		int verr = -pthread_create(&r->video_thread, NULL, dr_rec_video_main, r);
+		if (verr) {
+			r->camera_err = verr;
+			atomic_store_explicit(&r->video_done, true, memory_order_release);
+		} else {
+			r->video_started = true;
+			pthread_setname_np(r->video_thread, "dr-camera");
+		}
+	}
 	if (err) {
-		set_error(r, err, true);
+		dr_rec_set_error(r, err, true);
+		atomic_store_explicit(&r->video_done, true, memory_order_release);
 		atomic_store_explicit(&r->capture_done, true, memory_order_release);
 		sem_post(&r->wake);
 		pthread_join(r->enc_thread, NULL);
 		drain_fd(r->efd);
+		dr_rec_video_clear(r);
 		recording_clear(r);
 		return err;
 	}
@@ -473,6 +487,7 @@ int dr_recorder_collect(struct dr_recorder *r, struct dr_recording_result *res)
 	drain_fd(r->efd);
 	pthread_join(r->cap_thread, NULL);
 	pthread_join(r->enc_thread, NULL);
+	dr_rec_video_clear(r);
 	r->started = false;
 	recording_clear(r);
 	if (res)
@@ -507,8 +522,10 @@ void dr_recorder_free(struct dr_recorder *r)
 		atomic_store(&r->stop, true);
 		pthread_join(r->cap_thread, NULL);
 		pthread_join(r->enc_thread, NULL);
+		dr_rec_video_clear(r);
 		recording_clear(r);
 	}
+	dr_rec_video_free(r);
 	sem_destroy(&r->space);
 	sem_destroy(&r->wake);
 	close(r->efd);

@@ -3,13 +3,24 @@
  * dr_recorder: the media pipeline of one recording at a time.
  *
  *   capture thread:  dr_capture_read() -> dr_ring (>= 10 s)
- *   encoder thread:  dr_ring -> dr_oggopus -> dr_sink (durable file)
+ *   camera thread:   dr_camera_read() -> dr_videnc -> dr_vqueue (a byte
+ *                    budget), only when a camera is given
+ *   encoder thread:  dr_ring -> dr_oggopus -> dr_sink (sound only: Ogg Opus)
+ *                    dr_ring + dr_vqueue -> Opus + video, interleaved by
+ *                    timestamp -> Matroska -> dr_sink (with a camera)
  *
  * The capture thread does nothing but read the device and copy into the ring,
  * so a sink that stalls for seconds costs no samples until the ring is full.
  * When something finishes (normal stop, a device error, a full disk), the
  * recorder writes to its eventfd; the owner's event loop then calls
  * dr_recorder_collect().
+ *
+ * With a camera, the sound is the master clock: each frame's grab time is
+ * mapped onto the microphone's sample count (avclock.h). A camera that
+ * fails or is unplugged mid-recording ends only the picture: the sound
+ * carries on into a valid file and the result says so. A storage stall
+ * fills the video queue first: frames that do not fit are dropped and
+ * counted; the sound ring is never touched by the picture.
  *
  * Used from one thread (the event loop) apart from its internal threads.
  * dr_recorder_free(NULL) is a no-op; freeing a running recorder stops it and
@@ -26,11 +37,21 @@
 #include "sink.h"
 
 struct dr_capture;
+struct dr_camera;
 
 struct dr_recorder_params {
 	struct dr_oggopus_params enc; /* recording_id/start_utc are per recording */
 	unsigned ring_ms;             /* ring buffer size; default 16000, at least 10000 */
 	size_t max_samples;           /* stop by itself after this many; 0 = no limit */
+	/* Borrowed, must outlive the recorder; NULL (default): sound only,
+	 * Ogg Opus, byte for byte as before. Given: Matroska with the Opus
+	 * track and a video track; the recorder starts and stops the camera
+	 * with each recording. */
+	struct dr_camera *camera;
+	/* Bytes of coded frames that may wait for the storage; default 8 MiB
+	 * (the board file's [camera] queue_mib; see docs/video.md). */
+	size_t video_budget;
+	unsigned video_kbps;          /* software H.264 target; 0: by picture size */
 };
 void dr_recorder_params_default(struct dr_recorder_params *p);
 
@@ -60,6 +81,14 @@ struct dr_recording_result {
 	size_t ring_high_water; /* most samples ever waiting in the ring */
 	uint64_t first_sample_us; /* CLOCK_MONOTONIC time of the first captured sample, 0 if none */
 	struct dr_sink_stats sink; /* as counted by a file sink, else zeros */
+	/* With a camera (all zero/false without): */
+	bool video;              /* the file is Matroska with a video track */
+	bool camera_lost;        /* the camera did not start, failed or was unplugged: sound only from then */
+	int camera_err;          /* its -errno (-ENODEV: unplugged), else 0 */
+	uint64_t video_frames;   /* frames written into the file */
+	uint64_t video_dropped;  /* frames grabbed but dropped: the queue was over budget */
+	uint64_t video_gaps;     /* frames the camera itself skipped (sequence gaps) */
+	size_t video_high_water; /* most bytes ever waiting in the video queue */
 };
 /* After the fd became readable: the result of the recording that ended.
  * Returns 0 and fills res, or -EAGAIN if nothing has ended yet. Reads the fd. */

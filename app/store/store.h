@@ -4,7 +4,8 @@
  *
  *   <data>/catalogue.sqlite   SQLite, WAL; schema version in PRAGMA user_version,
  *                             migrations in store.c, applied at open
- *   <data>/recordings/<id>.opus
+ *   <data>/recordings/<id>.opus.sealed   sound only (Ogg Opus, sealed)
+ *   <data>/recordings/<id>.mkv.sealed    sound and picture (Matroska, sealed)
  *
  * Tables: recordings (one row per recording, its state, times, duration, size,
  * BLAKE2b hash), audit (append-only: triggers refuse UPDATE and DELETE), meta.
@@ -59,10 +60,24 @@ int dr_store_open(const char *data_dir, struct dr_store **out, char *err, size_t
 void dr_store_close(struct dr_store *s);
 int dr_store_schema_version(struct dr_store *s);
 
+/* What a recording holds (schema v5; rows from before are audio). */
+enum dr_media {
+	DR_MEDIA_AUDIO, /* Ogg Opus: <id>.opus.sealed */
+	DR_MEDIA_VIDEO, /* Matroska, Opus and a picture: <id>.mkv.sealed */
+};
+/* "audio", "video" */
+const char *dr_media_name(enum dr_media m);
+/* The file's extension before ".sealed": ".opus", ".mkv" */
+const char *dr_media_ext(enum dr_media m);
+
 /* A new recording: makes an id, inserts the row (state recording) durably,
- * and returns the id and the absolute path its file must be written to. */
+ * and returns the id and the absolute path its file must be written to.
+ * dr_store_begin is dr_store_begin_media with DR_MEDIA_AUDIO. */
 int dr_store_begin(struct dr_store *s, const char *start_utc, uint64_t start_mono_ms,
 		   char id[DR_STORE_ID_LEN + 1], char *path, size_t pathlen, char *err, size_t errlen);
+int dr_store_begin_media(struct dr_store *s, enum dr_media media, const char *start_utc,
+			 uint64_t start_mono_ms, char id[DR_STORE_ID_LEN + 1], char *path,
+			 size_t pathlen, char *err, size_t errlen);
 /* The file is complete (or repaired): hashes it (BLAKE2b-256 via libsodium),
  * stores duration, size, hash and the new state durably, and audits it. */
 int dr_store_finish(struct dr_store *s, const char *id, enum dr_rec_state state,
@@ -82,6 +97,7 @@ struct dr_store_rec {
 	char receipt[DR_STORE_RECEIPT_LEN + 1]; /* "" if none yet */
 	enum dr_consent consent_staff;
 	enum dr_consent consent_share;
+	enum dr_media media;
 };
 /* Calls fn for every recording in the given state, oldest first. */
 int dr_store_each(struct dr_store *s, enum dr_rec_state state,

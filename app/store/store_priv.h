@@ -80,8 +80,16 @@ int dr_store_insert_audit(struct dr_store *s, const char *id, const char *action
 			  char *err, size_t errlen);
 int dr_store_state_of(struct dr_store *s, const char *id, enum dr_rec_state *state,
 		      const char *what, char *err, size_t errlen);
+/* store_media.c: the recording's file, by the media type the catalogue
+ * gives it (audio when it has no row yet) or the one given. */
+#define DR_STORE_EXT_SEALED ".sealed"
+#define DR_STORE_EXT_PLAIN ".opus" /* audio from before sealing */
 int dr_store_rec_path(const struct dr_store *s, const char *id, const char *suffix, char *path,
 		      size_t pathlen);
+int dr_store_rec_path_media(const struct dr_store *s, const char *id, enum dr_media media,
+			    const char *suffix, char *path, size_t pathlen);
+/* "audio"/"video" from the catalogue; -EIO for anything else. */
+int dr_media_parse(const char *name, enum dr_media *m);
 bool dr_store_id_ok(const char *id);
 
 /* fsync() a directory so that creating or removing an entry in it is durable. */

@@ -26,8 +26,6 @@
 /* Every recording is sealed to the organisation (app/seal/seal.h). A box
  * upgraded from a version before sealing may still hold plain ".opus" files
  * until they leave it: dr_store_rec_path finds those by their old name. */
-#define DR_STORE_EXT ".opus.sealed"
-#define DR_STORE_EXT_PLAIN ".opus"
 
 bool dr_store_id_ok(const char *id)
 {
@@ -48,23 +46,6 @@ static int dr_store_state_parse(const char *name, enum dr_rec_state *st)
 		}
 	}
 	return -EIO;
-}
-
-/* <dir>/recordings/<id>.opus.sealed (or a plain <id>.opus from before
- * sealing, if that is what there is) */
-int dr_store_rec_path(const struct dr_store *s, const char *id, const char *suffix,
-			     char *path, size_t pathlen)
-{
-	int n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN "%s", s->dir,
-			 id, suffix);
-	if (n < 0 || (size_t)n >= pathlen)
-		return -ENAMETOOLONG;
-	struct stat st;
-	if (!suffix[0] && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-		return 0; /* a plain recording from before sealing */
-	n = snprintf(path, pathlen, "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT "%s", s->dir, id,
-		     suffix);
-	return n < 0 || (size_t)n >= pathlen ? -ENAMETOOLONG : 0;
 }
 
 int dr_store_prepare(struct dr_store *s, const char *sql, sqlite3_stmt **st,
@@ -147,9 +128,9 @@ int dr_store_state_of(struct dr_store *s, const char *id, enum dr_rec_state *sta
 	return r;
 }
 
-static int dr_store_insert_rec(struct dr_store *s, const char *id, const char *file,
-			       const char *start_utc, uint64_t start_mono_ms, char *err,
-			       size_t errlen)
+static int dr_store_insert_rec(struct dr_store *s, const char *id, enum dr_media media,
+			       const char *file, const char *start_utc, uint64_t start_mono_ms,
+			       char *err, size_t errlen)
 {
 	static const char what[] = "cannot record the new recording in the catalogue";
 	sqlite3_stmt *st;
@@ -162,8 +143,9 @@ static int dr_store_insert_rec(struct dr_store *s, const char *id, const char *f
 		return dr_store_fail(s, r, err, errlen, "%s: %s", what, dr_store_errmsg(s));
 	r = dr_store_prepare(s,
 			     "INSERT INTO recordings (id, state, file, start_utc, start_mono_ms,"
-			     " created_utc, updated_utc, created_run_ms) VALUES (?1, 'recording', ?2,"
-			     " ?3, ?4, " DR_STORE_NOW_SQL ", " DR_STORE_NOW_SQL ", ?5)",
+			     " created_utc, updated_utc, created_run_ms, media) VALUES (?1,"
+			     " 'recording', ?2, ?3, ?4, " DR_STORE_NOW_SQL ", " DR_STORE_NOW_SQL
+			     ", ?5, ?6)",
 			     &st, what, err, errlen);
 	if (r < 0)
 		return r;
@@ -172,19 +154,30 @@ static int dr_store_insert_rec(struct dr_store *s, const char *id, const char *f
 	dr_store_bind_text_or_null(st, 3, start_utc);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)start_mono_ms);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)run_ms);
+	sqlite3_bind_text(st, 6, dr_media_name(media), -1, SQLITE_STATIC);
 	r = dr_store_step_done(s, st, what, err, errlen);
 	if (r < 0)
 		return r;
-	struct dr_store_audit_args a = {.t = {start_utc}, .n = {(sqlite3_int64)start_mono_ms}};
+	struct dr_store_audit_args a = {.t = {start_utc, dr_media_name(media)},
+					.n = {(sqlite3_int64)start_mono_ms}};
 	return dr_store_insert_audit(s, id, "begin",
-				     "json_object('start_utc', ?3, 'start_mono_ms', ?6)", &a, what,
-				     err, errlen);
+				     "json_object('start_utc', ?3, 'start_mono_ms', ?6, 'media', ?4)",
+				     &a, what, err, errlen);
 }
 
 int dr_store_begin(struct dr_store *s, const char *start_utc, uint64_t start_mono_ms,
 		   char id[DR_STORE_ID_LEN + 1], char *path, size_t pathlen, char *err, size_t errlen)
 {
-	if (!s || !id || !path || start_mono_ms > INT64_MAX)
+	return dr_store_begin_media(s, DR_MEDIA_AUDIO, start_utc, start_mono_ms, id, path, pathlen,
+				    err, errlen);
+}
+
+int dr_store_begin_media(struct dr_store *s, enum dr_media media, const char *start_utc,
+			 uint64_t start_mono_ms, char id[DR_STORE_ID_LEN + 1], char *path,
+			 size_t pathlen, char *err, size_t errlen)
+{
+	if (!s || !id || !path || start_mono_ms > INT64_MAX ||
+	    (media != DR_MEDIA_AUDIO && media != DR_MEDIA_VIDEO))
 		return dr_store_fail(s, -EINVAL, err, errlen, "dr_store_begin: invalid argument");
 	int r = -EEXIST;
 	/* 128 random bits never collide in practice; the loop only makes sure a
@@ -195,9 +188,10 @@ int dr_store_begin(struct dr_store *s, const char *start_utc, uint64_t start_mon
 		char newid[DR_STORE_ID_LEN + 1];
 		sodium_bin2hex(newid, sizeof(newid), raw, sizeof(raw));
 		char file[64];
-		snprintf(file, sizeof(file), DR_STORE_RECDIR "/%s" DR_STORE_EXT, newid);
+		snprintf(file, sizeof(file), DR_STORE_RECDIR "/%s%s" DR_STORE_EXT_SEALED, newid,
+			 dr_media_ext(media));
 		char abs[PATH_MAX];
-		if (dr_store_rec_path(s, newid, "", abs, sizeof(abs)) < 0 ||
+		if (dr_store_rec_path_media(s, newid, media, "", abs, sizeof(abs)) < 0 ||
 		    strlen(abs) >= pathlen)
 			return dr_store_fail(s, -ENAMETOOLONG, err, errlen,
 					     "recording path does not fit in %zu bytes", pathlen);
@@ -207,7 +201,7 @@ int dr_store_begin(struct dr_store *s, const char *start_utc, uint64_t start_mon
 		r = dr_store_txn_begin(s, "cannot start a recording", err, errlen);
 		if (r < 0)
 			return r;
-		r = dr_store_insert_rec(s, newid, file, start_utc, start_mono_ms, err, errlen);
+		r = dr_store_insert_rec(s, newid, media, file, start_utc, start_mono_ms, err, errlen);
 		if (r == 0)
 			r = dr_store_txn_commit(s, "cannot commit the new recording", err, errlen);
 		if (r < 0) {
@@ -390,7 +384,8 @@ err_rollback:
 }
 
 #define DR_STORE_REC_COLUMNS \
-	"id, state, file, start_utc, duration_ms, size_bytes, blake2b, receipt, consent_staff, consent_share"
+	"id, state, file, start_utc, duration_ms, size_bytes, blake2b, receipt, consent_staff," \
+	" consent_share, media"
 
 static int dr_store_fill_rec(struct dr_store *s, sqlite3_stmt *st, struct dr_store_rec *rec)
 {
@@ -400,8 +395,9 @@ static int dr_store_fill_rec(struct dr_store *s, sqlite3_stmt *st, struct dr_sto
 	const char *file = (const char *)sqlite3_column_text(st, 2);
 	const char *start = (const char *)sqlite3_column_text(st, 3);
 	const char *hash = (const char *)sqlite3_column_text(st, 6);
-	if (!dr_store_id_ok(id) || dr_store_state_parse(state, &rec->state) < 0 || !file)
-		return dr_store_fail(s, -EIO, NULL, 0, "catalogue row with a bad id or state");
+	if (!dr_store_id_ok(id) || dr_store_state_parse(state, &rec->state) < 0 || !file ||
+	    dr_media_parse((const char *)sqlite3_column_text(st, 10), &rec->media) < 0)
+		return dr_store_fail(s, -EIO, NULL, 0, "catalogue row with a bad id, state or media");
 	memcpy(rec->id, id, DR_STORE_ID_LEN + 1);
 	int n = snprintf(rec->path, sizeof(rec->path), "%s/%s", s->dir, file);
 	if (n < 0 || (size_t)n >= sizeof(rec->path))
@@ -517,7 +513,7 @@ int dr_store_replace_plain(struct dr_store *s, const char *id, char *err, size_t
 	if (!s || !dr_store_id_ok(id))
 		return dr_store_fail(s, -EINVAL, err, errlen, "replace: invalid recording id");
 	snprintf(what, sizeof(what), "seal %s", id);
-	int n = snprintf(sealed, sizeof(sealed), "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT, s->dir, id);
+	int n = snprintf(sealed, sizeof(sealed), "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN DR_STORE_EXT_SEALED, s->dir, id);
 	int m = snprintf(plain, sizeof(plain), "%s/" DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN, s->dir,
 			 id);
 	if (n < 0 || (size_t)n >= sizeof(sealed) || m < 0 || (size_t)m >= sizeof(plain))
@@ -534,7 +530,7 @@ int dr_store_replace_plain(struct dr_store *s, const char *id, char *err, size_t
 		return dr_store_fail(s, r, err, errlen, "%s: cannot hash %s: %s", what, sealed,
 				     strerror(-r));
 	char file[64];
-	snprintf(file, sizeof(file), DR_STORE_RECDIR "/%s" DR_STORE_EXT, id);
+	snprintf(file, sizeof(file), DR_STORE_RECDIR "/%s" DR_STORE_EXT_PLAIN DR_STORE_EXT_SEALED, id);
 	if ((r = dr_store_txn_begin(s, what, err, errlen)) < 0)
 		return r;
 	sqlite3_stmt *q;

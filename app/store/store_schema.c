@@ -183,7 +183,14 @@ static const struct dr_store_migration dr_store_migrations[] = {
 	   * answering it was signed later (app/export/clock.c) */
 	  "ALTER TABLE exports ADD COLUMN finished_run_ms INTEGER;",
 	  NULL },
-	/* Next: { 5, "...", NULL }, */
+	{ 5,
+	  /* Video testimonies (issue 12): what a recording holds. 'audio' is
+	   * Ogg Opus (<id>.opus.sealed), 'video' Matroska with Opus and a
+	   * picture (<id>.mkv.sealed); every row from before is audio. */
+	  "ALTER TABLE recordings ADD COLUMN media TEXT NOT NULL DEFAULT 'audio'"
+	  "  CHECK (media IN ('audio', 'video'));",
+	  NULL },
+	/* Next: { 6, "...", NULL }, */
 };
 /* clang-format on */
 

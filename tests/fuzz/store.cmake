@@ -7,6 +7,7 @@ dr_add_fuzz_target(store_catalogue
   SOURCES store_catalogue.c
     ${PROJECT_SOURCE_DIR}/app/store/store.c
     ${PROJECT_SOURCE_DIR}/app/store/store_rec.c
+    ${PROJECT_SOURCE_DIR}/app/store/store_media.c
     ${PROJECT_SOURCE_DIR}/app/store/store_consent.c
     ${PROJECT_SOURCE_DIR}/app/store/store_schema.c
     ${PROJECT_SOURCE_DIR}/app/store/store_hash.c

@@ -40,6 +40,10 @@ static void test_settings(void **state)
 	assert_int_equal(s.height, 480);
 	assert_int_equal(s.fps, 15);
 	assert_int_equal(s.format, DR_PIX_AUTO);
+	assert_int_equal(s.queue_mib, 8); /* the recorder's video queue, for the Zero 2 W */
+	assert_int_equal(settings("[camera]\nbackend = sim\nqueue_mib = 24\n", &s), 0);
+	assert_int_equal(s.queue_mib, 24);
+	assert_int_equal(settings("[camera]\nbackend = sim\nqueue_mib = 0\n", &s), -EINVAL);
 
 	assert_int_equal(settings("[camera]\nbackend = v4l2\ndevice = usb-046d_C270-video-index0\n"
 				  "width = 1280\nheight = 720\nfps = 30\nformat = mjpeg\nlight = GPIO23\n",

@@ -415,6 +415,7 @@ static void test_v1_catalogue_migrates_with_rows(void **state)
 	assert_int_equal(rec.state, DR_REC_COMPLETE);
 	assert_int_equal(rec.duration_ms, 4000);
 	assert_int_equal(rec.consent_staff, DR_CONSENT_UNANSWERED); /* old recordings stay locked */
+	assert_int_equal(rec.media, DR_MEDIA_AUDIO); /* v5: every recording from before is sound */
 	assert_string_equal(rec.receipt, "");
 	char r[5];
 	assert_int_equal(dr_store_assign_receipt(s, rec.id, r, err, sizeof(err)), 0);
