@@ -29,6 +29,7 @@ STUBS = r"""
 log() { echo "log: $*" >&2; }  # rcS: /dev/console
 plog() { echo "plog: $*" >&2; }  # rcS: the console and provisioning.log
 sync() { :; }
+mountpoint_ok() { return 1; }  # rcS: the boot partition is not mounted yet
 mount() { for a; do last=$a; done; [ -n "$FAKE_BOOT" ] || return 1; rmdir "$last" && ln -s "$FAKE_BOOT" "$last"; }
 umount() { for a; do last=$a; done; rm -f "$last" && mkdir -p "$last"; }
 """
