@@ -299,6 +299,15 @@ def check_boot_order(emu, ready_s):
     rc, text = emu.shell("cat /run/diaryroom/boot-chart; echo; lsmod; ls /run/diaryroom/boot-done")
     assert rc == 0, text
     chart = emulib.boot_chart(text.split("\n\n")[0], ready_s)
+    # the kernel's own times for the late modules' devices: after the ready
+    rc, dmesg = emu.shell("dmesg")
+    assert rc == 0, dmesg
+    for what in ("vivid-000: V4L2 capture device registered", "dummy_hcd dummy_hcd.0: Dummy host controller",
+                 "i6300ESB timer 0000:00:01.0: initialized"):
+        at = [float(m.group(1)) for m in re.finditer(r"^\[\s*([0-9.]+)\] " + re.escape(what), dmesg, re.M)]
+        assert at, f"no '{what}' in the kernel log:\n{dmesg}"
+        log(f"  {at[0]:.3f} s  (kernel) {what}")
+        assert at[0] > ready_s, f"'{what}' at {at[0]} s, before the daemon's ready at {ready_s} s"
     for line in emulib.chart_table(chart):
         log("  " + line)
     steps = [s for s, _, _ in chart]
