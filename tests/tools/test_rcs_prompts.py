@@ -162,6 +162,11 @@ def test_phrases_from_the_boot_partition():
     out = card.boot_up()
     assert card.override() == {} and "built-in voice" in out
 
+    # Still no folder, and none installed (a box at most starts): nothing
+    # done and nothing said; the override folder is there, empty.
+    out = card.boot_up()
+    assert card.override() == {} and os.path.isdir(card.ovr) and "log:" not in out, out
+
 
 if __name__ == "__main__":
     run([test_phrases_from_the_boot_partition])
