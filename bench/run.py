@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -743,6 +744,8 @@ def phase_emulated(ctx):
     emu = emulate.Emulator(image=image, run=rundir, fresh=True)
     emu.dtb()  # made once, before any boot is timed
     boots = []  # (guest s, host s), the first boot of a fresh image first
+    charts = []  # the boot charts of the boots in service (emulib.boot_chart)
+    emulib = sys.modules["emulib"]  # imported by tools/emulate
     done = False
     try:
         for i in range(n + 1):
@@ -750,7 +753,10 @@ def phase_emulated(ctx):
             boots.append((ready["t_us"] / 1e6, emu.t_ready - emu.t_boot))
             log(f"  boot {i}: ready at {boots[-1][0]:.2f} s guest, {boots[-1][1]:.2f} s host"
                 + (" (first boot of the image)" if i == 0 else ""))
-            emu.wait_agent()
+            emu.wait_agent()  # once the boot's late part is done (rcS.late)
+            rc, text = emu.shell("cat /run/diaryroom/boot-chart")
+            if rc == 0 and i > 0:
+                charts.append(emulib.boot_chart(text, boots[-1][0]))
             emu.poweroff(timeout=180)
         done = True
     finally:
@@ -781,6 +787,17 @@ def phase_emulated(ctx):
                        how + "; the first boot of the fresh image, guest clock"))
     ctx.emit(bl.figure("emulated.first_boot_to_ready.host_s", boots[0][1], "s",
                        how + "; the first boot of the fresh image, host clock"))
+    if charts:
+        # the boot chart: each step's median duration (guest clock), the
+        # steps up to the daemon's ready; the late part's only its end
+        for i, c in enumerate(emulate.chart_medians(charts)):
+            slug = re.sub(r"[^a-z0-9]+", "_", c["step"].lower()).strip("_")
+            what = ("median time of this step, from the step before it" if c["step_s"] is not None
+                    else "median uptime at its end (after the daemon's ready)")
+            ctx.emit(bl.figure(f"emulated.boot_chart.{i:02d}_{slug}_s",
+                               c["step_s"] if c["step_s"] is not None else c["end_s"], "s",
+                               how + "; boot chart (/run/diaryroom/boot-chart, guest uptime): " + what,
+                               n=len(charts)))
     ctx.image_info = {k: info.get(k) for k in ("board", "version", "kernel", "disk_id")}
     ctx.image_info["path"] = image
 

@@ -103,6 +103,41 @@ def image_info(image):
         raise EmulateError(f"no image in {image} (firmware/build-image BOARD --out {image})") from None
 
 
+def boot_chart(text, ready_s):
+    """The boot chart's steps: the guest's /run/diaryroom/boot-chart (one
+    "UPTIME WHO: STEP" line per step, written by the initramfs, rcS,
+    run-daemon and rcS.late; firmware/README.md, "Boot flow") and the
+    daemon's ready event's time, as a list of (step, end s, duration s),
+    each step's duration the time since the line before (the first: since
+    the kernel started). Steps after the last `exec diaryroomd` are the
+    boot's late part: they are listed after "daemon start to ready" with
+    their own times."""
+    lines = []
+    for line in text.splitlines():
+        t, _, step = line.partition(" ")
+        try:
+            lines.append((float(t), step.strip()))
+        except ValueError:
+            continue
+    execs = [i for i, (_, s) in enumerate(lines) if s.startswith("run-daemon: exec")]
+    cut = execs[-1] + 1 if execs else len(lines)
+    before, late = lines[:cut], lines[cut:]
+    out, prev = [], 0.0
+    for t, step in before:
+        out.append((step, t, t - prev))
+        prev = t
+    if ready_s is not None:
+        out.append(("daemon: start to ready", ready_s, ready_s - prev))
+    for t, step in late:
+        out.append((step, t, None))
+    return out
+
+
+def chart_table(chart):
+    """The chart as text lines, for the console."""
+    return [f"{t:7.3f} s  {'' if d is None else f'+{d:.3f}':>7}  {step}" for step, t, d in chart]
+
+
 class Machine:
     """One emulated box on a working copy of an image's disk.
 

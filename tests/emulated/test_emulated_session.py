@@ -30,6 +30,8 @@ import time
 import emutest
 from emutest import RATE, admin, check_recording, drtest, log, new_box
 
+emulib = emutest.emulate.emulib  # tools/emulib.py
+
 TESTIMONY = ("I have lived here for two years. The staff are kind and they listen. "
              "But the heating in my room has been broken since October, and I would like it fixed.")
 
@@ -288,6 +290,36 @@ def real_voice_welcome(emu, d):
     return seconds
 
 
+def check_boot_order(emu, ready_s):
+    """Only what the daemon needs stands before its ready (firmware/README.md,
+    "Boot flow"): the boot chart has the daemon started before rcS.late loads
+    the other modules, and rcS.late waited for the ready; those modules (the
+    camera, the stick's, the watchdog's) are in all the same. How long each
+    step takes is a benchmark (tools/bench --emulated), not this test's."""
+    rc, text = emu.shell("cat /run/diaryroom/boot-chart; echo; lsmod; ls /run/diaryroom/boot-done")
+    assert rc == 0, text
+    chart = emulib.boot_chart(text.split("\n\n")[0], ready_s)
+    # the kernel's own times for the late modules' devices: after the ready
+    rc, dmesg = emu.shell("dmesg")
+    assert rc == 0, dmesg
+    for what in ("vivid-000: V4L2 capture device registered", "dummy_hcd dummy_hcd.0: Dummy host controller",
+                 "i6300ESB timer 0000:00:01.0: initialized"):
+        at = [float(m.group(1)) for m in re.finditer(r"^\[\s*([0-9.]+)\] " + re.escape(what), dmesg, re.M)]
+        assert at, f"no '{what}' in the kernel log:\n{dmesg}"
+        log(f"  {at[0]:.3f} s  (kernel) {what}")
+        assert at[0] > ready_s, f"'{what}' at {at[0]} s, before the daemon's ready at {ready_s} s"
+    for line in emulib.chart_table(chart):
+        log("  " + line)
+    steps = [s for s, _, _ in chart]
+    end = {s: t for s, t, _ in chart}
+    assert "run-daemon: exec diaryroomd" in steps and "rcS.late: late modules loaded" in steps, steps
+    assert steps.index("rcS: modules loaded") < steps.index("run-daemon: exec diaryroomd"), steps
+    assert end["run-daemon: exec diaryroomd"] <= ready_s <= end["rcS.late: daemon ready"] + 0.01, chart
+    assert end["rcS.late: daemon ready"] <= end["rcS.late: late modules loaded"], chart
+    for mod in ("vivid", "usb_storage", "i6300esb", "9p", "snd_aloop", "ext4"):
+        assert f"\n{mod} " in text, f"module {mod} not loaded:\n{text}"
+
+
 def run_session(emu):
     d = emu.run
     mic = drtest.speak(os.path.join(d, "testimony.wav"), TESTIMONY, pad=(0.2, 0.3))
@@ -305,6 +337,7 @@ def run_session(emu):
     emutest.write_result("boot_to_ready", {"host_s": round(host_s, 2), "guest_s": round(guest_s, 2)})
     assert ready["board"] == "/usr/share/diaryroom/board", ready
     emu.wait_agent()
+    check_boot_order(emu, guest_s)
     check_provisioned(emu, device)
 
     # The image as built: a read-only root, the data partition without

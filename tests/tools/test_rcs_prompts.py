@@ -29,6 +29,7 @@ STUBS = r"""
 log() { echo "log: $*" >&2; }  # rcS: /dev/console
 plog() { echo "plog: $*" >&2; }  # rcS: the console and provisioning.log
 sync() { :; }
+mountpoint_ok() { return 1; }  # rcS: the boot partition is not mounted yet
 mount() { for a; do last=$a; done; [ -n "$FAKE_BOOT" ] || return 1; rmdir "$last" && ln -s "$FAKE_BOOT" "$last"; }
 umount() { for a; do last=$a; done; rm -f "$last" && mkdir -p "$last"; }
 """
@@ -160,6 +161,11 @@ def test_phrases_from_the_boot_partition():
     shutil.rmtree(card.src)
     out = card.boot_up()
     assert card.override() == {} and "built-in voice" in out
+
+    # Still no folder, and none installed (a box at most starts): nothing
+    # done and nothing said; the override folder is there, empty.
+    out = card.boot_up()
+    assert card.override() == {} and os.path.isdir(card.ovr) and "log:" not in out, out
 
 
 if __name__ == "__main__":
