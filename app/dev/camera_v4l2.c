@@ -22,6 +22,24 @@
 
 #include "camera_impl.h"
 #include "dev_util.h"
+#include "util/dynlib.h"
+
+/* libv4l2 is loaded when a camera is first opened (util/dynlib.h): a box
+ * without a camera never maps it. Bookworm's soname (libv4l-0). */
+#ifndef DR_V4L2_SONAME
+#define DR_V4L2_SONAME "libv4l2.so.0"
+#endif
+static __typeof__(v4l2_fd_open) *lv_fd_open;
+static __typeof__(v4l2_close) *lv_close;
+static __typeof__(v4l2_ioctl) *lv_ioctl;
+static __typeof__(v4l2_mmap) *lv_mmap;
+static __typeof__(v4l2_munmap) *lv_munmap;
+static const struct dr_dynsym lv_syms[] = {
+	{"v4l2_fd_open", (void **)&lv_fd_open}, {"v4l2_close", (void **)&lv_close},
+	{"v4l2_ioctl", (void **)&lv_ioctl},     {"v4l2_mmap", (void **)&lv_mmap},
+	{"v4l2_munmap", (void **)&lv_munmap},
+};
+static struct dr_dynlib lv_lib = DR_DYNLIB_INIT(DR_V4L2_SONAME, lv_syms);
 
 #define NBUF 4
 #define MAX_MODES 128
@@ -64,7 +82,7 @@ static int xioctl(int fd, unsigned long req, void *arg)
 {
 	int r;
 	do
-		r = v4l2_ioctl(fd, req, arg);
+		r = lv_ioctl(fd, req, arg);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -errno : 0;
 }
@@ -163,7 +181,7 @@ static int setup(struct v4l2_camera *v, const struct dr_camera_settings *s, char
 					.index = i};
 		if ((r = xioctl(v->fd, VIDIOC_QUERYBUF, &b)) < 0)
 			return hw_err(r);
-		void *p = v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, b.m.offset);
+		void *p = lv_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, b.m.offset);
 		if (p == MAP_FAILED)
 			return -errno;
 		v->map[i] = p;
@@ -265,11 +283,11 @@ static void cam_destroy(struct dr_camera *c)
 		(void)cam_stop(c);
 		for (unsigned i = 0; i < NBUF; i++)
 			if (v->map[i])
-				v4l2_munmap(v->map[i], v->map_len[i]);
+				lv_munmap(v->map[i], v->map_len[i]);
 		struct v4l2_requestbuffers req = {.count = 0, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
 						  .memory = V4L2_MEMORY_MMAP};
 		(void)xioctl(v->fd, VIDIOC_REQBUFS, &req);
-		v4l2_close(v->fd);
+		lv_close(v->fd);
 	}
 	free(v);
 }
@@ -286,6 +304,11 @@ int dr_camera_open_v4l2(const struct dr_camera_settings *s, struct dr_camera **o
 			size_t errlen)
 {
 	*out = NULL;
+	int lr = dr_dynlib_load(&lv_lib);
+	if (lr < 0) {
+		dr_dev_err(err, errlen, "camera: %s is not installed (package libv4l-0)", DR_V4L2_SONAME);
+		return -ENOTSUP;
+	}
 	struct v4l2_camera *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -306,7 +329,7 @@ int dr_camera_open_v4l2(const struct dr_camera_settings *s, struct dr_camera **o
 	do
 		qr = ioctl(fd, VIDIOC_QUERYCAP, &cap);
 	while (qr < 0 && errno == EINTR);
-	v->fd = qr < 0 ? -1 : v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION);
+	v->fd = qr < 0 ? -1 : lv_fd_open(fd, V4L2_DISABLE_CONVERSION);
 	if (v->fd < 0) {
 		int e = errno;
 		close(fd);

@@ -8,6 +8,21 @@
 
 #include <wels/codec_api.h>
 
+#include "util/dynlib.h"
+
+/* openh264 is loaded when a raw camera first needs it (util/dynlib.h): a
+ * sound-only box never maps it. Bookworm's soname (libopenh264-7). */
+#ifndef DR_OPENH264_SONAME
+#define DR_OPENH264_SONAME "libopenh264.so.7"
+#endif
+static __typeof__(WelsCreateSVCEncoder) *oh_create;
+static __typeof__(WelsDestroySVCEncoder) *oh_destroy;
+static const struct dr_dynsym oh_syms[] = {
+	{"WelsCreateSVCEncoder", (void **)&oh_create},
+	{"WelsDestroySVCEncoder", (void **)&oh_destroy},
+};
+static struct dr_dynlib oh_lib = DR_DYNLIB_INIT(DR_OPENH264_SONAME, oh_syms);
+
 struct dr_videnc {
 	struct dr_track track;
 	enum dr_pixfmt format;
@@ -141,7 +156,10 @@ static int make_avcc(struct dr_videnc *e)
 
 static int open_openh264(struct dr_videnc *e, unsigned kbps)
 {
-	if (WelsCreateSVCEncoder(&e->oh) != 0 || !e->oh) {
+	int lr = dr_dynlib_load(&oh_lib);
+	if (lr < 0)
+		return lr == -ENOENT ? -ENOTSUP : lr;
+	if (oh_create(&e->oh) != 0 || !e->oh) {
 		e->oh = NULL;
 		return -EIO;
 	}
@@ -217,7 +235,7 @@ void dr_videnc_free(struct dr_videnc *e)
 		return;
 	if (e->oh) {
 		(*e->oh)->Uninitialize(e->oh);
-		WelsDestroySVCEncoder(e->oh);
+		oh_destroy(e->oh);
 	}
 	free(e->i420);
 	free(e->avcc);
