@@ -118,12 +118,35 @@ static enum dr_light idle_light(const struct dr_core *c)
 	return c->storage_low ? DR_LIGHT_FULL : DR_LIGHT_IDLE;
 }
 
+/* In idle: the work that waited for the session to be over. */
+static void idle_work(struct dr_core *c, struct out *o)
+{
+	if (c->stick_in && !c->stick_begun) {
+		c->stick_begun = true;
+		emit(o, (struct dr_action){.type = DR_ACT_STICK_BEGIN});
+	}
+	if (c->expiry_due) {
+		c->expiry_due = false;
+		emit(o, (struct dr_action){.type = DR_ACT_EXPIRE});
+	}
+}
+
 static void go_idle(struct dr_core *c, struct out *o)
 {
 	c->question_open = false;
 	c->answer_until = DR_NO_DEADLINE;
 	light(o, idle_light(c));
 	set_state(c, o, DR_ST_IDLE);
+	idle_work(c, o);
+}
+
+/* The welcome or the beep has started: capture is due after what is left. */
+static void prepare(struct dr_core *c, struct out *o, enum dr_prompt from)
+{
+	uint32_t ms = c->cfg.prompt_ms[DR_PROMPT_BEEP];
+	if (from == DR_PROMPT_WELCOME)
+		ms += c->cfg.prompt_ms[DR_PROMPT_WELCOME];
+	emit(o, (struct dr_action){.type = DR_ACT_PREPARE_RECORDING, .capture_in_ms = ms});
 }
 
 static void tell(struct dr_core *c, struct out *o, enum dr_prompt p, enum dr_light l, uint64_t now)
@@ -240,6 +263,7 @@ static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 	switch (c->state) {
 	case DR_ST_WELCOME:
 		play_one(c, o, DR_PROMPT_BEEP, now);
+		prepare(c, o, DR_PROMPT_BEEP);
 		set_state(c, o, DR_ST_BEEP);
 		break;
 	case DR_ST_BEEP:
@@ -408,11 +432,15 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 		listen_done(c, o, now);
 		break;
 	case DR_ST_IDLE:
-		if (c->storage_low) {
+		if (c->stick_in) {
+			/* staff have their stick in: no session until it is out */
+			emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS, .stick = true});
+		} else if (c->storage_low) {
 			tell(c, o, DR_PROMPT_FULL, DR_LIGHT_FULL, now);
 		} else {
 			light(o, DR_LIGHT_WELCOME);
 			play_one(c, o, DR_PROMPT_WELCOME, now);
+			prepare(c, o, DR_PROMPT_WELCOME);
 			set_state(c, o, DR_ST_WELCOME);
 		}
 		break;
@@ -561,6 +589,21 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 	case DR_EV_SHUTDOWN:
 		shutdown(c, &o, now_ms);
 		break;
+	case DR_EV_STICK_IN:
+		c->stick_in = true;
+		if (c->state == DR_ST_IDLE)
+			idle_work(c, &o);
+		break;
+	case DR_EV_STICK_OUT:
+		c->stick_in = c->stick_begun = false;
+		if (c->state == DR_ST_IDLE)
+			light(&o, idle_light(c));
+		break;
+	case DR_EV_EXPIRY_DUE:
+		c->expiry_due = true;
+		if (c->state == DR_ST_IDLE)
+			idle_work(c, &o);
+		break;
 	}
 	return o.n;
 }
@@ -600,65 +643,4 @@ enum dr_state dr_core_state(const struct dr_core *c)
 bool dr_core_recording(const struct dr_core *c)
 {
 	return c->state == DR_ST_RECORDING;
-}
-
-const char *dr_state_name(enum dr_state s)
-{
-	static const char *const names[DR_ST_COUNT] = {
-		[DR_ST_IDLE] = "idle",           [DR_ST_WELCOME] = "welcome",
-		[DR_ST_BEEP] = "beep",           [DR_ST_RECORDING] = "recording",
-		[DR_ST_FINALISING] = "finalising", [DR_ST_LISTEN] = "listen",
-		[DR_ST_ASK_STAFF] = "ask_staff",
-		[DR_ST_ASK_SHARE] = "ask_share", [DR_ST_SAVING_CONSENT] = "saving_consent",
-		[DR_ST_RECEIPT] = "receipt",     [DR_ST_TELLING] = "telling",
-		[DR_ST_STOPPING] = "stopping",   [DR_ST_EXITED] = "exited",
-	};
-	return (unsigned)s < DR_ST_COUNT ? names[s] : "?";
-}
-
-const char *dr_prompt_name(enum dr_prompt p)
-{
-	static const char *const names[DR_PROMPT_COUNT] = {
-		[DR_PROMPT_WELCOME] = "welcome",       [DR_PROMPT_BEEP] = "beep",
-		[DR_PROMPT_WARNING] = "warning",       [DR_PROMPT_TOO_SHORT] = "too_short",
-		[DR_PROMPT_SAVED] = "saved",           [DR_PROMPT_FULL] = "full",
-		[DR_PROMPT_ERROR] = "error",           [DR_PROMPT_ASK_STAFF] = "ask_staff",
-		[DR_PROMPT_ASK_SHARE] = "ask_share",   [DR_PROMPT_STAFF_YES] = "staff_yes",
-		[DR_PROMPT_STAFF_NO] = "staff_no",     [DR_PROMPT_SHARE_YES] = "share_yes",
-		[DR_PROMPT_SHARE_NO] = "share_no",     [DR_PROMPT_RECEIPT] = "receipt",
-		[DR_PROMPT_RECEIPT_END] = "receipt_end", [DR_PROMPT_GOODBYE] = "goodbye",
-		[DR_PROMPT_LISTEN] = "listen",
-		[DR_PROMPT_DIGIT_0] = "digit_0",       [DR_PROMPT_DIGIT_0 + 1] = "digit_1",
-		[DR_PROMPT_DIGIT_0 + 2] = "digit_2",   [DR_PROMPT_DIGIT_0 + 3] = "digit_3",
-		[DR_PROMPT_DIGIT_0 + 4] = "digit_4",   [DR_PROMPT_DIGIT_0 + 5] = "digit_5",
-		[DR_PROMPT_DIGIT_0 + 6] = "digit_6",   [DR_PROMPT_DIGIT_0 + 7] = "digit_7",
-		[DR_PROMPT_DIGIT_0 + 8] = "digit_8",   [DR_PROMPT_DIGIT_0 + 9] = "digit_9",
-		[DR_PROMPT_CANCELLED] = "cancelled",
-	};
-	return (unsigned)p < DR_PROMPT_COUNT ? names[p] : "?";
-}
-
-const char *dr_light_name(enum dr_light l)
-{
-	static const char *const names[DR_LIGHT_COUNT] = {
-		[DR_LIGHT_OFF] = "off",           [DR_LIGHT_IDLE] = "idle",
-		[DR_LIGHT_WELCOME] = "welcome",   [DR_LIGHT_RECORDING] = "recording",
-		[DR_LIGHT_LAST_MINUTE] = "last_minute", [DR_LIGHT_BUSY] = "busy",
-		[DR_LIGHT_SAVED] = "saved",       [DR_LIGHT_ERROR] = "error",
-		[DR_LIGHT_FULL] = "full",         [DR_LIGHT_QUESTION] = "question",
-	};
-	return (unsigned)l < DR_LIGHT_COUNT ? names[l] : "?";
-}
-
-const char *dr_stop_reason_name(enum dr_stop_reason r)
-{
-	switch (r) {
-	case DR_STOP_PRESS: return "press";
-	case DR_STOP_TIME_LIMIT: return "time_limit";
-	case DR_STOP_DEVICE_ERROR: return "device_error";
-	case DR_STOP_SHUTDOWN: return "shutdown";
-	case DR_STOP_TOO_SHORT: return "too_short";
-	case DR_STOP_CANCELLED: return "cancelled";
-	}
-	return "?";
 }

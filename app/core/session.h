@@ -20,6 +20,18 @@
  *   receipt (the number, twice, slowly; goodbye) --> idle
  *   idle --press, storage low--> telling "full" --> idle
  *
+ * Besides the session, the core decides when the box may do the things that
+ * must never meet a testimony:
+ * - a recording is prepared (its catalogue row and file made, durably) while
+ *   the welcome and the beep play: DR_ACT_PREPARE_RECORDING as each starts
+ *   (the owner ignores the second if the first is made or under way);
+ * - while a staff stick is in (DR_EV_STICK_IN .. DR_EV_STICK_OUT) a press in
+ *   idle starts nothing (DR_ACT_IGNORED_PRESS with .stick), and the stick's
+ *   work (DR_ACT_STICK_BEGIN, once per insertion) starts only in idle: at
+ *   once if the box is idle, else when the session is over;
+ * - the retention rule (DR_EV_EXPIRY_DUE) runs only in idle: DR_ACT_EXPIRE
+ *   at once if idle, else when the session is over.
+ *
  * Consent is durable before it is spoken back: the core asks for it to be
  * saved (DR_ACT_CONSENT) and only speaks the confirmation after the owner
  * reports DR_EV_CONSENT_SAVED. Not pressing is always the safe answer: the
@@ -109,6 +121,9 @@ enum dr_event_type {
 	DR_EV_STORAGE_LOW,    /* free space fell below the threshold */
 	DR_EV_STORAGE_OK,
 	DR_EV_SHUTDOWN,       /* SIGTERM: finish what is being recorded, then exit */
+	DR_EV_STICK_IN,       /* a staff stick is in (and the box can use sticks) */
+	DR_EV_STICK_OUT,      /* it has gone */
+	DR_EV_EXPIRY_DUE,     /* the retention rule is due (the owner's timer) */
 };
 
 struct dr_event {
@@ -136,6 +151,12 @@ enum dr_action_type {
 	DR_ACT_PLAY_RECORDING,  /* play the recording back, then report DR_EV_LISTEN_DONE */
 	DR_ACT_STOP_RECORDING_PLAYBACK,
 	DR_ACT_EXIT,
+	DR_ACT_PREPARE_RECORDING, /* make the row and file for a capture due in
+				     .capture_in_ms (the welcome or the beep has
+				     just started); nothing if already made or
+				     being made */
+	DR_ACT_STICK_BEGIN,     /* the box is idle: do the stick's work now */
+	DR_ACT_EXPIRE,          /* the box is idle: apply the retention rule now */
 };
 
 enum dr_stop_reason {
@@ -155,6 +176,8 @@ struct dr_action {
 	bool keep;
 	enum dr_stop_reason reason;
 	bool staff_yes, share_yes; /* DR_ACT_CONSENT */
+	bool stick;               /* DR_ACT_IGNORED_PRESS: because a stick is in */
+	uint32_t capture_in_ms;   /* DR_ACT_PREPARE_RECORDING */
 };
 
 /* At most this many actions come out of one step. */
@@ -202,6 +225,9 @@ struct dr_core {
 	uint64_t listen_deadline; /* watchdog for the recording's playback */
 	uint64_t finalise_deadline; /* watchdog for closing the file */
 	uint64_t rec_samples;
+	bool stick_in;          /* a staff stick is in */
+	bool stick_begun;       /* DR_ACT_STICK_BEGIN was given for it */
+	bool expiry_due;        /* DR_EV_EXPIRY_DUE came while not idle */
 	uint32_t actions_dropped; /* actions that did not fit in DR_MAX_ACTIONS: always 0 */
 };
 

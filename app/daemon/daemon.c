@@ -84,12 +84,18 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 			break;
 		case DR_ACT_PLAY:
 			do_play(d, a[i].prompt);
-			if (a[i].prompt == DR_PROMPT_WELCOME || a[i].prompt == DR_PROMPT_BEEP)
-				/* a failure is reported at the start */
-				drd_prepare_start(d, dr_prompts_ms(d->prompts, DR_PROMPT_BEEP) +
-						 (a[i].prompt == DR_PROMPT_WELCOME
-							  ? dr_prompts_ms(d->prompts, DR_PROMPT_WELCOME)
-							  : 0));
+			break;
+		case DR_ACT_PREPARE_RECORDING:
+			/* a failure is reported when capture is due */
+			drd_prepare_start(d, a[i].capture_in_ms);
+			break;
+		case DR_ACT_STICK_BEGIN:
+			d->want_stick = true;
+			drd_idle_work(d);
+			break;
+		case DR_ACT_EXPIRE:
+			d->want_expire = true;
+			drd_idle_work(d);
 			break;
 		case DR_ACT_STOP_PLAYBACK:
 			if (d->play_token) {
@@ -110,8 +116,9 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 			drd_stop_recording(d, a[i].keep, a[i].reason);
 			break;
 		case DR_ACT_IGNORED_PRESS:
+			/* "stick": staff have their stick in */
 			dr_evlog_emit(d->log, "press_ignored", ",\"state\":\"%s\"",
-				      dr_state_name(dr_core_state(&d->core)));
+				      a[i].stick ? "stick" : dr_state_name(dr_core_state(&d->core)));
 			break;
 		case DR_ACT_EXIT:
 			d->quit = true;
@@ -220,11 +227,6 @@ static void on_button(struct drd *d)
 	for (int i = 0; i < n; i++) {
 		dr_evlog_emit_at(d->log, edges[i].t_us, "button", ",\"edge\":\"%s\"",
 				 edges[i].pressed ? "down" : "up");
-		if (edges[i].pressed && drd_stick_busy(d) && dr_core_state(&d->core) == DR_ST_IDLE) {
-			/* Staff have their stick in: no new session until it is out. */
-			dr_evlog_emit(d->log, "press_ignored", ",\"state\":\"stick\"");
-			continue;
-		}
 		drd_feed(d, (struct dr_event){.type = edges[i].pressed ? DR_EV_PRESS : DR_EV_RELEASE});
 	}
 }
@@ -257,14 +259,31 @@ static void expire_locked(struct drd *d)
 			      d->s->retention_days);
 }
 
+void drd_idle_work(struct drd *d)
+{
+	if (d->prep_running)
+		return; /* again when it is joined */
+	if (d->want_expire) {
+		d->want_expire = false;
+		expire_locked(d);
+	}
+	if (d->want_stick) {
+		d->want_stick = false;
+		if (d->stick_present && !d->run && !d->stick)
+			drd_stick_begin(d);
+	}
+}
+
 static void check_storage(struct drd *d)
 {
 	uint64_t free_bytes;
-	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000 && dr_core_state(&d->core) == DR_ST_IDLE &&
-	    !d->prep_running)
-		expire_locked(d);
-	else if (dr_mono_ms() - d->last_run_flush_ms >= RUN_FLUSH_MS)
+	if (dr_mono_ms() - d->last_expiry_ms > 3600 * 1000) {
+		/* due once an hour; the core runs it when the box is idle */
+		d->last_expiry_ms = dr_mono_ms();
+		drd_feed(d, (struct dr_event){.type = DR_EV_EXPIRY_DUE});
+	} else if (dr_mono_ms() - d->last_run_flush_ms >= RUN_FLUSH_MS && !d->prep_running) {
 		drd_flush_running(d);
+	}
 	drd_reserve_make(d);
 	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
 		return;

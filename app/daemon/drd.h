@@ -124,13 +124,16 @@ struct drd {
 
 	struct listen listen;
 
+	/* The core's DR_ACT_STICK_BEGIN and DR_ACT_EXPIRE, waiting for the
+	 * catalogue (a thread of recording.c may hold it): drd_idle_work. */
+	bool want_stick, want_expire;
+
 	/* the staff stick (export) */
 	struct dr_export *x;      /* NULL: no keys, stick handling off */
 	int stick_fd;             /* timerfd: look for a stick every second */
 	bool stick_present;       /* the stick folder has something in it */
 	dev_t stick_dev;          /* which stick: its folder's device and inode */
 	ino_t stick_ino;
-	bool stick_handled;       /* this insertion is done with (exported or refused) */
 	struct dr_stick *stick;
 	struct dr_export_run *run;
 	unsigned run_steps;
@@ -144,6 +147,9 @@ void drd_feed(struct drd *d, struct dr_event ev);
 /* Logs at error level and emits an "error" event. */
 void drd_log_error(struct drd *d, const char *what, const char *msg);
 void drd_flush_running(struct drd *d);
+/* Carries out the stick's work and the retention rule the core asked for,
+ * once no thread holds the catalogue. */
+void drd_idle_work(struct drd *d);
 
 /* recording.c */
 void drd_prepare_start(struct drd *d, uint32_t capture_in_ms);
@@ -162,7 +168,9 @@ void drd_on_recording_done(struct drd *d);
 /* stick.c */
 void drd_stick_poll(struct drd *d);
 void drd_stick_step(struct drd *d);
-bool drd_stick_busy(const struct drd *d);
+/* Verifies the stick, sets the clock, applies the archive's receipt and
+ * begins the export (DR_ACT_STICK_BEGIN). */
+void drd_stick_begin(struct drd *d);
 
 /* listen.c */
 void drd_listen_close(struct drd *d);

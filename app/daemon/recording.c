@@ -290,6 +290,7 @@ void drd_prep_done(struct drd *d)
 	} else if (!made && (st == DR_ST_WELCOME || st == DR_ST_BEEP)) {
 		drd_prepare_start(d, 0); /* a new session began meanwhile */
 	}
+	drd_idle_work(d);
 }
 
 void drd_on_recording_done(struct drd *d)

@@ -54,7 +54,6 @@ static void stick_end(struct drd *d, enum dr_light l)
 	d->run = NULL;
 	dr_export_stick_close(d->stick);
 	d->stick = NULL;
-	d->stick_handled = true;
 	dr_lights_set(d->lights, l);
 }
 
@@ -66,10 +65,10 @@ static void stick_refused(struct drd *d, const char *why)
 	stick_end(d, DR_LIGHT_ERROR);
 }
 
-/* A stick has been inserted and the box is idle: verify it, set the clock,
+/* A stick is in and the core says the box is idle: verify it, set the clock,
  * apply the archive's receipt, and start the export (run step by step from
  * the loop, so the box stays responsive). */
-static void stick_begin(struct drd *d)
+void drd_stick_begin(struct drd *d)
 {
 	char err[1024];
 	const char *mount = d->s->stick_mount;
@@ -161,9 +160,8 @@ static void stick_gone(struct drd *d)
 	d->run = NULL;
 	dr_export_stick_close(d->stick);
 	d->stick = NULL;
-	d->stick_handled = false;
-	if (dr_core_state(&d->core) == DR_ST_IDLE)
-		dr_lights_set(d->lights, d->storage_low ? DR_LIGHT_FULL : DR_LIGHT_IDLE);
+	d->want_stick = false;
+	drd_feed(d, (struct dr_event){.type = DR_EV_STICK_OUT});
 }
 
 /* Every second: has a stick come or gone? A stick swapped for another
@@ -175,7 +173,7 @@ void drd_stick_poll(struct drd *d)
 	if (there && d->stick_present && (st.st_dev != d->stick_dev || st.st_ino != d->stick_ino))
 		stick_gone(d);
 	if (there == d->stick_present)
-		goto maybe_begin;
+		return;
 	if (!there) {
 		stick_gone(d);
 		return;
@@ -183,14 +181,7 @@ void drd_stick_poll(struct drd *d)
 	d->stick_present = true;
 	d->stick_dev = st.st_dev;
 	d->stick_ino = st.st_ino;
-maybe_begin:
-	/* A stick waits until the box is idle: never during a testimony. */
-	if (d->stick_present && !d->stick_handled && !d->run && !d->stick &&
-	    dr_core_state(&d->core) == DR_ST_IDLE && !d->prep_running)
-		stick_begin(d);
-}
-
-bool drd_stick_busy(const struct drd *d)
-{
-	return d->stick_present && d->x;
+	/* The core says when its work may begin (never during a testimony),
+	 * and ignores presses in idle until it is out. */
+	drd_feed(d, (struct dr_event){.type = DR_EV_STICK_IN});
 }

@@ -22,6 +22,15 @@
  * at once; consent never more than the presses gave; confirmations only
  * after the answer is durable; a press during the welcome or the beep never
  * leaves a recording running).
+ *
+ * The rules about work that must never meet a testimony, also judged by the
+ * harness's own view: a recording is prepared only while the welcome or the
+ * beep plays, and every capture was prepared so; while a stick is in, a
+ * press with nothing under way starts nothing; the stick's work and the
+ * retention rule start only with nothing under way (no prompt, no capture,
+ * no file being closed, no consent being saved, no playback, nothing
+ * prepared), once per insertion / due, and are not left waiting once the
+ * box is back at idle (box_idle_work_ok).
  */
 #ifndef DR_TEST_CORE_HARNESS_H
 #define DR_TEST_CORE_HARNESS_H
@@ -125,6 +134,11 @@ struct box {
 	uint64_t listen_end;
 	uint32_t listen_ms;     /* scripted: how long the playback takes */
 	int listens;
+	/* the staff stick and the retention rule (the harness's view) */
+	bool stick_in, stick_begun;
+	bool expiry_due;
+	int stick_begins, expiries, stick_presses_ignored, stick_begins_deferred,
+	    expiries_deferred, prepares;
 };
 
 static inline uint64_t box_rnd(uint64_t *seed)
@@ -226,8 +240,54 @@ static inline void box_play(struct box *b, enum dr_prompt p)
 	}
 	if (p == DR_PROMPT_ASK_SHARE)
 		b->share_win = (struct box_window){b->dialogue_row, b->now, BOX_NEVER};
-	if (p == DR_PROMPT_BEEP && b->prepared_row == BOX_NO_ROW)
-		b->prepared_row = box_new_row(b); /* the daemon prepares during the beep */
+}
+
+/* Nothing of a session is under way, by the harness's own view. */
+static inline bool box_quiet(const struct box *b)
+{
+	return !b->playing && !b->recorder_busy && !b->consent_pending && !b->listening &&
+	       b->prepared_row == BOX_NO_ROW &&
+	       (b->light == DR_LIGHT_IDLE || b->light == DR_LIGHT_FULL);
+}
+
+/* The row and the file for the capture to come: made while the welcome or
+ * the beep plays (as the daemon does, in its thread). */
+static inline void box_prepare(struct box *b, uint32_t capture_in_ms)
+{
+	if (!b->playing || (b->prompt != DR_PROMPT_WELCOME && b->prompt != DR_PROMPT_BEEP))
+		box_violation(b, "a recording prepared outside the welcome and the beep");
+	if (b->recorder_busy && b->capturing)
+		box_violation(b, "a recording prepared during a capture");
+	uint32_t due = b->core.cfg.prompt_ms[DR_PROMPT_BEEP];
+	if (b->prompt == DR_PROMPT_WELCOME)
+		due += b->core.cfg.prompt_ms[DR_PROMPT_WELCOME];
+	if (capture_in_ms != due)
+		box_violation(b, "a recording prepared with the wrong start time");
+	b->prepares++;
+	if (b->prepared_row == BOX_NO_ROW)
+		b->prepared_row = box_new_row(b);
+}
+
+static inline void box_stick_begin(struct box *b)
+{
+	if (!b->stick_in)
+		box_violation(b, "the stick's work with no stick in");
+	else if (b->stick_begun)
+		box_violation(b, "the stick's work begun twice for one insertion");
+	if (!box_quiet(b))
+		box_violation(b, "the stick's work begun while a session was under way");
+	b->stick_begun = true;
+	b->stick_begins++;
+}
+
+static inline void box_expire(struct box *b)
+{
+	if (!b->expiry_due)
+		box_violation(b, "the retention rule run when it was not due");
+	if (!box_quiet(b))
+		box_violation(b, "the retention rule run while a session was under way");
+	b->expiry_due = false;
+	b->expiries++;
 }
 
 static inline void box_start_recording(struct box *b)
@@ -236,6 +296,8 @@ static inline void box_start_recording(struct box *b)
 		box_violation(b, "two recordings at once");
 	if (b->cancel_expected)
 		box_violation(b, "a press during the welcome or the beep left a recording running");
+	if (b->prepared_row == BOX_NO_ROW)
+		box_violation(b, "a capture started with nothing prepared during the welcome and the beep");
 	int row = b->prepared_row != BOX_NO_ROW ? b->prepared_row : box_new_row(b);
 	b->prepared_row = BOX_NO_ROW;
 	b->rec_row = row;
@@ -323,6 +385,16 @@ static inline void box_apply(struct box *b, const struct dr_action *a, size_t n)
 			break;
 		case DR_ACT_IGNORED_PRESS:
 			b->ignored_presses++;
+			b->stick_presses_ignored += a[i].stick;
+			break;
+		case DR_ACT_PREPARE_RECORDING:
+			box_prepare(b, a[i].capture_in_ms);
+			break;
+		case DR_ACT_STICK_BEGIN:
+			box_stick_begin(b);
+			break;
+		case DR_ACT_EXPIRE:
+			box_expire(b);
 			break;
 		case DR_ACT_EXIT:
 			b->exited = true;
@@ -401,7 +473,11 @@ static inline void box_deliver_press(struct box *b)
 		b->presses_while_saving++;
 	b->presses++;
 	b->last_press = b->now;
+	bool stick_idle = b->stick_in && box_quiet(b);
+	int started = b->plays[DR_PROMPT_WELCOME] + b->plays[DR_PROMPT_FULL];
 	box_event(b, (struct dr_event){.type = DR_EV_PRESS});
+	if (stick_idle && b->plays[DR_PROMPT_WELCOME] + b->plays[DR_PROMPT_FULL] != started)
+		box_violation(b, "a press started a session while a staff stick was in");
 	if (b->cancel_expected)
 		box_violation(b, "a press during the welcome or the beep was ignored");
 	b->cancel_expected = false;
@@ -550,6 +626,41 @@ static inline void box_raw(struct box *b, uint64_t at, bool pressed)
 	size_t n = dr_debounce_feed(&b->deb, pressed, at * 1000u, lv, t);
 	box_debounced(b, lv, n);
 	box_arm_flush(b);
+}
+
+/* A staff stick comes or goes; the retention rule falls due. */
+static inline void box_stick(struct box *b, bool in)
+{
+	if (in == b->stick_in)
+		return;
+	b->stick_in = in;
+	b->stick_begun = false;
+	if (in && !box_quiet(b))
+		b->stick_begins_deferred++;
+	box_event(b, (struct dr_event){.type = in ? DR_EV_STICK_IN : DR_EV_STICK_OUT});
+}
+
+static inline void box_expiry_due(struct box *b)
+{
+	if (!box_quiet(b) && !b->expiry_due)
+		b->expiries_deferred++;
+	b->expiry_due = true;
+	box_event(b, (struct dr_event){.type = DR_EV_EXPIRY_DUE});
+}
+
+/* Back at idle, nothing waits that could run: a stick that is in has been
+ * served and a due retention rule applied. */
+static inline bool box_idle_work_ok(struct box *b)
+{
+	if (b->stick_in && !b->stick_begun) {
+		box_violation(b, "a staff stick left waiting with the box idle");
+		return false;
+	}
+	if (b->expiry_due) {
+		box_violation(b, "the retention rule left waiting with the box idle");
+		return false;
+	}
+	return true;
 }
 
 /* The catalogue is never more than the resident gave; every kept

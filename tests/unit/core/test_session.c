@@ -237,7 +237,7 @@ static void test_press_during_welcome_cancels(void **state)
 	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
 	box_press(&b, 3000); /* halfway through the welcome */
 	assert_int_equal(b.plays[DR_PROMPT_BEEP], 0); /* the welcome was cut, no beep */
-	assert_int_equal(b.nrows, 0); /* nothing was prepared yet */
+	assert_int_equal(b.nrows, 1); /* prepared as the welcome began, then discarded */
 	assert_int_equal(b.ignored_presses, 0);
 	assert_cancelled_then_idle(&b, 3000);
 	/* and the next press is a new session */
@@ -931,7 +931,8 @@ static uint64_t rnd(uint64_t *seed)
  * twice, slow consent saves, the receipt, silent speakers. */
 #define IDLE_BOUND_MS 200000
 
-enum raw_kind { RAW_UP, RAW_DOWN, RAW_STORAGE_LOW, RAW_STORAGE_OK, RAW_DEVICE_ERROR };
+enum raw_kind { RAW_UP, RAW_DOWN, RAW_STORAGE_LOW, RAW_STORAGE_OK, RAW_DEVICE_ERROR, RAW_STICK_IN,
+		RAW_STICK_OUT, RAW_EXPIRY_DUE };
 
 struct raw {
 	uint64_t t;
@@ -997,6 +998,15 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 			plan_add(p, t, RAW_STORAGE_OK);
 		if (r % 37 == 0)
 			plan_add(p, t + rnd(seed) % 30000, RAW_DEVICE_ERROR);
+		if (r % 17 == 0) {
+			/* staff put their stick in, at any moment, for a while */
+			uint64_t in = t + rnd(seed) % 30000;
+			plan_add(p, in, RAW_STICK_IN);
+			if (rnd(seed) % 3)
+				plan_add(p, in + rnd(seed) % 20000, RAW_STICK_OUT);
+		}
+		if (r % 11 == 0)
+			plan_add(p, t + rnd(seed) % 30000, RAW_EXPIRY_DUE);
 		t = contacts(p, t, true, seed);
 		if (i == presses - 1 && r % 6 == 0)
 			break; /* held down to the end */
@@ -1009,7 +1019,8 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 
 struct tally {
 	int started, kept, too_short, cancels, limits, cuts, cuts_in_dialogue, staff_yes,
-	    share_yes, full, presses_while_saving, consent_failures;
+	    share_yes, full, presses_while_saving, consent_failures, stick_ignored, stick_deferred,
+	    stick_begins, expiry_deferred, expiries;
 	uint64_t slowest_idle;
 };
 
@@ -1065,6 +1076,14 @@ static void test_random_sessions_keep_invariants(void **state)
 				continue;
 			}
 			box_run_until(&b, e->t);
+			if (e->kind == RAW_STICK_IN || e->kind == RAW_STICK_OUT) {
+				box_stick(&b, e->kind == RAW_STICK_IN);
+				continue;
+			}
+			if (e->kind == RAW_EXPIRY_DUE) {
+				box_expiry_due(&b);
+				continue;
+			}
 			box_event(&b, (struct dr_event){
 				.type = e->kind == RAW_STORAGE_LOW ? DR_EV_STORAGE_LOW
 					: e->kind == RAW_STORAGE_OK ? DR_EV_STORAGE_OK
@@ -1074,6 +1093,11 @@ static void test_random_sessions_keep_invariants(void **state)
 		n.started += b.recordings_started;
 		n.cancels += b.cancels;
 		n.presses_while_saving += b.presses_while_saving;
+		n.stick_ignored += b.stick_presses_ignored;
+		n.stick_deferred += b.stick_begins_deferred;
+		n.stick_begins += b.stick_begins;
+		n.expiry_deferred += b.expiries_deferred;
+		n.expiries += b.expiries;
 		if (cut) {
 			/* The power goes: check what the catalogue holds, then
 			 * the box starts again from nothing. */
@@ -1102,6 +1126,8 @@ static void test_random_sessions_keep_invariants(void **state)
 			fail_msg("session %d: %s, not idle, %d ms after the last press", session,
 				 dr_state_name(dr_core_state(&b.core)), IDLE_BOUND_MS);
 		assert_true(b.light == DR_LIGHT_IDLE || b.light == DR_LIGHT_FULL);
+		if (!box_idle_work_ok(&b))
+			fail_msg("session %d: %s", session, b.last_violation);
 		assert_false(b.recorder_busy);
 		assert_false(b.consent_pending);
 		assert_false(b.playing);
@@ -1129,10 +1155,13 @@ static void test_random_sessions_keep_invariants(void **state)
 	print_message("%ld sessions, %d recordings: %d kept, %d too short, %d cancelled by a press "
 		      "in the welcome or beep, %d reached the warning; %d power cuts (%d in the "
 		      "dialogue); %d staff yes, %d share yes; %d presses while saving consent, %d "
-		      "failed consent saves; %d refused for a full disk\n",
+		      "failed consent saves; %d refused for a full disk; %d presses ignored for a "
+		      "stick; %d sticks served (%d put in during a session); %d expiries (%d due during "
+		      "a session)\n",
 		      sessions, n.started, n.kept, n.too_short, n.cancels, n.limits, n.cuts,
 		      n.cuts_in_dialogue, n.staff_yes, n.share_yes, n.presses_while_saving,
-		      n.consent_failures, n.full);
+		      n.consent_failures, n.full, n.stick_ignored, n.stick_begins, n.stick_deferred,
+		      n.expiries, n.expiry_deferred);
 	assert_true(n.kept > 1000);
 	assert_true(n.too_short > 100);
 	assert_true(n.cancels > 1000);
@@ -1144,6 +1173,11 @@ static void test_random_sessions_keep_invariants(void **state)
 	assert_true(n.presses_while_saving > 100);
 	assert_true(n.consent_failures > 20);
 	assert_true(n.full > 50);
+	assert_true(n.stick_ignored > 200);
+	assert_true(n.stick_begins > 500);
+	assert_true(n.stick_deferred > 200);
+	assert_true(n.expiries > 500);
+	assert_true(n.expiry_deferred > 200);
 }
 
 int main(void)
