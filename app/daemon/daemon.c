@@ -281,9 +281,11 @@ static void check_storage(struct drd *d)
 		/* due once an hour; the core runs it when the box is idle */
 		d->last_expiry_ms = dr_mono_ms();
 		drd_feed(d, (struct dr_event){.type = DR_EV_EXPIRY_DUE});
-	} else if (dr_mono_ms() - d->last_run_flush_ms >= RUN_FLUSH_MS && !d->prep_running) {
-		drd_flush_running(d);
 	}
+	if (d->prep_running)
+		return; /* the catalogue is the thread's: at the next check */
+	if (dr_mono_ms() - d->last_run_flush_ms >= RUN_FLUSH_MS)
+		drd_flush_running(d);
 	drd_reserve_make(d);
 	if (dr_store_free_bytes(d->store, &free_bytes) < 0)
 		return;
@@ -379,10 +381,8 @@ int drd_run(const struct drd_settings *s)
 	for (int p = 0; p < DR_PROMPT_COUNT; p++)
 		cc.prompt_ms[p] = dr_prompts_ms(d.prompts, (enum dr_prompt)p);
 	dr_core_init(&d.core, &cc, dr_mono_ms());
-	expire_locked(&d);
 	struct dr_action acts[DR_MAX_ACTIONS];
 	carry_out(&d, acts, dr_core_start(&d.core, dr_mono_ms(), acts));
-	check_storage(&d);
 	{
 		char b[PATH_MAX * 2], dd[PATH_MAX * 2];
 		dr_evlog_emit(d.log, "ready", ",\"version\":\"%s\",\"board\":\"%s\",\"data\":\"%s\",\"pid\":%d",
@@ -391,6 +391,14 @@ int drd_run(const struct drd_settings *s)
 	}
 	DR_LOG_INFO(MOD, "ready (board %s, data %s)", s->board_dir, s->data_dir);
 	beat(&d, drd_liveness_ready(d.live));
+	/* The start-up work that can wait for `ready` (each may sync the
+	 * catalogue: seconds on a failing card), done before the loop reads its
+	 * first event, so a press is never answered before it is done. The
+	 * repair of interrupted recordings cannot wait: it is done before
+	 * `ready` (drd_open_all), so no recording starts before it. */
+	drd_seal_plain_recordings(&d);
+	drd_feed(&d, (struct dr_event){.type = DR_EV_EXPIRY_DUE}); /* idle: applied now */
+	check_storage(&d);
 
 	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_PREP, FD_COUNT };
 	struct pollfd pfd[FD_COUNT];

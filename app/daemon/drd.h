@@ -55,6 +55,28 @@ struct listen {
 	bool wanted; /* false once the core moved on (skipped) */
 };
 
+enum drd_job {
+	DRD_JOB_PREPARE, /* make the row and the file */
+	DRD_JOB_DISCARD, /* discard what was made (a cancelled recording) */
+	DRD_JOB_FINISH,  /* the recording is closed: finish its row, give it a number */
+	DRD_JOB_CONSENT, /* save the resident's answers */
+};
+
+/* The commits after a recording: what the loop hands the thread, and what
+ * the thread hands back (messages are logged by the loop). */
+struct drd_commit {
+	struct dr_recording_result res; /* in (DRD_JOB_FINISH) */
+	bool staff_yes, share_yes;      /* in (DRD_JOB_CONSENT) */
+	const char *state;              /* out: the row's state, for the log */
+	int status;                     /* out: 0, or what went wrong */
+	int ev_status;                  /* out: what the core hears */
+	uint64_t duration_ms;
+	char receipt[5];
+	bool numbered;                  /* a receipt was asked for (complete) */
+	char msg[2][800];
+	int nmsg;
+};
+
 struct drd {
 	const struct drd_settings *s;
 	struct dr_evlog *log;
@@ -88,18 +110,22 @@ struct drd {
 	bool prepared;            /* row and file made, capture not started yet */
 	struct dr_sink rec_sink;
 	char rec_utc[40];
-	/* Making the row and the file in a thread, from the welcome on (see
-	 * prepare_start). While prep_running the thread owns the rec_ fields
-	 * above and the catalogue; prep_fd becomes readable when it is done. */
+	/* The catalogue's slow work, one job at a time in a thread, so that no
+	 * sync holds up the loop: making the row and the file from the welcome
+	 * on (see drd_prepare_start), discarding them, and the commits after a
+	 * recording (finish and receipt number, then consent). While
+	 * prep_running the thread owns the rec_ fields above, `commit` and the
+	 * catalogue; prep_fd becomes readable when it is done. */
 	pthread_t prep_th;
 	bool prep_running;
-	bool prep_discard; /* the thread's job: discard what was made, not make it */
+	enum drd_job prep_job;
 	bool prep_cancel;  /* cancelled meanwhile: discard once it is made */
 	const char *prep_why;
 	uint64_t rec_mono_ms; /* when capture is due to start (CLOCK_MONOTONIC) */
 	int prep_fd;
 	int prep_rc;
 	char prep_err[PATH_MAX + 256];
+	struct drd_commit commit;
 
 	/* Sealing (app/seal): the organisation's public key from the keydir
 	 * (without it the box does not record), and the key of the recording
@@ -182,6 +208,8 @@ void drd_listen_chunk_done(struct drd *d, const struct dr_playback_done *done);
 int drd_open_all(struct drd *d);
 /* Closes what drd_open_all and the loop opened; accepts a partly opened d. */
 void drd_close_all(struct drd *d);
+/* Seals the recordings an older version kept in clear (after `ready`). */
+void drd_seal_plain_recordings(struct drd *d);
 void drd_reserve_release(struct drd *d, uint64_t below);
 void drd_reserve_make(struct drd *d);
 int drd_repair_recording(const char *path, uint64_t *samples, uint64_t *dropped, bool *was_complete);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,24 +67,40 @@ static int prepare_work(struct drd *d, char *err, size_t errlen)
 	return r;
 }
 
-static void *prepare_thread(void *arg)
+static void finish_work(struct drd *d);
+static void finish_done(struct drd *d);
+static void consent_work(struct drd *d);
+static void consent_done(struct drd *d);
+
+static void *job_thread(void *arg)
 {
 	struct drd *d = arg;
 	uint64_t one = 1;
-	if (d->prep_discard) {
+	switch (d->prep_job) {
+	case DRD_JOB_DISCARD:
 		d->rec_sink.ops->close(d->rec_sink.user);
 		d->prep_rc = dr_store_discard(d->store, d->rec_id, d->prep_why, d->prep_err,
 					      sizeof(d->prep_err));
-	} else {
+		break;
+	case DRD_JOB_PREPARE:
 		d->prep_rc = prepare_work(d, d->prep_err, sizeof(d->prep_err));
+		break;
+	case DRD_JOB_FINISH:
+		finish_work(d);
+		break;
+	case DRD_JOB_CONSENT:
+		consent_work(d);
+		break;
 	}
 	while (write(d->prep_fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 	return NULL;
 }
 
-/* Waits for the preparing thread (at once when prep_fd is readable): the
- * row and file are then prepared, or the failure is reported. */
+/* Waits for the thread's job (at once when prep_fd is readable) and takes
+ * its results: the row and file prepared, or discarded; for the commits
+ * after a recording, the event for the core is queued (the caller runs
+ * the queue). */
 void drd_prepare_join(struct drd *d)
 {
 	uint64_t v;
@@ -93,21 +110,29 @@ void drd_prepare_join(struct drd *d)
 	while (read(d->prep_fd, &v, sizeof(v)) > 0)
 		;
 	d->prep_running = false;
-	if (d->prep_discard)
+	if (d->prep_job == DRD_JOB_FINISH) {
+		finish_done(d);
+		return;
+	}
+	if (d->prep_job == DRD_JOB_CONSENT) {
+		consent_done(d);
+		return;
+	}
+	if (d->prep_job == DRD_JOB_DISCARD)
 		drd_forget_key(d); /* a cancelled recording's key goes with it */
 	if (d->prep_rc < 0) {
 		drd_log_error(d, "store", d->prep_err);
 		d->prep_cancel = false;
 		return;
 	}
-	if (!d->prep_discard)
+	if (d->prep_job == DRD_JOB_PREPARE)
 		d->prepared = true;
 }
 
-static int prep_spawn(struct drd *d, bool discard)
+static int prep_spawn(struct drd *d, enum drd_job job)
 {
-	d->prep_discard = discard;
-	if (d->prep_fd < 0 || pthread_create(&d->prep_th, NULL, prepare_thread, d) != 0)
+	d->prep_job = job;
+	if (d->prep_fd < 0 || pthread_create(&d->prep_th, NULL, job_thread, d) != 0)
 		return -1;
 	d->prep_running = true;
 	return 0;
@@ -123,6 +148,14 @@ static int prepare_recording(struct drd *d)
 	char err[PATH_MAX + 256];
 	int r;
 
+	if (d->rec_active || (d->prep_running && d->prep_job != DRD_JOB_PREPARE &&
+			      d->prep_job != DRD_JOB_DISCARD)) {
+		/* The last recording is still being closed (a storage that hung
+		 * past the core's limit): its id, path and counters stay as they
+		 * are until it is collected, and no new one starts meanwhile. */
+		drd_log_error(d, "store", "the last recording is still being saved; not starting another");
+		return -EBUSY;
+	}
 	drd_prepare_join(d);
 	if (d->prep_cancel) {
 		d->prep_cancel = false;
@@ -130,13 +163,6 @@ static int prepare_recording(struct drd *d)
 	}
 	if (d->prepared)
 		return 0;
-	if (d->rec_active) {
-		/* The last recording is still being closed (a storage that hung
-		 * past the core's limit): its id, path and counters stay as they
-		 * are until it is collected, and no new one starts meanwhile. */
-		drd_log_error(d, "store", "the last recording is still being saved; not starting another");
-		return -EBUSY;
-	}
 	now_utc(d->rec_utc, sizeof(d->rec_utc));
 	d->rec_mono_ms = dr_mono_ms();
 	r = prepare_work(d, err, sizeof(err));
@@ -152,7 +178,7 @@ static int prepare_recording(struct drd *d)
  * wiped; from now on only the organisation's key opens the recording. */
 void drd_forget_key(struct drd *d)
 {
-	if (!d->rec_key || d->prep_running)
+	if (!d->rec_key || (d->prep_running && d->prep_job == DRD_JOB_PREPARE))
 		return; /* none, or the preparing thread owns it until joined */
 	dr_seal_key_free(d->rec_key);
 	d->rec_key = NULL;
@@ -172,7 +198,7 @@ void drd_prepare_start(struct drd *d, uint32_t capture_in_ms)
 	utc_in(d->rec_utc, sizeof(d->rec_utc), capture_in_ms);
 	d->rec_mono_ms = dr_mono_ms() + capture_in_ms;
 	d->prep_cancel = false;
-	prep_spawn(d, false); /* failing that, made on the spot at the beep's end */
+	prep_spawn(d, DRD_JOB_PREPARE); /* failing that, made on the spot at the beep's end */
 }
 
 /* A prepared recording that never started, discarded in the thread (the
@@ -185,7 +211,7 @@ void drd_unprepare_async(struct drd *d, const char *why)
 		drd_prepare_join(d);
 	d->prepared = false;
 	d->prep_why = why;
-	if (prep_spawn(d, true) < 0) {
+	if (prep_spawn(d, DRD_JOB_DISCARD) < 0) {
 		d->prepared = true;
 		drd_unprepare_recording(d, why);
 	}
@@ -237,7 +263,7 @@ void drd_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why)
 		 * Only what was prepared goes (once it is made, if its thread is
 		 * still at it: the press is answered now); a recording still
 		 * being closed (rec_active) is not this one and is left alone. */
-		if (d->prep_running && !d->prep_discard) {
+		if (d->prep_running && d->prep_job == DRD_JOB_PREPARE) {
 			d->prep_cancel = true;
 			dr_evlog_emit(d->log, "recording_stopping",
 				      ",\"id\":\"\",\"reason\":\"%s\",\"keep\":false", dr_stop_reason_name(why));
@@ -258,125 +284,187 @@ void drd_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why)
 }
 
 /* The answers are durable (or not) before the core hears back, and only
- * then does it speak the confirmation. Not pressing is recorded as
+ * then does it speak the confirmation: saved in the thread, so the loop
+ * answers presses and keeps the light right meanwhile (the core shows
+ * "busy" until DR_EV_CONSENT_SAVED). Not pressing is recorded as
  * "unanswered": the recording stays locked / within the team. */
 void drd_consent(struct drd *d, bool staff_yes, bool share_yes)
 {
-	char err[512];
-	int r = -ENOENT;
-	if (d->dialogue_id[0])
-		r = dr_store_set_consent(d->store, d->dialogue_id,
-					 staff_yes ? DR_CONSENT_YES : DR_CONSENT_UNANSWERED,
-					 share_yes ? DR_CONSENT_YES : DR_CONSENT_UNANSWERED, "resident",
-					 err, sizeof(err));
-	if (r < 0)
-		drd_log_error(d, "consent", d->dialogue_id[0] ? err : "no recording to record consent for");
-	dr_evlog_emit(d->log, "consent", ",\"id\":\"%s\",\"staff\":%s,\"share\":%s,\"status\":%d",
-		      d->dialogue_id, staff_yes ? "true" : "false", share_yes ? "true" : "false", r);
-	drd_queue_event(d, (struct dr_event){.type = DR_EV_CONSENT_SAVED, .status = r});
+	drd_prepare_join(d); /* nothing runs now in a session that got this far */
+	d->commit.staff_yes = staff_yes;
+	d->commit.share_yes = share_yes;
+	if (prep_spawn(d, DRD_JOB_CONSENT) < 0) {
+		consent_work(d);
+		consent_done(d);
+	}
 }
 
+/* In the thread (or on the loop if no thread could be made). */
+static void consent_work(struct drd *d)
+{
+	struct drd_commit *c = &d->commit;
+	c->nmsg = 0;
+	c->status = -ENOENT;
+	if (!d->dialogue_id[0]) {
+		snprintf(c->msg[c->nmsg++], sizeof(c->msg[0]), "no recording to record consent for");
+		return;
+	}
+	c->status = dr_store_set_consent(d->store, d->dialogue_id,
+					 c->staff_yes ? DR_CONSENT_YES : DR_CONSENT_UNANSWERED,
+					 c->share_yes ? DR_CONSENT_YES : DR_CONSENT_UNANSWERED, "resident",
+					 c->msg[0], sizeof(c->msg[0]));
+	if (c->status < 0)
+		c->nmsg = 1;
+}
+
+static void consent_done(struct drd *d)
+{
+	struct drd_commit *c = &d->commit;
+	for (int i = 0; i < c->nmsg; i++)
+		drd_log_error(d, "consent", c->msg[i]);
+	dr_evlog_emit(d->log, "consent", ",\"id\":\"%s\",\"staff\":%s,\"share\":%s,\"status\":%d",
+		      d->dialogue_id, c->staff_yes ? "true" : "false", c->share_yes ? "true" : "false",
+		      c->status);
+	drd_queue_event(d, (struct dr_event){.type = DR_EV_CONSENT_SAVED, .status = c->status});
+}
 
 /* The row and file are made: collected now, so a failure is told at once,
  * and a cancelled one discarded. */
 void drd_prep_done(struct drd *d)
 {
-	bool made = !d->prep_discard;
+	enum drd_job job = d->prep_job;
 	enum dr_state st = dr_core_state(&d->core);
 	drd_prepare_join(d);
 	if (d->prep_cancel) {
 		d->prep_cancel = false;
 		drd_unprepare_async(d, "cancelled by a press before recording began; nothing was recorded");
-	} else if (!made && (st == DR_ST_WELCOME || st == DR_ST_BEEP)) {
+	} else if (job == DRD_JOB_DISCARD && (st == DR_ST_WELCOME || st == DR_ST_BEEP)) {
 		drd_prepare_start(d, 0); /* a new session began meanwhile */
 	}
+	drd_run_queue(d); /* what the commits after a recording report */
 	drd_idle_work(d);
 }
 
+/* The recorder has closed the file: its row is finished and it is given
+ * its receipt number in the thread (two commits: seconds on a failing
+ * card), while the loop goes on answering presses; the core hears of it
+ * (DR_EV_RECORDING_DONE) only once both are durable. */
 void drd_on_recording_done(struct drd *d)
 {
-	struct dr_recording_result res;
-	char err[512], note[160];
-	const char *state = "complete";
-	int status;
-	uint64_t duration_ms;
-
-	if (dr_recorder_collect(d->rec, &res) < 0)
+	struct drd_commit *c = &d->commit;
+	if (dr_recorder_collect(d->rec, &c->res) < 0)
 		return;
-	d->rec_active = false;
-	status = res.status;
-	duration_ms = res.samples * 1000 / 48000;
+	if (c->res.status == -ENOSPC && d->rec_keep && c->res.samples)
+		drd_reserve_release(d, UINT64_MAX); /* room for the catalogue */
+	drd_prepare_join(d); /* none runs while a recording is open */
+	if (prep_spawn(d, DRD_JOB_FINISH) < 0) {
+		finish_work(d);
+		finish_done(d);
+		drd_run_queue(d);
+	}
+}
 
-	if (d->rec_keep && res.samples == 0 && status == 0)
-		status = -ENODATA; /* nothing to say "saved" about */
-	if (!d->rec_keep || res.samples == 0) {
+__attribute__((format(printf, 2, 3))) static void finish_msg(struct drd_commit *c, const char *fmt, ...)
+{
+	va_list ap;
+	if (c->nmsg >= 2)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->msg[c->nmsg++], sizeof(c->msg[0]), fmt, ap);
+	va_end(ap);
+}
+
+/* In the thread (or on the loop if no thread could be made). */
+static void finish_work(struct drd *d)
+{
+	struct drd_commit *c = &d->commit;
+	const struct dr_recording_result *res = &c->res;
+	char err[512], note[160];
+
+	c->state = "complete";
+	c->nmsg = 0;
+	c->status = res->status;
+	c->duration_ms = res->samples * 1000 / 48000;
+	c->receipt[0] = '\0';
+	c->numbered = false;
+	if (d->rec_keep && res->samples == 0 && c->status == 0)
+		c->status = -ENODATA; /* nothing to say "saved" about */
+	if (!d->rec_keep || res->samples == 0) {
 		const char *why = !d->rec_keep ? "too short: the resident pressed again within the minimum length"
 					       : "nothing was captured";
-		state = "discarded";
+		c->state = "discarded";
 		if (dr_store_discard(d->store, d->rec_id, why, err, sizeof(err)) < 0)
-			drd_log_error(d, "store", err);
-	} else if (res.status < 0) {
+			finish_msg(c, "%s", err);
+	} else if (res->status < 0) {
 		/* Cut short by the microphone or the disk: make the file whole
-		 * and keep what there is. */
+		 * and keep what there is (in place: needs no room). */
 		uint64_t samples = 0, dropped = 0;
 		bool whole = false;
 		snprintf(note, sizeof(note), "ended by %s failure: %s",
-			 res.capture_failed ? "microphone" : "storage", strerror(-res.status));
-		if (res.status == -ENOSPC)
-			drd_reserve_release(d, UINT64_MAX); /* room for the catalogue */
-		/* in place: needs no room */
+			 res->capture_failed ? "microphone" : "storage", strerror(-res->status));
 		int r = drd_repair_recording(d->rec_path, &samples, &dropped, &whole);
 		if (r == 0) {
-			duration_ms = samples * 1000 / DR_SAMPLE_RATE;
-			state = "interrupted";
-			if (dr_store_finish(d->store, d->rec_id, DR_REC_INTERRUPTED, duration_ms, note, err,
-					    sizeof(err)) < 0) {
-				char m[700];
-				snprintf(m, sizeof(m), "recording %s is repaired but cannot be marked in the "
-					 "catalogue (%s); it is marked at the next start", d->rec_id, err);
-				drd_log_error(d, "store", m);
-				state = "recording";
+			c->duration_ms = samples * 1000 / DR_SAMPLE_RATE;
+			c->state = "interrupted";
+			if (dr_store_finish(d->store, d->rec_id, DR_REC_INTERRUPTED, c->duration_ms, note,
+					    err, sizeof(err)) < 0) {
+				finish_msg(c, "recording %s is repaired but cannot be marked in the "
+					   "catalogue (%s); it is marked at the next start", d->rec_id, err);
+				c->state = "recording";
 			}
 		} else {
-			snprintf(err, sizeof(err), "recording %s could not be repaired (%s); it stays "
-				 "marked as recording and is tried again at the next start",
-				 d->rec_id, strerror(-r));
-			drd_log_error(d, "store", err);
-			state = "recording";
+			finish_msg(c, "recording %s could not be repaired (%s); it stays marked as "
+				   "recording and is tried again at the next start", d->rec_id, strerror(-r));
+			c->state = "recording";
 		}
 	} else {
 		snprintf(note, sizeof(note), "stopped by %s", dr_stop_reason_name(d->rec_reason));
-		if (dr_store_finish(d->store, d->rec_id, DR_REC_COMPLETE, duration_ms, note, err,
+		if (dr_store_finish(d->store, d->rec_id, DR_REC_COMPLETE, c->duration_ms, note, err,
 				    sizeof(err)) < 0) {
-			drd_log_error(d, "store", err);
-			status = -EIO;
-			state = "recording";
+			finish_msg(c, "%s", err);
+			c->status = -EIO;
+			c->state = "recording";
 		}
 	}
-	if (res.lost)
+	c->ev_status = c->status;
+	if (c->status == 0 && !strcmp(c->state, "complete")) {
+		/* The number the resident will hear: durable before it is said. */
+		c->numbered = true;
+		if (dr_store_assign_receipt(d->store, d->rec_id, c->receipt, err, sizeof(err)) < 0) {
+			/* No number to withdraw by: no questions either. The
+			 * recording is kept, locked; the box says "tell staff". */
+			finish_msg(c, "%s", err);
+			c->receipt[0] = '\0';
+			c->ev_status = -EIO;
+		}
+	}
+}
+
+static void finish_done(struct drd *d)
+{
+	struct drd_commit *c = &d->commit;
+	const struct dr_recording_result *res = &c->res;
+	d->rec_active = false;
+	for (int i = 0; i < c->nmsg; i++)
+		drd_log_error(d, "store", c->msg[i]);
+	if (res->lost)
 		DR_LOG_ERR(MOD, "recording %s lost %" PRIu64 " samples to a full ring buffer", d->rec_id,
-			   res.lost);
+			   res->lost);
 	dr_evlog_emit(d->log, "recording_finalised",
 		      ",\"id\":\"%s\",\"state\":\"%s\",\"duration_ms\":%" PRIu64 ",\"samples\":%" PRIu64
 		      ",\"lost\":%" PRIu64 ",\"ring_high_water\":%zu,\"first_sample_us\":%" PRIu64 ",\"bytes\":%" PRIu64
 		      ",\"writes\":%" PRIu64 ",\"syncs\":%" PRIu64 ",\"status\":%d",
-		      d->rec_id, state, duration_ms, res.samples, res.lost, res.ring_high_water,
-		      res.first_sample_us, d->rec_stats.bytes, d->rec_stats.writes, d->rec_stats.syncs, res.status);
-	struct dr_event ev = {.type = DR_EV_RECORDING_DONE, .status = status, .samples = res.samples};
+		      d->rec_id, c->state, c->duration_ms, res->samples, res->lost, res->ring_high_water,
+		      res->first_sample_us, d->rec_stats.bytes, d->rec_stats.writes, d->rec_stats.syncs,
+		      res->status);
+	struct dr_event ev = {.type = DR_EV_RECORDING_DONE, .status = c->ev_status, .samples = res->samples};
+	memcpy(ev.receipt, c->receipt, sizeof(ev.receipt));
 	d->dialogue_id[0] = '\0';
-	if (status == 0 && !strcmp(state, "complete")) {
-		/* The number the resident will hear: durable before it is said. */
-		if (dr_store_assign_receipt(d->store, d->rec_id, ev.receipt, err, sizeof(err)) < 0) {
-			/* No number to withdraw by: no questions either. The
-			 * recording is kept, locked; the box says "tell staff". */
-			drd_log_error(d, "store", err);
-			ev.receipt[0] = '\0';
-			ev.status = -EIO;
-		} else {
+	if (c->numbered) {
+		if (ev.receipt[0])
 			memcpy(d->dialogue_id, d->rec_id, sizeof(d->dialogue_id));
-		}
 		dr_evlog_emit(d->log, "receipt", ",\"id\":\"%s\",\"assigned\":%s", d->rec_id,
 			      ev.receipt[0] ? "true" : "false");
 	}
-	drd_feed(d, ev);
+	drd_queue_event(d, ev);
 }

@@ -225,7 +225,7 @@ static int collect_held(void *user, const struct dr_store_export_rec *x)
  * left on its card, and it can go to a staff stick (which takes only sealed
  * recordings). Needs the organisation's key; a failure leaves the plain file
  * as it was, for the next start. */
-static void seal_plain_recordings(struct drd *d)
+void drd_seal_plain_recordings(struct drd *d)
 {
 	struct plain_list l = {0};
 	char err[PATH_MAX + 256], plain[PATH_MAX];
@@ -275,7 +275,6 @@ int drd_open_all(struct drd *d)
 		drd_log_error(d, "seal", m);
 		dr_evlog_emit(d->log, "cannot_record", ",\"reason\":\"no organisation key\"");
 	}
-	seal_plain_recordings(d);
 	{
 		/* A phrase recorded at another rate is resampled once, into
 		 * the data folder (media/prompts.h). */
