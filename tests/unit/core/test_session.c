@@ -921,6 +921,80 @@ static uint64_t rnd(uint64_t *seed)
 	return box_rnd(seed);
 }
 
+/* ---- the work that must never meet a testimony ---- */
+
+/* The row and file are prepared as the welcome starts, for a capture due
+ * after the welcome and the beep (asked again as the beep starts: the
+ * shell makes them once); the capture uses that row. */
+static void test_a_recording_is_prepared_as_the_welcome_starts(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	assert_int_equal(b.prepares, 1); /* capture_in_ms checked by the harness */
+	assert_int_equal(b.nrows, 1);
+	box_run_until(&b, 1000 + WELCOME_MS);
+	assert_int_equal(b.prepares, 2);
+	assert_int_equal(b.nrows, 1);
+	box_run_until(&b, REC_START);
+	assert_true(b.capturing);
+	assert_int_equal(b.rec_row, 0);
+	assert_int_equal(b.violations, 0);
+}
+
+/* Staff have their stick in: its work starts at once in idle, and a press
+ * starts nothing until the stick is out. */
+static void test_press_with_a_stick_in_starts_nothing(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_run_until(&b, 500);
+	box_stick(&b, true);
+	assert_int_equal(b.stick_begins, 1);
+	box_press(&b, 1000);
+	assert_int_equal(b.stick_presses_ignored, 1);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.plays[DR_PROMPT_WELCOME], 0);
+	assert_int_equal(b.nrows, 0);
+	box_run_until(&b, 2000);
+	box_stick(&b, false);
+	assert_int_equal(b.light, DR_LIGHT_IDLE);
+	box_press(&b, 3000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
+	assert_int_equal(b.stick_begins, 1);
+	assert_int_equal(b.violations, 0);
+}
+
+/* A stick put in, or the retention rule falling due, during a session
+ * waits for its end: then each runs once, and a press during the session
+ * still does what it does there. */
+static void test_stick_and_retention_wait_for_the_end_of_a_session(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START + 1000);
+	box_stick(&b, true);
+	box_expiry_due(&b);
+	box_expiry_due(&b);
+	assert_int_equal(b.stick_begins, 0);
+	assert_int_equal(b.expiries, 0);
+	box_press(&b, REC_START + 10000); /* the stick does not stop the press */
+	assert_int_equal(dr_core_state(&b.core), DR_ST_FINALISING);
+	box_run_until(&b, REC_START + 10040 + DIALOGUE_MAX_MS);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.stick_begins, 1);
+	assert_int_equal(b.expiries, 1);
+	assert_true(box_idle_work_ok(&b));
+	assert_int_equal(b.violations, 0);
+}
+
 /* ---- random sessions ---- */
 
 /* At least this many; DR_RANDOM_SESSIONS in the environment can ask for
@@ -1221,6 +1295,9 @@ int main(void)
 		cmocka_unit_test(test_shutdown_mid_question_keeps_what_was_answered),
 		cmocka_unit_test(test_listen_back_plays_the_recording_before_the_questions),
 		cmocka_unit_test(test_listen_back_watchdog),
+		cmocka_unit_test(test_a_recording_is_prepared_as_the_welcome_starts),
+		cmocka_unit_test(test_press_with_a_stick_in_starts_nothing),
+		cmocka_unit_test(test_stick_and_retention_wait_for_the_end_of_a_session),
 		cmocka_unit_test(test_random_sessions_keep_invariants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
