@@ -63,7 +63,8 @@ void drc_play(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
 	c->playing_prompt = p;
 	c->prompt_deadline = now + c->cfg.prompt_ms[p] + c->cfg.prompt_slack_ms;
 	drc_emit(o, (struct dr_action){.type = DR_ACT_PLAY, .prompt = p});
-	if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
+	if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE || p == DR_PROMPT_ASK_SHARE_VIDEO ||
+	    p == DR_PROMPT_ASK_CAMERA) {
 		c->question_open = true; /* from its first word, a press answers it */
 		c->answer_until = DR_NO_DEADLINE;
 		drc_light(o, DR_LIGHT_QUESTION);
@@ -137,13 +138,22 @@ void drc_go_idle(struct dr_core *c, struct out *o)
 	idle_work(c, o);
 }
 
-/* The welcome or the beep has started: capture is due after what is left. */
-static void prepare(struct dr_core *c, struct out *o, enum dr_prompt from)
+/* The welcome, "the camera is on" or the beep has started: capture is due
+ * after what is left of them. */
+void drc_prepare(struct dr_core *c, struct out *o, enum dr_prompt from)
 {
 	uint32_t ms = c->cfg.prompt_ms[DR_PROMPT_BEEP];
-	if (from == DR_PROMPT_WELCOME)
-		ms += c->cfg.prompt_ms[DR_PROMPT_WELCOME];
-	drc_emit(o, (struct dr_action){.type = DR_ACT_PREPARE_RECORDING, .capture_in_ms = ms});
+	if (from == DR_PROMPT_WELCOME || from == DR_PROMPT_CAMERA_ON)
+		ms += c->cfg.prompt_ms[from];
+	drc_emit(o, (struct dr_action){.type = DR_ACT_PREPARE_RECORDING, .capture_in_ms = ms,
+				       .video = c->video});
+}
+
+void drc_start_beep(struct dr_core *c, struct out *o, uint64_t now)
+{
+	drc_play_one(c, o, DR_PROMPT_BEEP, now);
+	drc_prepare(c, o, DR_PROMPT_BEEP);
+	drc_set_state(c, o, DR_ST_BEEP);
 }
 
 void drc_tell(struct dr_core *c, struct out *o, enum dr_prompt p, enum dr_light l, uint64_t now)
@@ -201,14 +211,19 @@ static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 {
 	switch (c->state) {
 	case DR_ST_WELCOME:
-		drc_play_one(c, o, DR_PROMPT_BEEP, now);
-		prepare(c, o, DR_PROMPT_BEEP);
-		drc_set_state(c, o, DR_ST_BEEP);
+		if (c->cfg.camera)
+			drc_ask_camera(c, o, now);
+		else
+			drc_start_beep(c, o, now);
+		break;
+	case DR_ST_ASK_CAMERA:
+		drc_camera_prompt_done(c, o, p, now);
 		break;
 	case DR_ST_BEEP:
 		c->rec_start = now;
 		c->warned = false;
-		drc_emit(o, (struct dr_action){.type = DR_ACT_START_RECORDING});
+		c->rec_video = c->video;
+		drc_emit(o, (struct dr_action){.type = DR_ACT_START_RECORDING, .video = c->video});
 		drc_light(o, DR_LIGHT_RECORDING);
 		drc_set_state(c, o, DR_ST_RECORDING);
 		break;
@@ -216,7 +231,8 @@ static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 	case DR_ST_ASK_SHARE:
 		if (p == DR_PROMPT_SHARE_YES || p == DR_PROMPT_SHARE_NO || p == DR_PROMPT_STAFF_NO) {
 			drc_read_receipt(c, o, now);
-		} else if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
+		} else if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE ||
+			   p == DR_PROMPT_ASK_SHARE_VIDEO) {
 			c->answer_until = now + c->cfg.answer_ms; /* a press still counts */
 		}
 		break;
@@ -279,15 +295,20 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 		} else if (c->storage_low) {
 			drc_tell(c, o, DR_PROMPT_FULL, DR_LIGHT_FULL, now);
 		} else {
+			c->video = false; /* sound only unless chosen */
 			drc_light(o, DR_LIGHT_WELCOME);
 			drc_play_one(c, o, DR_PROMPT_WELCOME, now);
-			prepare(c, o, DR_PROMPT_WELCOME);
+			if (!c->cfg.camera) /* else once the choice is known */
+				drc_prepare(c, o, DR_PROMPT_WELCOME);
 			drc_set_state(c, o, DR_ST_WELCOME);
 		}
 		break;
 	case DR_ST_WELCOME:
 	case DR_ST_BEEP:
 		cancel(c, o, now);
+		break;
+	case DR_ST_ASK_CAMERA:
+		drc_camera_press(c, o, now);
 		break;
 	case DR_ST_RECORDING:
 		if (now - c->rec_start < c->cfg.min_length_ms)
@@ -330,7 +351,9 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 		/* No press: ask once more, then take silence as the safe answer. */
 		c->answer_until = DR_NO_DEADLINE;
 		c->question_open = false;
-		if (c->asked < 2) {
+		if (c->state == DR_ST_ASK_CAMERA) {
+			drc_camera_no_answer(c, o, now); /* sound only */
+		} else if (c->asked < 2) {
 			drc_ask(c, o, c->state, now, false);
 		} else {
 			if (c->state == DR_ST_ASK_SHARE)

@@ -8,9 +8,15 @@
 
 #define RECEIPT_REPEAT_PAUSE_MS 900
 
+/* For a video, the sharing question says people would see their face. */
+enum dr_prompt drc_share_question(const struct dr_core *c)
+{
+	return c->rec_video ? DR_PROMPT_ASK_SHARE_VIDEO : DR_PROMPT_ASK_SHARE;
+}
+
 void drc_ask(struct dr_core *c, struct out *o, enum dr_state st, uint64_t now, bool first)
 {
-	enum dr_prompt q = st == DR_ST_ASK_STAFF ? DR_PROMPT_ASK_STAFF : DR_PROMPT_ASK_SHARE;
+	enum dr_prompt q = st == DR_ST_ASK_STAFF ? DR_PROMPT_ASK_STAFF : drc_share_question(c);
 	c->question_open = false;
 	c->answer_until = DR_NO_DEADLINE;
 	drc_light(o, DR_LIGHT_QUESTION);
@@ -143,7 +149,7 @@ void drc_consent_saved(struct dr_core *c, struct out *o, const struct dr_event *
 	if (confirm == DR_PROMPT_STAFF_YES) {
 		/* "staff may listen", a pause, then the sharing question: a
 		 * press before the question has started is no answer to it. */
-		enum dr_prompt seq[2] = {DR_PROMPT_STAFF_YES, DR_PROMPT_ASK_SHARE};
+		enum dr_prompt seq[2] = {DR_PROMPT_STAFF_YES, drc_share_question(c)};
 		uint16_t pause[2] = {500, 0};
 		c->asked = 1;
 		drc_play_seq(c, o, seq, pause, 2, now);

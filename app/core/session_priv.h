@@ -25,7 +25,17 @@ void drc_tell(struct dr_core *c, struct out *o, enum dr_prompt p, enum dr_light 
 void drc_go_idle(struct dr_core *c, struct out *o);
 void drc_exit_now(struct dr_core *c, struct out *o);
 
+void drc_prepare(struct dr_core *c, struct out *o, enum dr_prompt from);
+void drc_start_beep(struct dr_core *c, struct out *o, uint64_t now);
+
+/* session_camera.c */
+void drc_ask_camera(struct dr_core *c, struct out *o, uint64_t now);
+void drc_camera_press(struct dr_core *c, struct out *o, uint64_t now);
+void drc_camera_prompt_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now);
+void drc_camera_no_answer(struct dr_core *c, struct out *o, uint64_t now);
+
 /* session_dialogue.c */
+enum dr_prompt drc_share_question(const struct dr_core *c);
 void drc_ask(struct dr_core *c, struct out *o, enum dr_state st, uint64_t now, bool first);
 void drc_read_receipt(struct dr_core *c, struct out *o, uint64_t now);
 void drc_save_consent(struct dr_core *c, struct out *o);

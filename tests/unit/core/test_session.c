@@ -35,6 +35,9 @@ static struct dr_core_config cfg(void)
 	c.prompt_ms[DR_PROMPT_RECEIPT_END] = 2500;
 	c.prompt_ms[DR_PROMPT_GOODBYE] = 1500;
 	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_CAMERA] = 4000;
+	c.prompt_ms[DR_PROMPT_CAMERA_ON] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_SHARE_VIDEO] = 6000;
 	for (int d = 0; d < 10; d++)
 		c.prompt_ms[DR_PROMPT_DIGIT_0 + d] = 500;
 	return c;
@@ -861,6 +864,9 @@ static void test_listen_back_plays_the_recording_before_the_questions(void **sta
 	struct dr_core_config c = cfg();
 	c.listen_back = true;
 	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_CAMERA] = 4000;
+	c.prompt_ms[DR_PROMPT_CAMERA_ON] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_SHARE_VIDEO] = 6000;
 	struct box b;
 	box_init(&b, &c);
 	box_press(&b, 1000);
@@ -900,6 +906,9 @@ static void test_listen_back_watchdog(void **state)
 	struct dr_core_config c = cfg();
 	c.listen_back = true;
 	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_CAMERA] = 4000;
+	c.prompt_ms[DR_PROMPT_CAMERA_ON] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_SHARE_VIDEO] = 6000;
 	struct box b;
 	box_init(&b, &c);
 	b.listen_ms = 1000000; /* the speaker never says it finished */
@@ -995,6 +1004,97 @@ static void test_stick_and_retention_wait_for_the_end_of_a_session(void **state)
 	assert_int_equal(b.violations, 0);
 }
 
+/* ---- the camera question (a room with a camera) ---- */
+
+#define CAMERA_ASKED (1000 + WELCOME_MS) /* press at 1000 */
+
+/* Runs a session in a camera room with a press at `yes_at` (0: none) and
+ * answers yes to staff, so the sharing question is heard. */
+static void camera_session(struct box *b, uint64_t yes_at)
+{
+	struct dr_core_config c = cfg();
+	c.camera = true;
+	box_init(b, &c);
+	box_press(b, 1000);
+	assert_int_equal(b->prepares, 0); /* not before the choice is known */
+	box_run_until(b, CAMERA_ASKED);
+	assert_int_equal(dr_core_state(&b->core), DR_ST_ASK_CAMERA);
+	assert_int_equal(b->prompt, DR_PROMPT_ASK_CAMERA);
+	assert_int_equal(b->light, DR_LIGHT_QUESTION);
+	if (yes_at)
+		box_press(b, yes_at);
+}
+
+static void finish_and_hear_the_sharing_question(struct box *b)
+{
+	box_run_until(b, b->now + 20000);
+	assert_true(b->capturing);
+	box_press(b, b->now + 5000);
+	box_run_until(b, b->now + 40 + 3000 + 1000); /* "saved", then the question */
+	assert_int_equal(b->prompt, DR_PROMPT_ASK_STAFF);
+	box_press(b, b->now + 100);
+	box_run_until(b, b->now + 3000);
+	assert_int_equal(dr_core_state(&b->core), DR_ST_ASK_SHARE);
+}
+
+static void test_camera_yes_during_the_question_films(void **state)
+{
+	(void)state;
+	struct box b;
+	camera_session(&b, CAMERA_ASKED + 1000);
+	assert_int_equal(b.prompt, DR_PROMPT_CAMERA_ON); /* the question was cut */
+	box_press(&b, b.now + 300); /* a second press on yes changes nothing */
+	assert_int_equal(b.ignored_presses, 1);
+	assert_int_equal(b.cancels, 0);
+	finish_and_hear_the_sharing_question(&b);
+	assert_true(b.rows[0].video);
+	assert_int_equal(b.prompt, DR_PROMPT_ASK_SHARE_VIDEO);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_SHARE], 0);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_camera_yes_just_after_the_question_films(void **state)
+{
+	(void)state;
+	struct box b;
+	struct dr_core_config c = cfg();
+	camera_session(&b, CAMERA_ASKED + 4000 + c.answer_ms - 1);
+	assert_int_equal(b.prompt, DR_PROMPT_CAMERA_ON);
+	finish_and_hear_the_sharing_question(&b);
+	assert_true(b.rows[0].video);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_camera_no_press_is_sound_only(void **state)
+{
+	(void)state;
+	struct box b;
+	struct dr_core_config c = cfg();
+	camera_session(&b, 0);
+	box_run_until(&b, CAMERA_ASKED + 4000 + c.answer_ms);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_BEEP);
+	assert_int_equal(b.plays[DR_PROMPT_CAMERA_ON], 0);
+	assert_int_equal(b.prepares, 1);
+	finish_and_hear_the_sharing_question(&b);
+	assert_false(b.rows[0].video);
+	assert_int_equal(b.prompt, DR_PROMPT_ASK_SHARE);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_camera_press_in_the_beep_still_cancels(void **state)
+{
+	(void)state;
+	struct box b;
+	camera_session(&b, CAMERA_ASKED + 500);
+	box_run_until(&b, CAMERA_ASKED + 500 + 2000 + 100); /* "camera on", then the beep */
+	assert_int_equal(b.prompt, DR_PROMPT_BEEP);
+	box_press(&b, b.now);
+	assert_int_equal(b.cancels, 1);
+	assert_int_equal(b.recordings_started, 0);
+	assert_int_equal(b.rows[0].state, ROW_DISCARDED);
+	assert_int_equal(b.violations, 0);
+}
+
 /* ---- random sessions ---- */
 
 /* At least this many; DR_RANDOM_SESSIONS in the environment can ask for
@@ -1056,6 +1156,8 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 	uint64_t t = 100;
 	int presses = 1 + (int)(rnd(seed) % 10);
 	uint64_t prelude = c->prompt_ms[DR_PROMPT_WELCOME] + c->prompt_ms[DR_PROMPT_BEEP];
+	if (c->camera) /* the question, its answer window, "the camera is on" */
+		prelude += c->prompt_ms[DR_PROMPT_ASK_CAMERA] + c->answer_ms + c->prompt_ms[DR_PROMPT_CAMERA_ON];
 
 	for (int i = 0; i < presses; i++) {
 		uint64_t r = rnd(seed);
@@ -1094,7 +1196,8 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 struct tally {
 	int started, kept, too_short, cancels, limits, cuts, cuts_in_dialogue, staff_yes,
 	    share_yes, full, presses_while_saving, consent_failures, stick_ignored, stick_deferred,
-	    stick_begins, expiry_deferred, expiries;
+	    stick_begins, expiry_deferred, expiries, camera_asked, videos, sound_only_with_camera,
+	    camera_yes_after, share_video_asked;
 	uint64_t slowest_idle;
 };
 
@@ -1133,6 +1236,7 @@ static void test_random_sessions_keep_invariants(void **state)
 
 	for (int session = 0; session < sessions; session++) {
 		c.listen_back = rnd(&seed) % 2;
+		c.camera = rnd(&seed) % 2;
 		box_init(&b, &c);
 		b.chaos = true;
 		b.seed = rnd(&seed) * 2 + 1;
@@ -1172,6 +1276,11 @@ static void test_random_sessions_keep_invariants(void **state)
 		n.stick_begins += b.stick_begins;
 		n.expiry_deferred += b.expiries_deferred;
 		n.expiries += b.expiries;
+		n.camera_asked += b.camera_asked;
+		n.videos += b.videos;
+		n.sound_only_with_camera += b.sound_only_with_camera;
+		n.camera_yes_after += b.camera_yes_after;
+		n.share_video_asked += b.share_video_asked;
 		if (cut) {
 			/* The power goes: check what the catalogue holds, then
 			 * the box starts again from nothing. */
@@ -1231,11 +1340,13 @@ static void test_random_sessions_keep_invariants(void **state)
 		      "dialogue); %d staff yes, %d share yes; %d presses while saving consent, %d "
 		      "failed consent saves; %d refused for a full disk; %d presses ignored for a "
 		      "stick; %d sticks served (%d put in during a session); %d expiries (%d due during "
-		      "a session)\n",
+		      "a session); in rooms with a camera: asked %d times, %d videos (%d by a press "
+		      "after the question ended), %d sound only, %d sharing questions for a video\n",
 		      sessions, n.started, n.kept, n.too_short, n.cancels, n.limits, n.cuts,
 		      n.cuts_in_dialogue, n.staff_yes, n.share_yes, n.presses_while_saving,
 		      n.consent_failures, n.full, n.stick_ignored, n.stick_begins, n.stick_deferred,
-		      n.expiries, n.expiry_deferred);
+		      n.expiries, n.expiry_deferred, n.camera_asked, n.videos, n.camera_yes_after,
+		      n.sound_only_with_camera, n.share_video_asked);
 	assert_true(n.kept > 1000);
 	assert_true(n.too_short > 100);
 	assert_true(n.cancels > 1000);
@@ -1252,6 +1363,10 @@ static void test_random_sessions_keep_invariants(void **state)
 	assert_true(n.stick_deferred > 200);
 	assert_true(n.expiries > 500);
 	assert_true(n.expiry_deferred > 200);
+	assert_true(n.videos > 500);
+	assert_true(n.camera_yes_after > 100);
+	assert_true(n.sound_only_with_camera > 500);
+	assert_true(n.share_video_asked > 200);
 }
 
 int main(void)
@@ -1298,6 +1413,10 @@ int main(void)
 		cmocka_unit_test(test_a_recording_is_prepared_as_the_welcome_starts),
 		cmocka_unit_test(test_press_with_a_stick_in_starts_nothing),
 		cmocka_unit_test(test_stick_and_retention_wait_for_the_end_of_a_session),
+		cmocka_unit_test(test_camera_yes_during_the_question_films),
+		cmocka_unit_test(test_camera_yes_just_after_the_question_films),
+		cmocka_unit_test(test_camera_no_press_is_sound_only),
+		cmocka_unit_test(test_camera_press_in_the_beep_still_cancels),
 		cmocka_unit_test(test_random_sessions_keep_invariants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
