@@ -448,9 +448,7 @@ def test_presses_while_saving_are_ignored():
         assert len(downs) == 6, downs
         assert downs[2] < downs[3] < fin["t_us"], "the presses did not come while saving"
         assert downs[5] < saved["t_us"], "the press did not come while the answer was written"
-        # the press during the answer's commit is seen during it (the
-        # commit runs off the event loop), and ignored there
-        s.expect_ignored(["finalising", "finalising", "saving_consent"])
+        s.expect_ignored(["finalising", "finalising", "ask_share"])
         assert saved["staff"] is True and saved["share"] is False, f"{s.name}: saved {saved}"
         row = one_kept(s)
         assert consent(row) == (1, None), f"a press while saving became consent: {row}"
