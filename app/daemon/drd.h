@@ -73,6 +73,7 @@ struct drd_commit {
 	uint64_t duration_ms;
 	char receipt[5];
 	bool numbered;                  /* a receipt was asked for (complete) */
+	bool logged;                    /* recording_finalised is logged */
 	char msg[2][800];
 	int nmsg;
 };

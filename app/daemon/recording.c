@@ -68,6 +68,8 @@ static int prepare_work(struct drd *d, char *err, size_t errlen)
 }
 
 static void finish_work(struct drd *d);
+static void finish_receipt(struct drd *d);
+static void log_finalised(struct drd *d);
 static void finish_done(struct drd *d);
 static void consent_work(struct drd *d);
 static void consent_done(struct drd *d);
@@ -87,6 +89,7 @@ static void *job_thread(void *arg)
 		break;
 	case DRD_JOB_FINISH:
 		finish_work(d);
+		finish_receipt(d);
 		break;
 	case DRD_JOB_CONSENT:
 		consent_work(d);
@@ -293,7 +296,7 @@ void drd_consent(struct drd *d, bool staff_yes, bool share_yes)
 	drd_prepare_join(d); /* nothing runs now in a session that got this far */
 	d->commit.staff_yes = staff_yes;
 	d->commit.share_yes = share_yes;
-	if (prep_spawn(d, DRD_JOB_CONSENT) < 0) {
+	if (!d->s->commits_in_thread || prep_spawn(d, DRD_JOB_CONSENT) < 0) {
 		consent_work(d);
 		consent_done(d);
 	}
@@ -357,8 +360,12 @@ void drd_on_recording_done(struct drd *d)
 	if (c->res.status == -ENOSPC && d->rec_keep && c->res.samples)
 		drd_reserve_release(d, UINT64_MAX); /* room for the catalogue */
 	drd_prepare_join(d); /* none runs while a recording is open */
-	if (prep_spawn(d, DRD_JOB_FINISH) < 0) {
+	d->commit.logged = false;
+	if (!d->s->commits_in_thread || prep_spawn(d, DRD_JOB_FINISH) < 0) {
+		/* on the loop, in the order the strace guards count */
 		finish_work(d);
+		log_finalised(d);
+		finish_receipt(d);
 		finish_done(d);
 		drd_run_queue(d);
 	}
@@ -427,6 +434,14 @@ static void finish_work(struct drd *d)
 		}
 	}
 	c->ev_status = c->status;
+}
+
+/* The receipt number of a complete recording (in the thread, or on the
+ * loop). */
+static void finish_receipt(struct drd *d)
+{
+	struct drd_commit *c = &d->commit;
+	char err[512];
 	if (c->status == 0 && !strcmp(c->state, "complete")) {
 		/* The number the resident will hear: durable before it is said. */
 		c->numbered = true;
@@ -440,13 +455,13 @@ static void finish_work(struct drd *d)
 	}
 }
 
-static void finish_done(struct drd *d)
+static void log_finalised(struct drd *d)
 {
 	struct drd_commit *c = &d->commit;
 	const struct dr_recording_result *res = &c->res;
-	d->rec_active = false;
 	for (int i = 0; i < c->nmsg; i++)
 		drd_log_error(d, "store", c->msg[i]);
+	c->nmsg = 0;
 	if (res->lost)
 		DR_LOG_ERR(MOD, "recording %s lost %" PRIu64 " samples to a full ring buffer", d->rec_id,
 			   res->lost);
@@ -457,6 +472,18 @@ static void finish_done(struct drd *d)
 		      d->rec_id, c->state, c->duration_ms, res->samples, res->lost, res->ring_high_water,
 		      res->first_sample_us, d->rec_stats.bytes, d->rec_stats.writes, d->rec_stats.syncs,
 		      res->status);
+	c->logged = true;
+}
+
+static void finish_done(struct drd *d)
+{
+	struct drd_commit *c = &d->commit;
+	const struct dr_recording_result *res = &c->res;
+	d->rec_active = false;
+	if (!c->logged)
+		log_finalised(d);
+	for (int i = 0; i < c->nmsg; i++)
+		drd_log_error(d, "store", c->msg[i]);
 	struct dr_event ev = {.type = DR_EV_RECORDING_DONE, .status = c->ev_status, .samples = res->samples};
 	memcpy(ev.receipt, c->receipt, sizeof(ev.receipt));
 	d->dialogue_id[0] = '\0';
