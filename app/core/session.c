@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The session state machine. See session.h for the shape; the rules that are
- * not obvious from it:
+ * not obvious from it (the part after the recording, from listen-back to the
+ * receipt, is in session_dialogue.c; the names in session_names.c):
  *
  * - Every stop, kept or not, goes through FINALISING and waits for the
  *   recorder to report the file closed (and catalogued, with its receipt
@@ -28,18 +29,14 @@
  *   that never reports "done" cannot leave the box stuck.
  */
 #include "session.h"
+#include "session_priv.h"
 
 #include <string.h>
 
-#define RECEIPT_REPEAT_PAUSE_MS 900
 
-struct out {
-	struct dr_action *a;
-	size_t n;
-	uint32_t *dropped; /* the core's count of actions that did not fit */
-};
 
-static void emit(struct out *o, struct dr_action act)
+
+void drc_emit(struct out *o, struct dr_action act)
 {
 	if (o->n < DR_MAX_ACTIONS)
 		o->a[o->n++] = act;
@@ -47,44 +44,45 @@ static void emit(struct out *o, struct dr_action act)
 		(*o->dropped)++; /* a bug in the core: the tests fail on it */
 }
 
-static void set_state(struct dr_core *c, struct out *o, enum dr_state to)
+void drc_set_state(struct dr_core *c, struct out *o, enum dr_state to)
 {
 	if (c->state == to)
 		return;
-	emit(o, (struct dr_action){.type = DR_ACT_STATE, .from = c->state, .to = to});
+	drc_emit(o, (struct dr_action){.type = DR_ACT_STATE, .from = c->state, .to = to});
 	c->state = to;
 }
 
-static void light(struct out *o, enum dr_light l)
+void drc_light(struct out *o, enum dr_light l)
 {
-	emit(o, (struct dr_action){.type = DR_ACT_LIGHT, .light = l});
+	drc_emit(o, (struct dr_action){.type = DR_ACT_LIGHT, .light = l});
 }
 
-static void play(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
+void drc_play(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
 {
 	c->playing = true;
 	c->playing_prompt = p;
 	c->prompt_deadline = now + c->cfg.prompt_ms[p] + c->cfg.prompt_slack_ms;
-	emit(o, (struct dr_action){.type = DR_ACT_PLAY, .prompt = p});
-	if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
+	drc_emit(o, (struct dr_action){.type = DR_ACT_PLAY, .prompt = p});
+	if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE || p == DR_PROMPT_ASK_SHARE_VIDEO ||
+	    p == DR_PROMPT_ASK_CAMERA) {
 		c->question_open = true; /* from its first word, a press answers it */
 		c->answer_until = DR_NO_DEADLINE;
-		light(o, DR_LIGHT_QUESTION);
+		drc_light(o, DR_LIGHT_QUESTION);
 	}
 }
 
-static void stop_playback(struct dr_core *c, struct out *o)
+void drc_stop_playback(struct dr_core *c, struct out *o)
 {
 	c->seq_n = c->seq_i = 0;
 	c->pause_until = DR_NO_DEADLINE;
 	if (!c->playing)
 		return;
 	c->playing = false;
-	emit(o, (struct dr_action){.type = DR_ACT_STOP_PLAYBACK});
+	drc_emit(o, (struct dr_action){.type = DR_ACT_STOP_PLAYBACK});
 }
 
 /* Plays prompts one after another, with a pause after each. */
-static void play_seq(struct dr_core *c, struct out *o, const enum dr_prompt *p,
+void drc_play_seq(struct dr_core *c, struct out *o, const enum dr_prompt *p,
 		     const uint16_t *pause, size_t n, uint64_t now)
 {
 	if (n > DR_SEQ_MAX)
@@ -95,22 +93,22 @@ static void play_seq(struct dr_core *c, struct out *o, const enum dr_prompt *p,
 	c->seq_n = (uint8_t)n;
 	c->seq_i = 0;
 	c->pause_until = DR_NO_DEADLINE;
-	play(c, o, c->seq[0], now);
+	drc_play(c, o, c->seq[0], now);
 }
 
-static void play_one(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
+void drc_play_one(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now)
 {
-	play_seq(c, o, &p, NULL, 1, now);
+	drc_play_seq(c, o, &p, NULL, 1, now);
 }
 
 static void stop_recording(struct dr_core *c, struct out *o, enum dr_stop_reason why, bool keep,
 			   uint64_t now)
 {
-	stop_playback(c, o); /* e.g. the one-minute warning */
-	emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING, .keep = keep, .reason = why});
+	drc_stop_playback(c, o); /* e.g. the one-minute warning */
+	drc_emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING, .keep = keep, .reason = why});
 	c->discarding = !keep;
 	c->finalise_deadline = now + c->cfg.finalise_ms;
-	light(o, DR_LIGHT_BUSY);
+	drc_light(o, DR_LIGHT_BUSY);
 }
 
 static enum dr_light idle_light(const struct dr_core *c)
@@ -118,87 +116,61 @@ static enum dr_light idle_light(const struct dr_core *c)
 	return c->storage_low ? DR_LIGHT_FULL : DR_LIGHT_IDLE;
 }
 
-static void go_idle(struct dr_core *c, struct out *o)
+/* In idle: the work that waited for the session to be over. */
+static void idle_work(struct dr_core *c, struct out *o)
 {
-	c->question_open = false;
-	c->answer_until = DR_NO_DEADLINE;
-	light(o, idle_light(c));
-	set_state(c, o, DR_ST_IDLE);
-}
-
-static void tell(struct dr_core *c, struct out *o, enum dr_prompt p, enum dr_light l, uint64_t now)
-{
-	c->question_open = false;
-	c->answer_until = DR_NO_DEADLINE;
-	light(o, l);
-	play_one(c, o, p, now);
-	set_state(c, o, DR_ST_TELLING);
-}
-
-static void exit_now(struct dr_core *c, struct out *o)
-{
-	stop_playback(c, o);
-	light(o, DR_LIGHT_OFF);
-	set_state(c, o, DR_ST_EXITED);
-	emit(o, (struct dr_action){.type = DR_ACT_EXIT});
-}
-
-static void ask(struct dr_core *c, struct out *o, enum dr_state st, uint64_t now, bool first)
-{
-	enum dr_prompt q = st == DR_ST_ASK_STAFF ? DR_PROMPT_ASK_STAFF : DR_PROMPT_ASK_SHARE;
-	c->question_open = false;
-	c->answer_until = DR_NO_DEADLINE;
-	light(o, DR_LIGHT_QUESTION);
-	if (first && st == DR_ST_ASK_STAFF) {
-		enum dr_prompt seq[2] = {DR_PROMPT_SAVED, q};
-		uint16_t pause[2] = {300, 0};
-		play_seq(c, o, seq, pause, 2, now);
-	} else {
-		play_one(c, o, q, now);
+	if (c->stick_in && !c->stick_begun) {
+		c->stick_begun = true;
+		drc_emit(o, (struct dr_action){.type = DR_ACT_STICK_BEGIN});
 	}
-	c->asked = first ? 1 : (uint8_t)(c->asked + 1);
-	set_state(c, o, st);
+	if (c->expiry_due) {
+		c->expiry_due = false;
+		drc_emit(o, (struct dr_action){.type = DR_ACT_EXPIRE});
+	}
 }
 
-/* Say the receipt number twice, slowly, then goodbye. */
-static void read_receipt(struct dr_core *c, struct out *o, uint64_t now)
+void drc_go_idle(struct dr_core *c, struct out *o)
 {
 	c->question_open = false;
 	c->answer_until = DR_NO_DEADLINE;
-	if (strlen(c->receipt) != 4) {
-		/* No number could be given (a catalogue failure): the recording
-		 * is kept and locked; say that something needs staff. */
-		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
-		return;
-	}
-	enum dr_prompt seq[DR_SEQ_MAX];
-	uint16_t pause[DR_SEQ_MAX];
-	size_t n = 0;
-	for (int rep = 0; rep < 2; rep++) {
-		seq[n] = DR_PROMPT_RECEIPT;
-		pause[n++] = (uint16_t)c->cfg.digit_pause_ms;
-		for (int i = 0; i < 4; i++) {
-			seq[n] = (enum dr_prompt)(DR_PROMPT_DIGIT_0 + (c->receipt[i] - '0'));
-			pause[n++] = (uint16_t)c->cfg.digit_pause_ms;
-		}
-		seq[n] = DR_PROMPT_RECEIPT_END;
-		pause[n++] = RECEIPT_REPEAT_PAUSE_MS;
-	}
-	seq[n] = DR_PROMPT_GOODBYE;
-	pause[n++] = 0;
-	light(o, DR_LIGHT_SAVED);
-	play_seq(c, o, seq, pause, n, now);
-	set_state(c, o, DR_ST_RECEIPT);
+	drc_light(o, idle_light(c));
+	drc_set_state(c, o, DR_ST_IDLE);
+	idle_work(c, o);
 }
 
-static void save_consent(struct dr_core *c, struct out *o)
+/* The welcome, "the camera is on" or the beep has started: capture is due
+ * after what is left of them. */
+void drc_prepare(struct dr_core *c, struct out *o, enum dr_prompt from)
+{
+	uint32_t ms = c->cfg.prompt_ms[DR_PROMPT_BEEP];
+	if (from == DR_PROMPT_WELCOME || from == DR_PROMPT_CAMERA_ON)
+		ms += c->cfg.prompt_ms[from];
+	drc_emit(o, (struct dr_action){.type = DR_ACT_PREPARE_RECORDING, .capture_in_ms = ms,
+				       .video = c->video});
+}
+
+void drc_start_beep(struct dr_core *c, struct out *o, uint64_t now)
+{
+	drc_play_one(c, o, DR_PROMPT_BEEP, now);
+	drc_prepare(c, o, DR_PROMPT_BEEP);
+	drc_set_state(c, o, DR_ST_BEEP);
+}
+
+void drc_tell(struct dr_core *c, struct out *o, enum dr_prompt p, enum dr_light l, uint64_t now)
 {
 	c->question_open = false;
 	c->answer_until = DR_NO_DEADLINE;
-	light(o, DR_LIGHT_BUSY);
-	emit(o, (struct dr_action){.type = DR_ACT_CONSENT, .staff_yes = c->staff_yes,
-				   .share_yes = c->share_yes});
-	set_state(c, o, DR_ST_SAVING_CONSENT);
+	drc_light(o, l);
+	drc_play_one(c, o, p, now);
+	drc_set_state(c, o, DR_ST_TELLING);
+}
+
+void drc_exit_now(struct dr_core *c, struct out *o)
+{
+	drc_stop_playback(c, o);
+	drc_light(o, DR_LIGHT_OFF);
+	drc_set_state(c, o, DR_ST_EXITED);
+	drc_emit(o, (struct dr_action){.type = DR_ACT_EXIT});
 }
 
 void dr_core_config_default(struct dr_core_config *cfg)
@@ -230,7 +202,7 @@ size_t dr_core_start(struct dr_core *c, uint64_t now_ms, struct dr_action out[DR
 {
 	(void)now_ms;
 	struct out o = {out, 0, &c->actions_dropped};
-	light(&o, idle_light(c));
+	drc_light(&o, idle_light(c));
 	return o.n;
 }
 
@@ -239,33 +211,40 @@ static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 {
 	switch (c->state) {
 	case DR_ST_WELCOME:
-		play_one(c, o, DR_PROMPT_BEEP, now);
-		set_state(c, o, DR_ST_BEEP);
+		if (c->cfg.camera)
+			drc_ask_camera(c, o, now);
+		else
+			drc_start_beep(c, o, now);
+		break;
+	case DR_ST_ASK_CAMERA:
+		drc_camera_prompt_done(c, o, p, now);
 		break;
 	case DR_ST_BEEP:
 		c->rec_start = now;
 		c->warned = false;
-		emit(o, (struct dr_action){.type = DR_ACT_START_RECORDING});
-		light(o, DR_LIGHT_RECORDING);
-		set_state(c, o, DR_ST_RECORDING);
+		c->rec_video = c->video;
+		drc_emit(o, (struct dr_action){.type = DR_ACT_START_RECORDING, .video = c->video});
+		drc_light(o, DR_LIGHT_RECORDING);
+		drc_set_state(c, o, DR_ST_RECORDING);
 		break;
 	case DR_ST_ASK_STAFF:
 	case DR_ST_ASK_SHARE:
 		if (p == DR_PROMPT_SHARE_YES || p == DR_PROMPT_SHARE_NO || p == DR_PROMPT_STAFF_NO) {
-			read_receipt(c, o, now);
-		} else if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE) {
+			drc_read_receipt(c, o, now);
+		} else if (p == DR_PROMPT_ASK_STAFF || p == DR_PROMPT_ASK_SHARE ||
+			   p == DR_PROMPT_ASK_SHARE_VIDEO) {
 			c->answer_until = now + c->cfg.answer_ms; /* a press still counts */
 		}
 		break;
 	case DR_ST_RECEIPT:
 	case DR_ST_TELLING:
-		go_idle(c, o);
+		drc_go_idle(c, o);
 		break;
 	case DR_ST_LISTEN:
 		/* "here is your recording" is over: play it, with a watchdog
 		 * of its own length plus the slack. */
 		c->listen_deadline = now + c->rec_samples / 48 + c->cfg.prompt_slack_ms;
-		emit(o, (struct dr_action){.type = DR_ACT_PLAY_RECORDING});
+		drc_emit(o, (struct dr_action){.type = DR_ACT_PLAY_RECORDING});
 		break;
 	default:
 		break; /* the warning during a recording; anything while stopping */
@@ -284,117 +263,19 @@ static void prompt_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint
 		if (pause)
 			c->pause_until = now + pause;
 		else
-			play(c, o, c->seq[c->seq_i], now);
+			drc_play(c, o, c->seq[c->seq_i], now);
 		return;
 	}
 	c->seq_n = c->seq_i = 0;
 	seq_done(c, o, p, now);
 }
 
-/* The recorder has closed the file (after our stop, or by itself on error). */
-static void recording_done(struct dr_core *c, struct out *o, const struct dr_event *ev,
-			   uint64_t now)
-{
-	switch (c->state) {
-	case DR_ST_RECORDING:
-		/* Ended by itself: the microphone or the disk failed. What was
-		 * captured is kept (locked: nobody was asked). */
-		stop_playback(c, o);
-		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
-		break;
-	case DR_ST_FINALISING:
-		if (c->discarding) {
-			tell(c, o, DR_PROMPT_TOO_SHORT, DR_LIGHT_WELCOME, now);
-		} else if (ev->status < 0) {
-			tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
-		} else {
-			memcpy(c->receipt, ev->receipt, sizeof(c->receipt));
-			c->receipt[4] = '\0';
-			c->staff_yes = c->share_yes = c->asked_share = false;
-			c->rec_samples = ev->samples;
-			if (c->cfg.listen_back) {
-				light(o, DR_LIGHT_WELCOME);
-				play_one(c, o, DR_PROMPT_LISTEN, now);
-				set_state(c, o, DR_ST_LISTEN);
-			} else {
-				ask(c, o, DR_ST_ASK_STAFF, now, true);
-			}
-		}
-		c->discarding = false;
-		break;
-	case DR_ST_STOPPING:
-		exit_now(c, o);
-		break;
-	default:
-		break;
-	}
-}
-
-static void answer_yes(struct dr_core *c, struct out *o)
-{
-	stop_playback(c, o);
-	if (c->state == DR_ST_ASK_STAFF)
-		c->staff_yes = true;
-	else
-		c->share_yes = true;
-	save_consent(c, o);
-}
-
-static void consent_saved(struct dr_core *c, struct out *o, const struct dr_event *ev, uint64_t now)
-{
-	if (c->state != DR_ST_SAVING_CONSENT)
-		return;
-	if (ev->status < 0) {
-		/* Not durable: say nothing about the answer; tell staff. */
-		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
-		return;
-	}
-	enum dr_prompt confirm;
-	enum dr_state st;
-	if (c->share_yes) {
-		confirm = DR_PROMPT_SHARE_YES;
-		st = DR_ST_ASK_SHARE;
-	} else if (c->staff_yes && c->asked_share) {
-		confirm = DR_PROMPT_SHARE_NO;
-		st = DR_ST_ASK_SHARE;
-	} else if (c->staff_yes) {
-		confirm = DR_PROMPT_STAFF_YES;
-		st = DR_ST_ASK_STAFF;
-	} else {
-		confirm = DR_PROMPT_STAFF_NO;
-		st = DR_ST_ASK_STAFF;
-	}
-	light(o, DR_LIGHT_SAVED);
-	if (confirm == DR_PROMPT_STAFF_YES) {
-		/* "staff may listen", a pause, then the sharing question: a
-		 * press before the question has started is no answer to it. */
-		enum dr_prompt seq[2] = {DR_PROMPT_STAFF_YES, DR_PROMPT_ASK_SHARE};
-		uint16_t pause[2] = {500, 0};
-		c->asked = 1;
-		play_seq(c, o, seq, pause, 2, now);
-		set_state(c, o, DR_ST_ASK_SHARE);
-		return;
-	}
-	play_one(c, o, confirm, now);
-	set_state(c, o, st);
-}
-
-/* A press before capture began: cut the welcome or the beep, have the shell
- * discard what it prepared, and say that nothing was recorded. */
 static void cancel(struct dr_core *c, struct out *o, uint64_t now)
 {
-	stop_playback(c, o);
-	emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING, .keep = false,
+	drc_stop_playback(c, o);
+	drc_emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING, .keep = false,
 				   .reason = DR_STOP_CANCELLED});
-	tell(c, o, DR_PROMPT_CANCELLED, DR_LIGHT_WELCOME, now);
-}
-
-static void listen_done(struct dr_core *c, struct out *o, uint64_t now)
-{
-	if (c->state != DR_ST_LISTEN)
-		return;
-	c->listen_deadline = DR_NO_DEADLINE;
-	ask(c, o, DR_ST_ASK_STAFF, now, true);
+	drc_tell(c, o, DR_PROMPT_CANCELLED, DR_LIGHT_WELCOME, now);
 }
 
 static void press(struct dr_core *c, struct out *o, uint64_t now)
@@ -402,40 +283,49 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 	switch (c->state) {
 	case DR_ST_LISTEN:
 		/* a press skips the playback and goes on to the questions */
-		stop_playback(c, o);
+		drc_stop_playback(c, o);
 		if (c->listen_deadline != DR_NO_DEADLINE)
-			emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING_PLAYBACK});
-		listen_done(c, o, now);
+			drc_emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING_PLAYBACK});
+		drc_listen_done(c, o, now);
 		break;
 	case DR_ST_IDLE:
-		if (c->storage_low) {
-			tell(c, o, DR_PROMPT_FULL, DR_LIGHT_FULL, now);
+		if (c->stick_in) {
+			/* staff have their stick in: no session until it is out */
+			drc_emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS, .stick = true});
+		} else if (c->storage_low) {
+			drc_tell(c, o, DR_PROMPT_FULL, DR_LIGHT_FULL, now);
 		} else {
-			light(o, DR_LIGHT_WELCOME);
-			play_one(c, o, DR_PROMPT_WELCOME, now);
-			set_state(c, o, DR_ST_WELCOME);
+			c->video = false; /* sound only unless chosen */
+			drc_light(o, DR_LIGHT_WELCOME);
+			drc_play_one(c, o, DR_PROMPT_WELCOME, now);
+			if (!c->cfg.camera) /* else once the choice is known */
+				drc_prepare(c, o, DR_PROMPT_WELCOME);
+			drc_set_state(c, o, DR_ST_WELCOME);
 		}
 		break;
 	case DR_ST_WELCOME:
 	case DR_ST_BEEP:
 		cancel(c, o, now);
 		break;
+	case DR_ST_ASK_CAMERA:
+		drc_camera_press(c, o, now);
+		break;
 	case DR_ST_RECORDING:
 		if (now - c->rec_start < c->cfg.min_length_ms)
 			stop_recording(c, o, DR_STOP_TOO_SHORT, false, now);
 		else
 			stop_recording(c, o, DR_STOP_PRESS, true, now);
-		set_state(c, o, DR_ST_FINALISING);
+		drc_set_state(c, o, DR_ST_FINALISING);
 		break;
 	case DR_ST_ASK_STAFF:
 	case DR_ST_ASK_SHARE:
 		if (c->question_open)
-			answer_yes(c, o);
+			drc_answer_yes(c, o);
 		else /* "thank you" or a confirmation is playing */
-			emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS});
+			drc_emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS});
 		break;
 	default:
-		emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS});
+		drc_emit(o, (struct dr_action){.type = DR_ACT_IGNORED_PRESS});
 		break;
 	}
 }
@@ -445,28 +335,30 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 	if (c->playing && now >= c->prompt_deadline) {
 		/* The speaker never said it finished: carry on without it. */
 		enum dr_prompt p = c->playing_prompt;
-		emit(o, (struct dr_action){.type = DR_ACT_STOP_PLAYBACK});
+		drc_emit(o, (struct dr_action){.type = DR_ACT_STOP_PLAYBACK});
 		prompt_done(c, o, p, now);
 	}
 	if (!c->playing && c->pause_until != DR_NO_DEADLINE && now >= c->pause_until) {
 		c->pause_until = DR_NO_DEADLINE;
-		play(c, o, c->seq[c->seq_i], now);
+		drc_play(c, o, c->seq[c->seq_i], now);
 	}
 	if (c->state == DR_ST_LISTEN && c->listen_deadline != DR_NO_DEADLINE &&
 	    now >= c->listen_deadline) {
-		emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING_PLAYBACK});
-		listen_done(c, o, now);
+		drc_emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING_PLAYBACK});
+		drc_listen_done(c, o, now);
 	}
 	if (c->answer_until != DR_NO_DEADLINE && now >= c->answer_until) {
 		/* No press: ask once more, then take silence as the safe answer. */
 		c->answer_until = DR_NO_DEADLINE;
 		c->question_open = false;
-		if (c->asked < 2) {
-			ask(c, o, c->state, now, false);
+		if (c->state == DR_ST_ASK_CAMERA) {
+			drc_camera_no_answer(c, o, now); /* sound only */
+		} else if (c->asked < 2) {
+			drc_ask(c, o, c->state, now, false);
 		} else {
 			if (c->state == DR_ST_ASK_SHARE)
 				c->asked_share = true;
-			save_consent(c, o);
+			drc_save_consent(c, o);
 		}
 	}
 	if (c->state == DR_ST_FINALISING && now >= c->finalise_deadline) {
@@ -475,7 +367,7 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 		 * trying; what it closes is catalogued (or recovered at the next
 		 * start), and a new recording is refused while it is busy. */
 		c->discarding = false;
-		tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
+		drc_tell(c, o, DR_PROMPT_ERROR, DR_LIGHT_ERROR, now);
 		return;
 	}
 	if (c->state != DR_ST_RECORDING)
@@ -483,14 +375,14 @@ static void tick(struct dr_core *c, struct out *o, uint64_t now)
 	uint64_t limit = c->rec_start + c->cfg.time_limit_ms;
 	if (now >= limit) {
 		stop_recording(c, o, DR_STOP_TIME_LIMIT, true, now);
-		set_state(c, o, DR_ST_FINALISING);
+		drc_set_state(c, o, DR_ST_FINALISING);
 		return;
 	}
 	if (!c->warned && c->cfg.warning_ms < c->cfg.time_limit_ms &&
 	    now >= limit - c->cfg.warning_ms) {
 		c->warned = true;
-		light(o, DR_LIGHT_LAST_MINUTE);
-		play_one(c, o, DR_PROMPT_WARNING, now);
+		drc_light(o, DR_LIGHT_LAST_MINUTE);
+		drc_play_one(c, o, DR_PROMPT_WARNING, now);
 	}
 }
 
@@ -500,11 +392,11 @@ static void shutdown(struct dr_core *c, struct out *o, uint64_t now)
 	case DR_ST_RECORDING:
 		/* Keep it whatever its length: the resident did not choose this. */
 		stop_recording(c, o, DR_STOP_SHUTDOWN, true, now);
-		set_state(c, o, DR_ST_STOPPING);
+		drc_set_state(c, o, DR_ST_STOPPING);
 		break;
 	case DR_ST_FINALISING:
-		stop_playback(c, o);
-		set_state(c, o, DR_ST_STOPPING);
+		drc_stop_playback(c, o);
+		drc_set_state(c, o, DR_ST_STOPPING);
 		break;
 	case DR_ST_STOPPING:
 	case DR_ST_EXITED:
@@ -512,7 +404,7 @@ static void shutdown(struct dr_core *c, struct out *o, uint64_t now)
 	default:
 		/* Mid-questions: what was answered is saved; the rest stays the
 		 * safe answer (locked, within the team). */
-		exit_now(c, o);
+		drc_exit_now(c, o);
 		break;
 	}
 }
@@ -538,28 +430,43 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 			prompt_done(c, &o, ev->prompt, now_ms);
 		break;
 	case DR_EV_RECORDING_DONE:
-		recording_done(c, &o, ev, now_ms);
+		drc_recording_done(c, &o, ev, now_ms);
 		break;
 	case DR_EV_CONSENT_SAVED:
-		consent_saved(c, &o, ev, now_ms);
+		drc_consent_saved(c, &o, ev, now_ms);
 		break;
 	case DR_EV_LISTEN_DONE:
-		listen_done(c, &o, now_ms);
+		drc_listen_done(c, &o, now_ms);
 		break;
 	case DR_EV_DEVICE_ERROR:
 		if (c->state == DR_ST_RECORDING) {
 			stop_recording(c, &o, DR_STOP_DEVICE_ERROR, true, now_ms);
-			set_state(c, &o, DR_ST_FINALISING);
+			drc_set_state(c, &o, DR_ST_FINALISING);
 		}
 		break;
 	case DR_EV_STORAGE_LOW:
 	case DR_EV_STORAGE_OK:
 		c->storage_low = ev->type == DR_EV_STORAGE_LOW;
 		if (c->state == DR_ST_IDLE)
-			light(&o, idle_light(c));
+			drc_light(&o, idle_light(c));
 		break;
 	case DR_EV_SHUTDOWN:
 		shutdown(c, &o, now_ms);
+		break;
+	case DR_EV_STICK_IN:
+		c->stick_in = true;
+		if (c->state == DR_ST_IDLE)
+			idle_work(c, &o);
+		break;
+	case DR_EV_STICK_OUT:
+		c->stick_in = c->stick_begun = false;
+		if (c->state == DR_ST_IDLE)
+			drc_light(&o, idle_light(c));
+		break;
+	case DR_EV_EXPIRY_DUE:
+		c->expiry_due = true;
+		if (c->state == DR_ST_IDLE)
+			idle_work(c, &o);
 		break;
 	}
 	return o.n;
@@ -600,65 +507,4 @@ enum dr_state dr_core_state(const struct dr_core *c)
 bool dr_core_recording(const struct dr_core *c)
 {
 	return c->state == DR_ST_RECORDING;
-}
-
-const char *dr_state_name(enum dr_state s)
-{
-	static const char *const names[DR_ST_COUNT] = {
-		[DR_ST_IDLE] = "idle",           [DR_ST_WELCOME] = "welcome",
-		[DR_ST_BEEP] = "beep",           [DR_ST_RECORDING] = "recording",
-		[DR_ST_FINALISING] = "finalising", [DR_ST_LISTEN] = "listen",
-		[DR_ST_ASK_STAFF] = "ask_staff",
-		[DR_ST_ASK_SHARE] = "ask_share", [DR_ST_SAVING_CONSENT] = "saving_consent",
-		[DR_ST_RECEIPT] = "receipt",     [DR_ST_TELLING] = "telling",
-		[DR_ST_STOPPING] = "stopping",   [DR_ST_EXITED] = "exited",
-	};
-	return (unsigned)s < DR_ST_COUNT ? names[s] : "?";
-}
-
-const char *dr_prompt_name(enum dr_prompt p)
-{
-	static const char *const names[DR_PROMPT_COUNT] = {
-		[DR_PROMPT_WELCOME] = "welcome",       [DR_PROMPT_BEEP] = "beep",
-		[DR_PROMPT_WARNING] = "warning",       [DR_PROMPT_TOO_SHORT] = "too_short",
-		[DR_PROMPT_SAVED] = "saved",           [DR_PROMPT_FULL] = "full",
-		[DR_PROMPT_ERROR] = "error",           [DR_PROMPT_ASK_STAFF] = "ask_staff",
-		[DR_PROMPT_ASK_SHARE] = "ask_share",   [DR_PROMPT_STAFF_YES] = "staff_yes",
-		[DR_PROMPT_STAFF_NO] = "staff_no",     [DR_PROMPT_SHARE_YES] = "share_yes",
-		[DR_PROMPT_SHARE_NO] = "share_no",     [DR_PROMPT_RECEIPT] = "receipt",
-		[DR_PROMPT_RECEIPT_END] = "receipt_end", [DR_PROMPT_GOODBYE] = "goodbye",
-		[DR_PROMPT_LISTEN] = "listen",
-		[DR_PROMPT_DIGIT_0] = "digit_0",       [DR_PROMPT_DIGIT_0 + 1] = "digit_1",
-		[DR_PROMPT_DIGIT_0 + 2] = "digit_2",   [DR_PROMPT_DIGIT_0 + 3] = "digit_3",
-		[DR_PROMPT_DIGIT_0 + 4] = "digit_4",   [DR_PROMPT_DIGIT_0 + 5] = "digit_5",
-		[DR_PROMPT_DIGIT_0 + 6] = "digit_6",   [DR_PROMPT_DIGIT_0 + 7] = "digit_7",
-		[DR_PROMPT_DIGIT_0 + 8] = "digit_8",   [DR_PROMPT_DIGIT_0 + 9] = "digit_9",
-		[DR_PROMPT_CANCELLED] = "cancelled",
-	};
-	return (unsigned)p < DR_PROMPT_COUNT ? names[p] : "?";
-}
-
-const char *dr_light_name(enum dr_light l)
-{
-	static const char *const names[DR_LIGHT_COUNT] = {
-		[DR_LIGHT_OFF] = "off",           [DR_LIGHT_IDLE] = "idle",
-		[DR_LIGHT_WELCOME] = "welcome",   [DR_LIGHT_RECORDING] = "recording",
-		[DR_LIGHT_LAST_MINUTE] = "last_minute", [DR_LIGHT_BUSY] = "busy",
-		[DR_LIGHT_SAVED] = "saved",       [DR_LIGHT_ERROR] = "error",
-		[DR_LIGHT_FULL] = "full",         [DR_LIGHT_QUESTION] = "question",
-	};
-	return (unsigned)l < DR_LIGHT_COUNT ? names[l] : "?";
-}
-
-const char *dr_stop_reason_name(enum dr_stop_reason r)
-{
-	switch (r) {
-	case DR_STOP_PRESS: return "press";
-	case DR_STOP_TIME_LIMIT: return "time_limit";
-	case DR_STOP_DEVICE_ERROR: return "device_error";
-	case DR_STOP_SHUTDOWN: return "shutdown";
-	case DR_STOP_TOO_SHORT: return "too_short";
-	case DR_STOP_CANCELLED: return "cancelled";
-	}
-	return "?";
 }

@@ -9,6 +9,9 @@
  * nothing, so every press timing can be tested in virtual time.
  *
  *   idle --press--> welcome --prompt done--> beep --prompt done--> recording
+ *   (a room with a camera: welcome --> ask_camera ("filmed as well? press for
+ *    yes"): a press while it plays or within answer_ms after is yes: "the
+ *    camera is on", then the beep; no press: sound only, the beep)
  *   welcome/beep --press--> telling "cancelled" (nothing recorded) --> idle
  *   recording --press (>= min length) / time limit--> finalising
  *   recording --press (< min length)--> finalising --> telling "too short" --> idle
@@ -19,6 +22,20 @@
  *   ask_share --press / no press--> saving consent --saved--> receipt
  *   receipt (the number, twice, slowly; goodbye) --> idle
  *   idle --press, storage low--> telling "full" --> idle
+ *
+ * Besides the session, the core decides when the box may do the things that
+ * must never meet a testimony:
+ * - a recording is prepared (its catalogue row and file made, durably) while
+ *   the welcome and the beep play: DR_ACT_PREPARE_RECORDING as each starts
+ *   (the owner ignores the second if the first is made or under way); in a
+ *   room with a camera, not before the choice is known (a video is another
+ *   kind of file): as "the camera is on" starts, or as the beep starts;
+ * - while a staff stick is in (DR_EV_STICK_IN .. DR_EV_STICK_OUT) a press in
+ *   idle starts nothing (DR_ACT_IGNORED_PRESS with .stick), and the stick's
+ *   work (DR_ACT_STICK_BEGIN, once per insertion) starts only in idle: at
+ *   once if the box is idle, else when the session is over;
+ * - the retention rule (DR_EV_EXPIRY_DUE) runs only in idle: DR_ACT_EXPIRE
+ *   at once if idle, else when the session is over.
  *
  * Consent is durable before it is spoken back: the core asks for it to be
  * saved (DR_ACT_CONSENT) and only speaks the confirmation after the owner
@@ -53,6 +70,7 @@ enum dr_state {
 	DR_ST_TELLING,    /* speaking an outcome (too short, full, error); then idle */
 	DR_ST_STOPPING,   /* shutdown requested; waiting for the recording to close */
 	DR_ST_EXITED,
+	DR_ST_ASK_CAMERA, /* "would you like to be filmed as well?": a press is yes */
 	DR_ST_COUNT
 };
 
@@ -79,6 +97,10 @@ enum dr_prompt {
 	/* Added after the digits so every earlier value keeps its number. */
 	DR_PROMPT_CANCELLED = DR_PROMPT_DIGIT_0 + 10, /* a press during the welcome or
 							 the beep: nothing recorded */
+	DR_PROMPT_ASK_CAMERA,  /* "be filmed as well? press for yes; if not, only your voice" */
+	DR_PROMPT_CAMERA_ON,   /* "the camera is on" (the resident said yes) */
+	DR_PROMPT_ASK_SHARE_VIDEO, /* the sharing question for a video: people
+				      would see your face */
 	DR_PROMPT_COUNT
 };
 
@@ -109,6 +131,9 @@ enum dr_event_type {
 	DR_EV_STORAGE_LOW,    /* free space fell below the threshold */
 	DR_EV_STORAGE_OK,
 	DR_EV_SHUTDOWN,       /* SIGTERM: finish what is being recorded, then exit */
+	DR_EV_STICK_IN,       /* a staff stick is in (and the box can use sticks) */
+	DR_EV_STICK_OUT,      /* it has gone */
+	DR_EV_EXPIRY_DUE,     /* the retention rule is due (the owner's timer) */
 };
 
 struct dr_event {
@@ -136,6 +161,12 @@ enum dr_action_type {
 	DR_ACT_PLAY_RECORDING,  /* play the recording back, then report DR_EV_LISTEN_DONE */
 	DR_ACT_STOP_RECORDING_PLAYBACK,
 	DR_ACT_EXIT,
+	DR_ACT_PREPARE_RECORDING, /* make the row and file for a capture due in
+				     .capture_in_ms (the welcome or the beep has
+				     just started); nothing if already made or
+				     being made */
+	DR_ACT_STICK_BEGIN,     /* the box is idle: do the stick's work now */
+	DR_ACT_EXPIRE,          /* the box is idle: apply the retention rule now */
 };
 
 enum dr_stop_reason {
@@ -155,6 +186,10 @@ struct dr_action {
 	bool keep;
 	enum dr_stop_reason reason;
 	bool staff_yes, share_yes; /* DR_ACT_CONSENT */
+	bool stick;               /* DR_ACT_IGNORED_PRESS: because a stick is in */
+	uint32_t capture_in_ms;   /* DR_ACT_PREPARE_RECORDING */
+	bool video;               /* DR_ACT_PREPARE_RECORDING, DR_ACT_START_RECORDING:
+				     the resident chose to be filmed as well */
 };
 
 /* At most this many actions come out of one step. */
@@ -172,6 +207,7 @@ struct dr_core_config {
 	bool listen_back;        /* let the resident hear the recording before the questions */
 	uint32_t finalise_ms;    /* a file not reported closed after this is told as an
 				    error (the recorder keeps trying); default 30000 */
+	bool camera;             /* the room has a camera: ask before recording */
 };
 
 #define DR_SEQ_MAX 16
@@ -202,6 +238,11 @@ struct dr_core {
 	uint64_t listen_deadline; /* watchdog for the recording's playback */
 	uint64_t finalise_deadline; /* watchdog for closing the file */
 	uint64_t rec_samples;
+	bool video;             /* this session's choice: filmed as well */
+	bool rec_video;         /* the recording the questions are about is a video */
+	bool stick_in;          /* a staff stick is in */
+	bool stick_begun;       /* DR_ACT_STICK_BEGIN was given for it */
+	bool expiry_due;        /* DR_EV_EXPIRY_DUE came while not idle */
 	uint32_t actions_dropped; /* actions that did not fit in DR_MAX_ACTIONS: always 0 */
 };
 

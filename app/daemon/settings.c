@@ -23,7 +23,8 @@ static const char *const conf_sections[] = {"daemon", "session", "consent", "rec
 static const char *const export_keys[] = {"keydir", NULL};
 static const char *const stick_keys[] = {"mount", NULL};
 static const char *const daemon_keys[] = {"board", "data_dir", "event_log", "prompts_dir",
-					  "prompts_override_dir", "log_level", "heartbeat", "user", NULL};
+					  "prompts_override_dir", "log_level", "heartbeat", "user",
+					  "commits_in_thread", NULL};
 static const char *const session_keys[] = {"time_limit_s", "warning_s", "min_length_ms", NULL};
 static const char *const consent_keys[] = {"answer_s", "digit_pause_ms", "retention_days",
 					   "listen_back", NULL};
@@ -319,6 +320,9 @@ int drd_settings_load(struct drd_settings *s, int argc, char **argv, char *err, 
 		r = -EINVAL;
 		goto err_free;
 	}
+	if ((r = dr_conf_get_bool(s->conf, "daemon", "commits_in_thread", false, &s->commits_in_thread,
+				  err, errlen)) < 0)
+		goto err_free;
 	const char *user = dr_conf_get_str(s->conf, "daemon", "user", "");
 	if (strlen(user) >= sizeof(s->user)) {
 		snprintf(err, errlen, "config: [daemon] user = %s: name too long", user);

@@ -35,6 +35,8 @@ struct drd_settings {
 	unsigned retention_days;  /* locked recordings are deleted after this */
 	char stick_mount[PATH_MAX]; /* board [stick] mount; "" = no staff stick */
 	char keydir[PATH_MAX];      /* [export] keydir: device.key, org.pub */
+	bool commits_in_thread;   /* [daemon] commits_in_thread: finish, receipt and consent
+				     off the event loop (recording.c) */
 	int log_level;
 	bool check_only;          /* --check: validate and exit */
 };

@@ -22,6 +22,22 @@
  * at once; consent never more than the presses gave; confirmations only
  * after the answer is durable; a press during the welcome or the beep never
  * leaves a recording running).
+ *
+ * The rules about work that must never meet a testimony, also judged by the
+ * harness's own view: a recording is prepared only while the welcome or the
+ * beep plays, and every capture was prepared so; while a stick is in, a
+ * press with nothing under way starts nothing; the stick's work and the
+ * retention rule start only with nothing under way (no prompt, no capture,
+ * no file being closed, no consent being saved, no playback, nothing
+ * prepared), once per insertion / due, and are not left waiting once the
+ * box is back at idle (box_idle_work_ok).
+ *
+ * The camera choice (a room with a camera), by the harness's own view of the
+ * speaker: the resident chose video if a press reached the box while the
+ * camera question played or before answer_ms after it ended; every capture
+ * is a video exactly then (not pressing is sound only), nothing is prepared
+ * before the choice is known, and the sharing question for a video is the
+ * one that says people would see their face (and only for a video).
  */
 #ifndef DR_TEST_CORE_HARNESS_H
 #define DR_TEST_CORE_HARNESS_H
@@ -58,6 +74,7 @@ struct box_row {
 	int staff, share;           /* durable consent */
 	bool staff_given, share_given; /* the harness's view of the presses */
 	bool asked_staff;           /* the staff question was played for it */
+	bool video;                 /* captured as a video (the harness's view) */
 	int consent_writes, consent_failures;
 };
 
@@ -125,6 +142,15 @@ struct box {
 	uint64_t listen_end;
 	uint32_t listen_ms;     /* scripted: how long the playback takes */
 	int listens;
+	/* the staff stick and the retention rule (the harness's view) */
+	bool stick_in, stick_begun;
+	bool expiry_due;
+	int stick_begins, expiries, stick_presses_ignored, stick_begins_deferred,
+	    expiries_deferred, prepares;
+	/* the camera question */
+	struct box_window camera_win; /* until is exclusive here */
+	bool camera_chosen;
+	int camera_asked, videos, sound_only_with_camera, camera_yes_after, share_video_asked;
 };
 
 static inline uint64_t box_rnd(uint64_t *seed)
@@ -159,8 +185,10 @@ static inline void box_speaker_ends(struct box *b)
 	b->playing = false;
 	if (b->prompt == DR_PROMPT_ASK_STAFF)
 		b->staff_win.until = b->now + b->core.cfg.answer_ms;
-	if (b->prompt == DR_PROMPT_ASK_SHARE)
+	if (b->prompt == DR_PROMPT_ASK_SHARE || b->prompt == DR_PROMPT_ASK_SHARE_VIDEO)
 		b->share_win.until = b->now + b->core.cfg.answer_ms;
+	if (b->prompt == DR_PROMPT_ASK_CAMERA)
+		b->camera_win.until = b->now + b->core.cfg.answer_ms;
 }
 
 /* Consent may only be spoken back once it is durable in the row. */
@@ -224,23 +252,105 @@ static inline void box_play(struct box *b, enum dr_prompt p)
 		else
 			box_violation(b, "a question with no recording");
 	}
-	if (p == DR_PROMPT_ASK_SHARE)
+	if (p == DR_PROMPT_ASK_SHARE || p == DR_PROMPT_ASK_SHARE_VIDEO) {
 		b->share_win = (struct box_window){b->dialogue_row, b->now, BOX_NEVER};
-	if (p == DR_PROMPT_BEEP && b->prepared_row == BOX_NO_ROW)
-		b->prepared_row = box_new_row(b); /* the daemon prepares during the beep */
+		bool video = b->dialogue_row >= 0 && b->rows[b->dialogue_row].video;
+		if (video != (p == DR_PROMPT_ASK_SHARE_VIDEO))
+			box_violation(b, video ? "a video's sharing question did not say people would see the face"
+					       : "a sound recording's sharing question spoke of a face");
+		b->share_video_asked += p == DR_PROMPT_ASK_SHARE_VIDEO;
+	}
+	if (p == DR_PROMPT_ASK_CAMERA) {
+		if (!b->core.cfg.camera)
+			box_violation(b, "the camera question in a room without a camera");
+		b->camera_win = (struct box_window){0, b->now, BOX_NEVER};
+		b->camera_chosen = false;
+		b->camera_asked++;
+	}
+	if (p == DR_PROMPT_CAMERA_ON && !b->camera_chosen)
+		box_violation(b, "\"the camera is on\" without a yes to the camera");
+	if (p == DR_PROMPT_WELCOME) {
+		/* a new session: sound only unless chosen */
+		b->camera_chosen = false;
+		b->camera_win.until = 0;
+	}
 }
 
-static inline void box_start_recording(struct box *b)
+/* Nothing of a session is under way, by the harness's own view. */
+static inline bool box_quiet(const struct box *b)
 {
+	return !b->playing && !b->recorder_busy && !b->consent_pending && !b->listening &&
+	       b->prepared_row == BOX_NO_ROW &&
+	       (b->light == DR_LIGHT_IDLE || b->light == DR_LIGHT_FULL);
+}
+
+/* The row and the file for the capture to come: made while the welcome or
+ * the beep plays (as the daemon does, in its thread). */
+static inline void box_prepare(struct box *b, uint32_t capture_in_ms, bool video)
+{
+	if (!b->playing || (b->prompt != DR_PROMPT_WELCOME && b->prompt != DR_PROMPT_BEEP &&
+			    b->prompt != DR_PROMPT_CAMERA_ON))
+		box_violation(b, "a recording prepared outside the welcome, \"camera on\" and the beep");
+	if (b->core.cfg.camera && b->prompt == DR_PROMPT_WELCOME)
+		box_violation(b, "a recording prepared before the camera choice was known");
+	if (video != b->camera_chosen)
+		box_violation(b, "a recording prepared of another kind than the resident chose");
+	if (b->recorder_busy && b->capturing)
+		box_violation(b, "a recording prepared during a capture");
+	uint32_t due = b->core.cfg.prompt_ms[DR_PROMPT_BEEP];
+	if (b->prompt == DR_PROMPT_WELCOME || b->prompt == DR_PROMPT_CAMERA_ON)
+		due += b->core.cfg.prompt_ms[b->prompt];
+	if (capture_in_ms != due)
+		box_violation(b, "a recording prepared with the wrong start time");
+	b->prepares++;
+	if (b->prepared_row == BOX_NO_ROW)
+		b->prepared_row = box_new_row(b);
+}
+
+static inline void box_stick_begin(struct box *b)
+{
+	if (!b->stick_in)
+		box_violation(b, "the stick's work with no stick in");
+	else if (b->stick_begun)
+		box_violation(b, "the stick's work begun twice for one insertion");
+	if (!box_quiet(b))
+		box_violation(b, "the stick's work begun while a session was under way");
+	b->stick_begun = true;
+	b->stick_begins++;
+}
+
+static inline void box_expire(struct box *b)
+{
+	if (!b->expiry_due)
+		box_violation(b, "the retention rule run when it was not due");
+	if (!box_quiet(b))
+		box_violation(b, "the retention rule run while a session was under way");
+	b->expiry_due = false;
+	b->expiries++;
+}
+
+static inline void box_start_recording(struct box *b, bool video)
+{
+	if (video != b->camera_chosen)
+		box_violation(b, video ? "filmed without a yes to the camera"
+				       : "a yes to the camera recorded as sound only");
+	if (b->core.cfg.camera) {
+		b->videos += video;
+		b->sound_only_with_camera += !video;
+	}
 	if (b->recorder_busy)
 		box_violation(b, "two recordings at once");
 	if (b->cancel_expected)
 		box_violation(b, "a press during the welcome or the beep left a recording running");
+	if (b->prepared_row == BOX_NO_ROW)
+		box_violation(b, "a capture started with nothing prepared during the welcome and the beep");
 	int row = b->prepared_row != BOX_NO_ROW ? b->prepared_row : box_new_row(b);
 	b->prepared_row = BOX_NO_ROW;
 	b->rec_row = row;
-	if (row >= 0)
+	if (row >= 0) {
 		b->rows[row].state = ROW_CAPTURING;
+		b->rows[row].video = video;
+	}
 	b->recorder_busy = b->capturing = true;
 	b->capture_start = b->now;
 	b->recordings_started++;
@@ -316,13 +426,23 @@ static inline void box_apply(struct box *b, const struct dr_action *a, size_t n)
 			box_speaker_ends(b);
 			break;
 		case DR_ACT_START_RECORDING:
-			box_start_recording(b);
+			box_start_recording(b, a[i].video);
 			break;
 		case DR_ACT_STOP_RECORDING:
 			box_stop_recording(b, a[i].keep, a[i].reason);
 			break;
 		case DR_ACT_IGNORED_PRESS:
 			b->ignored_presses++;
+			b->stick_presses_ignored += a[i].stick;
+			break;
+		case DR_ACT_PREPARE_RECORDING:
+			box_prepare(b, a[i].capture_in_ms, a[i].video);
+			break;
+		case DR_ACT_STICK_BEGIN:
+			box_stick_begin(b);
+			break;
+		case DR_ACT_EXPIRE:
+			box_expire(b);
 			break;
 		case DR_ACT_EXIT:
 			b->exited = true;
@@ -397,11 +517,23 @@ static inline void box_deliver_press(struct box *b)
 	}
 	if (b->playing && (b->prompt == DR_PROMPT_WELCOME || b->prompt == DR_PROMPT_BEEP))
 		b->cancel_expected = true;
+	if (b->now >= b->camera_win.from && b->now < b->camera_win.until && !b->camera_chosen) {
+		b->camera_chosen = true; /* yes to the camera */
+		b->camera_yes_after += !b->playing;
+	}
 	if (b->consent_pending)
 		b->presses_while_saving++;
 	b->presses++;
 	b->last_press = b->now;
+	bool stick_idle = b->stick_in && box_quiet(b);
+	bool confirming = b->playing && b->prompt == DR_PROMPT_CAMERA_ON;
+	int cancels = b->cancels;
+	int started = b->plays[DR_PROMPT_WELCOME] + b->plays[DR_PROMPT_FULL];
 	box_event(b, (struct dr_event){.type = DR_EV_PRESS});
+	if (stick_idle && b->plays[DR_PROMPT_WELCOME] + b->plays[DR_PROMPT_FULL] != started)
+		box_violation(b, "a press started a session while a staff stick was in");
+	if (confirming && b->cancels != cancels)
+		box_violation(b, "a second press on yes to the camera cancelled the session");
 	if (b->cancel_expected)
 		box_violation(b, "a press during the welcome or the beep was ignored");
 	b->cancel_expected = false;
@@ -550,6 +682,41 @@ static inline void box_raw(struct box *b, uint64_t at, bool pressed)
 	size_t n = dr_debounce_feed(&b->deb, pressed, at * 1000u, lv, t);
 	box_debounced(b, lv, n);
 	box_arm_flush(b);
+}
+
+/* A staff stick comes or goes; the retention rule falls due. */
+static inline void box_stick(struct box *b, bool in)
+{
+	if (in == b->stick_in)
+		return;
+	b->stick_in = in;
+	b->stick_begun = false;
+	if (in && !box_quiet(b))
+		b->stick_begins_deferred++;
+	box_event(b, (struct dr_event){.type = in ? DR_EV_STICK_IN : DR_EV_STICK_OUT});
+}
+
+static inline void box_expiry_due(struct box *b)
+{
+	if (!box_quiet(b) && !b->expiry_due)
+		b->expiries_deferred++;
+	b->expiry_due = true;
+	box_event(b, (struct dr_event){.type = DR_EV_EXPIRY_DUE});
+}
+
+/* Back at idle, nothing waits that could run: a stick that is in has been
+ * served and a due retention rule applied. */
+static inline bool box_idle_work_ok(struct box *b)
+{
+	if (b->stick_in && !b->stick_begun) {
+		box_violation(b, "a staff stick left waiting with the box idle");
+		return false;
+	}
+	if (b->expiry_due) {
+		box_violation(b, "the retention rule left waiting with the box idle");
+		return false;
+	}
+	return true;
 }
 
 /* The catalogue is never more than the resident gave; every kept

@@ -35,6 +35,9 @@ static struct dr_core_config cfg(void)
 	c.prompt_ms[DR_PROMPT_RECEIPT_END] = 2500;
 	c.prompt_ms[DR_PROMPT_GOODBYE] = 1500;
 	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_CAMERA] = 4000;
+	c.prompt_ms[DR_PROMPT_CAMERA_ON] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_SHARE_VIDEO] = 6000;
 	for (int d = 0; d < 10; d++)
 		c.prompt_ms[DR_PROMPT_DIGIT_0 + d] = 500;
 	return c;
@@ -237,7 +240,7 @@ static void test_press_during_welcome_cancels(void **state)
 	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
 	box_press(&b, 3000); /* halfway through the welcome */
 	assert_int_equal(b.plays[DR_PROMPT_BEEP], 0); /* the welcome was cut, no beep */
-	assert_int_equal(b.nrows, 0); /* nothing was prepared yet */
+	assert_int_equal(b.nrows, 1); /* prepared as the welcome began, then discarded */
 	assert_int_equal(b.ignored_presses, 0);
 	assert_cancelled_then_idle(&b, 3000);
 	/* and the next press is a new session */
@@ -861,6 +864,9 @@ static void test_listen_back_plays_the_recording_before_the_questions(void **sta
 	struct dr_core_config c = cfg();
 	c.listen_back = true;
 	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_CAMERA] = 4000;
+	c.prompt_ms[DR_PROMPT_CAMERA_ON] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_SHARE_VIDEO] = 6000;
 	struct box b;
 	box_init(&b, &c);
 	box_press(&b, 1000);
@@ -900,6 +906,9 @@ static void test_listen_back_watchdog(void **state)
 	struct dr_core_config c = cfg();
 	c.listen_back = true;
 	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_CAMERA] = 4000;
+	c.prompt_ms[DR_PROMPT_CAMERA_ON] = 2000;
+	c.prompt_ms[DR_PROMPT_ASK_SHARE_VIDEO] = 6000;
 	struct box b;
 	box_init(&b, &c);
 	b.listen_ms = 1000000; /* the speaker never says it finished */
@@ -921,6 +930,171 @@ static uint64_t rnd(uint64_t *seed)
 	return box_rnd(seed);
 }
 
+/* ---- the work that must never meet a testimony ---- */
+
+/* The row and file are prepared as the welcome starts, for a capture due
+ * after the welcome and the beep (asked again as the beep starts: the
+ * shell makes them once); the capture uses that row. */
+static void test_a_recording_is_prepared_as_the_welcome_starts(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	assert_int_equal(b.prepares, 1); /* capture_in_ms checked by the harness */
+	assert_int_equal(b.nrows, 1);
+	box_run_until(&b, 1000 + WELCOME_MS);
+	assert_int_equal(b.prepares, 2);
+	assert_int_equal(b.nrows, 1);
+	box_run_until(&b, REC_START);
+	assert_true(b.capturing);
+	assert_int_equal(b.rec_row, 0);
+	assert_int_equal(b.violations, 0);
+}
+
+/* Staff have their stick in: its work starts at once in idle, and a press
+ * starts nothing until the stick is out. */
+static void test_press_with_a_stick_in_starts_nothing(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_run_until(&b, 500);
+	box_stick(&b, true);
+	assert_int_equal(b.stick_begins, 1);
+	box_press(&b, 1000);
+	assert_int_equal(b.stick_presses_ignored, 1);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.plays[DR_PROMPT_WELCOME], 0);
+	assert_int_equal(b.nrows, 0);
+	box_run_until(&b, 2000);
+	box_stick(&b, false);
+	assert_int_equal(b.light, DR_LIGHT_IDLE);
+	box_press(&b, 3000);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_WELCOME);
+	assert_int_equal(b.stick_begins, 1);
+	assert_int_equal(b.violations, 0);
+}
+
+/* A stick put in, or the retention rule falling due, during a session
+ * waits for its end: then each runs once, and a press during the session
+ * still does what it does there. */
+static void test_stick_and_retention_wait_for_the_end_of_a_session(void **state)
+{
+	(void)state;
+	struct dr_core_config c = cfg();
+	struct box b;
+	box_init(&b, &c);
+	box_press(&b, 1000);
+	box_run_until(&b, REC_START + 1000);
+	box_stick(&b, true);
+	box_expiry_due(&b);
+	box_expiry_due(&b);
+	assert_int_equal(b.stick_begins, 0);
+	assert_int_equal(b.expiries, 0);
+	box_press(&b, REC_START + 10000); /* the stick does not stop the press */
+	assert_int_equal(dr_core_state(&b.core), DR_ST_FINALISING);
+	box_run_until(&b, REC_START + 10040 + DIALOGUE_MAX_MS);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_IDLE);
+	assert_int_equal(b.stick_begins, 1);
+	assert_int_equal(b.expiries, 1);
+	assert_true(box_idle_work_ok(&b));
+	assert_int_equal(b.violations, 0);
+}
+
+/* ---- the camera question (a room with a camera) ---- */
+
+#define CAMERA_ASKED (1000 + WELCOME_MS) /* press at 1000 */
+
+/* Runs a session in a camera room with a press at `yes_at` (0: none) and
+ * answers yes to staff, so the sharing question is heard. */
+static void camera_session(struct box *b, uint64_t yes_at)
+{
+	struct dr_core_config c = cfg();
+	c.camera = true;
+	box_init(b, &c);
+	box_press(b, 1000);
+	assert_int_equal(b->prepares, 0); /* not before the choice is known */
+	box_run_until(b, CAMERA_ASKED);
+	assert_int_equal(dr_core_state(&b->core), DR_ST_ASK_CAMERA);
+	assert_int_equal(b->prompt, DR_PROMPT_ASK_CAMERA);
+	assert_int_equal(b->light, DR_LIGHT_QUESTION);
+	if (yes_at)
+		box_press(b, yes_at);
+}
+
+static void finish_and_hear_the_sharing_question(struct box *b)
+{
+	box_run_until(b, b->now + 20000);
+	assert_true(b->capturing);
+	box_press(b, b->now + 5000);
+	box_run_until(b, b->now + 40 + 3000 + 1000); /* "saved", then the question */
+	assert_int_equal(b->prompt, DR_PROMPT_ASK_STAFF);
+	box_press(b, b->now + 100);
+	box_run_until(b, b->now + 3000);
+	assert_int_equal(dr_core_state(&b->core), DR_ST_ASK_SHARE);
+}
+
+static void test_camera_yes_during_the_question_films(void **state)
+{
+	(void)state;
+	struct box b;
+	camera_session(&b, CAMERA_ASKED + 1000);
+	assert_int_equal(b.prompt, DR_PROMPT_CAMERA_ON); /* the question was cut */
+	box_press(&b, b.now + 300); /* a second press on yes changes nothing */
+	assert_int_equal(b.ignored_presses, 1);
+	assert_int_equal(b.cancels, 0);
+	finish_and_hear_the_sharing_question(&b);
+	assert_true(b.rows[0].video);
+	assert_int_equal(b.prompt, DR_PROMPT_ASK_SHARE_VIDEO);
+	assert_int_equal(b.plays[DR_PROMPT_ASK_SHARE], 0);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_camera_yes_just_after_the_question_films(void **state)
+{
+	(void)state;
+	struct box b;
+	struct dr_core_config c = cfg();
+	camera_session(&b, CAMERA_ASKED + 4000 + c.answer_ms - 1);
+	assert_int_equal(b.prompt, DR_PROMPT_CAMERA_ON);
+	finish_and_hear_the_sharing_question(&b);
+	assert_true(b.rows[0].video);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_camera_no_press_is_sound_only(void **state)
+{
+	(void)state;
+	struct box b;
+	struct dr_core_config c = cfg();
+	camera_session(&b, 0);
+	box_run_until(&b, CAMERA_ASKED + 4000 + c.answer_ms);
+	assert_int_equal(dr_core_state(&b.core), DR_ST_BEEP);
+	assert_int_equal(b.plays[DR_PROMPT_CAMERA_ON], 0);
+	assert_int_equal(b.prepares, 1);
+	finish_and_hear_the_sharing_question(&b);
+	assert_false(b.rows[0].video);
+	assert_int_equal(b.prompt, DR_PROMPT_ASK_SHARE);
+	assert_int_equal(b.violations, 0);
+}
+
+static void test_camera_press_in_the_beep_still_cancels(void **state)
+{
+	(void)state;
+	struct box b;
+	camera_session(&b, CAMERA_ASKED + 500);
+	box_run_until(&b, CAMERA_ASKED + 500 + 2000 + 100); /* "camera on", then the beep */
+	assert_int_equal(b.prompt, DR_PROMPT_BEEP);
+	box_press(&b, b.now);
+	assert_int_equal(b.cancels, 1);
+	assert_int_equal(b.recordings_started, 0);
+	assert_int_equal(b.rows[0].state, ROW_DISCARDED);
+	assert_int_equal(b.violations, 0);
+}
+
 /* ---- random sessions ---- */
 
 /* At least this many; DR_RANDOM_SESSIONS in the environment can ask for
@@ -931,7 +1105,8 @@ static uint64_t rnd(uint64_t *seed)
  * twice, slow consent saves, the receipt, silent speakers. */
 #define IDLE_BOUND_MS 200000
 
-enum raw_kind { RAW_UP, RAW_DOWN, RAW_STORAGE_LOW, RAW_STORAGE_OK, RAW_DEVICE_ERROR };
+enum raw_kind { RAW_UP, RAW_DOWN, RAW_STORAGE_LOW, RAW_STORAGE_OK, RAW_DEVICE_ERROR, RAW_STICK_IN,
+		RAW_STICK_OUT, RAW_EXPIRY_DUE };
 
 struct raw {
 	uint64_t t;
@@ -981,6 +1156,8 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 	uint64_t t = 100;
 	int presses = 1 + (int)(rnd(seed) % 10);
 	uint64_t prelude = c->prompt_ms[DR_PROMPT_WELCOME] + c->prompt_ms[DR_PROMPT_BEEP];
+	if (c->camera) /* the question, its answer window, "the camera is on" */
+		prelude += c->prompt_ms[DR_PROMPT_ASK_CAMERA] + c->answer_ms + c->prompt_ms[DR_PROMPT_CAMERA_ON];
 
 	for (int i = 0; i < presses; i++) {
 		uint64_t r = rnd(seed);
@@ -997,6 +1174,15 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 			plan_add(p, t, RAW_STORAGE_OK);
 		if (r % 37 == 0)
 			plan_add(p, t + rnd(seed) % 30000, RAW_DEVICE_ERROR);
+		if (r % 17 == 0) {
+			/* staff put their stick in, at any moment, for a while */
+			uint64_t in = t + rnd(seed) % 30000;
+			plan_add(p, in, RAW_STICK_IN);
+			if (rnd(seed) % 3)
+				plan_add(p, in + rnd(seed) % 20000, RAW_STICK_OUT);
+		}
+		if (r % 11 == 0)
+			plan_add(p, t + rnd(seed) % 30000, RAW_EXPIRY_DUE);
 		t = contacts(p, t, true, seed);
 		if (i == presses - 1 && r % 6 == 0)
 			break; /* held down to the end */
@@ -1009,7 +1195,9 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 
 struct tally {
 	int started, kept, too_short, cancels, limits, cuts, cuts_in_dialogue, staff_yes,
-	    share_yes, full, presses_while_saving, consent_failures;
+	    share_yes, full, presses_while_saving, consent_failures, stick_ignored, stick_deferred,
+	    stick_begins, expiry_deferred, expiries, camera_asked, videos, sound_only_with_camera,
+	    camera_yes_after, share_video_asked;
 	uint64_t slowest_idle;
 };
 
@@ -1048,6 +1236,7 @@ static void test_random_sessions_keep_invariants(void **state)
 
 	for (int session = 0; session < sessions; session++) {
 		c.listen_back = rnd(&seed) % 2;
+		c.camera = rnd(&seed) % 2;
 		box_init(&b, &c);
 		b.chaos = true;
 		b.seed = rnd(&seed) * 2 + 1;
@@ -1065,6 +1254,14 @@ static void test_random_sessions_keep_invariants(void **state)
 				continue;
 			}
 			box_run_until(&b, e->t);
+			if (e->kind == RAW_STICK_IN || e->kind == RAW_STICK_OUT) {
+				box_stick(&b, e->kind == RAW_STICK_IN);
+				continue;
+			}
+			if (e->kind == RAW_EXPIRY_DUE) {
+				box_expiry_due(&b);
+				continue;
+			}
 			box_event(&b, (struct dr_event){
 				.type = e->kind == RAW_STORAGE_LOW ? DR_EV_STORAGE_LOW
 					: e->kind == RAW_STORAGE_OK ? DR_EV_STORAGE_OK
@@ -1074,6 +1271,16 @@ static void test_random_sessions_keep_invariants(void **state)
 		n.started += b.recordings_started;
 		n.cancels += b.cancels;
 		n.presses_while_saving += b.presses_while_saving;
+		n.stick_ignored += b.stick_presses_ignored;
+		n.stick_deferred += b.stick_begins_deferred;
+		n.stick_begins += b.stick_begins;
+		n.expiry_deferred += b.expiries_deferred;
+		n.expiries += b.expiries;
+		n.camera_asked += b.camera_asked;
+		n.videos += b.videos;
+		n.sound_only_with_camera += b.sound_only_with_camera;
+		n.camera_yes_after += b.camera_yes_after;
+		n.share_video_asked += b.share_video_asked;
 		if (cut) {
 			/* The power goes: check what the catalogue holds, then
 			 * the box starts again from nothing. */
@@ -1102,6 +1309,8 @@ static void test_random_sessions_keep_invariants(void **state)
 			fail_msg("session %d: %s, not idle, %d ms after the last press", session,
 				 dr_state_name(dr_core_state(&b.core)), IDLE_BOUND_MS);
 		assert_true(b.light == DR_LIGHT_IDLE || b.light == DR_LIGHT_FULL);
+		if (!box_idle_work_ok(&b))
+			fail_msg("session %d: %s", session, b.last_violation);
 		assert_false(b.recorder_busy);
 		assert_false(b.consent_pending);
 		assert_false(b.playing);
@@ -1129,10 +1338,15 @@ static void test_random_sessions_keep_invariants(void **state)
 	print_message("%ld sessions, %d recordings: %d kept, %d too short, %d cancelled by a press "
 		      "in the welcome or beep, %d reached the warning; %d power cuts (%d in the "
 		      "dialogue); %d staff yes, %d share yes; %d presses while saving consent, %d "
-		      "failed consent saves; %d refused for a full disk\n",
+		      "failed consent saves; %d refused for a full disk; %d presses ignored for a "
+		      "stick; %d sticks served (%d put in during a session); %d expiries (%d due during "
+		      "a session); in rooms with a camera: asked %d times, %d videos (%d by a press "
+		      "after the question ended), %d sound only, %d sharing questions for a video\n",
 		      sessions, n.started, n.kept, n.too_short, n.cancels, n.limits, n.cuts,
 		      n.cuts_in_dialogue, n.staff_yes, n.share_yes, n.presses_while_saving,
-		      n.consent_failures, n.full);
+		      n.consent_failures, n.full, n.stick_ignored, n.stick_begins, n.stick_deferred,
+		      n.expiries, n.expiry_deferred, n.camera_asked, n.videos, n.camera_yes_after,
+		      n.sound_only_with_camera, n.share_video_asked);
 	assert_true(n.kept > 1000);
 	assert_true(n.too_short > 100);
 	assert_true(n.cancels > 1000);
@@ -1144,6 +1358,15 @@ static void test_random_sessions_keep_invariants(void **state)
 	assert_true(n.presses_while_saving > 100);
 	assert_true(n.consent_failures > 20);
 	assert_true(n.full > 50);
+	assert_true(n.stick_ignored > 200);
+	assert_true(n.stick_begins > 500);
+	assert_true(n.stick_deferred > 200);
+	assert_true(n.expiries > 500);
+	assert_true(n.expiry_deferred > 200);
+	assert_true(n.videos > 500);
+	assert_true(n.camera_yes_after > 100);
+	assert_true(n.sound_only_with_camera > 500);
+	assert_true(n.share_video_asked > 200);
 }
 
 int main(void)
@@ -1187,6 +1410,13 @@ int main(void)
 		cmocka_unit_test(test_shutdown_mid_question_keeps_what_was_answered),
 		cmocka_unit_test(test_listen_back_plays_the_recording_before_the_questions),
 		cmocka_unit_test(test_listen_back_watchdog),
+		cmocka_unit_test(test_a_recording_is_prepared_as_the_welcome_starts),
+		cmocka_unit_test(test_press_with_a_stick_in_starts_nothing),
+		cmocka_unit_test(test_stick_and_retention_wait_for_the_end_of_a_session),
+		cmocka_unit_test(test_camera_yes_during_the_question_films),
+		cmocka_unit_test(test_camera_yes_just_after_the_question_films),
+		cmocka_unit_test(test_camera_no_press_is_sound_only),
+		cmocka_unit_test(test_camera_press_in_the_beep_still_cancels),
 		cmocka_unit_test(test_random_sessions_keep_invariants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

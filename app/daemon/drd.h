@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's own parts, shared between its files (not a library API):
+ *   daemon.c    the event loop, and carrying out the core's actions;
+ *   recording.c a recording: its preparation thread, start and stop, and
+ *               the catalogue's commits after it (finish, receipt, consent);
+ *   stick.c     the staff stick: noticing it, and the export step by step;
+ *   listen.c    playing the recording back to the resident;
+ *   startup.c   opening everything, the repair of recordings cut off by a
+ *               crash, the sealing of recordings kept in clear by an older
+ *               version, and closing down.
+ * Every function here runs on the event loop's thread unless it says so.
+ */
+#ifndef DRD_DRD_H
+#define DRD_DRD_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/session.h"
+#include "dev/audio.h"
+#include "dev/button.h"
+#include "dev/lights.h"
+#include "export/export.h"
+#include "media/prompts.h"
+#include "media/recorder.h"
+#include "media/sink.h"
+#include "seal/seal.h"
+#include "settings.h"
+#include "store/store.h"
+#include "util/evlog.h"
+
+#include <opusfile.h>
+
+#define MOD "daemon"
+#define QUEUE_MAX 16
+
+/* Playing a recording back to the resident (the optional listen step):
+ * decoded in 2 s chunks, at most three queued at the speaker, so memory does
+ * not grow with the length of the recording. */
+#define LISTEN_BIT 0x80000000u
+#define LISTEN_SLOTS 3
+#define LISTEN_CHUNK (48000 * 2)
+struct listen {
+	OggOpusFile *of;
+	int fd;                    /* the sealed recording, or -1 */
+	struct dr_seal_reader *sr; /* opened with the recording's key */
+	int16_t *buf[LISTEN_SLOTS];
+	uint32_t token[LISTEN_SLOTS]; /* 0: free */
+	uint32_t seq;
+	bool eof;
+	bool wanted; /* false once the core moved on (skipped) */
+};
+
+enum drd_job {
+	DRD_JOB_PREPARE, /* make the row and the file */
+	DRD_JOB_DISCARD, /* discard what was made (a cancelled recording) */
+	DRD_JOB_FINISH,  /* the recording is closed: finish its row, give it a number */
+	DRD_JOB_CONSENT, /* save the resident's answers */
+};
+
+/* The commits after a recording: what the loop hands the thread, and what
+ * the thread hands back (messages are logged by the loop). */
+struct drd_commit {
+	struct dr_recording_result res; /* in (DRD_JOB_FINISH) */
+	bool staff_yes, share_yes;      /* in (DRD_JOB_CONSENT) */
+	const char *state;              /* out: the row's state, for the log */
+	int status;                     /* out: 0, or what went wrong */
+	int ev_status;                  /* out: what the core hears */
+	uint64_t duration_ms;
+	char receipt[5];
+	bool numbered;                  /* a receipt was asked for (complete) */
+	bool logged;                    /* recording_finalised is logged */
+	char msg[2][800];
+	int nmsg;
+};
+
+struct drd {
+	const struct drd_settings *s;
+	struct dr_evlog *log;
+	struct dr_store *store;
+	struct dr_prompts *prompts;
+	struct dr_playback *speaker;
+	struct dr_capture *mic;
+	struct dr_recorder *rec;
+	struct dr_button *button;
+	struct dr_lights *lights;
+	struct dr_core core;
+	int sig_fd, deadline_fd, storage_fd;
+	struct drd_liveness *live; /* heartbeat to systemd / the watchdog script */
+	bool live_failing;         /* a beat failed (reported once) */
+	bool stopping;             /* STOPPING=1 sent */
+
+	/* the prompt the core is waiting for */
+	uint32_t play_seq, play_token;
+	enum dr_prompt play_prompt;
+	/* prompts the core cut short, still to be logged as done */
+	uint32_t cut_token[4];
+	enum dr_prompt cut_prompt[4];
+
+	/* the recording in progress (capturing or being closed) */
+	bool rec_active;
+	char rec_id[DR_STORE_ID_LEN + 1];
+	char rec_path[PATH_MAX];
+	bool rec_keep;
+	enum dr_stop_reason rec_reason;
+	struct dr_sink_stats rec_stats;
+	bool prepared;            /* row and file made, capture not started yet */
+	struct dr_sink rec_sink;
+	char rec_utc[40];
+	/* The catalogue's slow work, one job at a time in a thread, so that no
+	 * sync holds up the loop: making the row and the file from the welcome
+	 * on (see drd_prepare_start), discarding them, and the commits after a
+	 * recording (finish and receipt number, then consent). While
+	 * prep_running the thread owns the rec_ fields above, `commit` and the
+	 * catalogue; prep_fd becomes readable when it is done. */
+	pthread_t prep_th;
+	bool prep_running;
+	enum drd_job prep_job;
+	bool prep_cancel;  /* cancelled meanwhile: discard once it is made */
+	const char *prep_why;
+	uint64_t rec_mono_ms; /* when capture is due to start (CLOCK_MONOTONIC) */
+	int prep_fd;
+	int prep_rc;
+	char prep_err[PATH_MAX + 256];
+	struct drd_commit commit;
+
+	/* Sealing (app/seal): the organisation's public key from the keydir
+	 * (without it the box does not record), and the key of the recording
+	 * the resident's session is about, in locked memory, wiped when the
+	 * session ends; after that the box itself cannot read the recording. */
+	bool have_org;
+	uint8_t org_pk[DR_SEAL_ORG_PK_BYTES];
+	struct dr_seal_key *rec_key;
+
+	/* the recording the consent questions are about */
+	char dialogue_id[DR_STORE_ID_LEN + 1];
+	uint64_t last_expiry_ms;
+	uint64_t last_run_flush_ms; /* the running time was last persisted */
+
+	bool storage_low;
+	bool storage_known;
+	bool button_dead;
+	bool quit;
+
+	struct dr_event queue[QUEUE_MAX];
+	size_t nqueue;
+
+	struct listen listen;
+
+	/* The core's DR_ACT_STICK_BEGIN and DR_ACT_EXPIRE, waiting for the
+	 * catalogue (a thread of recording.c may hold it): drd_idle_work. */
+	bool want_stick, want_expire;
+
+	/* the staff stick (export) */
+	struct dr_export *x;      /* NULL: no keys, stick handling off */
+	int stick_fd;             /* timerfd: look for a stick every second */
+	bool stick_present;       /* the stick folder has something in it */
+	dev_t stick_dev;          /* which stick: its folder's device and inode */
+	ino_t stick_ino;
+	struct dr_stick *stick;
+	struct dr_export_run *run;
+	unsigned run_steps;
+};
+
+/* daemon.c */
+void drd_queue_event(struct drd *d, struct dr_event ev);
+/* Feeds every queued event to the core, carrying out its actions. */
+void drd_run_queue(struct drd *d);
+void drd_feed(struct drd *d, struct dr_event ev);
+/* Logs at error level and emits an "error" event. */
+void drd_log_error(struct drd *d, const char *what, const char *msg);
+void drd_flush_running(struct drd *d);
+/* Carries out the stick's work and the retention rule the core asked for,
+ * once no thread holds the catalogue. */
+void drd_idle_work(struct drd *d);
+
+/* recording.c */
+void drd_prepare_start(struct drd *d, uint32_t capture_in_ms);
+void drd_prepare_join(struct drd *d);
+/* prep_fd became readable: collect the thread's work. */
+void drd_prep_done(struct drd *d);
+void drd_unprepare_async(struct drd *d, const char *why);
+void drd_unprepare_recording(struct drd *d, const char *why);
+void drd_forget_key(struct drd *d);
+void drd_start_recording(struct drd *d);
+void drd_stop_recording(struct drd *d, bool keep, enum dr_stop_reason why);
+void drd_consent(struct drd *d, bool staff_yes, bool share_yes);
+/* The recorder's fd became readable. */
+void drd_on_recording_done(struct drd *d);
+
+/* stick.c */
+void drd_stick_poll(struct drd *d);
+void drd_stick_step(struct drd *d);
+/* Verifies the stick, sets the clock, applies the archive's receipt and
+ * begins the export (DR_ACT_STICK_BEGIN). */
+void drd_stick_begin(struct drd *d);
+
+/* listen.c */
+void drd_listen_close(struct drd *d);
+void drd_play_recording(struct drd *d);
+void drd_listen_chunk_done(struct drd *d, const struct dr_playback_done *done);
+
+/* startup.c */
+/* Opens everything and repairs interrupted recordings; messages to stderr. */
+int drd_open_all(struct drd *d);
+/* Closes what drd_open_all and the loop opened; accepts a partly opened d. */
+void drd_close_all(struct drd *d);
+/* Seals the recordings an older version kept in clear (after `ready`). */
+void drd_seal_plain_recordings(struct drd *d);
+void drd_reserve_release(struct drd *d, uint64_t below);
+void drd_reserve_make(struct drd *d);
+int drd_repair_recording(const char *path, uint64_t *samples, uint64_t *dropped, bool *was_complete);
+
+#endif
