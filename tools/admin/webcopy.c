@@ -173,6 +173,10 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 		return -ENOMEM;
 	c->out->pb = c->out_io;
 	c->out->flags |= AVFMT_FLAG_CUSTOM_IO;
+	/* The Opus packets start before zero by the codec delay, which the
+	 * muxer writes as CodecDelay as the box's file does: not shifting
+	 * everything keeps each frame at its original time. */
+	c->out->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
 	const AVCodec *e = avcodec_find_encoder_by_name("libvpx");
 	if (!e || !(c->enc = avcodec_alloc_context3(e)))
 		return say(why, n, -ENOTSUP, "this FFmpeg has no VP8 encoder (libvpx)");
@@ -189,6 +193,9 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	c->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 	av_opt_set(c->enc->priv_data, "deadline", "good", 0);
 	av_opt_set_int(c->enc->priv_data, "cpu-used", 8, 0);
+	/* every frame out as it goes in: no hidden reference frames */
+	av_opt_set_int(c->enc->priv_data, "auto-alt-ref", 0, 0);
+	av_opt_set_int(c->enc->priv_data, "lag-in-frames", 0, 0);
 	if (avcodec_open2(c->enc, e, NULL) < 0)
 		return say(why, n, -EBADMSG, "the VP8 encoder refused %dx%d", c->enc->width,
 			   c->enc->height);
