@@ -7,8 +7,9 @@
  * be WebM with VP8 and Opus, last as long as the original (60 ms), show
  * every frame's counter in order, and keep each flash as far from its click
  * as the original does; a cut recording, finished by the Matroska repair,
- * is copied to its last cluster; what is not a recording is refused and
- * leaves nothing. Real time: about 10 s (3.4 s of recording). Skipped
+ * is copied to its last cluster; a cut sealed video opens with dr-test-org
+ * (the Matroska repair); what is not a recording is refused and leaves
+ * nothing. Real time: about 10 s (3.4 s of recording). Skipped
  * without ffmpeg/ffprobe.
  */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "av_check.h"
 #include "dev/audio.h"
@@ -34,6 +36,7 @@
 #include "media/mkv.h"
 #include "media/recorder.h"
 #include "media_test.h"
+#include "seal/seal.h"
 #include "webcopy.h"
 
 #define RATE 48000
@@ -44,6 +47,7 @@
 
 static char *dir;
 static bool recorded;
+static uint8_t org_pk[32], org_sk[64];
 
 static void sleep_until_ns(uint64_t t)
 {
@@ -71,7 +75,9 @@ static void make_mic(const char *name, unsigned secs, size_t clicks[], size_t *n
 	free(s);
 }
 
-/* dir/rec.mkv: 3.4 s, the camera flashing with each click. */
+/* dir/rec.mkv.sealed: 3.4 s, the camera flashing with each click, sealed
+ * as the box seals it (a throw-away organisation: dir/org); opened into
+ * dir/rec.mkv. */
 static void record(void)
 {
 	size_t clicks[8], nclicks;
@@ -96,8 +102,12 @@ static void record(void)
 	p.camera = cam;
 	struct dr_recorder *r = NULL;
 	assert_int_equal(dr_recorder_new(cap, &p, &r), 0);
-	struct dr_sink sink;
-	assert_int_equal(dr_file_sink_open(mt_path(dir, "rec.mkv"), NULL, &sink), 0);
+	struct dr_sink file, sink;
+	struct dr_seal_key *key;
+	assert_int_equal(dr_seal_key_new(&key), 0);
+	assert_int_equal(dr_file_sink_open(mt_path(dir, "rec.mkv.sealed"), NULL, &file), 0);
+	assert_int_equal(dr_seal_sink_new(file, ID, org_pk, key, &sink), 0);
+	dr_seal_key_free(key);
 	sleep_until_ns(t0 + 100000000u);
 	assert_int_equal(dr_recorder_start(r, sink, ID, "2026-12-04T12:00:00Z"), 0);
 	for (size_t k = 0; k < nclicks && clicks[k] < (size_t)RATE * 3; k++) {
@@ -121,13 +131,28 @@ static void record(void)
 	dr_recorder_free(r);
 	dr_camera_free(cam);
 	dr_capture_free(cap);
+	int in = open(mt_path(dir, "rec.mkv.sealed"), O_RDONLY | O_CLOEXEC);
+	int out = open(mt_path(dir, "rec.mkv"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(in >= 0 && out >= 0);
+	bool final = false;
+	assert_int_equal(dr_seal_open_fd_org(in, ID, org_pk, org_sk, out, &final, NULL), 0);
+	assert_true(final);
+	close(in);
+	close(out);
 }
 
 static int setup(void **state)
 {
 	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	crypto_sign_keypair(org_pk, org_sk);
 	dir = mt_tmpdir("webcopy");
-	return dir ? 0 : -1;
+	if (!dir || mkdir(mt_path(dir, "org"), 0700) < 0 ||
+	    mt_write_file(mt_path(dir, "org/org.pub"), org_pk, 32) < 0 ||
+	    mt_write_file(mt_path(dir, "org/org.sk"), org_sk, 64) < 0)
+		return -1;
+	return 0;
 }
 
 static int teardown(void **state)
@@ -279,6 +304,42 @@ static void test_cut_copy(void **state)
 	avt_decoded_free(&c);
 }
 
+/* A sealed video the box cut off (a power failure; the box repaired its
+ * sealed file, as it does before exporting it) opens with `dr-test-org
+ * open` (the office PC's way: the Matroska repair, not the Ogg one) into a
+ * file ffprobe passes, whose browser copy plays too. */
+static void test_open_cut_sealed_video(void **state)
+{
+	(void)state;
+	need_recording();
+	unsigned char *b;
+	size_t len;
+	assert_int_equal(mt_read_file(mt_path(dir, "rec.mkv.sealed"), &b, &len), 0);
+	char sealed[4200], plain[4200], webm[4200], out[512];
+	snprintf(sealed, sizeof(sealed), "%s", mt_path(dir, "cut.mkv.sealed"));
+	snprintf(plain, sizeof(plain), "%s", mt_path(dir, "opened.mkv"));
+	snprintf(webm, sizeof(webm), "%s", mt_path(dir, "opened.webm"));
+	assert_int_equal(mt_write_file(sealed, b, len / 2 + 77), 0);
+	free(b);
+	struct dr_seal_scan sc;
+	assert_int_equal(dr_seal_repair(sealed, &sc), 0);
+	assert_false(sc.final);
+	int st = mt_run(out, sizeof(out), "'%s' open '%s' '%s' '%s' 2>&1", DR_TEST_ORG,
+			mt_path(dir, "org"), sealed, plain);
+	if (st)
+		fail_msg("dr-test-org open: %d %s", st, out);
+	assert_string_equal(out, "cut " ID "\n");
+	assert_clean(plain);
+	char why[256];
+	assert_int_equal(adm_webcopy(plain, webm, why, sizeof(why)), 0);
+	assert_clean(webm);
+	struct decoded d;
+	avt_decode(dir, "opened.webm", W, H, &d);
+	assert_true(d.frames > FPS);
+	avt_counter_gaps(&d);
+	avt_decoded_free(&d);
+}
+
 /* What is not a recording of the box's kind, or not a regular file, is
  * refused with a reason, and nothing is left behind. */
 static void test_refused(void **state)
@@ -307,6 +368,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_browser_copy),
 		cmocka_unit_test(test_cut_copy),
+		cmocka_unit_test(test_open_cut_sealed_video),
 		cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
