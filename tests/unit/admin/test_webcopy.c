@@ -8,7 +8,7 @@
  * every frame's counter in order, and keep each flash as far from its click
  * as the original does; a cut recording, finished by the Matroska repair,
  * is copied to its last cluster; a cut sealed video opens with dr-test-org
- * (the Matroska repair); what is not a recording is refused and leaves
+ * and with `diaryroom-admin open` (the Matroska repair); what is not a recording is refused and leaves
  * nothing. Real time: about 10 s (3.4 s of recording). Skipped
  * without ffmpeg/ffprobe.
  */
@@ -340,6 +340,89 @@ static void test_open_cut_sealed_video(void **state)
 	avt_decoded_free(&d);
 }
 
+static int fd_write(void *u, const unsigned char *b, size_t n)
+{
+	return write((int)(intptr_t)u, b, n) == (ssize_t)n ? 0 : -EIO;
+}
+
+static int fd_sync(void *u)
+{
+	return fsync((int)(intptr_t)u) == 0 ? 0 : -errno;
+}
+
+static int fd_close(void *u)
+{
+	return close((int)(intptr_t)u) == 0 ? 0 : -errno;
+}
+
+static const struct dr_sink_ops fd_ops = {fd_write, fd_sync, fd_close, NULL};
+
+/* `diaryroom-admin open` on a sealed video cut in the middle of a cluster
+ * (its messages here are 20,000-byte slices of the Matroska file, so the
+ * last intact message ends inside a cluster): it opens, says it finished a
+ * cut recording, and the Matroska repair leaves a file ffprobe passes and
+ * a whole number of clusters. */
+static void test_admin_open_cut_video(void **state)
+{
+	(void)state;
+	need_recording();
+	char org[4200], sealed[4200], plain[4200], out[2048];
+	snprintf(org, sizeof(org), "%s", mt_path(dir, "adminorg"));
+	snprintf(sealed, sizeof(sealed), "%s", mt_path(dir, ID ".mkv.sealed"));
+	snprintf(plain, sizeof(plain), "%s", mt_path(dir, "admin-opened.mkv"));
+	int st = mt_run(out, sizeof(out),
+			"DIARYROOM_PASSPHRASE='a long passphrase for tests' '%s' init-org --org '%s' "
+			"--kdf interactive 2>&1",
+			DR_ADMIN, org);
+	if (st)
+		fail_msg("init-org: %d %s", st, out);
+	unsigned char *pk, *b;
+	size_t pklen, len;
+	char pub[4300];
+	snprintf(pub, sizeof(pub), "%s/org.pub", org);
+	assert_int_equal(mt_read_file(pub, &pk, &pklen), 0);
+	assert_int_equal(pklen, 32);
+	assert_int_equal(mt_read_file(mt_path(dir, "rec.mkv"), &b, &len), 0);
+	int fd = open(sealed, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	struct dr_seal_key *key;
+	struct dr_sink s;
+	assert_int_equal(dr_seal_key_new(&key), 0);
+	assert_int_equal(dr_seal_sink_new((struct dr_sink){&fd_ops, (void *)(intptr_t)fd}, ID, pk,
+					  key, &s),
+			 0);
+	/* 60 % of the recording, in slices */
+	for (size_t off = 0; off < len * 6 / 10; off += 20000) {
+		size_t n = len * 6 / 10 - off < 20000 ? len * 6 / 10 - off : 20000;
+		assert_int_equal(s.ops->write(s.user, b + off, n), 0);
+		assert_int_equal(s.ops->sync(s.user), 0);
+	}
+	free(b);
+	free(pk);
+	dr_seal_key_free(key);
+	/* its FINAL message cut short, as a power cut leaves it */
+	assert_int_equal(s.ops->close(s.user), 0);
+	struct stat sst;
+	assert_int_equal(stat(sealed, &sst), 0);
+	assert_int_equal(truncate(sealed, sst.st_size - 5), 0);
+	struct dr_seal_scan sc;
+	assert_int_equal(dr_seal_repair(sealed, &sc), 0);
+	assert_false(sc.final);
+	st = mt_run(out, sizeof(out),
+		    "DIARYROOM_PASSPHRASE='a long passphrase for tests' '%s' open --org '%s' '%s' "
+		    "'%s' 2>&1",
+		    DR_ADMIN, org, sealed, plain);
+	if (st)
+		fail_msg("diaryroom-admin open: %d %s", st, out);
+	assert_non_null(strstr(out, "it was cut off by a power failure: its end was finished"));
+	assert_clean(plain);
+	struct decoded d;
+	avt_decode(dir, "admin-opened.mkv", W, H, &d);
+	assert_true(d.frames > FPS);
+	avt_counter_gaps(&d);
+	avt_decoded_free(&d);
+}
+
 /* What is not a recording of the box's kind, or not a regular file, is
  * refused with a reason, and nothing is left behind. */
 static void test_refused(void **state)
@@ -369,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_browser_copy),
 		cmocka_unit_test(test_cut_copy),
 		cmocka_unit_test(test_open_cut_sealed_video),
+		cmocka_unit_test(test_admin_open_cut_video),
 		cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
