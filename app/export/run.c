@@ -3,10 +3,11 @@
  * One export run: every held recording to DIARYRM/export/<device>/, each
  * copied as the box holds it (sealed to the organisation: see
  * docs/sealed-file.md) to <id>.opus.sealed.tmp, or <id>.mkv.sealed.tmp for
- * a video (each chunk handed to the stick as it is written), then handed to the verifier thread (verify.c):
- * synced, read back from the stick (O_DIRECT where the filesystem takes it,
- * else with its pages dropped: never from the page cache), its BLAKE2b
- * compared with the catalogue's, renamed to <id>.opus.sealed (.mkv.sealed) and synced;
+ * a video (each chunk handed to the stick as it is written), then handed to
+ * the verifier thread (verify.c): synced, read back from the stick
+ * (O_DIRECT where the filesystem takes it, else with its pages dropped:
+ * never from the page cache), its BLAKE2b compared with the catalogue's,
+ * renamed to <id>.opus.sealed (<id>.mkv.sealed) and synced;
  * only then counted in the catalogue. While one file is verified the next
  * is written. Then the signed manifest, its personal part sealed to the
  * organisation; then stale files (recordings the box no longer holds,

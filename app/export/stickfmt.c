@@ -682,7 +682,8 @@ static int parse_mrec(struct json_object *e, int version, struct dr_manifest_rec
 		return -EBADMSG;
 	/* the file name is derived, never taken from the stick as a path */
 	char want[sizeof(m->file)];
-	if (dr_stick_rec_file(id, media, want) < 0 || strcmp(file, want) || (strcmp(state, "complete") && strcmp(state, "interrupted")))
+	if (dr_stick_rec_file(id, media, want) < 0 || strcmp(file, want) ||
+	    (strcmp(state, "complete") && strcmp(state, "interrupted")))
 		return -EBADMSG;
 	if (rc[0] && !dr_stick_receipt_ok(rc))
 		return -EBADMSG;
