@@ -30,12 +30,13 @@ struct manifest_in {
 static struct json_object *manifest_rec(const struct dr_store_export_rec *r)
 {
 	struct json_object *o = json_object_new_object();
-	char file[64];
-	snprintf(file, sizeof(file), "%s.opus.sealed", r->rec.id);
+	char file[DR_STICK_ID_HEX + 13];
+	const char *media = dr_media_name(r->rec.media);
+	dr_stick_rec_file(r->rec.id, media, file);
 	bool locked = r->rec.consent_staff != DR_CONSENT_YES;
 	json_object_object_add(o, "id", json_object_new_string(r->rec.id));
 	json_object_object_add(o, "file", json_object_new_string(file));
-	json_object_object_add(o, "media", json_object_new_string("audio"));
+	json_object_object_add(o, "media", json_object_new_string(media));
 	json_object_object_add(o, "state", json_object_new_string(
 						   r->rec.state == DR_REC_INTERRUPTED ? "interrupted" : "complete"));
 	json_object_object_add(o, "receipt", json_object_new_string(r->rec.receipt));

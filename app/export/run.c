@@ -2,11 +2,12 @@
 /*
  * One export run: every held recording to DIARYRM/export/<device>/, each
  * copied as the box holds it (sealed to the organisation: see
- * docs/sealed-file.md) to <id>.opus.sealed.tmp (each chunk handed to the
- * stick as it is written), then handed to the verifier thread (verify.c):
- * synced, read back from the stick (O_DIRECT where the filesystem takes it,
- * else with its pages dropped: never from the page cache), its BLAKE2b
- * compared with the catalogue's, renamed to <id>.opus.sealed and synced;
+ * docs/sealed-file.md) to <id>.opus.sealed.tmp, or <id>.mkv.sealed.tmp for
+ * a video (each chunk handed to the stick as it is written), then handed to
+ * the verifier thread (verify.c): synced, read back from the stick
+ * (O_DIRECT where the filesystem takes it, else with its pages dropped:
+ * never from the page cache), its BLAKE2b compared with the catalogue's,
+ * renamed to <id>.opus.sealed (<id>.mkv.sealed) and synced;
  * only then counted in the catalogue. While one file is verified the next
  * is written. Then the signed manifest, its personal part sealed to the
  * organisation; then stale files (recordings the box no longer holds,
@@ -176,10 +177,14 @@ void dr_export_run_free(struct dr_export_run *run)
 	free(run);
 }
 
+/* The stick's names of a recording's file, by its media type (stickfmt.c's
+ * dr_stick_rec_file, which the PC checks the manifest against). */
 static void names(const struct dr_store_export_rec *r, char fin[64], char tmp[64])
 {
-	snprintf(fin, 64, "%s.opus.sealed", r->rec.id);
-	snprintf(tmp, 64, "%s.opus.sealed.tmp", r->rec.id);
+	char f[DR_STICK_ID_HEX + 13];
+	dr_stick_rec_file(r->rec.id, dr_media_name(r->rec.media), f);
+	snprintf(fin, 64, "%s", f);
+	snprintf(tmp, 64, "%s.tmp", f);
 }
 
 static void push(struct dr_export_run *run, size_t idx, bool check, int worker)
@@ -436,7 +441,10 @@ static void clean_stale(struct dr_export_run *run)
 	while ((de = readdir(d))) {
 		const char *nm = de->d_name;
 		size_t l = strlen(nm);
-		bool opus = l == DR_STICK_ID_HEX + 12 && !strcmp(nm + DR_STICK_ID_HEX, ".opus.sealed");
+		bool opus = (l == DR_STICK_ID_HEX + 12 &&
+			     !strcmp(nm + DR_STICK_ID_HEX, ".opus.sealed")) ||
+			    (l == DR_STICK_ID_HEX + 11 &&
+			     !strcmp(nm + DR_STICK_ID_HEX, ".mkv.sealed"));
 		bool tmp = l > 4 && !strcmp(nm + l - 4, ".tmp");
 		/* a playable copy a version-1 box left: never kept on a stick */
 		bool plain = l == DR_STICK_ID_HEX + 5 && !strcmp(nm + DR_STICK_ID_HEX, ".opus");

@@ -218,9 +218,9 @@ static int copy_str(char *dst, size_t dstlen, const char *src)
 
 /* The "format" and "version" every file carries. older/newer: what to do
  * about a file of an older or newer version (which program to update). */
-static int check_header_v(struct json_object *o, const char *format, int64_t version,
-			  const char *what, const char *older, const char *newer, char *err,
-			  size_t errlen)
+static int check_header_range(struct json_object *o, const char *format, int64_t min,
+			      int64_t max, const char *what, const char *older, const char *newer,
+			      int64_t *got, char *err, size_t errlen)
 {
 	const char *f = get_str(o, "format", 64);
 	int64_t v;
@@ -228,10 +228,25 @@ static int check_header_v(struct json_object *o, const char *format, int64_t ver
 		return fail(err, errlen, "%s: not a %s file", what, format);
 	if (get_int(o, "version", 1, 1000000, &v) < 0)
 		return fail(err, errlen, "%s: no format version", what);
-	if (v != version)
+	if ((v < min || v > max) && min == max)
 		return fail(err, errlen, "%s: format version %lld, this program reads version %lld: %s",
-			    what, (long long)v, (long long)version, v < version ? older : newer);
+			    what, (long long)v, (long long)max, v < min ? older : newer);
+	if (v < min || v > max)
+		return fail(err, errlen,
+			    "%s: format version %lld, this program reads versions %lld to %lld: %s",
+			    what, (long long)v, (long long)min, (long long)max,
+			    v < min ? older : newer);
+	if (got)
+		*got = v;
 	return 0;
+}
+
+static int check_header_v(struct json_object *o, const char *format, int64_t version,
+			  const char *what, const char *older, const char *newer, char *err,
+			  size_t errlen)
+{
+	return check_header_range(o, format, version, version, what, older, newer, NULL, err,
+				  errlen);
 }
 
 static int check_header(struct json_object *o, const char *format, int64_t version,
@@ -635,7 +650,23 @@ void dr_manifest_free(struct dr_manifest *m)
 	free(m);
 }
 
-static int parse_mrec(struct json_object *e, struct dr_manifest_rec *m)
+int dr_stick_rec_file(const char *id, const char *media, char out[DR_STICK_ID_HEX + 13])
+{
+	if (!out)
+		return -EINVAL;
+	out[0] = '\0';
+	const char *ext = !media ? NULL
+			  : !strcmp(media, "audio") ? ".opus.sealed"
+			  : !strcmp(media, "video") ? ".mkv.sealed"
+						    : NULL;
+	if (!ext || !dr_stick_hex_ok(id, DR_STICK_ID_HEX))
+		return -EINVAL;
+	snprintf(out, DR_STICK_ID_HEX + 13, "%s%s", id, ext);
+	return 0;
+}
+
+/* One recording of a manifest of the given version (2: sound only). */
+static int parse_mrec(struct json_object *e, int version, struct dr_manifest_rec *m)
 {
 	if (!json_object_is_type(e, json_type_object))
 		return -EBADMSG;
@@ -647,12 +678,12 @@ static int parse_mrec(struct json_object *e, struct dr_manifest_rec *m)
 	const char *hash = get_str(e, "blake2b", 64);
 	int64_t dur, size;
 	if (!dr_stick_hex_ok(id, DR_STICK_ID_HEX) || !dr_stick_hex_ok(hash, 64) || !file || !state ||
-	    !rc || !media || strcmp(media, "audio"))
+	    !rc || !media || (version < 3 && strcmp(media, "audio")))
 		return -EBADMSG;
 	/* the file name is derived, never taken from the stick as a path */
 	char want[sizeof(m->file)];
-	snprintf(want, sizeof(want), "%s.opus.sealed", id);
-	if (strcmp(file, want) || (strcmp(state, "complete") && strcmp(state, "interrupted")))
+	if (dr_stick_rec_file(id, media, want) < 0 || strcmp(file, want) ||
+	    (strcmp(state, "complete") && strcmp(state, "interrupted")))
 		return -EBADMSG;
 	if (rc[0] && !dr_stick_receipt_ok(rc))
 		return -EBADMSG;
@@ -696,11 +727,13 @@ static struct json_object *manifest_outer(const char *buf, size_t len, struct dr
 	if (!o)
 		return NULL;
 	struct dr_manifest *m = calloc(1, sizeof(*m));
-	int r = m ? check_header_v(o, "diaryroom-manifest", DR_STICK_MANIFEST_VERSION, what,
-				   "written by a box with older software (its recordings are not "
-				   "sealed): update the box's software, then export again",
-				   "written by a box with newer software: update diaryroom-admin",
-				   err, errlen)
+	int64_t version = 0;
+	int r = m ? check_header_range(o, "diaryroom-manifest", DR_STICK_MANIFEST_VERSION_MIN,
+				       DR_STICK_MANIFEST_VERSION, what,
+				       "written by a box with older software (its recordings are "
+				       "not sealed): update the box's software, then export again",
+				       "written by a box with newer software: update diaryroom-admin",
+				       &version, err, errlen)
 		  : -ENOMEM;
 	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
 	const char *key = get_str(o, "device_key", 2 * DR_STICK_PK_LEN);
@@ -721,6 +754,7 @@ static struct json_object *manifest_outer(const char *buf, size_t len, struct dr
 	}
 	memcpy(m->device, dev, DR_DEVICE_ID_HEX + 1);
 	memcpy(m->device_key, key, 2 * DR_STICK_PK_LEN + 1);
+	m->version = (int)version;
 	*out = m;
 	return o;
 }
@@ -782,8 +816,17 @@ int dr_manifest_parse_contents(const char *buf, size_t len, struct dr_manifest *
 	struct json_object *o = parse_object(buf, len, DR_STICK_MANIFEST_MAX, what, err, errlen);
 	if (!o)
 		return -EBADMSG;
-	int r = check_header(o, "diaryroom-manifest-contents", DR_STICK_MANIFEST_VERSION, what, err,
-			     errlen);
+	/* the sealed part is of the outer file's version (a struct not made by
+	 * the outer parser: any this program reads) */
+	int64_t v = 0;
+	int r = m->version
+			? check_header(o, "diaryroom-manifest-contents", m->version, what, err, errlen)
+			: check_header_range(o, "diaryroom-manifest-contents",
+					     DR_STICK_MANIFEST_VERSION_MIN, DR_STICK_MANIFEST_VERSION,
+					     what, "made by an older box: update it",
+					     "update this program", &v, err, errlen);
+	if (r == 0 && !m->version)
+		m->version = (int)v;
 	const char *dev = get_str(o, "device", DR_DEVICE_ID_HEX);
 	const char *stick = get_str(o, "stick_id", DR_STICK_ID_HEX);
 	const char *created = get_str(o, "created_utc", 39);
@@ -805,7 +848,7 @@ int dr_manifest_parse_contents(const char *buf, size_t len, struct dr_manifest *
 	if (r == 0 && m->n && !(m->recs = calloc(m->n, sizeof(*m->recs))))
 		r = -ENOMEM;
 	for (size_t i = 0; r == 0 && i < m->n; i++)
-		if (parse_mrec(json_object_array_get_idx(a, i), &m->recs[i]) < 0)
+		if (parse_mrec(json_object_array_get_idx(a, i), m->version, &m->recs[i]) < 0)
 			r = fail(err, errlen, "%s: bad recording entry %zu", what, i);
 	/* no id twice, however many there are: sorted, each against the next */
 	const struct dr_manifest_rec **by_id =

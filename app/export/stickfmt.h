@@ -18,6 +18,8 @@
  * (crypto_box_seal to the X25519 form of the recipient's Ed25519 key, in a
  * base64 "sealed" member); the outer file keeps only what routes and
  * verifies it. Tokens and revocation lists are unchanged (version 1).
+ * Manifest version 3 adds video: each recording's media type ("audio" or
+ * "video") names its file; the PC reads versions 2 (sound only) and 3.
  */
 #ifndef DR_STICKFMT_H
 #define DR_STICKFMT_H
@@ -29,7 +31,8 @@
 /* Format versions, per file (docs/stick-format.md). */
 #define DR_STICK_TOKEN_VERSION 1
 #define DR_STICK_REVOKED_VERSION 1
-#define DR_STICK_MANIFEST_VERSION 2
+#define DR_STICK_MANIFEST_VERSION 3     /* what the box writes */
+#define DR_STICK_MANIFEST_VERSION_MIN 2 /* the oldest the PC reads: sound only */
 #define DR_STICK_RECEIPT_VERSION 2
 #define DR_STICK_TOP "DIARYRM"
 
@@ -145,8 +148,8 @@ void dr_receipt_free(struct dr_receipt *r);
 /* export/<device>/manifest.json: what the box put on the stick. */
 struct dr_manifest_rec {
 	char id[DR_STICK_ID_HEX + 1];
-	char file[DR_STICK_ID_HEX + 13]; /* "<id>.opus.sealed" */
-	char media[8];                   /* "audio" */
+	char file[DR_STICK_ID_HEX + 13]; /* "<id>.opus.sealed" or "<id>.mkv.sealed" */
+	char media[8];                   /* "audio" or "video" (version 3) */
 	char state[16];                  /* complete | interrupted */
 	char receipt[5];
 	char start_utc[40];
@@ -163,6 +166,7 @@ struct dr_manifest {
 	char device[DR_DEVICE_ID_HEX + 1];
 	char device_key[2 * DR_STICK_PK_LEN + 1];
 	int64_t seq;
+	int version; /* 2 (sound only) or 3 */
 	char stick_id[DR_STICK_ID_HEX + 1];
 	char created_utc[40];
 	bool complete;
@@ -170,7 +174,8 @@ struct dr_manifest {
 	size_t n;
 	struct dr_manifest_rec *recs;
 };
-/* The outer manifest alone (no key): device, device_key, seq; m->opened is
+/* The outer manifest alone (no key): device, device_key, seq, version
+ * (DR_STICK_MANIFEST_VERSION_MIN..DR_STICK_MANIFEST_VERSION); m->opened is
  * false and nothing of the sealed part is known. */
 int dr_manifest_parse_outer(const char *buf, size_t len, struct dr_manifest **out, char *err,
 			    size_t errlen);
@@ -180,11 +185,18 @@ int dr_manifest_parse_outer(const char *buf, size_t len, struct dr_manifest **ou
 int dr_manifest_open(const char *buf, size_t len, const uint8_t org_pk[DR_STICK_PK_LEN],
 		     const uint8_t org_sk[DR_STICK_SK_LEN], struct dr_manifest **out, char *err,
 		     size_t errlen);
-/* The sealed part once opened ("diaryroom-manifest-contents", version 2)
- * into m, which holds the outer file's fields. */
+/* The sealed part once opened ("diaryroom-manifest-contents", of the outer
+ * file's version m->version; if 0, any this program reads, then set) into
+ * m, which holds the outer file's fields.
+ * Version 2 holds only "audio" recordings. */
 int dr_manifest_parse_contents(const char *buf, size_t len, struct dr_manifest *m, char *err,
 			       size_t errlen);
 void dr_manifest_free(struct dr_manifest *m);
+
+/* A recording's file on a stick, from its id and media type: "<id>.opus.sealed"
+ * for "audio", "<id>.mkv.sealed" for "video" (docs/stick-format.md). -EINVAL
+ * for a bad id or another media type (out is then ""). Any thread. */
+int dr_stick_rec_file(const char *id, const char *media, char out[DR_STICK_ID_HEX + 13]);
 
 /* consent word <-> value: "yes" 1, "no" 0, "unanswered" -1; -1 on parse error
  * returns -EINVAL. */

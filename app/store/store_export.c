@@ -40,7 +40,7 @@ int dr_store_export_each(struct dr_store *s,
 	int r = dr_store_prepare(s,
 				 "SELECT id, state, start_utc, duration_ms, size_bytes, blake2b,"
 				 " receipt, consent_staff, consent_share, end_utc, time_uncertain,"
-				 " created_utc_box, export_seq FROM recordings WHERE " HELD_SQL
+				 " created_utc_box, export_seq, media FROM recordings WHERE " HELD_SQL
 				 " ORDER BY rowid",
 				 &st, "list held recordings", NULL, 0);
 	if (r < 0)
@@ -69,6 +69,9 @@ int dr_store_export_each(struct dr_store *s,
 		x->rec.state = state && !strcmp(state, "interrupted") ? DR_REC_INTERRUPTED
 								     : DR_REC_COMPLETE;
 		dr_store_rec_path(s, id, "", x->rec.path, sizeof(x->rec.path));
+		/* as dr_store_rec_path names the file: audio unless it says video */
+		if (dr_media_parse((const char *)sqlite3_column_text(st, 13), &x->rec.media) < 0)
+			x->rec.media = DR_MEDIA_AUDIO;
 		col_text(st, 2, x->rec.start_utc, sizeof(x->rec.start_utc));
 		x->rec.duration_ms = (uint64_t)sqlite3_column_int64(st, 3);
 		x->rec.size = (uint64_t)sqlite3_column_int64(st, 4);

@@ -29,9 +29,11 @@ endif()
 # The --changes file staff give collect (parse_changes in collect_index.c),
 # linked with the rest of diaryroom-admin but its main.
 file(GLOB DR_ADM_ALL ${DR_ADM}/*.c)
-list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c)
+# (the browser copy, with or without FFmpeg, is its own library)
+list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c ${DR_ADM}/webcopy.c ${DR_ADM}/webcopy_none.c)
 dr_add_fuzz_target(admin_changes SOURCES admin_changes.c ${DR_ADM_ALL}
-  LIBS dr_stickfmt dr_seal dr_media PkgConfig::JSONC PkgConfig::SODIUM PkgConfig::SQLITE)
+  LIBS dr_stickfmt dr_seal dr_media dr_admin_webcopy PkgConfig::JSONC PkgConfig::SODIUM
+  PkgConfig::SQLITE)
 target_include_directories(admin_changes PRIVATE ${DR_ADM})
 if(DR_FUZZ)
   target_include_directories(admin_changes-libfuzzer PRIVATE ${DR_ADM})

@@ -15,8 +15,9 @@ static void check(const struct dr_manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		/* a name from the stick is never a path */
+		const char *ext = strcmp(m->recs[i].media, "video") ? ".opus.sealed" : ".mkv.sealed";
 		if (strchr(m->recs[i].file, 0x2f) || strncmp(m->recs[i].file, m->recs[i].id, 32) ||
-		    strcmp(m->recs[i].file + 32, ".opus.sealed"))
+		    strcmp(m->recs[i].file + 32, ext))
 			abort();
 		if (m->recs[i].locked != (m->recs[i].consent_staff != 1))
 			abort();

@@ -11,14 +11,17 @@
  *                                device.pub, and DIR's org.pub)
  *   dr-test-org open DIR IN OUT  opens the sealed recording IN with DIR's key
  *                                into OUT; a recording cut off (no final
- *                                message) is finished as the office PC does,
- *                                by the Ogg repair (media/recover.h).
+ *                                message) is finished as the office PC does:
+ *                                a video (<id>.mkv.sealed, Matroska) cut back
+ *                                to its last whole cluster (media/mkv.h),
+ *                                sound by the Ogg repair (media/recover.h).
  *                                Prints "final" or "cut", then the id.
  *
  * Never part of a box or the office tool: the real organisation's secret key
  * lives only in org.key, sealed under its passphrase.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 
 #include <sodium.h>
 
+#include "media/mkv.h"
 #include "media/recover.h"
 #include "seal/seal.h"
 
@@ -98,8 +102,17 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (!final) {
+			/* cut off: a video (Matroska's EBML magic) back to its last whole
+			 * cluster, sound (Ogg) with its end written */
+			unsigned char head[4] = {0};
+			int fd = open(argv[4], O_RDONLY | O_CLOEXEC);
+			bool mkv = fd >= 0 && read(fd, head, 4) == 4 &&
+				   !memcmp(head, "\x1a\x45\xdf\xa3", 4);
+			if (fd >= 0)
+				close(fd);
 			struct dr_recover_result rr;
-			r = dr_recover_file(argv[4], &rr);
+			struct dr_mkv_repair_result mr;
+			r = mkv ? dr_mkv_repair(argv[4], &mr) : dr_recover_file(argv[4], &rr);
 			if (r < 0) {
 				fprintf(stderr, "dr-test-org: cannot finish %s: %s\n", argv[4], strerror(-r));
 				return 1;

@@ -160,7 +160,7 @@ def test_record_export_collect_delete():
     assert all(r["state"] == "complete" for r in rows(w.data).values())
     dev = os.listdir(os.path.join(w.stick, "DIARYRM", "export"))[0]
     outer = json.load(open(os.path.join(w.stick, "DIARYRM", "export", dev, "manifest.json")))
-    assert "recordings" not in outer and outer["version"] == 2, outer
+    assert "recordings" not in outer and outer["version"] == 3, outer
     # recorded on the simulated board: every file on the stick reveals nothing
     on_stick = [os.path.join(r, f) for r, _, fs in os.walk(w.stick) for f in fs]
     assert len([f for f in on_stick if f.endswith(".opus.sealed")]) == 3, on_stick

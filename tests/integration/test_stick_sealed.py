@@ -246,7 +246,7 @@ def test_sealed_stick_and_archive():
     man_text = open(os.path.join(w.devdir(), "manifest.json")).read()
     man = json.loads(man_text)
     assert sorted(man) == ["device", "device_key", "format", "sealed", "seq", "version"], man
-    assert man["version"] == 2
+    assert man["version"] == 3
     for rid in ids:
         assert rid not in man_text and rows[rid]["blake2b"] not in man_text
         assert w.receipts[rid] not in man_text.replace(man["sealed"], ""), rid

@@ -8,8 +8,10 @@
  * that recording (every message authenticates it), so a message moved from
  * another recording, reordered, altered or a file sealed for another
  * organisation is refused. A recording cut off by a power failure (no last
- * message) is opened as far as it goes and its Ogg end finished with the
- * box's own repair (dr_recover_file). An archive file sealed on the PC
+ * message) is opened as far as it goes and finished by what it holds: a
+ * video (<id>.mkv.sealed, Matroska) cut back to its last whole cluster
+ * (dr_mkv_repair), sound its Ogg end written with the box's own repair
+ * (dr_recover_file). An archive file sealed on the PC
  * before stick format 2 (DRSEAL01) opens too: its folder names the box.
  */
 #include <errno.h>
@@ -27,8 +29,33 @@
 #include "archive_priv.h"
 #include "audit.h"
 #include "audit_cmd.h"
+#include "media/mkv.h"
 #include "media/recover.h"
 #include "seal/seal.h"
+
+/* Finishes a recording opened from a file the box sealed while it was cut
+ * off (no last message), by what it holds: a video (Matroska: its EBML
+ * magic) is cut back to its last whole cluster, sound (Ogg Opus) gets its
+ * end written. bytes: its size after. */
+static int finish_cut(const char *path, uint64_t *bytes)
+{
+	unsigned char head[4] = {0};
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n == (ssize_t)sizeof(head) && !memcmp(head, "\x1a\x45\xdf\xa3", 4)) {
+		struct dr_mkv_repair_result mr = {0};
+		int r = dr_mkv_repair(path, &mr);
+		*bytes = mr.bytes;
+		return r;
+	}
+	struct dr_recover_result rr = {0};
+	int r = dr_recover_file(path, &rr);
+	*bytes = rr.bytes;
+	return r;
+}
 
 /* "<box>/<id>" of an archive's DRSEAL01 file <archive>/<box>/<id>.opus.sealed */
 static int legacy_ad(const char *path, char ad[128])
@@ -151,8 +178,8 @@ int adm_open(const struct adm_org *org, const char *in_path, const char *out_pat
 		unlink(out_path);
 		return r;
 	}
-	struct dr_recover_result rr = {0};
-	if (!final && (r = dr_recover_file(out_path, &rr)) < 0) {
+	uint64_t finished = 0;
+	if (!final && (r = finish_cut(out_path, &finished)) < 0) {
 		fprintf(stderr, "open: %s was cut off and nothing playable is left in it: %s\n",
 			in_path, strerror(-r));
 		unlink(out_path);
@@ -173,7 +200,7 @@ int adm_open(const struct adm_org *org, const char *in_path, const char *out_pat
 		}
 	}
 	printf("recording %s opened into %s (%llu bytes)%s\n",
-	       v2 ? scan.id : ad, out_path, (unsigned long long)(final ? bytes : rr.bytes),
+	       v2 ? scan.id : ad, out_path, (unsigned long long)(final ? bytes : finished),
 	       final ? "" : "; it was cut off by a power failure: its end was finished");
 	return 0;
 }
