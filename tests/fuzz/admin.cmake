@@ -29,10 +29,16 @@ endif()
 # The --changes file staff give collect (parse_changes in collect_index.c),
 # linked with the rest of diaryroom-admin but its main.
 file(GLOB DR_ADM_ALL ${DR_ADM}/*.c)
-list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c)
+list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c ${DR_ADM}/serve.c) # serve.c: libmicrohttpd, not needed here
 dr_add_fuzz_target(admin_changes SOURCES admin_changes.c ${DR_ADM_ALL}
   LIBS dr_stickfmt dr_seal dr_media PkgConfig::JSONC PkgConfig::SODIUM PkgConfig::SQLITE)
 target_include_directories(admin_changes PRIVATE ${DR_ADM})
 if(DR_FUZZ)
   target_include_directories(admin_changes-libfuzzer PRIVATE ${DR_ADM})
+endif()
+# What diaryroom-admin serve parses from requests (Range, Cookie, form bodies).
+dr_add_fuzz_target(admin_serve_parse SOURCES admin_serve_parse.c ${DR_ADM}/serve_parse.c)
+target_include_directories(admin_serve_parse PRIVATE ${DR_ADM})
+if(DR_FUZZ)
+  target_include_directories(admin_serve_parse-libfuzzer PRIVATE ${DR_ADM})
 endif()

@@ -149,18 +149,18 @@ static void page_head(FILE *f, const char *title)
 	fputs("</h1>\n", f);
 }
 
-static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, char *buf,
-				 size_t len, FILE *f)
+/* ends the page on f (an open_memstream on *buf, *len), sends and frees it */
+static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, char **buf,
+				 size_t *len, FILE *f)
 {
 	fputs("</main></body></html>\n", f);
 	if (fclose(f) != 0) {
-		free(buf);
+		free(*buf);
 		return send_text(c, 500, "out of memory\n");
 	}
-	enum MHD_Result r = send_buf(c, status, "text/html; charset=utf-8", buf, strlen(buf),
-				     NULL, NULL);
-	(void)len;
-	free(buf);
+	enum MHD_Result r = send_buf(c, status, "text/html; charset=utf-8", *buf, *len, NULL,
+				     NULL);
+	free(*buf);
 	return r;
 }
 
@@ -184,7 +184,7 @@ static enum MHD_Result signin_page(struct MHD_Connection *c, unsigned status, co
 	      "<input id=\"pass\" name=\"pass\" type=\"password\" required></p>\n"
 	      "<p><button type=\"submit\">Sign in</button></p>\n</form>\n",
 	      f);
-	return send_page(c, status, buf, len, f);
+	return send_page(c, status, &buf, &len, f);
 }
 
 static bool name_ok(const char *s)
@@ -398,7 +398,7 @@ static enum MHD_Result recordings_page(struct server *sv, struct MHD_Connection 
 	}
 	free(l.r);
 	adm_archive_close(a);
-	return send_page(c, 200, buf, len, f);
+	return send_page(c, 200, &buf, &len, f);
 }
 
 struct play {
