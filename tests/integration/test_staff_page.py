@@ -167,10 +167,15 @@ def test_page(w):
         r, found = s.req("GET", f"/?receipt={open_r}&box={w.box}")
         assert open_id in found.decode() and r.status == 200
 
-        # the locked recording is not served, whatever the URL
+        # the locked recording is not served, whatever the URL, even with a
+        # playable file left beside it
+        stale = os.path.join(w.archive, w.box, locked_id + ".opus")
+        with open(stale, "wb") as f:
+            f.write(b"OggS stale copy")
         for url in (locked, locked + "&x=1", f"/play?id={locked_id}&box={w.box}"):
             r, data = s.req("GET", url)
             assert r.status == 403 and b"OggS" not in data, (url, r.status)
+        os.unlink(stale)
 
         # traversal: nothing outside the catalogue's own files
         enc = {"..": "..", "%2e%2e": "%2e%2e", "%252e%252e": "%252e%252e"}
