@@ -49,7 +49,7 @@ def free_port():
 
 
 class World:
-    def __init__(self):
+    def __init__(self, seconds="2,1"):
         self.dir = tmpdir("staffpage")
         self.org, self.keys, self.stick, self.data, self.archive = (
             os.path.join(self.dir, n) for n in ("org", "keys", "stick", "data", "archive"))
@@ -57,10 +57,11 @@ class World:
         admin("init-org", "--org", self.org, "--kdf", "interactive")
         admin("provision-device", "--org", self.org, "--out", self.keys)
         admin("make-stick", "--org", self.org, "--stick", self.stick, "--name", "Sam Staff")
-        wav = speak(os.path.join(self.dir, "speech.wav"), "What I want to say about the service.")
+        wav = speak(os.path.join(self.dir, "speech.wav"),
+                    "What I want to say about the service, and about the staff who work here.")
         p = subprocess.run([SEED, "--data", self.data, "--org-pub",
                             os.path.join(self.keys, "org.pub"), "--wav", wav,
-                            "--seconds", "2,1", "--consent", "yes/no,no/no"],
+                            "--seconds", seconds, "--consent", "yes/no,no/no"],
                            capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
         self.recs = [l.split()[:2] for l in p.stdout.splitlines()]  # (id, receipt)
