@@ -29,7 +29,7 @@ endif()
 # The --changes file staff give collect (parse_changes in collect_index.c),
 # linked with the rest of diaryroom-admin but its main.
 file(GLOB DR_ADM_ALL ${DR_ADM}/*.c)
-list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c ${DR_ADM}/serve.c) # serve.c: libmicrohttpd, not needed here
+list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c ${DR_ADM}/serve.c ${DR_ADM}/serve_pages.c ${DR_ADM}/serve_play.c) # serve*.c: libmicrohttpd, not needed here
 dr_add_fuzz_target(admin_changes SOURCES admin_changes.c ${DR_ADM_ALL}
   LIBS dr_stickfmt dr_seal dr_media PkgConfig::JSONC PkgConfig::SODIUM PkgConfig::SQLITE)
 target_include_directories(admin_changes PRIVATE ${DR_ADM})
