@@ -13,7 +13,8 @@ HTTP on 127.0.0.1:
 - byte ranges on every edge (0-, -1, the last byte, past the end, an empty
   and a 1-byte file) answer 206 with Content-Range, or 416;
 - a play is in the audit log with the staff member's name; sign-out needs
-  the form's CSRF token.
+  the form's CSRF token; a Host header but 127.0.0.1:port (DNS rebinding) is
+  refused.
 
 About 5 s (one Argon2id "interactive" sign-in per session, plus the seed)."""
 import http.client
@@ -99,7 +100,7 @@ class Server:
     def raw(self, line):
         """a request line sent as bytes, as no client library would"""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-        s.sendall(line + b"\r\nHost: x\r\nCookie: " + (self.cookie or "").encode() +
+        s.sendall(line + b"\r\nHost: 127.0.0.1:%d\r\nCookie: " % self.port + (self.cookie or "").encode() +
                   b"\r\nConnection: close\r\n\r\n")
         out = b""
         while True:
@@ -153,6 +154,10 @@ def test_page(w):
         assert r.status == 401
         s.cookie = None
         assert s.signin("Pat Staff") == 303
+        # another name for this computer (DNS rebinding): refused
+        for host in ("evil.example:%d" % s.port, "127.0.0.1", "127.0.0.1:1"):
+            r, data = s.req("GET", play, headers={"Host": host})
+            assert r.status == 421 and b"OggS" not in data, (host, r.status)
 
         # the page: both listed, the locked one sealed without a player
         r, page = s.req("GET", "/")

@@ -153,6 +153,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	struct server *sv = cls;
 	(void)version;
+	/* a page on another site whose name was made to point at 127.0.0.1 (DNS
+	 * rebinding) sends its own name as Host: refused */
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!host || (strcmp(host, sv->host[0]) && strcmp(host, sv->host[1])))
+		return adm_serve_send_text(c, 421, "this page is only for http://127.0.0.1\n");
 	bool post = !strcmp(method, "POST");
 	if (post) {
 		struct req *q = *con_cls;
@@ -299,6 +304,8 @@ int adm_serve_main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	snprintf(sv.host[0], sizeof(sv.host[0]), "127.0.0.1:%ld", port);
+	snprintf(sv.host[1], sizeof(sv.host[1]), "localhost:%ld", port);
 	struct MHD_Daemon *d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, peer_ok, NULL,
 		handle, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

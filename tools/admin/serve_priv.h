@@ -27,6 +27,7 @@ struct server {
 	struct adm_orgkey key;
 	uint8_t pk[32];
 	struct session s[SESSIONS];
+	char host[2][32]; /* the Host headers accepted: 127.0.0.1:port, localhost:port */
 };
 
 /* a response of len bytes of buf (copied) with the page's security headers;
