@@ -204,8 +204,10 @@ def test_page(w):
             out = s.raw(line)
             assert b" 200 " not in out.split(b"\r\n")[0] and b"OggS" not in out, out[:200]
 
-        # a play, audited with the staff member's name
+        # a play, audited with the staff member's name (a HEAD is not a play)
         before = len(audit_entries(w))
+        r, _ = s.req("HEAD", play)
+        assert r.status == 200 and len(audit_entries(w)) == before
         r, whole = s.req("GET", play)
         assert r.status == 200 and whole.startswith(b"OggS") and \
             r.getheader("Accept-Ranges") == "bytes"

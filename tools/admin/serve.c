@@ -209,7 +209,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!strcmp(url, "/"))
 		return adm_serve_recordings_page(sv, c, s);
 	if (!strcmp(url, "/play"))
-		return adm_serve_play(sv, c, s);
+		return adm_serve_play(sv, c, s, !strcmp(method, "HEAD"));
 	return adm_serve_send_text(c, 404, "not found\n");
 }
 

@@ -31,7 +31,8 @@ static void play_free(void *cls)
 	free(p);
 }
 
-enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, struct session *s)
+enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, struct session *s,
+			       bool head)
 {
 	const char *box = adm_serve_arg(c, "box"), *id = adm_serve_arg(c, "id");
 	if (!box || !id || !adm_box_ok(box) || !adm_rec_id_ok(id))
@@ -76,7 +77,7 @@ enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, stru
 	}
 	/* a play is a request from the start (the browser's first); seeks are not
 	 * new plays */
-	if (first == 0) {
+	if (first == 0 && !head) {
 		struct adm_audit *au;
 		r = adm_audit_open(a->dirfd, &au);
 		if (r == 0) {

@@ -42,8 +42,10 @@ const char *adm_serve_arg(struct MHD_Connection *c, const char *name);
 enum MHD_Result adm_serve_signin_page(struct MHD_Connection *c, unsigned status, const char *msg);
 enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connection *c,
 					  struct session *s);
-/* /play?box=&id=: the recording's playable copy, single byte ranges; a play
- * from the first byte is audited with the staff name */
-enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, struct session *s);
+/* /play?box=&id=: the recording's playable copy, single byte ranges; a GET
+ * from the first byte is a play, audited with the staff name (head: a HEAD
+ * request, which sends no bytes and is not a play) */
+enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, struct session *s,
+			       bool head);
 
 #endif
