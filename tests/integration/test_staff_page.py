@@ -165,6 +165,7 @@ def test_page(w):
         assert r.status == 200 and open_id in page and f"receipt {locked_r}" in page, page
         assert locked_id not in page, "the locked recording's id is in a URL on the page"
         assert "Sealed: no one may listen" in page
+        assert "Audit log: intact." in page
         assert page.count("<audio") == 1
         r, found = s.req("GET", f"/?receipt={locked_r}")
         found = found.decode()
@@ -258,6 +259,17 @@ def test_page(w):
             if os.path.lexists(path):
                 os.unlink(path)
             os.rename(path + ".keep", path)
+
+        # a log edited behind the archive's back shows as broken on the page
+        log_path = os.path.join(w.archive, "audit.log")
+        with open(log_path) as f:
+            text = f.read()
+        with open(log_path, "w") as f:
+            f.write(text.replace('"Pat Staff"', '"Someone Else"', 1))
+        r, broken = s.req("GET", "/")
+        assert b"Audit log: BROKEN" in broken, broken[:400]
+        with open(log_path, "w") as f:
+            f.write(text)
 
         # sign-out needs the page's CSRF token
         csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)

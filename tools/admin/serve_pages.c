@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "audit.h"
 #include "serve_priv.h"
 
 static void esc(FILE *f, const char *s)
@@ -204,6 +205,13 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	      "<option value=\"\">any</option><option>yes</option><option>no</option>"
 	      "<option>unanswered</option></select> <button type=\"submit\">Show</button></p>"
 	      "</form>\n",
+	      f);
+	/* the whole chain, on every load: an archive's log is small */
+	int v = adm_audit_verify(a->dirfd, NULL);
+	fputs(v == 0   ? "<p id=\"audit\">Audit log: intact.</p>\n"
+	      : v == 1 ? "<p id=\"audit\" role=\"alert\">Audit log: BROKEN (someone changed or "
+			 "removed entries; run diaryroom-admin audit --verify).</p>\n"
+		       : "<p id=\"audit\" role=\"alert\">Audit log: could not be read.</p>\n",
 	      f);
 	fprintf(f, "<p>%zu recording%s.</p>\n", l.n, l.n == 1 ? "" : "s");
 	for (size_t i = 0; i < l.n; i++) {
