@@ -29,12 +29,20 @@ endif()
 # The --changes file staff give collect (parse_changes in collect_index.c),
 # linked with the rest of diaryroom-admin but its main.
 file(GLOB DR_ADM_ALL ${DR_ADM}/*.c)
-# (the browser copy, with or without FFmpeg, is its own library)
-list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c ${DR_ADM}/webcopy.c ${DR_ADM}/webcopy_none.c)
+# (the browser copy, with or without FFmpeg, is its own library; serve*.c
+# need libmicrohttpd, not needed here)
+list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c ${DR_ADM}/webcopy.c ${DR_ADM}/webcopy_none.c
+  ${DR_ADM}/serve.c ${DR_ADM}/serve_pages.c ${DR_ADM}/serve_play.c)
 dr_add_fuzz_target(admin_changes SOURCES admin_changes.c ${DR_ADM_ALL}
   LIBS dr_stickfmt dr_seal dr_media dr_admin_webcopy PkgConfig::JSONC PkgConfig::SODIUM
   PkgConfig::SQLITE)
 target_include_directories(admin_changes PRIVATE ${DR_ADM})
 if(DR_FUZZ)
   target_include_directories(admin_changes-libfuzzer PRIVATE ${DR_ADM})
+endif()
+# What diaryroom-admin serve parses from requests (Range, Cookie, form bodies).
+dr_add_fuzz_target(admin_serve_parse SOURCES admin_serve_parse.c ${DR_ADM}/serve_parse.c)
+target_include_directories(admin_serve_parse PRIVATE ${DR_ADM})
+if(DR_FUZZ)
+  target_include_directories(admin_serve_parse-libfuzzer PRIVATE ${DR_ADM})
 endif()

@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "serve.h"
 #include "audit_cmd.h"
 #include "rights.h"
 
@@ -409,6 +410,8 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
+	if (!strcmp(argv[1], "serve"))
+		return adm_serve_main(argc, argv);
 	const char *cmd = argv[1];
 	struct opts o = {.days = 365, .retention_days = 30, .now = (int64_t)time(NULL)};
 	static const struct option lo[] = {

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""The staff's page, `diaryroom-admin serve` (docs/staff-page.md), over real
+HTTP on 127.0.0.1:
+
+- it refuses to listen anywhere but 127.0.0.1;
+- without a session every URL answers 401 and nothing else (no recording
+  bytes, no names); a wrong passphrase gets no session;
+- signed in, the recordings page lists the box's recordings with consent;
+  the locked one is listed as sealed with no player, and its URL is refused;
+- no URL reaches a file outside what the catalogue names: traversal in the
+  path or the ids (.., %2e%2e, %252e, absolute paths, NUL, overlong) is 404;
+  a symlink put in place of a recording is refused;
+- byte ranges on every edge (0-, -1, the last byte, past the end, an empty
+  and a 1-byte file) answer 206 with Content-Range, or 416;
+- a play is in the audit log with the staff member's name; sign-out needs
+  the form's CSRF token; a Host header but 127.0.0.1:port (DNS rebinding) is
+  refused.
+
+About 5 s (one Argon2id "interactive" sign-in per session, plus the seed)."""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+from drtest import BUILD, log, run, speak, tmpdir
+
+ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
+STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
+SEED = os.path.join(BUILD, "bin", "diaryroom-seed")
+PASS = "a long passphrase for tests"
+ENV = dict(os.environ, DIARYROOM_PASSPHRASE=PASS)
+
+
+def admin(*args):
+    p = subprocess.run([ADMIN] + list(args), capture_output=True, text=True, env=ENV)
+    log(f"admin {args[0]}: rc {p.returncode}\n{p.stderr}".rstrip())
+    assert p.returncode == 0, p.stderr
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class World:
+    def __init__(self, seconds="2,1"):
+        self.dir = tmpdir("staffpage")
+        self.org, self.keys, self.stick, self.data, self.archive = (
+            os.path.join(self.dir, n) for n in ("org", "keys", "stick", "data", "archive"))
+        os.makedirs(self.stick)
+        admin("init-org", "--org", self.org, "--kdf", "interactive")
+        admin("provision-device", "--org", self.org, "--out", self.keys)
+        admin("make-stick", "--org", self.org, "--stick", self.stick, "--name", "Sam Staff")
+        wav = speak(os.path.join(self.dir, "speech.wav"),
+                    "What I want to say about the service, and about the staff who work here.")
+        p = subprocess.run([SEED, "--data", self.data, "--org-pub",
+                            os.path.join(self.keys, "org.pub"), "--wav", wav,
+                            "--seconds", seconds, "--consent", "yes/no,no/no"],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        self.recs = [l.split()[:2] for l in p.stdout.splitlines()]  # (id, receipt)
+        p = subprocess.run([STICK, "insert", "--data", self.data, "--keys", self.keys,
+                            "--stick", self.stick], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        admin("collect", "--org", self.org, "--stick", self.stick, "--archive", self.archive)
+        self.box = next(d for d in os.listdir(self.archive)
+                        if len(d) == 16 and all(c in "0123456789abcdef" for c in d))
+
+
+class Server:
+    def __init__(self, w):
+        self.port = free_port()
+        self.p = subprocess.Popen([ADMIN, "serve", "--archive", w.archive, "--org", w.org,
+                                   "--port", str(self.port)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        assert "http://127.0.0.1:" in line, (line, self.p.stderr.read())
+        self.cookie = None
+
+    def req(self, method, url, body=None, headers=None, cookie=True):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = dict(headers or {})
+        if cookie and self.cookie:
+            h["Cookie"] = self.cookie
+        if body is not None:
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        c.request(method, url, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r, data
+
+    def raw(self, line):
+        """a request line sent as bytes, as no client library would"""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        s.sendall(line + b"\r\nHost: 127.0.0.1:%d\r\nCookie: " % self.port + (self.cookie or "").encode() +
+                  b"\r\nConnection: close\r\n\r\n")
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        s.close()
+        return out
+
+    def signin(self, staff, pw=PASS):
+        r, _ = self.req("POST", "/signin", f"staff={staff.replace(' ', '+')}&pass={pw.replace(' ', '+')}")
+        sc = r.getheader("Set-Cookie") or ""
+        if r.status == 303:
+            assert "HttpOnly" in sc and "SameSite=Strict" in sc, sc
+            self.cookie = sc.split(";")[0]
+        return r.status
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        assert self.p.wait(timeout=10) == 0
+
+
+def audit_entries(w):
+    with open(os.path.join(w.archive, "audit.log")) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def test_refuses_other_addresses(w):
+    for bind in ("0.0.0.0", "::", "192.168.1.10"):
+        p = subprocess.run([ADMIN, "serve", "--archive", w.archive, "--org", w.org,
+                            "--port", str(free_port()), "--bind", bind],
+                           capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and "127.0.0.1" in p.stderr, (bind, p.returncode, p.stderr)
+
+
+def test_page(w):
+    (open_id, open_r), (locked_id, locked_r) = w.recs
+    play = f"/play?box={w.box}&id={open_id}"
+    locked = f"/play?box={w.box}&id={locked_id}"
+    s = Server(w)
+    try:
+        # no session: nothing
+        for url in ("/", play, locked, "/anything", f"/?receipt={open_r}"):
+            r, data = s.req("GET", url)
+            assert r.status == 401 and open_id.encode() not in data and \
+                w.box.encode() not in data and b"OggS" not in data, (url, r.status, data[:200])
+        assert s.signin("Sam Staff", "not the passphrase") == 403 and s.cookie is None
+        s.cookie = "dr_session=" + "0" * 64
+        r, _ = s.req("GET", play)
+        assert r.status == 401
+        s.cookie = None
+        assert s.signin("Pat Staff") == 303
+        # another name for this computer (DNS rebinding): refused
+        for host in ("evil.example:%d" % s.port, "127.0.0.1", "127.0.0.1:1"):
+            r, data = s.req("GET", play, headers={"Host": host})
+            assert r.status == 421 and b"OggS" not in data, (host, r.status)
+
+        # the page: both listed, the locked one sealed without a player
+        r, page = s.req("GET", "/")
+        page = page.decode()
+        assert r.status == 200 and open_id in page and f"receipt {locked_r}" in page, page
+        assert locked_id not in page, "the locked recording's id is in a URL on the page"
+        assert "Sealed: no one may listen" in page
+        assert "Audit log: intact." in page
+        assert page.count("<audio") == 1
+        r, found = s.req("GET", f"/?receipt={locked_r}")
+        found = found.decode()
+        assert f"receipt {locked_r}" in found and f"receipt {open_r}" not in found, found
+        assert "<audio" not in found
+        r, found = s.req("GET", f"/?receipt={open_r}&box={w.box}")
+        assert open_id in found.decode() and r.status == 200
+
+        # the locked recording is not served, whatever the URL, even with a
+        # playable file left beside it
+        stale = os.path.join(w.archive, w.box, locked_id + ".opus")
+        with open(stale, "wb") as f:
+            f.write(b"OggS stale copy")
+        for url in (locked, locked + "&x=1", f"/play?id={locked_id}&box={w.box}"):
+            r, data = s.req("GET", url)
+            assert r.status == 403 and b"OggS" not in data, (url, r.status)
+        os.unlink(stale)
+
+        # traversal: nothing outside the catalogue's own files
+        enc = {"..": "..", "%2e%2e": "%2e%2e", "%252e%252e": "%252e%252e"}
+        bad = [f"/play?box={w.box}&id=../../org/org.key", f"/play?box=..&id={open_id}",
+               f"/play?box={w.box}/..&id={open_id}", "/play?box=/etc&id=passwd",
+               f"/play?box={w.box}&id={open_id}%00.opus", f"/play?box={w.box}%00&id={open_id}",
+               f"/play?box={w.box}&id={open_id}{'a' * 5000}", "/../org/org.key",
+               "/%2e%2e/org/org.key", "/%252e%252e/org/org.key", "//etc/passwd",
+               "/etc/passwd", f"/{w.box}/{open_id}.opus", "/play/../../org/org.key"]
+        bad += [f"/play?box={w.box}&id={e}/{e}/org/org.key" for e in enc.values()]
+        for url in bad:
+            r, data = s.req("GET", url)
+            assert r.status in (400, 404, 414), (url, r.status)
+            assert b"OggS" not in data and b"diaryroom-org-key" not in data.lower(), url
+        for line in (b"GET /../../org/org.key HTTP/1.1", b"GET /play?box=" + w.box.encode() +
+                     b"&id=\x00" + open_id.encode() + b" HTTP/1.1",
+                     b"GET /play?box=" + w.box.encode() + b"\x00/../../org&id=" +
+                     open_id.encode() + b" HTTP/1.1",
+                     b"GET " + b"/" * 70000 + b" HTTP/1.1"):
+            out = s.raw(line)
+            assert b" 200 " not in out.split(b"\r\n")[0] and b"OggS" not in out, out[:200]
+
+        # a play, audited with the staff member's name (a HEAD is not a play)
+        before = len(audit_entries(w))
+        r, _ = s.req("HEAD", play)
+        assert r.status == 200 and len(audit_entries(w)) == before
+        r, whole = s.req("GET", play)
+        assert r.status == 200 and whole.startswith(b"OggS") and \
+            r.getheader("Accept-Ranges") == "bytes"
+        size = len(whole)
+        plays = [e for e in audit_entries(w)[before:] if e["action"] == "play"]
+        assert len(plays) == 1 and plays[0]["actor"] == "Pat Staff" and \
+            plays[0]["recording"] == open_id, plays
+
+        # ranges on every edge
+        def rng(h, status, body=None, cr=None):
+            r, data = s.req("GET", play, headers={"Range": h})
+            assert r.status == status, (h, r.status)
+            if body is not None:
+                assert data == body, (h, len(data))
+            if cr is not None:
+                assert r.getheader("Content-Range") == cr, (h, r.getheader("Content-Range"))
+        rng("bytes=0-", 206, whole, f"bytes 0-{size - 1}/{size}")
+        rng("bytes=-1", 206, whole[-1:], f"bytes {size - 1}-{size - 1}/{size}")
+        rng(f"bytes={size - 1}-", 206, whole[-1:], f"bytes {size - 1}-{size - 1}/{size}")
+        rng(f"bytes=10-{size + 100}", 206, whole[10:], f"bytes 10-{size - 1}/{size}")
+        rng(f"bytes=-{size + 5}", 206, whole)
+        rng("bytes=100-199", 206, whole[100:200], f"bytes 100-199/{size}")
+        rng(f"bytes={size}-", 416, cr=f"bytes */{size}")
+        rng(f"bytes={size + 1000}-{size + 2000}", 416)
+        rng("bytes=-0", 416)
+        rng("bytes=0-1,5-6", 200, whole)   # several ranges: the whole file
+        rng("bytes=5-2", 200, whole)       # invalid: ignored
+        rng("items=0-1", 200, whole)
+
+        # the file changed under the catalogue: empty, 1 byte, a symlink
+        path = os.path.join(w.archive, w.box, open_id + ".opus")
+        os.rename(path, path + ".keep")
+        try:
+            open(path, "wb").close()
+            rng("bytes=0-", 416, cr="bytes */0")
+            r, data = s.req("GET", play)
+            assert r.status == 200 and data == b""
+            with open(path, "wb") as f:
+                f.write(b"x")
+            rng("bytes=0-", 206, b"x", "bytes 0-0/1")
+            rng("bytes=-1", 206, b"x", "bytes 0-0/1")
+            rng("bytes=1-", 416, cr="bytes */1")
+            os.unlink(path)
+            os.symlink(os.path.join(w.org, "org.key"), path)
+            r, data = s.req("GET", play)
+            assert r.status == 404 and b"org" not in data.lower()[:0] and len(data) < 100, r.status
+        finally:
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.rename(path + ".keep", path)
+
+        # a log edited behind the archive's back shows as broken on the page
+        log_path = os.path.join(w.archive, "audit.log")
+        with open(log_path) as f:
+            text = f.read()
+        with open(log_path, "w") as f:
+            f.write(text.replace('"Pat Staff"', '"Someone Else"', 1))
+        r, broken = s.req("GET", "/")
+        assert b"Audit log: BROKEN" in broken, broken[:400]
+        with open(log_path, "w") as f:
+            f.write(text)
+
+        # sign-out needs the page's CSRF token
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
+        r, _ = s.req("POST", "/signout", "csrf=" + "1" * 64)
+        assert r.status == 403
+        r, _ = s.req("GET", "/")
+        assert r.status == 200
+        r, _ = s.req("POST", "/signout", "csrf=" + csrf)
+        assert r.status == 303
+        r, _ = s.req("GET", "/")
+        assert r.status == 401
+    finally:
+        s.stop()
+
+
+def main():
+    w = World()
+    test_refuses_other_addresses(w)
+    test_page(w)
+    log("staff page: OK")
+
+
+if __name__ == "__main__":
+    run([main])

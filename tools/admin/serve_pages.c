@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* The staff page's HTML (docs/staff-page.md): sign-in and recordings. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "audit.h"
+#include "serve_priv.h"
+
+static void esc(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+static void page_head(FILE *f, const char *title)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	      "<meta name=\"viewport\" content=\"width=device-width\"><title>",
+	      f);
+	esc(f, title);
+	fputs(" - diaryroom</title></head><body><main>\n<h1>", f);
+	esc(f, title);
+	fputs("</h1>\n", f);
+}
+
+/* ends the page on f (an open_memstream on *buf, *len), sends and frees it */
+static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, char **buf,
+				 size_t *len, FILE *f)
+{
+	fputs("</main></body></html>\n", f);
+	if (fclose(f) != 0) {
+		free(*buf);
+		return adm_serve_send_text(c, 500, "out of memory\n");
+	}
+	enum MHD_Result r = adm_serve_send_buf(c, status, "text/html; charset=utf-8", *buf, *len, NULL,
+				     NULL);
+	free(*buf);
+	return r;
+}
+
+enum MHD_Result adm_serve_signin_page(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return adm_serve_send_text(c, 500, "out of memory\n");
+	page_head(f, "Sign in");
+	if (msg) {
+		fputs("<p role=\"alert\">", f);
+		esc(f, msg);
+		fputs("</p>\n", f);
+	}
+	fputs("<form method=\"post\" action=\"/signin\">\n"
+	      "<p><label for=\"staff\">Your name</label> "
+	      "<input id=\"staff\" name=\"staff\" autocomplete=\"name\" required maxlength=\"63\"></p>\n"
+	      "<p><label for=\"pass\">The organisation's passphrase</label> "
+	      "<input id=\"pass\" name=\"pass\" type=\"password\" required></p>\n"
+	      "<p><button type=\"submit\">Sign in</button></p>\n</form>\n",
+	      f);
+	return send_page(c, status, &buf, &len, f);
+}
+
+/* a GET argument as a whole C string (a decoded NUL refuses it), or NULL */
+const char *adm_serve_arg(struct MHD_Connection *c, const char *name)
+{
+	const char *v;
+	size_t n;
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) !=
+		    MHD_YES ||
+	    !v || strlen(v) != n || n > 64)
+		return NULL;
+	return v;
+}
+
+struct listing {
+	struct adm_rec *r;
+	size_t n, cap;
+	const char *consent;
+};
+
+static int add_rec(void *ctx, const struct adm_rec *r)
+{
+	struct listing *l = ctx;
+	if (l->consent && *l->consent && strcmp(l->consent, r->consent_staff))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct adm_rec *p = realloc(l->r, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		l->r = p;
+		l->cap = cap;
+	}
+	l->r[l->n++] = *r;
+	return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct adm_rec *x = a, *y = b;
+	int d = strcmp(y->start_utc, x->start_utc);
+	return d ? d : strcmp(x->id, y->id);
+}
+
+static int print_consent(void *ctx, const struct adm_consent *k)
+{
+	FILE *f = ctx;
+	fputs("<li>", f);
+	esc(f, k->at_utc);
+	fputs(": staff ", f);
+	esc(f, k->staff);
+	fputs(", share ", f);
+	esc(f, k->share);
+	fputs(" (", f);
+	esc(f, k->source);
+	fputs(")</li>", f);
+	return 0;
+}
+
+static int print_box(void *ctx, const char *box)
+{
+	FILE *f = ctx;
+	fputs("<option value=\"", f);
+	esc(f, box);
+	fputs("\">", f);
+	esc(f, box);
+	fputs("</option>", f);
+	return 0;
+}
+
+static void field(FILE *f, const char *id, const char *label, const char *type, const char *v)
+{
+	fprintf(f, "<label for=\"%s\">%s</label> <input id=\"%s\" name=\"%s\" type=\"%s\" value=\"",
+		id, label, id, id, type);
+	esc(f, v);
+	fputs("\"> ", f);
+}
+
+enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connection *c,
+				       struct session *s)
+{
+	const char *box = adm_serve_arg(c, "box"), *receipt = adm_serve_arg(c, "receipt"), *from = adm_serve_arg(c, "from"),
+		   *to = adm_serve_arg(c, "to"), *consent = adm_serve_arg(c, "consent");
+	if (box && *box && !adm_box_ok(box))
+		return adm_serve_send_text(c, 400, "not a box id\n");
+	char fromt[40] = "", tot[40] = "";
+	if (from && *from)
+		snprintf(fromt, sizeof(fromt), "%.10sT00:00:00Z", from);
+	if (to && *to)
+		snprintf(tot, sizeof(tot), "%.10sT23:59:59Z", to);
+	struct adm_query qy = {.box = box && *box ? box : NULL,
+			       .receipt = receipt && *receipt ? receipt : NULL,
+			       .from_utc = *fromt ? fromt : NULL,
+			       .to_utc = *tot ? tot : NULL};
+	char err[256];
+	struct adm_archive *a;
+	if (adm_archive_open(sv->archive, false, &a, err, sizeof(err)) < 0)
+		return adm_serve_send_text(c, 500, "the archive could not be opened\n");
+	struct listing l = {.consent = consent};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r = f ? a->ops->rec_each(a, &qy, add_rec, &l) : -ENOMEM;
+	if (r < 0) {
+		if (f)
+			fclose(f);
+		free(buf);
+		free(l.r);
+		adm_archive_close(a);
+		return adm_serve_send_text(c, 500, "the catalogue could not be read: nothing is shown\n");
+	}
+	qsort(l.r, l.n, sizeof(*l.r), newest_first);
+	page_head(f, "Recordings");
+	fputs("<p>Signed in as ", f);
+	esc(f, s->staff);
+	fputs(".</p><form method=\"post\" action=\"/signout\"><input type=\"hidden\" "
+	      "name=\"csrf\" value=\"",
+	      f);
+	esc(f, s->csrf);
+	fputs("\"><button type=\"submit\">Sign out</button></form>\n"
+	      "<form method=\"get\" action=\"/\" role=\"search\"><p>"
+	      "<label for=\"box\">Box</label> <select id=\"box\" name=\"box\">"
+	      "<option value=\"\">every box</option>",
+	      f);
+	a->ops->box_each(a, print_box, f);
+	fputs("</select> ", f);
+	field(f, "receipt", "Receipt number", "text", receipt);
+	field(f, "from", "From", "date", from);
+	field(f, "to", "To", "date", to);
+	fputs("<label for=\"consent\">Consent</label> <select id=\"consent\" name=\"consent\">"
+	      "<option value=\"\">any</option><option>yes</option><option>no</option>"
+	      "<option>unanswered</option></select> <button type=\"submit\">Show</button></p>"
+	      "</form>\n",
+	      f);
+	/* the whole chain, on every load: an archive's log is small */
+	int v = adm_audit_verify(a->dirfd, NULL);
+	fputs(v == 0   ? "<p id=\"audit\">Audit log: intact.</p>\n"
+	      : v == 1 ? "<p id=\"audit\" role=\"alert\">Audit log: BROKEN (someone changed or "
+			 "removed entries; run diaryroom-admin audit --verify).</p>\n"
+		       : "<p id=\"audit\" role=\"alert\">Audit log: could not be read.</p>\n",
+	      f);
+	fprintf(f, "<p>%zu recording%s.</p>\n", l.n, l.n == 1 ? "" : "s");
+	for (size_t i = 0; i < l.n; i++) {
+		const struct adm_rec *x = &l.r[i];
+		fputs("<section class=\"rec\"><h2>", f);
+		esc(f, x->start_utc);
+		fputs(" &middot; receipt ", f);
+		esc(f, *x->receipt ? x->receipt : "none");
+		fputs("</h2><p>Box ", f);
+		esc(f, x->box);
+		fprintf(f, ", %lld s, %s, ", (long long)(x->duration_ms / 1000), x->state);
+		esc(f, x->status);
+		fputs(x->time_uncertain ? ", the box's clock was not sure" : "", f);
+		fputs(". Consent: staff ", f);
+		esc(f, x->consent_staff);
+		fputs(", share ", f);
+		esc(f, x->consent_share);
+		fputs(".</p>", f);
+		bool playable = !x->locked && !strcmp(x->status, "archived") &&
+				*x->playable_blake2b && !strcmp(x->media, "audio");
+		if (x->locked) {
+			fputs("<p class=\"sealed\">Sealed: no one may listen", f);
+			if (*x->retention_ended_utc) {
+				fputs("; retention ended ", f);
+				esc(f, x->retention_ended_utc);
+			}
+			fputs(".</p>", f);
+		} else if (playable) {
+			fprintf(f, "<audio controls preload=\"metadata\" "
+				   "aria-label=\"recording %s\" src=\"/play?box=%s&amp;id=%s\"></audio>",
+				x->receipt, x->box, x->id);
+		} else {
+			fputs("<p>No playable copy.</p>", f);
+		}
+		fputs("<details><summary>Consent history</summary><ul>", f);
+		a->ops->consent_each(a, x->box, x->id, print_consent, f);
+		fputs("</ul></details></section>\n", f);
+	}
+	free(l.r);
+	adm_archive_close(a);
+	return send_page(c, 200, &buf, &len, f);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside `diaryroom-admin serve` (serve.c: sessions, sign-in, the server;
+ * serve_pages.c: the HTML pages; serve_play.c: playing a recording). All of
+ * it runs on libmicrohttpd's one internal thread, so nothing here locks. */
+#ifndef DR_ADMIN_SERVE_PRIV_H
+#define DR_ADMIN_SERVE_PRIV_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "orgkey.h"
+
+#define SESSIONS 16
+#define SESSION_SECONDS (8 * 3600)
+#define BODY_MAX 4096
+#define COOKIE "dr_session"
+
+struct session {
+	char token[65], csrf[65];
+	char staff[64];
+	int64_t expires; /* CLOCK_MONOTONIC seconds; 0: free */
+};
+
+struct server {
+	const char *archive, *org;
+	struct adm_orgkey key;
+	uint8_t pk[32];
+	struct session s[SESSIONS];
+	char host[2][32]; /* the Host headers accepted: 127.0.0.1:port, localhost:port */
+};
+
+/* a response of len bytes of buf (copied) with the page's security headers;
+ * cookie, loc: a Set-Cookie and a Location header, or NULL */
+enum MHD_Result adm_serve_send_buf(struct MHD_Connection *c, unsigned status, const char *type,
+				   const char *buf, size_t len, const char *cookie,
+				   const char *loc);
+enum MHD_Result adm_serve_send_text(struct MHD_Connection *c, unsigned status, const char *msg);
+/* a GET argument as a whole C string (a decoded NUL refuses it), or NULL */
+const char *adm_serve_arg(struct MHD_Connection *c, const char *name);
+
+enum MHD_Result adm_serve_signin_page(struct MHD_Connection *c, unsigned status, const char *msg);
+enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connection *c,
+					  struct session *s);
+/* /play?box=&id=: the recording's playable copy, single byte ranges; a GET
+ * from the first byte is a play, audited with the staff name (head: a HEAD
+ * request, which sends no bytes and is not a play) */
+enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, struct session *s,
+			       bool head);
+
+#endif
