@@ -181,6 +181,18 @@ int adm_sq_prep(struct adm_archive *a, bool write, const char *sql, sqlite3_stmt
 	return 0;
 }
 
+void adm_sq_finish(struct adm_archive *a, sqlite3_stmt *st)
+{
+	((struct adm_sqlite *)a)->fullscan_steps +=
+		sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+	sqlite3_finalize(st);
+}
+
+long adm_sq_fullscan_steps(struct adm_archive *a)
+{
+	return ((struct adm_sqlite *)a)->fullscan_steps;
+}
+
 int adm_sq_step_done(struct adm_archive *a, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
@@ -328,11 +340,15 @@ static int s_rec_put(struct adm_archive *a, const struct adm_rec *x)
 static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_cb cb, void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false,
-		     "SELECT " REC_COLS " FROM recordings WHERE (?1 = '' OR box = ?1) AND"
-		     " (?2 = '' OR receipt = ?2) AND (?3 = '' OR start_utc >= ?3) AND"
-		     " (?4 = '' OR start_utc <= ?4) ORDER BY box, start_utc, id",
-		     &st),
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT " REC_COLS " FROM recordings WHERE %s AND %s AND %s AND %s"
+		 " ORDER BY box, start_utc, id",
+		 adm_sq_if(q ? q->box : NULL, "box = ?1", "?1 = ''"),
+		 adm_sq_if(q ? q->receipt : NULL, "receipt = ?2", "?2 = ''"),
+		 adm_sq_if(q ? q->from_utc : NULL, "start_utc >= ?3", "?3 = ''"),
+		 adm_sq_if(q ? q->to_utc : NULL, "start_utc <= ?4", "?4 = ''"));
+	int r = adm_sq_prep(a, false, sql, &st),
 	    rc = SQLITE_DONE;
 	if (r < 0)
 		return r;
@@ -348,7 +364,7 @@ static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = adm_sq_db_fail(a, "listing recordings");
-	sqlite3_finalize(st);
+	adm_sq_finish(a, st);
 	return r;
 }
 
