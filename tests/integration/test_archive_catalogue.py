@@ -222,8 +222,21 @@ def test_damaged_catalogue_stops_everything():
             os.mkfifo(cat)
         elif kind == "deleted":
             pass
+        elif kind == "deep":
+            # damage inside the recordings table's page, past the file's
+            # header: the catalogue opens, its schema reads fine; only a
+            # look at the pages (quick_check at open) sees it
+            open(cat, "wb").write(good)
+            con = sqlite3.connect(cat)
+            root, = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'recordings'"
+                                ).fetchone()
+            psize, = con.execute("PRAGMA page_size").fetchone()
+            con.close()
+            with open(cat, "r+b") as f:
+                f.seek((root - 1) * psize + 8)  # the page's cell pointers
+                f.write(b"\xff\xf0" * 4)
 
-    for kind in ("garbage", "cut", "symlink", "fifo", "deleted"):
+    for kind in ("garbage", "cut", "symlink", "fifo", "deleted", "deep"):
         damage(kind)
         for cmd in (lambda: w.collect(timeout=30),
                     lambda: admin("unlock", "--org", w.org, "--archive", w.archive, "--receipt",
@@ -231,6 +244,8 @@ def test_damaged_catalogue_stops_everything():
             p = cmd()
             assert p.returncode != 0, (kind, p.stderr)
             assert "catalogue" in p.stderr and "nothing was changed" in p.stderr, (kind, p.stderr)
+            if kind == "deep":  # seen at open, said plainly, before any work
+                assert "catalogue is damaged" in p.stderr and "listing" not in p.stderr, p.stderr
         now = tree(w.archive)
         for k, v in before.items():
             if k.startswith(dev):

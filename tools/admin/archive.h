@@ -164,6 +164,10 @@ struct adm_archive_ops {
 	/* PRAGMA integrity_check and the rows' rules; problems to out (may be
 	 * NULL); 0 sound, 1 not, -errno */
 	int (*check)(struct adm_archive *a, FILE *out);
+	/* PRAGMA quick_check: every page readable and well formed, without
+	 * matching indexes to rows (collect runs it at open, before it writes);
+	 * problems to out (may be NULL); 0 sound, 1 not, -errno */
+	int (*quick_check)(struct adm_archive *a, FILE *out);
 };
 
 /* The common head of every backend's context. */

@@ -368,10 +368,10 @@ static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_
 	return r;
 }
 
-static int s_check(struct adm_archive *a, FILE *out)
+static int pragma_check(struct adm_archive *a, FILE *out, const char *pragma)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false, "PRAGMA integrity_check", &st), rc, bad = 0;
+	int r = adm_sq_prep(a, false, pragma, &st), rc, bad = 0;
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -386,6 +386,16 @@ static int s_check(struct adm_archive *a, FILE *out)
 	if (rc != SQLITE_DONE)
 		return adm_sq_db_fail(a, "checking its integrity");
 	return bad;
+}
+
+static int s_check(struct adm_archive *a, FILE *out)
+{
+	return pragma_check(a, out, "PRAGMA integrity_check");
+}
+
+static int s_quick_check(struct adm_archive *a, FILE *out)
+{
+	return pragma_check(a, out, "PRAGMA quick_check");
 }
 
 static const struct adm_archive_ops sqlite_ops = {
@@ -408,6 +418,7 @@ static const struct adm_archive_ops sqlite_ops = {
 	.manifest_keep = adm_sq_manifest_keep,
 	.manifest_each = adm_sq_manifest_each,
 	.check = s_check,
+	.quick_check = s_quick_check,
 };
 
 /* The catalogue file and its WAL companions are regular files or absent. */
