@@ -520,6 +520,12 @@ def test_killed_anywhere_gives_the_same_archive():
         assert got == want, (i, diff(got, want))
         # the audit log's chain holds across the kills
         admin("audit", "--verify", "--archive", w.archive)
+        # and holds each import once, however the kills fell between the
+        # catalogue's commit and the log's append
+        log_ = [json.loads(l) for l in open(os.path.join(w.archive, "audit.log"))]
+        imports = sorted(e["recording"] for e in log_
+                         if e.get("action") == "import" and e.get("box") == dev)
+        assert imports == sorted(w.receipts), (i, imports)
     log(f"{kills} runs killed before they finished ({midway} after the box's folder was made), "
         f"in {i} rounds, each then run to the end")
 

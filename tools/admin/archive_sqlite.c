@@ -87,7 +87,13 @@ static const struct { int version; const char *sql; } migrations[] = {
 	  "CREATE TABLE manifests ("
 	  "  box TEXT NOT NULL, seq INTEGER NOT NULL, json BLOB NOT NULL, sig BLOB NOT NULL,"
 	  "  PRIMARY KEY (box, seq));" },
-	/* Next: { 2, "ALTER TABLE ...;" }. Never edit a shipped entry. */
+	/* the audit entries of a commit, written in its transaction and moved
+	 * to the audit log after it (adm_index_flush_audit) */
+	{ 2,
+	  "CREATE TABLE audit_outbox ("
+	  "  n INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, box TEXT NOT NULL,"
+	  "  id TEXT NOT NULL, receipt TEXT NOT NULL, detail TEXT NOT NULL);" },
+	/* Next: { 3, "ALTER TABLE ...;" }. Never edit a shipped entry. */
 };
 /* clang-format on */
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -419,6 +425,9 @@ static const struct adm_archive_ops sqlite_ops = {
 	.manifest_each = adm_sq_manifest_each,
 	.check = s_check,
 	.quick_check = s_quick_check,
+	.outbox_add = adm_sq_outbox_add,
+	.outbox_first = adm_sq_outbox_first,
+	.outbox_del = adm_sq_outbox_del,
 };
 
 /* The catalogue file and its WAL companions are regular files or absent. */

@@ -63,5 +63,8 @@ int adm_sq_manifest_each(struct adm_archive *a, const char *box,
                          int (*cb)(void *, const char *, int64_t, const void *,
                                    size_t, const void *, size_t),
                          void *ctx);
+int adm_sq_outbox_add(struct adm_archive *a, const struct adm_outbox *e);
+int adm_sq_outbox_first(struct adm_archive *a, struct adm_outbox *out);
+int adm_sq_outbox_del(struct adm_archive *a, int64_t n);
 
 #endif

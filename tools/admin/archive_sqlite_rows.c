@@ -224,3 +224,55 @@ int adm_sq_manifest_each(struct adm_archive *a, const char *box,
 	adm_sq_finish(a, st);
 	return r;
 }
+
+int adm_sq_outbox_add(struct adm_archive *a, const struct adm_outbox *e)
+{
+	sqlite3_stmt *st;
+	int r = adm_sq_prep(a, true,
+			    "INSERT INTO audit_outbox (action, box, id, receipt, detail)"
+			    " VALUES (?, ?, ?, ?, ?)",
+			    &st);
+	if (r < 0)
+		return r;
+	adm_sq_bt(st, 1, e->action);
+	adm_sq_bt(st, 2, e->box);
+	adm_sq_bt(st, 3, e->id);
+	adm_sq_bt(st, 4, e->receipt);
+	adm_sq_bt(st, 5, e->detail);
+	return adm_sq_step_done(a, st, "keeping an audit entry");
+}
+
+int adm_sq_outbox_first(struct adm_archive *a, struct adm_outbox *out)
+{
+	sqlite3_stmt *st;
+	int r = adm_sq_prep(a, false,
+			    "SELECT n, action, box, id, receipt, detail FROM audit_outbox"
+			    " ORDER BY n LIMIT 1",
+			    &st);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->n = sqlite3_column_int64(st, 0);
+		adm_sq_ct(st, 1, out->action, sizeof(out->action));
+		adm_sq_ct(st, 2, out->box, sizeof(out->box));
+		adm_sq_ct(st, 3, out->id, sizeof(out->id));
+		adm_sq_ct(st, 4, out->receipt, sizeof(out->receipt));
+		adm_sq_ct(st, 5, out->detail, sizeof(out->detail));
+		r = 1;
+	} else if (rc != SQLITE_DONE) {
+		r = adm_sq_db_fail(a, "reading the audit outbox");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int adm_sq_outbox_del(struct adm_archive *a, int64_t n)
+{
+	sqlite3_stmt *st;
+	int r = adm_sq_prep(a, true, "DELETE FROM audit_outbox WHERE n = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, n);
+	return adm_sq_step_done(a, st, "clearing an audit entry");
+}

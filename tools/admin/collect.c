@@ -365,6 +365,17 @@ int cat_open(const char *who, const char *archive, bool create, bool wait, int *
 		*lockfd = -1;
 		return r;
 	}
+	/* entries a killed run committed but did not log */
+	r = adm_index_flush_audit(cat, audit);
+	if (r < 0) {
+		adm_audit_close(audit);
+		audit = NULL;
+		adm_archive_close(cat);
+		cat = NULL;
+		adm_archive_unlock(*lockfd);
+		*lockfd = -1;
+		return r;
+	}
 	dr_stick_time_format(now, cat_now);
 	return 0;
 }
