@@ -55,6 +55,47 @@ def listing(archive):
     return json.loads(p.stdout)
 
 
+_SODIUM = None
+
+
+def receipt_held(stick, dev, keys):
+    """What the receipt on stick for box dev says the archive holds: {id:
+    blake2b}, its sealed contents opened with the box's device key as the
+    box does (crypto_box_seal to the Ed25519 key's X25519 form)."""
+    global _SODIUM
+    import base64
+    import ctypes
+    if _SODIUM is None:
+        _SODIUM = ctypes.CDLL("libsodium.so.23")
+        assert _SODIUM.sodium_init() >= 0
+    outer = json.load(open(os.path.join(stick, "DIARYRM", "receipt", dev + ".json")))
+    assert outer["format"] == "diaryroom-receipt" and outer["device"] == dev, outer
+    c = base64.b64decode(outer["sealed"])
+    edpk = open(os.path.join(keys, "device.pub"), "rb").read()
+    edsk = open(os.path.join(keys, "device.key"), "rb").read()
+    xpk, xsk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
+    assert _SODIUM.crypto_sign_ed25519_pk_to_curve25519(xpk, edpk) == 0
+    assert _SODIUM.crypto_sign_ed25519_sk_to_curve25519(xsk, edsk) == 0
+    plain = ctypes.create_string_buffer(len(c) - 48)
+    assert _SODIUM.crypto_box_seal_open(plain, c, ctypes.c_ulonglong(len(c)), xpk, xsk) == 0
+    body = json.loads(plain.raw)
+    assert body["format"] == "diaryroom-receipt-contents" and body["device"] == dev, body
+    held = {h["id"]: h["blake2b"] for h in body["held"]}
+    assert len(held) == len(body["held"]), body
+    return held
+
+
+def assert_receipt_true(stick, dev, keys, archive):
+    """Each recording the receipt lists as held is in the committed
+    catalogue, archived, with the hash the receipt gives."""
+    held = receipt_held(stick, dev, keys)
+    recs = listing(archive)[dev]["recordings"]
+    for rid, h in held.items():
+        assert rid in recs and recs[rid]["status"] == "archived", (rid, recs.get(rid))
+        assert recs[rid]["blake2b"] == h, (rid, recs[rid]["blake2b"], h)
+    return held
+
+
 def tree(root):
     """Every file under root with its hash (symlinks and FIFOs by kind)."""
     out = {}
@@ -193,7 +234,10 @@ def test_hostile_names_touch_nothing_outside():
     w = World("hostile-names-stick", seconds="1", consent="yes/no")
     p = admin("collect", "--org", org, "--stick", w.stick, "--archive", archive, "--changes",
               changes, "--now", NOW, check=False)
-    assert p.returncode != 0 and "not valid" in p.stderr, p.stderr
+    # seen at open (quick_check checks the CHECK constraints), before anything
+    # is read by name; rows are also checked when read ("not valid")
+    assert p.returncode != 0 and "catalogue is damaged" in p.stderr and \
+        "CHECK constraint" in p.stderr, p.stderr
     assert sorted(os.listdir(outside)) == ["victim", "victim.opus", "victim.opus.sealed"]
     for f in os.listdir(outside):
         assert open(os.path.join(outside, f)).read() == "not the archive's\n"
@@ -222,8 +266,21 @@ def test_damaged_catalogue_stops_everything():
             os.mkfifo(cat)
         elif kind == "deleted":
             pass
+        elif kind == "deep":
+            # damage inside the recordings table's page, past the file's
+            # header: the catalogue opens, its schema reads fine; only a
+            # look at the pages (quick_check at open) sees it
+            open(cat, "wb").write(good)
+            con = sqlite3.connect(cat)
+            root, = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'recordings'"
+                                ).fetchone()
+            psize, = con.execute("PRAGMA page_size").fetchone()
+            con.close()
+            with open(cat, "r+b") as f:
+                f.seek((root - 1) * psize + 8)  # the page's cell pointers
+                f.write(b"\xff\xf0" * 4)
 
-    for kind in ("garbage", "cut", "symlink", "fifo", "deleted"):
+    for kind in ("garbage", "cut", "symlink", "fifo", "deleted", "deep"):
         damage(kind)
         for cmd in (lambda: w.collect(timeout=30),
                     lambda: admin("unlock", "--org", w.org, "--archive", w.archive, "--receipt",
@@ -231,6 +288,8 @@ def test_damaged_catalogue_stops_everything():
             p = cmd()
             assert p.returncode != 0, (kind, p.stderr)
             assert "catalogue" in p.stderr and "nothing was changed" in p.stderr, (kind, p.stderr)
+            if kind == "deep":  # seen at open, said plainly, before any work
+                assert "catalogue is damaged" in p.stderr and "listing" not in p.stderr, p.stderr
         now = tree(w.archive)
         for k, v in before.items():
             if k.startswith(dev):
@@ -396,6 +455,10 @@ def test_two_collects_at_once():
                 assert len(recs) == 3 and all(r["status"] == "archived" for r in recs.values())
                 held = int(e.split("receipt lists ")[1].split()[0])
                 assert held == 3, e
+                # what the receipt says, opened as the box opens it
+                keys = w.keys[w.sticks.index(s)] if s in w.sticks else w.keys[0]
+                got = assert_receipt_true(s, dev, keys, w.archive)
+                assert sorted(got) == sorted(recs), (got, sorted(recs))
         # the same archive as one after the other
         got = normalised(w.archive)
         assert got == want, (rep, diff(got, want))
@@ -471,7 +534,7 @@ def test_killed_anywhere_gives_the_same_archive():
     log(f"collect: the box's folder after {first:.3f} s, done after {span:.3f} s")
     rng = random.Random(11)
     receipt = os.path.join(w.stick, "DIARYRM", "receipt", dev + ".json")
-    kills = i = midway = 0
+    kills = i = midway = receipts_seen = 0
     # until 30 runs were killed before they finished (a run that finished
     # first counts for nothing), at most 150 rounds
     while kills < 30:
@@ -496,17 +559,25 @@ def test_killed_anywhere_gives_the_same_archive():
                 made = tree(w.archive) if os.path.isdir(w.archive) else {}
                 midway += any("/" in k for k in made)  # the box's folder made
             if os.path.exists(receipt):
-                # a receipt is written only once the catalogue holds all it lists
-                recs = listing(w.archive)[dev]["recordings"]
-                assert len(recs) == 3 and all(r["status"] == "archived" for r in recs.values())
+                # a receipt is written only once the catalogue holds all it
+                # lists: its sealed contents, opened as the box opens them
+                held = assert_receipt_true(w.stick, dev, w.keys[0], w.archive)
+                receipts_seen += 1
+                assert sorted(held) == sorted(w.receipts), held
         p = w.collect()
         assert p.returncode == 0, p.stderr
         got = normalised(w.archive)
         assert got == want, (i, diff(got, want))
         # the audit log's chain holds across the kills
         admin("audit", "--verify", "--archive", w.archive)
-    log(f"{kills} runs killed before they finished ({midway} after the box's folder was made), "
-        f"in {i} rounds, each then run to the end")
+        # and holds each import once, however the kills fell between the
+        # catalogue's commit and the log's append
+        log_ = [json.loads(l) for l in open(os.path.join(w.archive, "audit.log"))]
+        imports = sorted(e["recording"] for e in log_
+                         if e.get("action") == "import" and e.get("box") == dev)
+        assert imports == sorted(w.receipts), (i, imports)
+    log(f"{kills} runs killed before they finished ({midway} after the box's folder was made; "
+        f"{receipts_seen} after the receipt was written), in {i} rounds, each then run to the end")
 
 
 def test_consent_only_widens_through_staff():

@@ -117,6 +117,17 @@ typedef int (*adm_change_cb)(void *ctx, const struct adm_change *c);
 typedef int (*adm_consent_cb)(void *ctx, const struct adm_consent *c);
 typedef int (*adm_event_cb)(void *ctx, const struct adm_event *e);
 
+/* An audit entry waiting in the catalogue for the audit log: added in the
+ * transaction whose change it records, so the two cannot part. */
+struct adm_outbox {
+	int64_t n; /* order, given by the catalogue */
+	char action[20];
+	char box[ADM_BOX_HEX + 1];
+	char id[ADM_REC_HEX + 1]; /* "" if none */
+	char receipt[5];	  /* "" if none */
+	char detail[160];
+};
+
 struct adm_archive_ops {
 	const char *name;
 	/* A transaction: every write between begin and commit is kept or lost
@@ -164,6 +175,16 @@ struct adm_archive_ops {
 	/* PRAGMA integrity_check and the rows' rules; problems to out (may be
 	 * NULL); 0 sound, 1 not, -errno */
 	int (*check)(struct adm_archive *a, FILE *out);
+	/* PRAGMA quick_check: every page readable and well formed, without
+	 * matching indexes to rows (collect runs it at open, before it writes);
+	 * problems to out (may be NULL); 0 sound, 1 not, -errno */
+	int (*quick_check)(struct adm_archive *a, FILE *out);
+
+	/* the audit outbox: add inside a transaction (e->n ignored); first:
+	 * 1 and *out the oldest, 0 if empty; del inside a transaction */
+	int (*outbox_add)(struct adm_archive *a, const struct adm_outbox *e);
+	int (*outbox_first)(struct adm_archive *a, struct adm_outbox *out);
+	int (*outbox_del)(struct adm_archive *a, int64_t n);
 };
 
 /* The common head of every backend's context. */

@@ -10,15 +10,93 @@
  *   "_refused":  why a manifest's consent was not applied (consent history)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "archive.h"
 #include "archive_index.h"
 #include "audit.h"
+
+#define COPY_OB(dst, src) snprintf((dst), sizeof(dst), "%s", (src))
+
+static bool same(const char *logged, const char *kept)
+{
+	return !strcmp(logged ? logged : "", kept);
+}
+
+/* Whether the audit log's last entry is e: appended by a run killed before
+ * it cleared e from the outbox. Reads only the log's last line. */
+static bool last_logged_is(struct adm_archive *a, const struct adm_outbox *e)
+{
+	int fd = adm_audit_open_read(a->dirfd);
+	if (fd < 0)
+		return false;
+	bool yes = false;
+	struct stat sb;
+	char *b = malloc(ADM_AUDIT_LINE_MAX + 1);
+	if (b && fstat(fd, &sb) == 0 && sb.st_size > 0) {
+		off_t from = sb.st_size > ADM_AUDIT_LINE_MAX ? sb.st_size - ADM_AUDIT_LINE_MAX : 0;
+		ssize_t got = pread(fd, b, (size_t)(sb.st_size - from), from);
+		if (got > 1 && b[got - 1] == '\n') {
+			size_t end = (size_t)got - 1, start = end;
+			while (start > 0 && b[start - 1] != '\n')
+				start--;
+			struct adm_audit_entry le = {0};
+			const char *why;
+			if ((start > 0 || from == 0) &&
+			    adm_audit_parse_line(b + start, end - start, &le, &why) == 0)
+				yes = same(le.action, e->action) && same(le.box, e->box) &&
+				      same(le.recording, e->id) && same(le.receipt, e->receipt) &&
+				      same(le.detail, e->detail);
+			adm_audit_entry_clear(&le);
+		}
+	}
+	free(b);
+	close(fd);
+	return yes;
+}
+
+int adm_index_flush_audit(struct adm_archive *a, struct adm_audit *au)
+{
+	struct adm_outbox e;
+	bool first = true;
+	int r;
+	while ((r = a->ops->outbox_first(a, &e)) == 1) {
+		/* only the first can have been appended already: each is cleared
+		 * right after its append */
+		if (!(first && last_logged_is(a, &e))) {
+			r = adm_audit_add(au, NULL, e.action, e.box, e.id[0] ? e.id : NULL,
+					  e.receipt[0] ? e.receipt : NULL, e.detail);
+			if (r < 0) {
+				fprintf(stderr, "archive: box %s: the audit log could not be written "
+						"(%s): stopped; the entries wait in the catalogue for "
+						"the next run. `diaryroom-admin audit --verify` says more\n",
+					e.box, strerror(-r));
+				return r;
+			}
+		}
+		first = false;
+		r = a->ops->begin(a);
+		if (r == 0)
+			r = a->ops->outbox_del(a, e.n);
+		if (r == 0)
+			r = a->ops->commit(a);
+		if (r < 0) {
+			a->ops->rollback(a);
+			fprintf(stderr, "archive: the catalogue: %s\n", a->err);
+			return r;
+		}
+	}
+	if (r < 0)
+		fprintf(stderr, "archive: the catalogue: %s\n", a->err);
+	return r;
+}
 
 /* What a save did, for the audit log once it is committed. */
 struct pending {
@@ -282,6 +360,16 @@ int adm_index_save(struct adm_archive *a, struct adm_audit *au, const char *box,
 		if (r == 0)
 			r = note(&pd, "change", NULL, c.receipt, d);
 	}
+	/* the audit entries go in with the rows they record */
+	for (size_t i = 0; r == 0 && i < pd.n; i++) {
+		struct adm_outbox e = {0};
+		COPY_OB(e.action, pd.v[i].action);
+		COPY_OB(e.box, box);
+		COPY_OB(e.id, pd.v[i].id);
+		COPY_OB(e.receipt, pd.v[i].receipt);
+		COPY_OB(e.detail, pd.v[i].detail);
+		r = a->ops->outbox_add(a, &e);
+	}
 	if (r == 0)
 		r = a->ops->commit(a);
 	if (r < 0) {
@@ -291,16 +379,9 @@ int adm_index_save(struct adm_archive *a, struct adm_audit *au, const char *box,
 		free(pd.v);
 		return r;
 	}
-	/* committed: into the audit log, each fsynced */
-	for (size_t i = 0; r == 0 && i < pd.n; i++) {
-		r = adm_audit_add(au, NULL, pd.v[i].action, box, pd.v[i].id[0] ? pd.v[i].id : NULL,
-				  pd.v[i].receipt[0] ? pd.v[i].receipt : NULL, pd.v[i].detail);
-		if (r < 0)
-			fprintf(stderr, "archive: box %s: the audit log could not be written (%s): "
-					"stopped; `diaryroom-admin audit --verify` says more\n",
-				box, strerror(-r));
-	}
 	free(pd.v);
+	/* committed: into the audit log, each fsynced */
+	r = adm_index_flush_audit(a, au);
 	if (r < 0)
 		return r;
 	/* committed: the working-only members go */

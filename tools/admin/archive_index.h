@@ -17,5 +17,11 @@ struct adm_audit;
  * into the audit log au, one fsynced entry each. Reported. */
 int adm_index_save(struct adm_archive *a, struct adm_audit *au, const char *box,
 		   struct json_object *idx, const char *now);
+/* Moves the audit entries the catalogue holds for the log (each commit
+ * keeps its own in the same transaction) into au, oldest first, each
+ * cleared once fsynced in the log; one a killed run had appended but not
+ * cleared (the log's last entry) is not appended twice. At every open and
+ * after every save. Reported; -errno. Only the catalogue's writer. */
+int adm_index_flush_audit(struct adm_archive *a, struct adm_audit *au);
 
 #endif

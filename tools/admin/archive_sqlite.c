@@ -87,7 +87,13 @@ static const struct { int version; const char *sql; } migrations[] = {
 	  "CREATE TABLE manifests ("
 	  "  box TEXT NOT NULL, seq INTEGER NOT NULL, json BLOB NOT NULL, sig BLOB NOT NULL,"
 	  "  PRIMARY KEY (box, seq));" },
-	/* Next: { 2, "ALTER TABLE ...;" }. Never edit a shipped entry. */
+	/* the audit entries of a commit, written in its transaction and moved
+	 * to the audit log after it (adm_index_flush_audit) */
+	{ 2,
+	  "CREATE TABLE audit_outbox ("
+	  "  n INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, box TEXT NOT NULL,"
+	  "  id TEXT NOT NULL, receipt TEXT NOT NULL, detail TEXT NOT NULL);" },
+	/* Next: { 3, "ALTER TABLE ...;" }. Never edit a shipped entry. */
 };
 /* clang-format on */
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -179,6 +185,18 @@ int adm_sq_prep(struct adm_archive *a, bool write, const char *sql, sqlite3_stmt
 	if (sqlite3_prepare_v2(DB(a), sql, -1, st, NULL) != SQLITE_OK)
 		return adm_sq_db_fail(a, "preparing a statement");
 	return 0;
+}
+
+void adm_sq_finish(struct adm_archive *a, sqlite3_stmt *st)
+{
+	((struct adm_sqlite *)a)->fullscan_steps +=
+		sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+	sqlite3_finalize(st);
+}
+
+long adm_sq_fullscan_steps(struct adm_archive *a)
+{
+	return ((struct adm_sqlite *)a)->fullscan_steps;
 }
 
 int adm_sq_step_done(struct adm_archive *a, sqlite3_stmt *st, const char *what)
@@ -328,11 +346,15 @@ static int s_rec_put(struct adm_archive *a, const struct adm_rec *x)
 static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_cb cb, void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false,
-		     "SELECT " REC_COLS " FROM recordings WHERE (?1 = '' OR box = ?1) AND"
-		     " (?2 = '' OR receipt = ?2) AND (?3 = '' OR start_utc >= ?3) AND"
-		     " (?4 = '' OR start_utc <= ?4) ORDER BY box, start_utc, id",
-		     &st),
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT " REC_COLS " FROM recordings WHERE %s AND %s AND %s AND %s"
+		 " ORDER BY box, start_utc, id",
+		 adm_sq_if(q ? q->box : NULL, "box = ?1", "?1 = ''"),
+		 adm_sq_if(q ? q->receipt : NULL, "receipt = ?2", "?2 = ''"),
+		 adm_sq_if(q ? q->from_utc : NULL, "start_utc >= ?3", "?3 = ''"),
+		 adm_sq_if(q ? q->to_utc : NULL, "start_utc <= ?4", "?4 = ''"));
+	int r = adm_sq_prep(a, false, sql, &st),
 	    rc = SQLITE_DONE;
 	if (r < 0)
 		return r;
@@ -348,14 +370,14 @@ static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = adm_sq_db_fail(a, "listing recordings");
-	sqlite3_finalize(st);
+	adm_sq_finish(a, st);
 	return r;
 }
 
-static int s_check(struct adm_archive *a, FILE *out)
+static int pragma_check(struct adm_archive *a, FILE *out, const char *pragma)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false, "PRAGMA integrity_check", &st), rc, bad = 0;
+	int r = adm_sq_prep(a, false, pragma, &st), rc, bad = 0;
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -370,6 +392,16 @@ static int s_check(struct adm_archive *a, FILE *out)
 	if (rc != SQLITE_DONE)
 		return adm_sq_db_fail(a, "checking its integrity");
 	return bad;
+}
+
+static int s_check(struct adm_archive *a, FILE *out)
+{
+	return pragma_check(a, out, "PRAGMA integrity_check");
+}
+
+static int s_quick_check(struct adm_archive *a, FILE *out)
+{
+	return pragma_check(a, out, "PRAGMA quick_check");
 }
 
 static const struct adm_archive_ops sqlite_ops = {
@@ -392,6 +424,10 @@ static const struct adm_archive_ops sqlite_ops = {
 	.manifest_keep = adm_sq_manifest_keep,
 	.manifest_each = adm_sq_manifest_each,
 	.check = s_check,
+	.quick_check = s_quick_check,
+	.outbox_add = adm_sq_outbox_add,
+	.outbox_first = adm_sq_outbox_first,
+	.outbox_del = adm_sq_outbox_del,
 };
 
 /* The catalogue file and its WAL companions are regular files or absent. */

@@ -16,6 +16,8 @@ struct adm_sqlite {
   struct adm_archive base;
   sqlite3 *db;
   bool in_txn;
+  /* rows read by full table scans in the listing queries (adm_sq_finish) */
+  long fullscan_steps;
 };
 
 #define DB(a) (((struct adm_sqlite *)(a))->db)
@@ -30,6 +32,17 @@ int adm_sq_prep(struct adm_archive *a, bool write, const char *sql,
                 sqlite3_stmt **st);
 /* Steps st to its end and finalizes it. */
 int adm_sq_step_done(struct adm_archive *a, sqlite3_stmt *st, const char *what);
+/* Finalizes a listing's st, counting its full-scan steps into
+ * fullscan_steps (the unit test asserts a filtered listing uses an index). */
+void adm_sq_finish(struct adm_archive *a, sqlite3_stmt *st);
+/* the condition when the filter v is given, else one that keeps the
+ * parameter bound and is always true ("?1 = ''"): written "(?1 = '' OR
+ * box = ?1)" SQLite cannot use an index and scans every row */
+static inline const char *adm_sq_if(const char *v, const char *cond, const char *none)
+{
+	return v && v[0] ? cond : none;
+}
+long adm_sq_fullscan_steps(struct adm_archive *a);
 void adm_sq_bt(sqlite3_stmt *st, int i, const char *s); /* NULL binds "" */
 void adm_sq_ct(sqlite3_stmt *st, int i, char *out, size_t n); /* "" for NULL */
 
@@ -50,5 +63,8 @@ int adm_sq_manifest_each(struct adm_archive *a, const char *box,
                          int (*cb)(void *, const char *, int64_t, const void *,
                                    size_t, const void *, size_t),
                          void *ctx);
+int adm_sq_outbox_add(struct adm_archive *a, const struct adm_outbox *e);
+int adm_sq_outbox_first(struct adm_archive *a, struct adm_outbox *out);
+int adm_sq_outbox_del(struct adm_archive *a, int64_t n);
 
 #endif

@@ -37,10 +37,12 @@ int adm_sq_change_each(struct adm_archive *a, const char *box, const char *recei
 			 adm_change_cb cb, void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false,
-		     "SELECT box, seq, kind, receipt, staff, share, entered_utc, actor FROM changes"
-		     " WHERE (?1 = '' OR box = ?1) AND (?2 = '' OR receipt = ?2) ORDER BY box, seq",
-		     &st),
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT box, seq, kind, receipt, staff, share, entered_utc, actor FROM changes"
+		 " WHERE %s AND %s ORDER BY box, seq",
+		 adm_sq_if(box, "box = ?1", "?1 = ''"), adm_sq_if(receipt, "receipt = ?2", "?2 = ''"));
+	int r = adm_sq_prep(a, false, sql, &st),
 	    rc = SQLITE_DONE;
 	if (r < 0)
 		return r;
@@ -60,7 +62,7 @@ int adm_sq_change_each(struct adm_archive *a, const char *box, const char *recei
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = adm_sq_db_fail(a, "listing changes");
-	sqlite3_finalize(st);
+	adm_sq_finish(a, st);
 	return r;
 }
 
@@ -87,10 +89,12 @@ int adm_sq_consent_each(struct adm_archive *a, const char *box, const char *id,
 			  adm_consent_cb cb, void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false,
-		     "SELECT box, id, at_utc, staff, share, source, detail FROM consent_history"
-		     " WHERE (?1 = '' OR box = ?1) AND (?2 = '' OR id = ?2) ORDER BY n",
-		     &st),
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT box, id, at_utc, staff, share, source, detail FROM consent_history"
+		 " WHERE %s AND %s ORDER BY n",
+		 adm_sq_if(box, "box = ?1", "?1 = ''"), adm_sq_if(id, "id = ?2", "?2 = ''"));
+	int r = adm_sq_prep(a, false, sql, &st),
 	    rc = SQLITE_DONE;
 	if (r < 0)
 		return r;
@@ -109,7 +113,7 @@ int adm_sq_consent_each(struct adm_archive *a, const char *box, const char *id,
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = adm_sq_db_fail(a, "listing consent history");
-	sqlite3_finalize(st);
+	adm_sq_finish(a, st);
 	return r;
 }
 
@@ -135,10 +139,11 @@ int adm_sq_event_each(struct adm_archive *a, const char *box, const char *id, ad
 			void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false,
-		     "SELECT box, id, kind, what, at_utc, detail FROM events"
-		     " WHERE (?1 = '' OR box = ?1) AND (?2 = '' OR id = ?2) ORDER BY n",
-		     &st),
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT box, id, kind, what, at_utc, detail FROM events WHERE %s AND %s ORDER BY n",
+		 adm_sq_if(box, "box = ?1", "?1 = ''"), adm_sq_if(id, "id = ?2", "?2 = ''"));
+	int r = adm_sq_prep(a, false, sql, &st),
 	    rc = SQLITE_DONE;
 	if (r < 0)
 		return r;
@@ -156,7 +161,7 @@ int adm_sq_event_each(struct adm_archive *a, const char *box, const char *id, ad
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = adm_sq_db_fail(a, "listing events");
-	sqlite3_finalize(st);
+	adm_sq_finish(a, st);
 	return r;
 }
 
@@ -199,10 +204,10 @@ int adm_sq_manifest_each(struct adm_archive *a, const char *box,
 			   void *ctx)
 {
 	sqlite3_stmt *st;
-	int r = adm_sq_prep(a, false,
-		     "SELECT box, seq, json, sig FROM manifests WHERE (?1 = '' OR box = ?1)"
-		     " ORDER BY box, seq",
-		     &st),
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT box, seq, json, sig FROM manifests WHERE %s ORDER BY box, seq",
+		 adm_sq_if(box, "box = ?1", "?1 = ''"));
+	int r = adm_sq_prep(a, false, sql, &st),
 	    rc = SQLITE_DONE;
 	if (r < 0)
 		return r;
@@ -216,6 +221,58 @@ int adm_sq_manifest_each(struct adm_archive *a, const char *box,
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = adm_sq_db_fail(a, "listing manifests");
+	adm_sq_finish(a, st);
+	return r;
+}
+
+int adm_sq_outbox_add(struct adm_archive *a, const struct adm_outbox *e)
+{
+	sqlite3_stmt *st;
+	int r = adm_sq_prep(a, true,
+			    "INSERT INTO audit_outbox (action, box, id, receipt, detail)"
+			    " VALUES (?, ?, ?, ?, ?)",
+			    &st);
+	if (r < 0)
+		return r;
+	adm_sq_bt(st, 1, e->action);
+	adm_sq_bt(st, 2, e->box);
+	adm_sq_bt(st, 3, e->id);
+	adm_sq_bt(st, 4, e->receipt);
+	adm_sq_bt(st, 5, e->detail);
+	return adm_sq_step_done(a, st, "keeping an audit entry");
+}
+
+int adm_sq_outbox_first(struct adm_archive *a, struct adm_outbox *out)
+{
+	sqlite3_stmt *st;
+	int r = adm_sq_prep(a, false,
+			    "SELECT n, action, box, id, receipt, detail FROM audit_outbox"
+			    " ORDER BY n LIMIT 1",
+			    &st);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->n = sqlite3_column_int64(st, 0);
+		adm_sq_ct(st, 1, out->action, sizeof(out->action));
+		adm_sq_ct(st, 2, out->box, sizeof(out->box));
+		adm_sq_ct(st, 3, out->id, sizeof(out->id));
+		adm_sq_ct(st, 4, out->receipt, sizeof(out->receipt));
+		adm_sq_ct(st, 5, out->detail, sizeof(out->detail));
+		r = 1;
+	} else if (rc != SQLITE_DONE) {
+		r = adm_sq_db_fail(a, "reading the audit outbox");
+	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+int adm_sq_outbox_del(struct adm_archive *a, int64_t n)
+{
+	sqlite3_stmt *st;
+	int r = adm_sq_prep(a, true, "DELETE FROM audit_outbox WHERE n = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, n);
+	return adm_sq_step_done(a, st, "clearing an audit entry");
 }

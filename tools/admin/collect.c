@@ -341,11 +341,35 @@ int cat_open(const char *who, const char *archive, bool create, bool wait, int *
 		*lockfd = -1;
 		return r;
 	}
+	/* a catalogue damaged inside a page opens fine: look before writing */
+	r = cat->ops->quick_check(cat, stderr);
+	if (r != 0) {
+		fprintf(stderr, "%s: the catalogue is damaged: stopped; nothing was changed. "
+				"`diaryroom-admin check` says what is wrong; `diaryroom-admin repair` "
+				"rebuilds what it can\n",
+			who);
+		adm_archive_close(cat);
+		cat = NULL;
+		adm_archive_unlock(*lockfd);
+		*lockfd = -1;
+		return r < 0 ? r : -EBADMSG;
+	}
 	r = adm_audit_open(cat->dirfd, &audit);
 	if (r < 0) {
 		fprintf(stderr, "%s: the archive's audit log cannot be opened (%s): stopped; nothing "
 				"was changed. `diaryroom-admin audit --verify` says more\n",
 			who, strerror(-r));
+		adm_archive_close(cat);
+		cat = NULL;
+		adm_archive_unlock(*lockfd);
+		*lockfd = -1;
+		return r;
+	}
+	/* entries a killed run committed but did not log */
+	r = adm_index_flush_audit(cat, audit);
+	if (r < 0) {
+		adm_audit_close(audit);
+		audit = NULL;
 		adm_archive_close(cat);
 		cat = NULL;
 		adm_archive_unlock(*lockfd);

@@ -384,14 +384,38 @@ bool only_expired(struct json_object *idx, const struct dr_manifest *m, const ch
 	return expired;
 }
 
+struct due_ctx {
+	int64_t now;
+	long days;
+};
+
+/* 1 (stops the listing) at an archived row past retention: the box needs
+ * expire_locked's full look; rows only, no working copy */
+static int any_due(void *ctx, const struct adm_rec *r)
+{
+	const struct due_ctx *c = ctx;
+	int64_t start;
+	return !strcmp(r->status, "archived") && dr_stick_time_parse(r->start_utc, &start) == 0 &&
+	       c->now - start > (int64_t)c->days * 86400;
+}
+
 /* The retention rule over every box folder in the archive (also boxes not
- * on this stick). */
+ * on this stick). A box is loaded as a working copy only if one of its
+ * rows is past retention (the same first test as expire_locked's). */
 int expire_archive(const char *archive, int64_t now, long days)
 {
 	struct boxes bx;
 	int r = cat_boxes(&bx) < 0 ? -EBADMSG : 0;
 	for (size_t i = 0; r == 0 && i < bx.n; i++) {
 		char dir[4200];
+		struct due_ctx dc = {now, days};
+		int due = cat->ops->rec_each(cat, &(struct adm_query){.box = bx.v[i]}, any_due, &dc);
+		if (due < 0) {
+			r = -EBADMSG;
+			break;
+		}
+		if (due == 0)
+			continue;
 		struct json_object *idx = index_load(NULL, bx.v[i]);
 		if (!idx || adm_archive_path(dir, sizeof(dir), archive, bx.v[i], NULL, NULL, NULL) < 0)
 			r = -EBADMSG;

@@ -247,6 +247,12 @@ int parse_changes(const char *path, struct change **out, size_t *n)
 		(*out)[(*n)++] = c;
 	}
 	free(b);
+	if (r < 0) {
+		/* a refused line refuses the whole file: nothing accepted is kept */
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
 	return r;
 }
 

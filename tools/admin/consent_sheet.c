@@ -43,6 +43,44 @@ void csv_field(FILE *f, const char *s, bool last)
 	fputs(last ? "\r\n" : ",", f);
 }
 
+struct sheet_ctx {
+	FILE *f;
+	const char *box;
+	char dir[4200];
+};
+
+static int sheet_row(void *ctx, const struct adm_rec *r)
+{
+	struct sheet_ctx *c = ctx;
+	FILE *f = c->f;
+	char dur[32];
+	adm_fmt(dur, sizeof(dur), "%.1f", r->duration_ms / 1000.0);
+	csv_field(f, c->box, false);
+	csv_field(f, r->id, false);
+	csv_field(f, r->receipt, false);
+	csv_field(f, r->start_utc, false);
+	csv_field(f, dur, false);
+	csv_field(f, r->consent_staff, false);
+	csv_field(f, r->consent_share, false);
+	csv_field(f, r->locked ? "yes" : "no", false);
+	csv_field(f, r->time_uncertain ? "yes" : "no", false);
+	csv_field(f, r->status, false);
+	csv_field(f, r->collected_utc, false);
+	csv_field(f, r->blake2b, false);
+	/* what the archive folder holds: playable, or sealed (locked: opens
+	 * only with diaryroom-admin unlock) */
+	char pp[4300], ps[4300];
+	form_path(pp, sizeof(pp), c->dir, r->id, false);
+	form_path(ps, sizeof(ps), c->dir, r->id, true);
+	const char *stored = !strcmp(r->status, "withdrawn") ? "deleted"
+			     : !strcmp(r->status, "expired") ? "expired"
+			     : access(pp, F_OK) == 0	      ? "playable"
+			     : access(ps, F_OK) == 0	      ? "sealed"
+							      : "missing";
+	csv_field(f, stored, true);
+	return ferror(f) ? -EIO : 0;
+}
+
 int write_consent_sheet(const char *archive)
 {
 	char p[4200], tmp[4300];
@@ -65,47 +103,12 @@ int write_consent_sheet(const char *archive)
 	fputs("box,recording,receipt,start_utc,duration_s,staff_may_listen,may_share,locked,"
 	      "time_uncertain,status,collected_utc,blake2b,stored\r\n", f);
 	bool bad = false;
-	for (size_t bi = 0; bi < bx.n; bi++) {
-		const char *box = bx.v[bi];
-		char dir[4200];
-		struct json_object *idx = index_load(NULL, box);
-		struct json_object *recs = member(idx, "recordings", json_type_object);
-		bad = bad || !idx ||
-		      adm_archive_path(dir, sizeof(dir), archive, box, NULL, NULL, NULL) < 0;
-		if (recs && !bad) {
-			json_object_object_foreach(recs, id, r)
-			{
-				char dur[32];
-				struct json_object *dv = member(r, "duration_ms", json_type_int);
-				adm_fmt(dur, sizeof(dur), "%.1f", dv ? json_object_get_int64(dv) / 1000.0 : 0.0);
-				struct json_object *lk = member(r, "locked", json_type_boolean);
-				struct json_object *tu = member(r, "time_uncertain", json_type_boolean);
-				csv_field(f, box, false);
-				csv_field(f, id, false);
-				csv_field(f, str_of(r, "receipt"), false);
-				csv_field(f, str_of(r, "start_utc"), false);
-				csv_field(f, dur, false);
-				csv_field(f, str_of(r, "consent_staff"), false);
-				csv_field(f, str_of(r, "consent_share"), false);
-				csv_field(f, lk && json_object_get_boolean(lk) ? "yes" : "no", false);
-				csv_field(f, tu && json_object_get_boolean(tu) ? "yes" : "no", false);
-				csv_field(f, str_of(r, "status"), false);
-				csv_field(f, str_of(r, "collected_utc"), false);
-				csv_field(f, str_of(r, "blake2b"), false);
-				/* what the archive folder holds: playable, or sealed
-				 * (locked: opens only with diaryroom-admin unlock) */
-				char pp[4300], ps[4300];
-				form_path(pp, sizeof(pp), dir, id, false);
-				form_path(ps, sizeof(ps), dir, id, true);
-				const char *stored = !strcmp(str_of(r, "status"), "withdrawn") ? "deleted"
-						     : !strcmp(str_of(r, "status"), "expired")	 ? "expired"
-						     : access(pp, F_OK) == 0			 ? "playable"
-						     : access(ps, F_OK) == 0			 ? "sealed"
-												 : "missing";
-				csv_field(f, stored, true);
-			}
-		}
-		json_object_put(idx);
+	for (size_t bi = 0; bi < bx.n && !bad; bi++) {
+		/* one box's rows at a time, straight from the catalogue (its
+		 * (box, id) key): no working copy of the box, no full scan */
+		struct sheet_ctx c = {.f = f, .box = bx.v[bi]};
+		bad = adm_archive_path(c.dir, sizeof(c.dir), archive, c.box, NULL, NULL, NULL) < 0 ||
+		      cat->ops->rec_each(cat, &(struct adm_query){.box = c.box}, sheet_row, &c) != 0;
 	}
 	free(bx.v);
 	int r = bad ? -EBADMSG : fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
