@@ -163,8 +163,9 @@ def main():
         assert not errors, f"the daemon complained at start-up: {errors}"
         mics = [e for e in evs if e.get("ev") == "mic"]
         assert mics and mics[-1].get("name") == "alsa:hw:Loopback,1,0", mics
-        storage = [e for e in evs if e.get("ev") == "storage"]
-        assert storage and storage[-1]["free_mb"] > 3000, f"the data partition was not grown: {storage}"
+        # the storage check runs just after ready (it can wait; app/daemon)
+        storage = emu.wait_for("storage", timeout=60, since=0)
+        assert storage["free_mb"] > 3000, f"the data partition was not grown: {storage}"
         check_gpio(emu)
         check_press(emu)
         stick = staff_stick(emu, org, run)
