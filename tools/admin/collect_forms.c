@@ -399,19 +399,22 @@ static int any_due(void *ctx, const struct adm_rec *r)
 	       c->now - start > (int64_t)c->days * 86400;
 }
 
-/* The boxes with a row any_due says is past retention, each once: rows
- * come in box order */
+/* The boxes with a row any_due says is past retention (rows come in
+ * start order; the list is sorted and made unique after) */
 struct due_boxes {
 	struct due_ctx c;
 	struct boxes b;
 };
 
+static int box_cmp(const void *x, const void *y)
+{
+	return strcmp(x, y);
+}
+
 static int due_box(void *ctx, const struct adm_rec *r)
 {
 	struct due_boxes *d = ctx;
-	if (!any_due(&d->c, r))
-		return 0;
-	if (d->b.n && !strcmp(d->b.v[d->b.n - 1], r->box))
+	if (!any_due(&d->c, r) || (d->b.n && !strcmp(d->b.v[d->b.n - 1], r->box)))
 		return 0;
 	void *nv = realloc(d->b.v, (d->b.n + 1) * sizeof(*d->b.v));
 	if (!nv)
@@ -435,9 +438,17 @@ int expire_archive(const char *archive, int64_t now, long days)
 	char to[32];
 	dr_stick_time_format(now - (int64_t)days * 86400 - 1, to);
 	struct due_boxes d = {.c = {now, days}};
-	int r = cat->ops->rec_each(cat, &(struct adm_query){.to_utc = to}, due_box, &d) < 0
+	int r = cat->ops->rec_each(cat, &(struct adm_query){.to_utc = to, .by_start = true},
+				   due_box, &d) < 0
 			? -EBADMSG
 			: 0;
+	if (d.b.n)
+		qsort(d.b.v, d.b.n, sizeof(*d.b.v), box_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < d.b.n; i++)
+		if (!n || strcmp(d.b.v[n - 1], d.b.v[i]))
+			memmove(d.b.v[n++], d.b.v[i], sizeof(*d.b.v));
+	d.b.n = n;
 	for (size_t i = 0; r == 0 && i < d.b.n; i++) {
 		char dir[4200];
 		struct json_object *idx = index_load(NULL, d.b.v[i]);
