@@ -46,3 +46,13 @@ target_include_directories(admin_serve_parse PRIVATE ${DR_ADM})
 if(DR_FUZZ)
   target_include_directories(admin_serve_parse-libfuzzer PRIVATE ${DR_ADM})
 endif()
+# The walk of a staff stick (stick_walk, collect_walk.c) and the reads of
+# the boxes' manifest files, on folder trees built in a scratch folder: each
+# input costs a few dozen file system calls, so fewer inputs.
+dr_add_fuzz_target(admin_stick_walk SOURCES admin_stick_walk.c ${DR_ADM}/collect_walk.c
+  LIBS dr_stickfmt PkgConfig::JSONC PkgConfig::SODIUM)
+target_include_directories(admin_stick_walk PRIVATE ${DR_ADM})
+set_tests_properties(fuzz_admin_stick_walk PROPERTIES ENVIRONMENT DR_FUZZ_ITERATIONS=3000)
+if(DR_FUZZ)
+  target_include_directories(admin_stick_walk-libfuzzer PRIVATE ${DR_ADM})
+endif()

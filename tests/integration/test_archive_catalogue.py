@@ -17,6 +17,7 @@
   refused for that recording and kept as evidence;
 - consent.csv is 0600, whatever the umask.
 """
+import datetime
 import json
 import os
 import random
@@ -415,6 +416,35 @@ def test_withdrawal_and_expiry_erase_and_record():
     assert admin("check", "--archive", w.archive).returncode == 0
 
 
+def test_expiry_of_a_box_not_on_the_stick():
+    """collect's retention pass covers every box in the archive, from the
+    catalogue's start times: a locked recording goes the second its
+    retention (30 days) has passed, not before, even when its box's folder
+    is not on the stick collected."""
+    w = World("away", seconds="1,1", consent="yes/yes,no/no")
+    assert w.collect().returncode == 0
+    dev = w.dev()
+    shared, locked = list(w.receipts)
+    a = os.path.join(w.archive, dev)
+    empty = os.path.join(w.dir, "other-stick")
+    os.makedirs(os.path.join(empty, "DIARYRM", "export"))
+    start = listing(w.archive)[dev]["recordings"][locked]["start_utc"]
+    t = datetime.datetime.strptime(start[:19], "%Y-%m-%dT%H:%M:%S") + datetime.timedelta(days=30)
+
+    def collect_at(when):
+        p = admin("collect", "--org", w.org, "--stick", empty, "--archive", w.archive,
+                  "--now", when.strftime("%Y-%m-%dT%H:%M:%SZ"), check=False)
+        assert p.returncode == 0, p.stderr
+        return listing(w.archive)[dev]["recordings"]
+
+    recs = collect_at(t)
+    assert recs[locked]["status"] == "archived" and os.path.exists(os.path.join(a, locked + ".opus.sealed"))
+    recs = collect_at(t + datetime.timedelta(seconds=1))
+    assert recs[locked]["status"] == "expired", recs[locked]
+    assert not [f for f in os.listdir(a) if f.startswith(locked)], os.listdir(a)
+    assert recs[shared]["status"] == "archived"  # staff may listen: kept
+
+
 def test_consent_sheet_mode():
     w = World("sheet-mode", seconds="1", consent="yes/no")
     old = os.umask(0o022)
@@ -619,6 +649,7 @@ def test_consent_only_widens_through_staff():
 if __name__ == "__main__":
     run([test_migration_from_the_release_before, test_hostile_names_touch_nothing_outside,
          test_damaged_catalogue_stops_everything, test_check_and_repair,
-         test_withdrawal_and_expiry_erase_and_record, test_consent_sheet_mode,
+         test_withdrawal_and_expiry_erase_and_record,
+         test_expiry_of_a_box_not_on_the_stick, test_consent_sheet_mode,
          test_two_collects_at_once, test_killed_anywhere_gives_the_same_archive,
          test_consent_only_widens_through_staff])

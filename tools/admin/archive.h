@@ -109,6 +109,7 @@ struct adm_query {
 	const char *box;
 	const char *receipt;
 	const char *from_utc, *to_utc; /* start_utc within [from, to] */
+	bool by_start; /* rows in start_utc order (on its index), not box order */
 };
 
 struct adm_archive;

@@ -349,11 +349,12 @@ static int s_rec_each(struct adm_archive *a, const struct adm_query *q, adm_rec_
 	char sql[512];
 	snprintf(sql, sizeof(sql),
 		 "SELECT " REC_COLS " FROM recordings WHERE %s AND %s AND %s AND %s"
-		 " ORDER BY box, start_utc, id",
+		 " ORDER BY %s",
 		 adm_sq_if(q ? q->box : NULL, "box = ?1", "?1 = ''"),
 		 adm_sq_if(q ? q->receipt : NULL, "receipt = ?2", "?2 = ''"),
 		 adm_sq_if(q ? q->from_utc : NULL, "start_utc >= ?3", "?3 = ''"),
-		 adm_sq_if(q ? q->to_utc : NULL, "start_utc <= ?4", "?4 = ''"));
+		 adm_sq_if(q ? q->to_utc : NULL, "start_utc <= ?4", "?4 = ''"),
+		 q && q->by_start ? "start_utc, box, id" : "box, start_utc, id");
 	int r = adm_sq_prep(a, false, sql, &st),
 	    rc = SQLITE_DONE;
 	if (r < 0)

@@ -423,61 +423,34 @@ int collect_locked(struct adm_org *org, const char *stick, const char *archive,
 		return -errno;
 	}
 	int mfd = open(stick, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int top = -1, efd = -1;
 	char e[384];
-	int r = mfd < 0 ? -errno : dr_stick_subdir(mfd, DR_STICK_TOP, false, &top, e, sizeof(e));
+	struct stick_walk w;
+	int r = mfd < 0 ? -errno : stick_walk(mfd, &w, e, sizeof(e));
 	if (mfd >= 0)
 		close(mfd);
-	if (r == 0)
-		r = dr_stick_subdir(top, "export", false, &efd, e, sizeof(e));
 	if (r < 0) {
 		fprintf(stderr, "collect: nothing to collect on %s\n", stick);
-		if (top >= 0)
-			close(top);
 		free(chg);
 		return r;
 	}
 	/* the boxes on this stick */
-	char(*devs)[DR_DEVICE_ID_HEX + 1] = NULL;
-	size_t ndev = 0;
-	int dfd = dup(efd);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (!dr_stick_hex_ok(de->d_name, DR_DEVICE_ID_HEX)) {
-			fprintf(stderr, "collect: ignoring %s on the stick (not a box's folder)\n",
-				de->d_name);
-			continue;
-		}
-		void *nd = realloc(devs, (ndev + 1) * sizeof(*devs));
-		if (!nd)
-			break;
-		devs = nd;
-		memcpy(devs[ndev++], de->d_name, DR_DEVICE_ID_HEX + 1);
-	}
-	if (d)
-		closedir(d);
 	bool bad = false;
-	for (size_t i = 0; r == 0 && i < ndev; i++) {
-		int devfd;
-		if (dr_stick_subdir(efd, devs[i], false, &devfd, e, sizeof(e)) < 0) {
-			fprintf(stderr, "collect: %s\n", e);
+	for (size_t i = 0; r == 0 && i < w.ndev; i++) {
+		if (w.devfd[i] < 0) {
+			fprintf(stderr, "collect: %s\n", w.why[i]);
 			bad = true;
 			continue;
 		}
-		r = collect_device(org, top, devfd, devs[i], archive, chg, nchg, devs, ndev, now,
-				   retention_days, &bad);
-		close(devfd);
+		r = collect_device(org, w.top, w.devfd[i], w.devs[i], archive, chg, nchg, w.devs,
+				   w.ndev, now, retention_days, &bad);
+		close(w.devfd[i]);
+		w.devfd[i] = -1;
 	}
 	if (r == 0)
 		r = expire_archive(archive, now, retention_days);
 	if (r == 0)
 		r = write_consent_sheet(archive);
-	close(efd);
-	close(top);
-	free(devs);
+	stick_walk_free(&w);
 	free(chg);
 	if (r < 0) {
 		fprintf(stderr, "collect: failed: %s\n", strerror(-r));

@@ -399,30 +399,65 @@ static int any_due(void *ctx, const struct adm_rec *r)
 	       c->now - start > (int64_t)c->days * 86400;
 }
 
-/* The retention rule over every box folder in the archive (also boxes not
- * on this stick). A box is loaded as a working copy only if one of its
- * rows is past retention (the same first test as expire_locked's). */
+/* The boxes with a row any_due says is past retention (rows come in
+ * start order; the list is sorted and made unique after) */
+struct due_boxes {
+	struct due_ctx c;
+	struct boxes b;
+};
+
+static int box_cmp(const void *x, const void *y)
+{
+	return strcmp(x, y);
+}
+
+static int due_box(void *ctx, const struct adm_rec *r)
+{
+	struct due_boxes *d = ctx;
+	if (!any_due(&d->c, r) || (d->b.n && !strcmp(d->b.v[d->b.n - 1], r->box)))
+		return 0;
+	void *nv = realloc(d->b.v, (d->b.n + 1) * sizeof(*d->b.v));
+	if (!nv)
+		return -ENOMEM;
+	d->b.v = nv;
+	snprintf(d->b.v[d->b.n++], sizeof(*d->b.v), "%s", r->box);
+	return 0;
+}
+
+/* The retention rule over the archive (also boxes not on this stick). One
+ * catalogue query, on the start_utc index, finds the rows that started
+ * before the retention (start_utc is YYYY-MM-DDTHH:MM:SS[.mmm]Z, so the
+ * text order is the time order, and dr_stick_time_parse only moves a start
+ * later, never earlier, than its text: the query misses no row any_due
+ * takes); a box is loaded as a working copy only if one of them is past
+ * retention (the same first test as expire_locked's), and expire_locked
+ * decides, with the staff's consent changes, which of its recordings are
+ * locked and expire. */
 int expire_archive(const char *archive, int64_t now, long days)
 {
-	struct boxes bx;
-	int r = cat_boxes(&bx) < 0 ? -EBADMSG : 0;
-	for (size_t i = 0; r == 0 && i < bx.n; i++) {
+	char to[32];
+	dr_stick_time_format(now - (int64_t)days * 86400 - 1, to);
+	struct due_boxes d = {.c = {now, days}};
+	int r = cat->ops->rec_each(cat, &(struct adm_query){.to_utc = to, .by_start = true},
+				   due_box, &d) < 0
+			? -EBADMSG
+			: 0;
+	if (d.b.n)
+		qsort(d.b.v, d.b.n, sizeof(*d.b.v), box_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < d.b.n; i++)
+		if (!n || strcmp(d.b.v[n - 1], d.b.v[i]))
+			memmove(d.b.v[n++], d.b.v[i], sizeof(*d.b.v));
+	d.b.n = n;
+	for (size_t i = 0; r == 0 && i < d.b.n; i++) {
 		char dir[4200];
-		struct due_ctx dc = {now, days};
-		int due = cat->ops->rec_each(cat, &(struct adm_query){.box = bx.v[i]}, any_due, &dc);
-		if (due < 0) {
-			r = -EBADMSG;
-			break;
-		}
-		if (due == 0)
-			continue;
-		struct json_object *idx = index_load(NULL, bx.v[i]);
-		if (!idx || adm_archive_path(dir, sizeof(dir), archive, bx.v[i], NULL, NULL, NULL) < 0)
+		struct json_object *idx = index_load(NULL, d.b.v[i]);
+		if (!idx || adm_archive_path(dir, sizeof(dir), archive, d.b.v[i], NULL, NULL, NULL) < 0)
 			r = -EBADMSG;
 		if (r == 0 && expire_locked(dir, idx, now, days) > 0)
 			r = index_save(dir, idx);
 		json_object_put(idx);
 	}
-	free(bx.v);
+	free(d.b.v);
 	return r;
 }

@@ -109,6 +109,21 @@ int collect_device(const struct adm_org *org, int top, int devfd,
 int cat_open(const char *who, const char *archive, bool create, bool wait,
              int *lockfd, int64_t now);
 void cat_close(int lockfd);
+/* What stick_walk (collect_walk.c) found on a stick: its top and export
+ * folders, and the boxes' folders by id, each opened (devfd) or -1 with why
+ * in why. Owned by the caller; stick_walk_free (NULL-safe) closes and frees
+ * it all. */
+struct stick_walk {
+  int top, efd;
+  char (*devs)[DR_DEVICE_ID_HEX + 1];
+  int *devfd;
+  char (*why)[384];
+  size_t ndev;
+};
+/* Walks the stick whose root folder is stickfd (borrowed); 0, or -errno
+ * with err said and *w empty (also on failure, stick_walk_free is safe). */
+int stick_walk(int stickfd, struct stick_walk *w, char *err, size_t errlen);
+void stick_walk_free(struct stick_walk *w);
 int collect_locked(struct adm_org *org, const char *stick, const char *archive,
                    const char *changes, int64_t now, long retention_days);
 
