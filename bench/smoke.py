@@ -112,7 +112,8 @@ def test_strace(bench, tmp, wav, data):
 EXPORT_FIGURES = {
     "export.files", "export.bytes", "export.cp_sync.seconds", "export.export_verify.seconds",
     "export.copy_verify.seconds", "export.export_verify.ratio_to_cp_sync",
-    "export.export_verify.mb_per_s", "export.cp_sync.mb_per_s"}
+    "export.export_verify.mb_per_s", "export.cp_sync.mb_per_s",
+    "export.cp_sync_readback.seconds", "export.cp_sync_readback.ratio_to_cp_sync"}
 EXPORT_CALLGRIND = {
     "export.callgrind.export_instructions", "export.callgrind.copy_instructions",
     "export.callgrind.copy_verify_instructions", "export.callgrind.ratio_to_copy_verify",
