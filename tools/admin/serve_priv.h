@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "orgkey.h"
 
@@ -28,6 +29,7 @@ struct server {
 	uint8_t pk[32];
 	struct session s[SESSIONS];
 	char host[2][32]; /* the Host headers accepted: 127.0.0.1:port, localhost:port */
+	char exports[4096]; /* where subject access copies go (serve_wishes.c) */
 };
 
 /* a response of len bytes of buf (copied) with the page's security headers;
@@ -47,5 +49,32 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
  * request, which sends no bytes and is not a play) */
 enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, struct session *s,
 			       bool head);
+
+/* 0 when pass is the organisation's passphrase (it opens org.key) */
+int adm_serve_pass_ok(const struct server *sv, const char *pass);
+
+/* serve_wishes.c: a resident's wishes, unlock and subject access copies */
+struct adm_rec;
+void adm_serve_nav(FILE *f);
+/* the links under a recording on the recordings page */
+void adm_serve_rec_links(FILE *f, const struct adm_rec *x);
+/* the recording of box with this receipt number that started at start
+ * (from a URL or form: checked) into *x: 0, or the HTTP status to answer */
+unsigned adm_serve_find_rec(struct server *sv, const char *box, const char *receipt,
+			    const char *start, struct adm_rec *x);
+/* box=&receipt=&start= naming x, for a link (HTML-safe) */
+void adm_serve_rec_ref(FILE *f, const struct adm_rec *x);
+/* GET /wish?box=&receipt=&start= */
+enum MHD_Result adm_serve_wish_page(struct server *sv, struct MHD_Connection *c,
+				    struct session *s);
+/* POST /wish/confirm, /wish/do, /export (CSRF already checked); body is
+ * wiped before it returns */
+enum MHD_Result adm_serve_wish_post(struct server *sv, struct MHD_Connection *c,
+				    struct session *s, const char *url, char *body, size_t len);
+/* serve_audit.c: GET /audit and GET /verify?box=&receipt=&start= */
+enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c,
+				     struct session *s);
+enum MHD_Result adm_serve_verify_page(struct server *sv, struct MHD_Connection *c,
+				      struct session *s);
 
 #endif
