@@ -18,6 +18,7 @@ HTTP on 127.0.0.1:
 
 About 5 s (one Argon2id "interactive" sign-in per session, plus the seed)."""
 import http.client
+import fcntl
 import json
 import os
 import re
@@ -378,6 +379,37 @@ def test_wishes(w):
         assert got == sorted([f"{w.box}-{open_id}.opus", "record.json"]), got
         ex = [e for e in audit_entries(w) if e["action"] == "export" and e.get("actor") == "Pat Staff"]
         assert ex and folders[0] in ex[-1]["detail"], ex
+        # a locked recording is copied sealed, or opened with the passphrase
+        # (a wrong one makes no copy)
+        r, p = s.req("POST", "/export", form(**lk, csrf=csrf, **{"pass": "not it"}))
+        assert r.status == 403 and len(os.listdir(s.exports)) == 1
+        for extra, name in (({}, f"{w.box}-{locked_id}.opus.sealed"),
+                            ({"pass": PASS}, f"{w.box}-{locked_id}.opus")):
+            have = set(os.listdir(s.exports))
+            r, p = s.req("POST", "/export", form(**lk, csrf=csrf, **extra))
+            new = set(os.listdir(s.exports)) - have
+            assert r.status == 200 and len(new) == 1, (r.status, p)
+            folder = os.path.join(s.exports, new.pop())
+            got = sorted(os.listdir(folder))
+            assert got == sorted([name, "record.json"]), got
+        with open(os.path.join(folder, f"{w.box}-{locked_id}.opus"), "rb") as f:
+            assert f.read(4) == b"OggS"
+
+        # may share: recorded as a consent change; refused while another
+        # diaryroom-admin (a collect) writes the archive
+        share = dict(**op, what="share-yes", csrf=csrf)
+        with open(os.path.join(w.archive, ".lock"), "a") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            r, p = s.req("POST", "/wish/do", form(**share))
+            assert r.status == 409 and b"Nothing changed" in p, (r.status, p)
+        r, p = s.req("POST", "/wish/do", form(**share))
+        assert r.status == 200 and b"Recorded for receipt" in p, p
+        sh = [e for e in audit_entries(w) if e["action"] == "consent" and e["actor"] == "Pat Staff"]
+        assert len(sh) == 1 and "share yes" in sh[0]["detail"], sh
+        r, p = s.req("POST", "/wish/do", form(**share))   # now not offered
+        assert r.status == 400, r.status
+        r, p = s.req("GET", "/?" + urllib.parse.urlencode({"receipt": open_r}))
+        assert b"share yes" in p
 
         # unlock: the passphrase is asked again, and a wrong one changes nothing
         r, p = s.req("POST", "/wish/confirm", form(**lk, what="listen", csrf=csrf))
@@ -428,7 +460,8 @@ def test_wishes(w):
     evs = insert(w)
     rc = [e for e in evs if e.get("ev") == "receipt"]
     log("insert: " + json.dumps(rc))
-    assert rc and rc[0]["withdrawn"] == 1 and rc[0]["consent_changed"] == 1, rc
+    # the withdrawal, the unlock and the may-share change
+    assert rc and rc[0]["withdrawn"] == 1 and rc[0]["consent_changed"] >= 1, rc
     assert box_rows(w)[open_id] == "withdrawn", box_rows(w)
 
 

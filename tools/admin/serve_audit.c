@@ -123,6 +123,15 @@ enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c
 	int v = vf ? adm_audit_verify(dfd, vf) : -ENOMEM;
 	if (vf)
 		fclose(vf);
+	/* one line for people: without its newline, nor verify's own lead-in */
+	while (vbuf && vlen && (vbuf[vlen - 1] == '\n' || vbuf[vlen - 1] == '\r'))
+		vbuf[--vlen] = '\0';
+	for (size_t i = 0; i < vlen; i++)
+		if (vbuf[i] == '\n')
+			vbuf[i] = ' ';
+	const char *vtext = vbuf ? vbuf : "";
+	if (!strncmp(vtext, "audit log intact: ", 18))
+		vtext += 18;
 	struct rows *rw = calloc(1, sizeof(*rw));
 	int fd = adm_audit_open_read(dfd);
 	int rr = !rw ? -ENOMEM : fd == -ENOENT ? 0 : fd < 0 ? fd : adm_audit_read_fd(fd, NULL, row_cb, rw, NULL);
@@ -141,14 +150,14 @@ enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c
 	}
 	if (v == 0) {
 		fputs("<p id=\"verify\" role=\"status\">The audit log is intact: ", f);
-		esc(f, vbuf);
-		fputs("</p>\n", f);
+		esc(f, *vtext ? vtext : "no entries yet");
+		fputs(".</p>\n", f);
 	} else {
 		fputs("<p id=\"verify\" role=\"alert\"><strong>The audit log is BROKEN</strong>: "
 		      "someone changed, removed or cut entries. ",
 		      f);
-		esc(f, vbuf);
-		fputs(" Entries are listed only up to the break.</p>\n", f);
+		esc(f, v < 0 ? "It could not be read." : vtext);
+		fputs(". Entries are listed only up to the break.</p>\n", f);
 	}
 	fprintf(f, "<p>%zu entr%s%s, newest first.</p>\n", rw->n, rw->n == 1 ? "y" : "ies",
 		rw->n > AUDIT_SHOWN ? " (the newest 2000 are listed; `diaryroom-admin audit` "

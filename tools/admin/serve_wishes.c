@@ -584,9 +584,9 @@ static enum MHD_Result do_export(struct server *sv, struct MHD_Connection *c, st
 				 const struct adm_rec *x, char *body, size_t len)
 {
 	char said[4096] = "", dir[4200];
-	char probe[8];
-	bool with_key = adm_serve_form(body, len, "pass", probe, sizeof(probe)) != 0 &&
-			adm_serve_form(body, len, "pass", probe, sizeof(probe)) != -ENOENT;
+	char probe[2];
+	int pl = adm_serve_form(body, len, "pass", probe, sizeof(probe));
+	bool with_key = pl != 0 && pl != -ENOENT; /* a passphrase was typed */
 	if (with_key && pass_give(sv, body, len) < 0)
 		return result_page(c, 403, "No copy made", false,
 				   "That passphrase was not accepted: no copy was made.", NULL, x);
