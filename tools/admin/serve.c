@@ -263,7 +263,10 @@ int adm_serve_main(int argc, char **argv)
 		case 'a': sv.archive = optarg; break;
 		case 'o': sv.org = optarg; break;
 		case 'b': bind = optarg; break;
-		case 'x': snprintf(sv.exports, sizeof(sv.exports), "%s", optarg); break;
+		case 'x':
+			if (adm_fmt(sv.exports, sizeof(sv.exports), "%s", optarg) < 0)
+				goto usage;
+			break;
 		case 'p': {
 			char *e;
 			port = strtol(optarg, &e, 10);
@@ -287,9 +290,10 @@ int adm_serve_main(int argc, char **argv)
 	/* subject access copies: a folder of their own in the user's Downloads
 	 * (never inside the archive, never a path typed in the page) */
 	const char *home = getenv("HOME");
-	if (!sv.exports[0] && home && *home)
-		snprintf(sv.exports, sizeof(sv.exports), "%s/Downloads/diaryroom-subject-access",
-			 home);
+	if (!sv.exports[0] && home && *home &&
+	    adm_fmt(sv.exports, sizeof(sv.exports), "%s/Downloads/diaryroom-subject-access",
+		    home) < 0)
+		sv.exports[0] = '\0';
 	if (!sv.exports[0] || sv.exports[0] != '/') {
 		fprintf(stderr, "diaryroom-admin serve: --exports must be a full path (or set HOME)\n");
 		return 2;

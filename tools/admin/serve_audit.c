@@ -17,20 +17,6 @@
 
 #define AUDIT_SHOWN 2000 /* the newest entries the page lists */
 
-static void esc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
-		}
-	}
-}
-
 /* the newest AUDIT_SHOWN entries' rows, as HTML, in a ring */
 struct rows {
 	char *v[AUDIT_SHOWN];
@@ -46,30 +32,30 @@ static int row_cb(const struct adm_audit_entry *e, void *ctx)
 	if (!f)
 		return -ENOMEM;
 	fprintf(f, "<tr><td>%llu</td><td>", (unsigned long long)e->seq);
-	esc(f, e->time);
+	adm_serve_esc(f, e->time);
 	fputs("</td><td>", f);
-	esc(f, e->actor);
+	adm_serve_esc(f, e->actor);
 	if (e->actor && e->os_user && strcmp(e->actor, e->os_user)) {
 		fputs(" (account ", f);
-		esc(f, e->os_user);
+		adm_serve_esc(f, e->os_user);
 		fputs(")", f);
 	}
 	fputs("</td><td>", f);
-	esc(f, e->action);
+	adm_serve_esc(f, e->action);
 	fputs("</td><td>", f);
-	esc(f, e->receipt);
+	adm_serve_esc(f, e->receipt);
 	fputs("</td><td>", f);
 	if (e->box) {
 		fputs("box ", f);
-		esc(f, e->box);
+		adm_serve_esc(f, e->box);
 	}
 	if (e->recording) {
 		fputs(" recording ", f);
-		esc(f, e->recording);
+		adm_serve_esc(f, e->recording);
 	}
 	if (e->detail) {
 		fputs(": ", f);
-		esc(f, e->detail);
+		adm_serve_esc(f, e->detail);
 	}
 	fputs("</td></tr>\n", f);
 	if (fclose(f) != 0) {
@@ -80,33 +66,6 @@ static int row_cb(const struct adm_audit_entry *e, void *ctx)
 	free(rw->v[i]);
 	rw->v[i] = buf;
 	return 0;
-}
-
-static enum MHD_Result send_html(struct MHD_Connection *c, unsigned status, char **bufp, size_t *lenp,
-				 FILE *f)
-{
-	fputs("</main></body></html>\n", f);
-	if (fclose(f) != 0) {
-		free(*bufp);
-		return adm_serve_send_text(c, 500, "out of memory\n");
-	}
-	enum MHD_Result r =
-		adm_serve_send_buf(c, status, "text/html; charset=utf-8", *bufp, *lenp, NULL, NULL);
-	free(*bufp);
-	return r;
-}
-
-static FILE *html(char **buf, size_t *len, const char *title)
-{
-	FILE *f = open_memstream(buf, len);
-	if (!f)
-		return NULL;
-	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		   "<meta name=\"viewport\" content=\"width=device-width\"><title>%s - diaryroom"
-		   "</title></head><body><main>\n<h1>%s</h1>\n",
-		title, title);
-	adm_serve_nav(f);
-	return f;
 }
 
 enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c,
@@ -140,7 +99,7 @@ enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c
 	close(dfd);
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = rw && rr >= 0 ? html(&buf, &len, "Audit log") : NULL;
+	FILE *f = rw && rr >= 0 ? adm_serve_page_open(&buf, &len, "Audit log") : NULL;
 	if (!f) {
 		free(vbuf);
 		for (size_t i = 0; rw && i < AUDIT_SHOWN; i++)
@@ -150,13 +109,13 @@ enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c
 	}
 	if (v == 0) {
 		fputs("<p id=\"verify\" role=\"status\">The audit log is intact: ", f);
-		esc(f, *vtext ? vtext : "no entries yet");
+		adm_serve_esc(f, *vtext ? vtext : "no entries yet");
 		fputs(".</p>\n", f);
 	} else {
 		fputs("<p id=\"verify\" role=\"alert\"><strong>The audit log is BROKEN</strong>: "
 		      "someone changed, removed or cut entries. ",
 		      f);
-		esc(f, v < 0 ? "It could not be read." : vtext);
+		adm_serve_esc(f, v < 0 ? "It could not be read." : vtext);
 		fputs(". Entries are listed only up to the break.</p>\n", f);
 	}
 	fprintf(f, "<p>%zu entr%s%s, newest first.</p>\n", rw->n, rw->n == 1 ? "y" : "ies",
@@ -177,7 +136,7 @@ enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c
 		free(rw->v[i]);
 	free(rw);
 	free(vbuf);
-	return send_html(c, 200, &buf, &len, f);
+	return adm_serve_page_send(c, 200, &buf, &len, f);
 }
 
 /* GET /verify?box=&id=: the recording's files re-hashed against the
@@ -195,17 +154,17 @@ enum MHD_Result adm_serve_verify_page(struct server *sv, struct MHD_Connection *
 	const char *box = x.box, *id = x.id;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = html(&buf, &len, "A recording's files checked");
+	FILE *f = adm_serve_page_open(&buf, &len, "A recording's files checked");
 	if (!f)
 		return adm_serve_send_text(c, 500, "out of memory\n");
 	fputs("<p>Receipt ", f);
-	esc(f, x.receipt);
+	adm_serve_esc(f, x.receipt);
 	fputs(", box ", f);
-	esc(f, x.box);
+	adm_serve_esc(f, x.box);
 	fputs(", recorded ", f);
-	esc(f, x.start_utc);
+	adm_serve_esc(f, x.start_utc);
 	fputs(", status ", f);
-	esc(f, x.status);
+	adm_serve_esc(f, x.status);
 	fputs(".</p>\n<ul id=\"checks\">\n", f);
 	bool bad = false;
 	static const char *const kinds[] = {"sealed", "playable"};
@@ -244,5 +203,5 @@ enum MHD_Result adm_serve_verify_page(struct server *sv, struct MHD_Connection *
 	fputs(bad ? "<p id=\"verdict\" role=\"alert\">Not sound: run diaryroom-admin check.</p>\n"
 		  : "<p id=\"verdict\" role=\"status\">Sound.</p>\n",
 	      f);
-	return send_html(c, 200, &buf, &len, f);
+	return adm_serve_page_send(c, 200, &buf, &len, f);
 }
