@@ -203,8 +203,23 @@ static int change_now(struct server *sv, struct session *s, const struct adm_rec
 	size_t before = json_object_array_length(chs);
 	index_add_change(idx, &ch, now, true);
 	*same = json_object_array_length(chs) == before;
-	if (*same)
+	if (*same) {
+		/* the same as the latest change for this number: fine if that one
+		 * is for this recording; if it was for an earlier holder of the
+		 * number, index_add_change's rule (the command line's) cannot
+		 * record it again */
+		struct json_object *last = NULL;
+		for (size_t i = before; i-- > 0 && !last;)
+			if (!strcmp(str_of(json_object_array_get_idx(chs, i), "receipt"), x->receipt))
+				last = json_object_array_get_idx(chs, i);
+		if (last && !change_is_for(idx, last, x->id, x->receipt, x->start_utc)) {
+			fprintf(stderr, "staff page: the same change was recorded for an earlier "
+					"recording with receipt %s on box %s, and cannot be recorded "
+					"again: nothing changed\n", x->receipt, x->box);
+			r = -EALREADY;
+		}
 		goto out_idx;
+	}
 	/* a change is for the recording that holds the number now: this one,
 	 * unless the box gave the number to a later recording */
 	if (!change_is_for(idx, json_object_array_get_idx(chs, before), x->id, x->receipt,
@@ -287,13 +302,19 @@ static enum MHD_Result do_wish(struct server *sv, struct MHD_Connection *c, stru
 			adm_serve_said_end(&sw, said, sizeof(said));
 		}
 	}
+	if (r == -EWOULDBLOCK)
+		return adm_serve_result_page(c, 409, "Nothing changed", false,
+					     "Another diaryroom-admin (a collect?) is writing the "
+					     "archive: try again when it has finished. Nothing "
+					     "changed.",
+					     said, x);
 	if (r < 0)
-		return adm_serve_result_page(c, r == -EWOULDBLOCK ? 409 : 500, "Nothing changed", false,
-				   r == -EWOULDBLOCK ? "Another diaryroom-admin (a collect?) is "
-						       "writing the archive: try again when it "
-						       "has finished. Nothing changed."
-						     : "It could not be recorded: nothing changed.",
-				   said, x);
+		return adm_serve_result_page(c, r == -EINVAL || r == -EALREADY ? 409 : 500,
+					     "Not recorded", false,
+					     "It could not be recorded: what the archive said is "
+					     "below (diaryroom-admin check says what state the "
+					     "archive is in).",
+					     said, x);
 	char msg[512];
 	snprintf(msg, sizeof(msg),
 		 same ? "This was already the latest wish recorded for receipt %s: nothing new "
