@@ -294,7 +294,7 @@ int adm_serve_main(int argc, char **argv)
 	    adm_fmt(sv.exports, sizeof(sv.exports), "%s/Downloads/diaryroom-subject-access",
 		    home) < 0)
 		sv.exports[0] = '\0';
-	if (!sv.exports[0] || sv.exports[0] != '/') {
+	if (sv.exports[0] != '/') {
 		fprintf(stderr, "diaryroom-admin serve: --exports must be a full path (or set HOME)\n");
 		return 2;
 	}
