@@ -512,6 +512,15 @@ static int add_str(json_object *o, const char *key, const char *v)
 	return 0;
 }
 
+static _Thread_local const char *default_actor;
+
+const char *adm_audit_default_actor(const char *actor)
+{
+	const char *was = default_actor;
+	default_actor = actor;
+	return was;
+}
+
 /* The entry's line, without its hash member and closing brace. */
 static int compose(json_object *o, uint64_t seq, const char *actor, const char *action,
 		   const char *box, const char *recording, const char *receipt, const char *detail,
@@ -541,7 +550,7 @@ static int compose(json_object *o, uint64_t seq, const char *actor, const char *
 	const char *sudo = getenv("SUDO_USER");
 	if ((r = add_str(o, "time", when)) || (r = add_str(o, "os_user", name)) ||
 	    (r = add_str(o, "sudo_user", sudo && sudo[0] ? sudo : NULL)) ||
-	    (r = add_str(o, "actor", actor ? actor : name)) ||
+	    (r = add_str(o, "actor", actor ? actor : default_actor ? default_actor : name)) ||
 	    (r = add_str(o, "action", action)) || (r = add_str(o, "box", box)) ||
 	    (r = add_str(o, "recording", recording)) || (r = add_str(o, "receipt", receipt)) ||
 	    (r = add_str(o, "detail", detail)) || (r = add_str(o, "prev", prev)))

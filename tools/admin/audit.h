@@ -31,7 +31,8 @@ struct adm_audit;
  * is not a regular file. *out: adm_audit_close it (NULL on failure). */
 int adm_audit_open(int archive_fd, struct adm_audit **out);
 /* Appends one entry, fsynced (and its head record replaced atomically)
- * before it returns. actor: NULL = the OS user. Any of box, recording,
+ * before it returns. actor: NULL = this thread's default actor
+ * (adm_audit_default_actor), else the OS user. Any of box, recording,
  * receipt, detail may be NULL. action: non-empty. -E2BIG for a field over
  * ADM_AUDIT_FIELD_MAX; -EBADMSG if the log's end does not match its head
  * record (the log was damaged: nothing is added; adm_audit_verify says
@@ -39,6 +40,15 @@ int adm_audit_open(int archive_fd, struct adm_audit **out);
 int adm_audit_add(struct adm_audit *a, const char *actor, const char *action, const char *box,
 		  const char *recording, const char *receipt, const char *detail);
 void adm_audit_close(struct adm_audit *a); /* NULL ok */
+/* Sets the actor of every entry the calling thread adds with actor NULL
+ * (NULL: back to the OS user), so code that names no actor (the command
+ * line's, reused by `serve` for a signed-in request) writes its entries in
+ * the name of the person it acts for; the OS user is still recorded in each
+ * entry's os_user. Per thread (thread-local): any thread may call, and it
+ * affects only the entries that thread adds. actor stays the caller's and
+ * is not copied: it must stay valid and unchanged until this thread sets
+ * another or NULL. Returns the previous one. */
+const char *adm_audit_default_actor(const char *actor);
 /* Checks the whole chain and the head record; writes what it found to out
  * (NULL: nothing): 0 intact, 1 broken (out says at which entry and how),
  * -errno if it could not be read. No log and no head: intact, empty. */

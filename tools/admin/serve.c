@@ -152,9 +152,9 @@ static enum MHD_Result do_signin(struct server *sv, struct MHD_Connection *c, st
 	return adm_serve_send_buf(c, 303, "text/plain", "", 0, cookie, "/");
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_len, void **con_cls)
+static enum MHD_Result route(void *cls, struct MHD_Connection *c, const char *url,
+			     const char *method, const char *version, const char *upload,
+			     size_t *upload_len, void **con_cls)
 {
 	struct server *sv = cls;
 	(void)version;
@@ -189,6 +189,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		struct session *s = session_of(sv, c);
 		if (!s)
 			return adm_serve_send_text(c, 401, "sign in first\n");
+		/* every audit entry this request causes, the command line's
+		 * code's included, is in the staff member's name (reset in handle) */
+		adm_audit_default_actor(s->staff);
 		char csrf[80];
 		if (adm_serve_form(q->body, q->len, "csrf", csrf, sizeof(csrf)) != 64 ||
 		    sodium_memcmp(csrf, s->csrf, 64))
@@ -214,6 +217,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!s)
 		return adm_serve_send_buf(c, 401, "text/html; charset=utf-8", no_session,
 				sizeof(no_session) - 1, NULL, NULL);
+	adm_audit_default_actor(s->staff);
 	if (!strcmp(url, "/"))
 		return adm_serve_recordings_page(sv, c, s);
 	if (!strcmp(url, "/play"))
@@ -225,6 +229,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!strcmp(url, "/verify"))
 		return adm_serve_verify_page(sv, c, s);
 	return adm_serve_send_text(c, 404, "not found\n");
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_len, void **con_cls)
+{
+	enum MHD_Result r = route(cls, c, url, method, version, upload, upload_len, con_cls);
+	adm_audit_default_actor(NULL); /* a request's staff name ends with it */
+	return r;
 }
 
 static void done(void *cls, struct MHD_Connection *c, void **con_cls,

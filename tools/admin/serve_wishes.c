@@ -176,7 +176,7 @@ static enum MHD_Result confirm_page(struct MHD_Connection *c, struct session *s,
 /* The change, as a `--changes` line for this box would make it, entered now
  * and applied to the archive's copies at once (collect.c does the same for
  * the boxes on its stick). Under the archive's lock; never waits for it. */
-static int change_now(struct server *sv, struct session *s, const struct adm_rec *x,
+static int change_now(struct server *sv, const struct adm_rec *x,
 		      const struct wish *w, bool *same)
 {
 	struct change ch = {0};
@@ -239,13 +239,6 @@ static int change_now(struct server *sv, struct session *s, const struct adm_rec
 	if (r == 0)
 		forms_tidy(&org, dir, x->box, idx, x->id);
 	adm_org_free(&org);
-	if (r == 0) {
-		char d[160];
-		snprintf(d, sizeof(d), "on the staff page: %s%s%s%s%s; sent to the box with the next "
-				       "stick", w->kind, *w->staff ? ": staff " : "", w->staff,
-			 *w->share ? ", share " : "", w->share);
-		r = adm_audit_add(audit, s->staff, w->kind, x->box, x->id, x->receipt, d);
-	}
 	if (r == 0)
 		r = write_consent_sheet(sv->archive);
 out_idx:
@@ -258,6 +251,7 @@ static enum MHD_Result do_wish(struct server *sv, struct MHD_Connection *c, stru
 			       const struct adm_rec *x, const struct wish *w, char *body,
 			       size_t len)
 {
+	(void)s; /* its audit entries are in s->staff's name: the request's default actor (serve.c) */
 	char said[4096] = "";
 	struct adm_serve_said sw;
 	int r;
@@ -277,28 +271,10 @@ static enum MHD_Result do_wish(struct server *sv, struct MHD_Connection *c, stru
 		}
 		adm_org_free(&org);
 		adm_serve_pass_forget();
-		if (r == 0) {
-			int dfd = adm_archive_dirfd(sv->archive);
-			struct adm_audit *au = NULL;
-			r = dfd < 0 ? dfd : adm_audit_open(dfd, &au);
-			if (r == 0)
-				r = adm_audit_add(au, s->staff, "unlock", x->box, x->id, x->receipt,
-						  w->share[0] == 'y'
-							  ? "on the staff page: staff yes, share yes"
-							  : "on the staff page: staff yes, share no");
-			adm_audit_close(au);
-			if (dfd >= 0)
-				close(dfd);
-			if (r < 0)
-				return adm_serve_result_page(c, 500, "Unlocked, not audited", false,
-						   "The recording was unlocked, but the staff page's "
-						   "audit entry could not be written.",
-						   said, x);
-		}
 	} else {
 		r = adm_serve_said_begin(&sw);
 		if (r == 0) {
-			r = change_now(sv, s, x, w, &same);
+			r = change_now(sv, x, w, &same);
 			adm_serve_said_end(&sw, said, sizeof(said));
 		}
 	}
