@@ -50,6 +50,14 @@ try {
   await page.waitForURL(u => u.search.includes('receipt=' + receipt));
   const n = await page.locator('audio').count();
   check(n === 1, 'the receipt number finds one playable recording');
+  // listing recordings is not playing them: every GET of a recording from
+  // its first byte is an audited play, so the players must fetch nothing
+  // until staff press play
+  await page.waitForLoadState('networkidle');
+  await page.waitForTimeout(300);
+  const plays = async () => (await (await page.request.get(base + '/audit')).text())
+    .split('</td><td>play</td>').length - 1;
+  check(await plays() === 0, 'the listings fetched no recording: no play in the audit log');
   await page.screenshot({ path: `${shots}/found.png`, fullPage: true });
   // play: focus the player, start it by keyboard; it must pass 2 s
   const audio = page.locator('audio');
@@ -60,6 +68,8 @@ try {
     .catch(async () => { console.log('NOTE: Space did not start the player; started by script'); await audio.evaluate(a => a.play()); });
   await page.waitForFunction(() => document.querySelector('audio').currentTime > 2, null, { timeout: 15000 });
   check(true, 'the recording plays past 2 s');
+  const played = await plays();
+  check(played >= 1, `the play is in the audit log (${played} entr${played === 1 ? 'y' : 'ies'})`);
   // seek back to the start and see it play on from there
   await audio.evaluate(a => { a.currentTime = 0.5; });
   await page.waitForFunction(() => { const a = document.querySelector('audio'); return !a.seeking && a.currentTime >= 0.5 && a.currentTime < 2; }, null, { timeout: 10000 });

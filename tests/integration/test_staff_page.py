@@ -181,7 +181,8 @@ def test_page(w):
         assert locked_id not in page, "the locked recording's id is in a URL on the page"
         assert "Sealed: no one may listen" in page
         assert "Audit log: intact." in page
-        assert page.count("<audio") == 1
+        # a player fetches nothing until pressed: a listing is not a play
+        assert page.count("<audio") == 1 and page.count('preload="none"') == 1
         r, found = s.req("GET", f"/?receipt={locked_r}")
         found = found.decode()
         assert f"receipt {locked_r}" in found and f"receipt {open_r}" not in found, found

@@ -241,7 +241,7 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 			}
 			fputs(".</p>", f);
 		} else if (playable) {
-			fprintf(f, "<audio controls preload=\"metadata\" "
+			fprintf(f, "<audio controls preload=\"none\" "
 				   "aria-label=\"recording %s\" src=\"/play?box=%s&amp;id=%s\"></audio>",
 				x->receipt, x->box, x->id);
 		} else {
