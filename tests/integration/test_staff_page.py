@@ -17,12 +17,14 @@ HTTP on 127.0.0.1:
   refused.
 
 About 5 s (one Argon2id "interactive" sign-in per session, plus the seed)."""
+import hashlib
 import http.client
 import fcntl
 import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,7 +56,7 @@ def free_port():
 
 
 class World:
-    def __init__(self, seconds="2,1"):
+    def __init__(self, seconds="2,1", collect=True):
         self.dir = tmpdir("staffpage")
         self.org, self.keys, self.stick, self.data, self.archive = (
             os.path.join(self.dir, n) for n in ("org", "keys", "stick", "data", "archive"))
@@ -73,18 +75,22 @@ class World:
         p = subprocess.run([STICK, "insert", "--data", self.data, "--keys", self.keys,
                             "--stick", self.stick], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
+        if not collect:
+            return
         admin("collect", "--org", self.org, "--stick", self.stick, "--archive", self.archive)
         self.box = next(d for d in os.listdir(self.archive)
                         if len(d) == 16 and all(c in "0123456789abcdef" for c in d))
 
 
 class Server:
-    def __init__(self, w):
+    def __init__(self, w, sticks=None, env=None):
         self.port = free_port()
         self.exports = os.path.join(w.dir, "exports")
         self.p = subprocess.Popen([ADMIN, "serve", "--archive", w.archive, "--org", w.org,
-                                   "--port", str(self.port), "--exports", self.exports],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   "--port", str(self.port), "--exports", self.exports] +
+                                  (["--sticks", sticks] if sticks else []),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, **(env or {})))
         line = self.p.stdout.readline()
         assert "http://127.0.0.1:" in line, (line, self.p.stderr.read())
         self.cookie = None
@@ -485,11 +491,150 @@ def test_wishes(w):
     assert box_rows(w)[open_id] == "withdrawn", box_rows(w)
 
 
+def archive_state(archive):
+    """what an archive holds, but for the times it was done at: every file
+    of every box (its bytes' hash) and the catalogue's recordings"""
+    files = {}
+    for box in sorted(os.listdir(archive)):
+        top = os.path.join(archive, box)
+        if len(box) != 16 or not os.path.isdir(top):
+            continue
+        for d, _, names in os.walk(top):
+            for n in names:
+                with open(os.path.join(d, n), "rb") as f:
+                    files[os.path.relpath(os.path.join(d, n), archive)] = \
+                        hashlib.blake2b(f.read()).hexdigest()
+    db = sqlite3.connect(f"file:{archive}/catalogue.sqlite?mode=ro", uri=True)
+    try:
+        cols = [r[1] for r in db.execute("PRAGMA table_info(recordings)")
+                if "utc" not in r[1] or r[1] == "start_utc"]
+        rows = sorted(db.execute(f"SELECT {', '.join(cols)} FROM recordings"))
+    finally:
+        db.close()
+    return files, rows
+
+
+def receipt_seen(evs):
+    """what the box made of the stick's receipt"""
+    return [{k: v for k, v in e.items() if k not in ("t", "ts", "mono_ms", "utc")}
+            for e in evs if e.get("ev") == "receipt"]
+
+
+def test_collect():
+    """a staff stick collected from the page: the same archive and receipt
+    as the command line's collect; progress to 100 %; one at a time; a
+    command-line collect holding the archive said; no session, no CSRF
+    token, a wrong passphrase: nothing collected"""
+    w = World(collect=False)
+    # the same box and stick twice: one for the command line, one for the page
+    cli = {n: os.path.join(w.dir, "cli-" + n) for n in ("stick", "data", "archive")}
+    shutil.copytree(w.stick, cli["stick"], symlinks=True)
+    shutil.copytree(w.data, cli["data"], symlinks=True)
+    # both archives start empty (a collect of a stick no box has written
+    # makes one, and says there was nothing to collect)
+    empty = os.path.join(w.dir, "empty-stick")
+    os.makedirs(empty)
+    admin("make-stick", "--org", w.org, "--stick", empty, "--name", "Nobody")
+    for a in (w.archive, cli["archive"]):
+        subprocess.run([ADMIN, "collect", "--org", w.org, "--stick", empty, "--archive", a],
+                       capture_output=True, env=ENV)
+        assert os.path.exists(os.path.join(a, "catalogue.sqlite"))
+    admin("collect", "--org", w.org, "--stick", cli["stick"], "--archive", cli["archive"])
+    # the page's stick, plugged in where the desktop mounts sticks
+    media = os.path.join(w.dir, "media")
+    os.makedirs(media)
+    os.makedirs(os.path.join(media, "not a stick"))
+    label = "STAFF STICK"
+    os.rename(w.stick, os.path.join(media, label))
+    w.stick = os.path.join(media, label)
+    before = archive_state(w.archive)
+    assert not before[1]
+    s = Server(w, sticks=media, env={"DIARYROOM_SERVE_COLLECT_PACE_MS": "150"})
+    try:
+        body = form(stick=label, csrf="0" * 64, **{"pass": PASS})
+        for url in ("/collect", "/collect/status", "/collect.js"):
+            r, data = s.req("GET", url)
+            assert r.status == 401 and label.encode() not in data, (url, r.status)
+        r, _ = s.req("POST", "/collect", body)
+        assert r.status == 401, r.status
+        assert s.signin("Pat Staff") == 303
+        r, page = s.req("GET", "/")
+        page = page.decode()
+        assert f"A staff stick is plugged in ({label})" in page and 'href="/collect"' in page, page
+        r, cp = s.req("GET", "/collect")
+        cp = cp.decode()
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', cp).group(1)
+        assert r.status == 200 and label in cp and "not a stick" not in cp, cp
+        for bad in ({}, {"csrf": "1" * 64}):
+            r, _ = s.req("POST", "/collect", form(stick=label, **bad, **{"pass": PASS}))
+            assert r.status == 403, (bad, r.status)
+        # a folder that is not a plugged-in stick, or a path: refused
+        for name in ("not a stick", "../" + label, w.stick, "nope"):
+            r, _ = s.req("POST", "/collect", form(stick=name, csrf=csrf, **{"pass": PASS}))
+            assert r.status == 404, (name, r.status)
+        r, _ = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": "not it"}))
+        assert r.status == 403, r.status
+        # a command-line collect holding the archive: said, nothing started
+        with open(os.path.join(w.archive, ".lock"), "a") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            r, p = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": PASS}))
+            assert r.status == 409 and b"command line" in p, (r.status, p)
+        r, st = s.req("GET", "/collect/status")
+        assert json.loads(st)["state"] == "none", st
+        assert archive_state(w.archive) == before
+        # the collect: started, one at a time, followed to the end
+        audit_before = len(audit_entries(w))
+        r, _ = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": PASS}))
+        assert r.status == 303 and r.getheader("Location") == "/collect", r.status
+        r, p = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": PASS}))
+        assert r.status == 409 and b"already being collected" in p, (r.status, p)
+        r, p = s.req("POST", "/export", form(box="0" * 16, receipt="0000",
+                                             start="2026-01-01T00:00:00Z", csrf=csrf))
+        assert r.status == 409 and b"being collected" in p, (r.status, p)
+        r, p = s.req("GET", "/collect")
+        assert b'<progress id="files"' in p and b'src="/collect.js"' in p and \
+            b'http-equiv="refresh"' in p, p
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            r, st = s.req("GET", "/collect/status")
+            st = json.loads(st)
+            if not seen or st != seen[-1]:
+                seen.append(st)
+            if st["state"] != "running":
+                break
+            time.sleep(0.05)
+        log("progress seen: " + " ".join(f"{x['done']}/{x['total']},{x['percent']}%" for x in seen))
+        last = seen[-1]
+        assert last["state"] == "done" and last["percent"] == 100, seen
+        assert last["done"] == last["total"] == 2 and last["bytes"] == last["bytes_total"] > 0, last
+        assert any(x["state"] == "running" and 0 < x["percent"] < 100 for x in seen), seen
+        r, p = s.req("GET", "/collect")
+        p = p.decode()
+        summ = re.sub(r"<[^>]+>", "", p[p.index('id="summary"'):])
+        assert "2 new recordings" in summ and "1 locked recording," in summ and \
+            "0 withdrawals sent to the box in the receipt" in summ, summ
+        # every entry of it in the staff member's name
+        staff_entries(w, audit_before, ["import"])
+    finally:
+        s.stop()
+    # the same archive as the command line's, and the same receipt for the box
+    page_state, cli_state = archive_state(w.archive), archive_state(cli["archive"])
+    assert page_state == cli_state, (page_state, cli_state)
+    assert len(page_state[1]) == 2
+    got_page = receipt_seen(insert(w))
+    w.stick, w.data = cli["stick"], cli["data"]
+    got_cli = receipt_seen(insert(w))
+    log("receipt: " + json.dumps(got_page))
+    assert got_page and got_page == got_cli, (got_page, got_cli)
+
+
 def main():
     w = World()
     test_refuses_other_addresses(w)
     test_page(w)
     test_wishes(w)
+    test_collect()
     log("staff page: OK")
 
 

@@ -81,6 +81,7 @@
 struct adm_archive *cat;
 struct adm_audit *audit;
 char cat_now[32];
+const struct collect_hooks *collect_hooks;
 
 /* A file in the archive, for reading: regular only, never blocking. */
 int open_reg(const char *path)
@@ -306,6 +307,14 @@ int collect_device(const struct adm_org *org, int top, int devfd, const char *de
 		"collect: box %s, export %lld: %u imported, %u already in the archive, %u failed "
 		"verification; receipt lists %u held; %u locked (kept sealed); %u expired\n",
 		dev, (long long)m->seq, imported, already, failed, held, sealed_n, expired);
+	if (r == 0 && collect_hooks && collect_hooks->box_done) {
+		struct collect_box_sum sum = {imported, already, failed, held, sealed_n, expired, 0};
+		struct json_object *ch = member(idx, "changes", json_type_array);
+		for (size_t i = 0; ch && i < json_object_array_length(ch); i++)
+			sum.withdrawals += !strcmp(str_of(json_object_array_get_idx(ch, i), "kind"),
+						   "withdraw");
+		collect_hooks->box_done(collect_hooks->ctx, dev, &sum);
+	}
 	json_object_put(idx);
 	dr_manifest_free(m);
 	return r;
@@ -393,6 +402,13 @@ void cat_close(int lockfd)
 int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 		const char *changes, int64_t now, long retention_days, bool wait)
 {
+	return adm_collect_hooked(org, stick, archive, changes, now, retention_days, wait, NULL);
+}
+
+int adm_collect_hooked(struct adm_org *org, const char *stick, const char *archive,
+		       const char *changes, int64_t now, long retention_days, bool wait,
+		       const struct collect_hooks *hooks)
+{
 	int lockfd;
 	if (retention_days < 1 || retention_days > 3650) {
 		fprintf(stderr, "collect: --retention-days is 1 to 3650\n");
@@ -401,7 +417,9 @@ int adm_collect(struct adm_org *org, const char *stick, const char *archive,
 	int r = cat_open("collect", archive, true, wait, &lockfd, now);
 	if (r < 0)
 		return r;
+	collect_hooks = hooks;
 	r = collect_locked(org, stick, archive, changes, now, retention_days);
+	collect_hooks = NULL;
 	cat_close(lockfd);
 	return r;
 }
@@ -435,6 +453,8 @@ int collect_locked(struct adm_org *org, const char *stick, const char *archive,
 	}
 	/* the boxes on this stick */
 	bool bad = false;
+	if (collect_hooks && collect_hooks->boxes)
+		collect_hooks->boxes(collect_hooks->ctx, w.ndev);
 	for (size_t i = 0; r == 0 && i < w.ndev; i++) {
 		if (w.devfd[i] < 0) {
 			fprintf(stderr, "collect: %s\n", w.why[i]);

@@ -27,6 +27,9 @@
 
 void show(struct progress *p, const char *dev, bool force)
 {
+	if (collect_hooks && collect_hooks->progress)
+		collect_hooks->progress(collect_hooks->ctx, dev, p->done, p->total, p->bytes,
+					p->bytes_total);
 	if (!force && p->bytes - p->last_print < (8u << 20))
 		return;
 	p->last_print = p->bytes;

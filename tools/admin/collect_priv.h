@@ -126,5 +126,27 @@ int stick_walk(int stickfd, struct stick_walk *w, char *err, size_t errlen);
 void stick_walk_free(struct stick_walk *w);
 int collect_locked(struct adm_org *org, const char *stick, const char *archive,
                    const char *changes, int64_t now, long retention_days);
+/* The progress of a collect, for a caller that shows it (the staff page).
+ * Any member may be NULL. They are called on the thread running the
+ * collect, under the archive's lock, and must not call collect's code. */
+struct collect_box_sum {
+  unsigned imported, already, failed, held, locked, expired;
+  unsigned withdrawals; /* withdrawals in the receipt written for the box */
+};
+struct collect_hooks {
+  void *ctx;
+  void (*boxes)(void *ctx, size_t n); /* the stick holds n boxes' folders */
+  /* one box's export: recordings done of total, bytes of bytes_total */
+  void (*progress)(void *ctx, const char *box, unsigned done, unsigned total,
+                   uint64_t bytes, uint64_t bytes_total);
+  /* a box whose receipt was written */
+  void (*box_done)(void *ctx, const char *box, const struct collect_box_sum *s);
+};
+/* the hooks of the collect running in this process (NULL: none) */
+extern const struct collect_hooks *collect_hooks;
+/* adm_collect (admin.h), calling hooks (borrowed; NULL: none) as it goes */
+int adm_collect_hooked(struct adm_org *org, const char *stick, const char *archive,
+                       const char *changes, int64_t now, long retention_days,
+                       bool wait, const struct collect_hooks *hooks);
 
 #endif

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,15 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *c, const char *ur
 					COOKIE "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
 					"/signin");
 		}
+		if (!strcmp(url, "/collect"))
+			return adm_serve_collect_post(sv, c, s, q->body, q->len);
+		/* the command line's code, which a collect running owns meanwhile */
+		if ((!strcmp(url, "/wish/do") || !strcmp(url, "/export")) &&
+		    adm_serve_collect_running())
+			return adm_serve_result_page(c, 409, "Nothing changed", false,
+						     "A staff stick is being collected: try again "
+						     "when it has finished. Nothing changed.",
+						     NULL, NULL);
 		if (!strcmp(url, "/wish/confirm") || !strcmp(url, "/wish/do") ||
 		    !strcmp(url, "/export"))
 			return adm_serve_wish_post(sv, c, s, url, q->body, q->len);
@@ -228,6 +238,12 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *c, const char *ur
 		return adm_serve_audit_page(sv, c, s);
 	if (!strcmp(url, "/verify"))
 		return adm_serve_verify_page(sv, c, s);
+	if (!strcmp(url, "/collect"))
+		return adm_serve_collect_page(sv, c, s);
+	if (!strcmp(url, "/collect/status"))
+		return adm_serve_collect_status(c);
+	if (!strcmp(url, "/collect.js"))
+		return adm_serve_collect_script(c);
 	return adm_serve_send_text(c, 404, "not found\n");
 }
 
@@ -267,6 +283,8 @@ int adm_serve_main(int argc, char **argv)
 		{"archive", required_argument, NULL, 'a'}, {"org", required_argument, NULL, 'o'},
 		{"port", required_argument, NULL, 'p'},	   {"bind", required_argument, NULL, 'b'},
 		{"exports", required_argument, NULL, 'x'},
+		{"sticks", required_argument, NULL, 's'},
+		{"retention-days", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -280,6 +298,19 @@ int adm_serve_main(int argc, char **argv)
 			if (adm_fmt(sv.exports, sizeof(sv.exports), "%s", optarg) < 0)
 				goto usage;
 			break;
+		case 's':
+			if (adm_fmt(sv.sticks, sizeof(sv.sticks), "%s", optarg) < 0)
+				goto usage;
+			break;
+		case 'r': {
+			char *e;
+			sv.retention_days = strtol(optarg, &e, 10);
+			if (*e || e == optarg || sv.retention_days < 1 || sv.retention_days > 3650) {
+				fprintf(stderr, "--retention-days is 1 to 3650\n");
+				return 2;
+			}
+			break;
+		}
 		case 'p': {
 			char *e;
 			port = strtol(optarg, &e, 10);
@@ -311,6 +342,18 @@ int adm_serve_main(int argc, char **argv)
 		fprintf(stderr, "diaryroom-admin serve: --exports must be a full path (or set HOME)\n");
 		return 2;
 	}
+	/* staff sticks: where the desktop mounts them (udisks: /media/<user>/<label>) */
+	struct passwd pw, *pwr = NULL;
+	char pwbuf[1024];
+	if (!sv.sticks[0] && getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &pwr) == 0 && pwr &&
+	    adm_fmt(sv.sticks, sizeof(sv.sticks), "/media/%s", pw.pw_name) < 0)
+		sv.sticks[0] = '\0';
+	if (sv.sticks[0] != '/') {
+		fprintf(stderr, "diaryroom-admin serve: --sticks must be a full path\n");
+		return 2;
+	}
+	if (!sv.retention_days)
+		sv.retention_days = 30;
 	char p[4200], *b;
 	size_t len;
 	struct adm_org o;
@@ -364,9 +407,11 @@ int adm_serve_main(int argc, char **argv)
 	int sig;
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
+	adm_serve_collect_stop();
 	sodium_memzero(&sv, sizeof(sv));
 	return 0;
 usage:
-	fprintf(stderr, "usage: diaryroom-admin serve --archive DIR --org DIR [--port N] [--exports DIR]\n");
+	fprintf(stderr, "usage: diaryroom-admin serve --archive DIR --org DIR [--port N] [--exports DIR]\n"
+			"       [--sticks DIR] [--retention-days N]\n");
 	return 2;
 }

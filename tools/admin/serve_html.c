@@ -74,7 +74,8 @@ static bool start_ok(const char *t)
 void adm_serve_nav(FILE *f)
 {
 	fputs("<nav aria-label=\"pages\"><p><a href=\"/\">Recordings</a> &middot; "
-	      "<a href=\"/audit\">Audit log</a></p></nav>\n",
+	      "<a href=\"/audit\">Audit log</a> &middot; "
+	      "<a href=\"/collect\">Collect a staff stick</a></p></nav>\n",
 	      f);
 }
 

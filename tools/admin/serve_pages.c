@@ -192,8 +192,9 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	      "name=\"csrf\" value=\"",
 	      f);
 	esc(f, s->csrf);
-	fputs("\"><button type=\"submit\">Sign out</button></form>\n"
-	      "<form method=\"get\" action=\"/\" role=\"search\"><p>"
+	fputs("\"><button type=\"submit\">Sign out</button></form>\n", f);
+	adm_serve_collect_notice(sv, f);
+	fputs("<form method=\"get\" action=\"/\" role=\"search\"><p>"
 	      "<label for=\"box\">Box</label> <select id=\"box\" name=\"box\">"
 	      "<option value=\"\">every box</option>",
 	      f);

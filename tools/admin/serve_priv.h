@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Inside `diaryroom-admin serve` (serve.c: sessions, sign-in, the server;
  * serve_pages.c: the HTML pages; serve_play.c: playing a recording). All of
- * it runs on libmicrohttpd's one internal thread, so nothing here locks. */
+ * it runs on libmicrohttpd's one internal thread, so nothing here locks,
+ * but for a collect started from the page, which runs on a thread of its
+ * own (serve_collect.c says what it shares, and how). */
 #ifndef DR_ADMIN_SERVE_PRIV_H
 #define DR_ADMIN_SERVE_PRIV_H
 
@@ -30,6 +32,8 @@ struct server {
 	struct session s[SESSIONS];
 	char host[2][32]; /* the Host headers accepted: 127.0.0.1:port, localhost:port */
 	char exports[4096]; /* where subject access copies go (serve_wishes.c) */
+	char sticks[4096];  /* the folder where staff sticks appear (serve_collect.c) */
+	long retention_days; /* collect's --retention-days */
 };
 
 /* a response of len bytes of buf (copied) with the page's security headers;
@@ -111,5 +115,23 @@ enum MHD_Result adm_serve_audit_page(struct server *sv, struct MHD_Connection *c
 				     struct session *s);
 enum MHD_Result adm_serve_verify_page(struct server *sv, struct MHD_Connection *c,
 				      struct session *s);
+
+/* serve_collect.c: collecting a staff stick from the page.
+ * GET /collect (the sticks plugged in, a collect's progress or summary),
+ * GET /collect/status (its figures, JSON), GET /collect.js (the script
+ * that moves the progress bars), POST /collect (CSRF already checked;
+ * starts the collect on its own thread) */
+enum MHD_Result adm_serve_collect_page(struct server *sv, struct MHD_Connection *c,
+				       struct session *s);
+enum MHD_Result adm_serve_collect_status(struct MHD_Connection *c);
+enum MHD_Result adm_serve_collect_script(struct MHD_Connection *c);
+enum MHD_Result adm_serve_collect_post(struct server *sv, struct MHD_Connection *c,
+				       struct session *s, char *body, size_t len);
+/* a line for the recordings page when a stick is plugged in or collecting */
+void adm_serve_collect_notice(struct server *sv, FILE *f);
+/* a collect started from the page is running (any thread may call) */
+bool adm_serve_collect_running(void);
+/* waits for the collect thread, if any, to end (at shutdown) */
+void adm_serve_collect_stop(void);
 
 #endif
