@@ -169,7 +169,10 @@ static void hook_box_done(void *ctx, const char *box, const struct collect_box_s
 		fold_box(j);
 		j->boxes_seen++;
 	}
-	j->done = j->total; /* recordings skipped (withdrawn, held) count as done */
+	unsigned seen = s->imported + s->already + s->failed;
+	if (j->total < seen)
+		j->total = seen;
+	j->done = j->total; /* recordings skipped (withdrawn, expired) count as done */
 	j->bytes = j->bytes_total;
 	fold_box(j);
 	j->sum.imported += s->imported;
