@@ -520,33 +520,42 @@ def receipt_seen(evs):
             for e in evs if e.get("ev") == "receipt"]
 
 
-def test_collect():
-    """a staff stick collected from the page: the same archive and receipt
-    as the command line's collect; progress to 100 %; one at a time; a
-    command-line collect holding the archive said; no session, no CSRF
-    token, a wrong passphrase: nothing collected"""
+def stick_world(cli=True):
+    """a box's export on a staff stick, plugged in at <media>/<label> where
+    the page looks for sticks, and an empty archive; with cli, copies of the
+    stick and box (cli["stick"], cli["data"]) and the command line's collect
+    of them into cli["archive"], which started as empty"""
     w = World(collect=False)
-    # the same box and stick twice: one for the command line, one for the page
-    cli = {n: os.path.join(w.dir, "cli-" + n) for n in ("stick", "data", "archive")}
-    shutil.copytree(w.stick, cli["stick"], symlinks=True)
-    shutil.copytree(w.data, cli["data"], symlinks=True)
-    # both archives start empty (a collect of a stick no box has written
-    # makes one, and says there was nothing to collect)
+    cli = {n: os.path.join(w.dir, "cli-" + n) for n in ("stick", "data", "archive")} if cli else {}
+    if cli:
+        shutil.copytree(w.stick, cli["stick"], symlinks=True)
+        shutil.copytree(w.data, cli["data"], symlinks=True)
+    # an empty archive (a collect of a stick no box has written makes one,
+    # and says there was nothing to collect)
     empty = os.path.join(w.dir, "empty-stick")
     os.makedirs(empty)
     admin("make-stick", "--org", w.org, "--stick", empty, "--name", "Nobody")
-    for a in (w.archive, cli["archive"]):
+    for a in [w.archive] + ([cli["archive"]] if cli else []):
         subprocess.run([ADMIN, "collect", "--org", w.org, "--stick", empty, "--archive", a],
                        capture_output=True, env=ENV)
         assert os.path.exists(os.path.join(a, "catalogue.sqlite"))
-    admin("collect", "--org", w.org, "--stick", cli["stick"], "--archive", cli["archive"])
-    # the page's stick, plugged in where the desktop mounts sticks
+    if cli:
+        admin("collect", "--org", w.org, "--stick", cli["stick"], "--archive", cli["archive"])
     media = os.path.join(w.dir, "media")
     os.makedirs(media)
     os.makedirs(os.path.join(media, "not a stick"))
     label = "STAFF STICK"
     os.rename(w.stick, os.path.join(media, label))
     w.stick = os.path.join(media, label)
+    return w, cli, media, label
+
+
+def test_collect():
+    """a staff stick collected from the page: the same archive and receipt
+    as the command line's collect; progress to 100 %; one at a time; a
+    command-line collect holding the archive said; no session, no CSRF
+    token, a wrong passphrase: nothing collected"""
+    w, cli, media, label = stick_world()
     before = archive_state(w.archive)
     assert not before[1]
     s = Server(w, sticks=media, env={"DIARYROOM_SERVE_COLLECT_PACE_MS": "150"})

@@ -4,7 +4,9 @@ find a recording by receipt number, play it past 2 s, seek, a locked one
 without a player and its URL refused, by keyboard only, axe-core with no
 serious or critical violations; then (staff_page_wishes.mjs) a withdrawal
 recorded by keyboard and seen on the audit log page, axe-core on the wishes,
-confirmation, result and audit pages. Screenshots in build/host/test-artefacts/
+confirmation, result and audit pages; then (staff_page_collect.mjs) a staff
+stick collected from the page with its progress bars moving, the summary,
+axe-core on the collect pages. Screenshots in build/host/test-artefacts/
 staff-page/. Set-up: `npm ci` of tests/browser into the build dir (the npm
 registry is needed the first time). About 15 s."""
 import os
@@ -12,7 +14,7 @@ import shutil
 import subprocess
 
 from drtest import BUILD, SRC as SOURCE, log, run
-from test_staff_page import PASS, Server, World
+from test_staff_page import PASS, Server, World, audit_entries, stick_world
 
 NODE_DIR = os.path.join(BUILD, "browser-node")
 
@@ -20,7 +22,8 @@ NODE_DIR = os.path.join(BUILD, "browser-node")
 def setup_node():
     src = os.path.join(SOURCE, "tests", "browser")
     os.makedirs(NODE_DIR, exist_ok=True)
-    for f in ("package.json", "package-lock.json", "staff_page.mjs", "staff_page_wishes.mjs"):
+    for f in ("package.json", "package-lock.json", "staff_page.mjs", "staff_page_wishes.mjs",
+              "staff_page_collect.mjs"):
         shutil.copy(os.path.join(src, f), NODE_DIR)
     if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
         p = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
@@ -55,6 +58,20 @@ def main():
               if '"withdraw"' in l and '"Lee Staff"' in l]
         assert wd, "the browser's withdrawal is not in the audit log"
         assert not [f for f in os.listdir(os.path.join(w.archive, w.box)) if f.startswith(open_id)]
+    finally:
+        s.stop()
+    # a staff stick collected from the page, the bars moving (each progress
+    # step slowed so that a browser sees them)
+    w, _, media, label = stick_world(cli=False)
+    s = Server(w, sticks=media, env={"DIARYROOM_SERVE_COLLECT_PACE_MS": "400"})
+    try:
+        p = subprocess.run(["node", os.path.join(NODE_DIR, "staff_page_collect.mjs"),
+                            f"http://127.0.0.1:{s.port}", label, shots, PASS],
+                           capture_output=True, text=True, timeout=120)
+        log(p.stdout + p.stderr)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        imports = [e for e in audit_entries(w) if e["action"] == "import"]
+        assert len(imports) == 2 and all(e["actor"] == "Ash Staff" for e in imports), imports
     finally:
         s.stop()
 

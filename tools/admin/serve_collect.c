@@ -233,15 +233,18 @@ static const char script[] =
 	"  var bytes = document.getElementById('bytes');\n"
 	"  var text = document.getElementById('progress-text');\n"
 	"  if (!files || !bytes || !text) return;\n"
-	"  function mb(n) { return (n / 1e6).toFixed(1); }\n"
+	"  function size(n, of) {\n"
+	"    return of < 1e6 ? Math.round(n / 1e3) + ' kB' : (n / 1e6).toFixed(1) + ' MB';\n"
+	"  }\n"
 	"  function tick() {\n"
 	"    fetch('/collect/status', { credentials: 'same-origin', cache: 'no-store' })\n"
 	"      .then(function (r) { return r.json(); })\n"
 	"      .then(function (s) {\n"
 	"        files.max = Math.max(s.total, 1); files.value = s.done;\n"
 	"        bytes.max = Math.max(s.bytes_total, 1); bytes.value = s.bytes;\n"
-	"        text.textContent = s.done + ' of ' + s.total + ' recordings, ' + mb(s.bytes) +\n"
-	"          ' of ' + mb(s.bytes_total) + ' MB (' + s.percent + '%)';\n"
+	"        text.textContent = s.done + ' of ' + s.total + ' recordings, ' +\n"
+	"          size(s.bytes, s.bytes_total) + ' of ' + size(s.bytes_total, s.bytes_total) +\n"
+	"          ' (' + s.percent + '%)';\n"
 	"        if (s.state !== 'running') location.reload();\n"
 	"        else setTimeout(tick, 250);\n"
 	"      })\n"
@@ -411,12 +414,14 @@ enum MHD_Result adm_serve_collect_page(struct server *sv, struct MHD_Connection 
 			"max=\"%u\" value=\"%u\"></progress></p>\n"
 			"<p><label for=\"bytes\">Bytes</label> <progress id=\"bytes\" max=\"%llu\" "
 			"value=\"%llu\"></progress></p>\n"
-			"<p id=\"progress-text\" role=\"status\">%u of %u recordings, %.1f of %.1f MB "
-			"(%u%%)</p>\n",
+			"<p id=\"progress-text\" role=\"status\">%u of %u recordings, ",
 			g.total ? g.total : 1, g.done,
 			(unsigned long long)(g.bytes_total ? g.bytes_total : 1),
-			(unsigned long long)g.bytes, g.done, g.total, (double)g.bytes / 1e6,
-			(double)g.bytes_total / 1e6, g.percent);
+			(unsigned long long)g.bytes, g.done, g.total);
+		bool kb = g.bytes_total < 1000000;
+		fprintf(f, kb ? "%.0f of %.0f kB (%u%%)</p>\n" : "%.1f of %.1f MB (%u%%)</p>\n",
+			(double)g.bytes / (kb ? 1e3 : 1e6), (double)g.bytes_total / (kb ? 1e3 : 1e6),
+			g.percent);
 		return adm_serve_page_send(c, 200, &buf, &len, f);
 	}
 	if (g.ran)
