@@ -132,7 +132,8 @@ class Server:
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
-        assert self.p.wait(timeout=10) == 0
+        rc = self.p.wait(timeout=10)
+        assert rc == 0, (rc, self.p.stderr.read()[-4000:])
 
 
 def audit_entries(w):

@@ -183,7 +183,8 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 		adm_archive_close(a);
 		return adm_serve_send_text(c, 500, "the catalogue could not be read: nothing is shown\n");
 	}
-	qsort(l.r, l.n, sizeof(*l.r), newest_first);
+	if (l.n) /* an empty archive: no array */
+		qsort(l.r, l.n, sizeof(*l.r), newest_first);
 	page_head(f, "Recordings");
 	adm_serve_nav(f);
 	fputs("<p>Signed in as ", f);
