@@ -12,6 +12,7 @@ registry is needed the first time). About 15 s."""
 import os
 import shutil
 import subprocess
+import time
 
 from drtest import BUILD, SRC as SOURCE, log, run
 from test_staff_page import PASS, Server, World, audit_entries, stick_world
@@ -39,20 +40,22 @@ def main():
     os.makedirs(shots, exist_ok=True)
     s = Server(w)
     try:
+        t0 = time.monotonic()
         p = subprocess.run(["node", os.path.join(NODE_DIR, "staff_page.mjs"),
                             f"http://127.0.0.1:{s.port}", open_r, locked_r,
                             f"/play?box={w.box}&id={locked_id}", shots, PASS],
                            capture_output=True, text=True, timeout=120)
-        log(p.stdout + p.stderr)
+        log(p.stdout + p.stderr + f"(staff_page.mjs: {time.monotonic() - t0:.1f} s)")
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
         plays = [l for l in open(os.path.join(w.archive, "audit.log"))
                  if '"play"' in l and '"Kim Staff"' in l]
         assert plays, "the browser's play is not in the audit log"
         # a withdrawal by keyboard, then seen on the audit page
+        t0 = time.monotonic()
         p = subprocess.run(["node", os.path.join(NODE_DIR, "staff_page_wishes.mjs"),
                             f"http://127.0.0.1:{s.port}", open_r, shots, PASS],
                            capture_output=True, text=True, timeout=120)
-        log(p.stdout + p.stderr)
+        log(p.stdout + p.stderr + f"(staff_page_wishes.mjs: {time.monotonic() - t0:.1f} s)")
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
         wd = [l for l in open(os.path.join(w.archive, "audit.log"))
               if '"withdraw"' in l and '"Lee Staff"' in l]
@@ -65,10 +68,11 @@ def main():
     w, _, media, label = stick_world(cli=False)
     s = Server(w, sticks=media, env={"DIARYROOM_SERVE_COLLECT_PACE_MS": "400"})
     try:
+        t0 = time.monotonic()
         p = subprocess.run(["node", os.path.join(NODE_DIR, "staff_page_collect.mjs"),
                             f"http://127.0.0.1:{s.port}", label, shots, PASS],
                            capture_output=True, text=True, timeout=120)
-        log(p.stdout + p.stderr)
+        log(p.stdout + p.stderr + f"(staff_page_collect.mjs: {time.monotonic() - t0:.1f} s)")
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
         imports = [e for e in audit_entries(w) if e["action"] == "import"]
         assert len(imports) == 2 and all(e["actor"] == "Ash Staff" for e in imports), imports
