@@ -624,6 +624,7 @@ def test_collect():
         summ = re.sub(r"<[^>]+>", "", p[p.index('id="summary"'):])
         assert "2 new recordings" in summ and "1 locked recording," in summ and \
             "0 withdrawals sent to the box in the receipt" in summ, summ
+        assert "What collect said" in p and "collect: done" in p, p
         # every entry of it in the staff member's name
         staff_entries(w, audit_before, ["import"])
     finally:

@@ -2,8 +2,9 @@
 /* The staff page running the command line's own code (docs/staff-page.md):
  * what that code says on stdout and stderr, caught for the page, and the
  * passphrase handed to it the way the command line takes it. Runs on
- * libmicrohttpd's one thread (the only one that writes fds 1 and 2 while
- * the server runs). */
+ * libmicrohttpd's one thread, or on the thread of a collect started from
+ * the page (serve_collect.c), which owns fds 1 and 2 while it runs: the
+ * pages that would catch them too are refused meanwhile. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,10 +51,23 @@ void adm_serve_said_end(struct adm_serve_said *w, char *buf, size_t n)
 	dup2(w->err, 2);
 	close(w->out);
 	close(w->err);
-	ssize_t k = pread(w->mfd, buf, n - 1, 0);
-	buf[k > 0 ? k : 0] = '\0';
+	/* more than fits (a collect of many recordings): its end, which says
+	 * how it ended, after "..." */
+	off_t size = lseek(w->mfd, 0, SEEK_END);
+	size_t skip = size > 0 && (size_t)size > n - 1 ? (size_t)size - (n - 5) : 0;
+	size_t at = skip ? 4 : 0;
+	if (skip)
+		memcpy(buf, "...\n", 4);
+	ssize_t k = pread(w->mfd, buf + at, n - 1 - at, (off_t)skip);
+	buf[at + (size_t)(k > 0 ? k : 0)] = '\0';
+	/* all of it to the server's own stderr too */
+	char b[4096];
+	off_t from = 0;
+	while ((k = pread(w->mfd, b, sizeof(b), from)) > 0) {
+		fwrite(b, 1, (size_t)k, stderr);
+		from += k;
+	}
 	close(w->mfd);
-	fputs(buf, stderr);
 }
 
 int adm_serve_pass_give(struct server *sv, char *body, size_t len)
