@@ -14,9 +14,14 @@ HTTP on 127.0.0.1:
   and a 1-byte file) answer 206 with Content-Range, or 416;
 - a play is in the audit log with the staff member's name; sign-out needs
   the form's CSRF token; a Host header but 127.0.0.1:port (DNS rebinding) is
-  refused.
+  refused;
+- a resident's wishes, unlock and subject access copies from the page
+  (test_wishes), every audit entry they cause in the staff member's name;
+- a staff stick collected from the page (test_collect): the same archive
+  and receipt as the command line's collect, its progress to 100 %, one at
+  a time, refused without a session or CSRF token.
 
-About 5 s (one Argon2id "interactive" sign-in per session, plus the seed)."""
+About 3 s (one Argon2id "interactive" sign-in per session, plus the seeds)."""
 import hashlib
 import http.client
 import fcntl

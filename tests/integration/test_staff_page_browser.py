@@ -8,7 +8,7 @@ confirmation, result and audit pages; then (staff_page_collect.mjs) a staff
 stick collected from the page with its progress bars moving, the summary,
 axe-core on the collect pages. Screenshots in build/host/test-artefacts/
 staff-page/. Set-up: `npm ci` of tests/browser into the build dir (the npm
-registry is needed the first time). About 15 s."""
+registry is needed the first time). About 17 s."""
 import os
 import shutil
 import subprocess
