@@ -200,11 +200,12 @@ static void text_group(FILE *out, const char *title, const struct adm_report_gro
 void adm_report_text(const struct adm_report *rp, FILE *out)
 {
 	char b[96], l1[32], l2[32];
-	fprintf(out, "Engagement report: recordings that started %s%s%s%s\n",
-		*rp->from_utc ? "from " : "", *rp->from_utc ? rp->from_utc : "",
-		*rp->to_utc ? " up to " : "", *rp->to_utc ? rp->to_utc : "");
 	if (!*rp->from_utc && !*rp->to_utc)
-		fputs("(every recording the archive has held)\n", out);
+		fputs("Engagement report: every recording the archive has held\n", out);
+	else
+		fprintf(out, "Engagement report: recordings that started%s%s%s%s\n",
+			*rp->from_utc ? " from " : "", rp->from_utc, *rp->to_utc ? " up to " : "",
+			rp->to_utc);
 	fprintf(out, "\nRecordings: %s\n", adm_report_count(b, sizeof(b), rp->total, rp->total_show));
 	text_group(out, "Per month (UTC)", &rp->months);
 	text_group(out, "Per box", &rp->boxes);

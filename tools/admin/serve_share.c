@@ -36,17 +36,18 @@ static void head(FILE *f, const char *title)
 	fputs("</h1>\n", f);
 }
 
-static enum MHD_Result finish(struct MHD_Connection *c, unsigned status, FILE *f, char *buf,
-			      size_t len)
+/* ends the page on f (an open_memstream on *buf, *len), sends and frees it */
+static enum MHD_Result finish(struct MHD_Connection *c, unsigned status, FILE *f, char **buf,
+			      size_t *len)
 {
 	fputs("</main></body></html>\n", f);
 	if (fclose(f) != 0) {
-		free(buf);
+		free(*buf);
 		return adm_serve_send_text(c, 500, "out of memory\n");
 	}
-	enum MHD_Result r = adm_serve_send_buf(c, status, "text/html; charset=utf-8", buf, len,
+	enum MHD_Result r = adm_serve_send_buf(c, status, "text/html; charset=utf-8", *buf, *len,
 					       NULL, NULL);
-	free(buf);
+	free(*buf);
 	return r;
 }
 
@@ -127,7 +128,7 @@ enum MHD_Result adm_serve_shares_page(struct server *sv, struct MHD_Connection *
 	}
 	if (!l.n)
 		fputs("<p>No recording may be shared.</p>\n", f);
-	return finish(c, 200, f, buf, len);
+	return finish(c, 200, f, &buf, &len);
 }
 
 enum MHD_Result adm_serve_share_post(struct server *sv, struct MHD_Connection *c,
@@ -169,5 +170,5 @@ enum MHD_Result adm_serve_share_post(struct server *sv, struct MHD_Connection *c
 		fputs(honest, f);
 	fputs("<p><a href=\"/shares\">Back to share copies</a></p>\n", f);
 	unsigned st = r == 0 ? 200 : r == -EPERM ? 403 : r == -ENOENT ? 404 : r == -EBADMSG ? 409 : 500;
-	return finish(c, st, f, buf, len);
+	return finish(c, st, f, &buf, &len);
 }
