@@ -93,7 +93,7 @@ static void warp(const double a[ORDER + 1], double b[ORDER + 1], double alpha)
 		if (rad > 0.9999) /* keep the filter stable whatever the root finder gave */
 			rad = 0.9999;
 		if (fabs(cimag(z[i])) < 1e-9) { /* a real pole stays */
-			z[i] = rad * (ang < 0 || ang > M_PI / 2 ? -1 : 1);
+			z[i] = creal(z[i]) < 0 ? -rad : rad;
 			continue;
 		}
 		double na = pow(fabs(ang), alpha);
@@ -145,8 +145,16 @@ int adm_mcadams(float *x, size_t n, double alpha)
 				acc -= b[k] * y[i - k];
 			y[i] = acc;
 		}
+		/* the new filter's gain is not the old one's: the frame keeps its
+		 * energy, so the voice keeps its loudness contour */
+		double ef = 0, ey = 0;
+		for (int i = 0; i < WIN; i++) {
+			ef += f[i] * f[i];
+			ey += y[i] * y[i];
+		}
+		double g = ey > 1e-20 ? sqrt(ef / ey) : 0;
 		for (int i = 0; i < WIN; i++)
-			out[s + (size_t)i] += y[i] * w[i];
+			out[s + (size_t)i] += g * y[i] * w[i];
 	}
 	for (size_t i = 0; i < n; i++)
 		x[i] = (float)out[WIN + i];

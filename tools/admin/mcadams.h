@@ -12,7 +12,7 @@
  * all-pole filter 1/A(z) and its residual e = A(z) x (the voice's
  * excitation). Each complex pole pair at angle phi (radians, 0 < phi < pi)
  * is moved to phi^alpha with its radius kept (still stable); real poles
- * stay. The residual through the new filter is the frame with its formants
+ * stay. Each frame keeps its energy (the new filter's gain differs). The residual through the new filter is the frame with its formants
  * moved: at alpha 0.8, 500 Hz -> 692 Hz, 1000 -> 1206, 1500 -> 1667,
  * 2500 -> 2509, 4000 -> 3655 (angles under 1 radian, about 2.5 kHz, go
  * up; those above come down): the formants of a vowel no longer sit where
