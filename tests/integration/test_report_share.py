@@ -42,9 +42,12 @@ def box_seed(w, name, runs):
     for fake, seconds, consent in runs:
         cmd = [SEED, "--data", data, "--org-pub", os.path.join(keys, "org.pub"), "--wav", w.wav,
                "--seconds", seconds, "--consent", consent]
+        env = None
         if fake:
             cmd = ["faketime", fake] + cmd
-        p = subprocess.run(cmd, capture_output=True, text=True)
+            # faketime's preload comes before ASan's in the sanitizer build
+            env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert p.returncode == 0, p.stderr
         recs += [l.split()[:2] for l in p.stdout.splitlines()]
     p = subprocess.run([STICK, "insert", "--data", data, "--keys", keys, "--stick", w.stick],
