@@ -185,6 +185,7 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	}
 	qsort(l.r, l.n, sizeof(*l.r), newest_first);
 	page_head(f, "Recordings");
+	fputs("<p><a href=\"/report\">Engagement report</a> &middot; <a href=\"/shares\">Share copies</a></p>\n", f); /* serve_report.c, serve_share.c */
 	fputs("<p>Signed in as ", f);
 	esc(f, s->staff);
 	fputs(".</p><form method=\"post\" action=\"/signout\"><input type=\"hidden\" "
