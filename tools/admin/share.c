@@ -249,6 +249,11 @@ int adm_share_main(int argc, char **argv)
 	m.n = 0;
 	struct adm_query q = {.box = box, .receipt = receipt};
 	int r = a->ops->rec_each(a, &q, add_match, &m), bad = 0;
+	if (r == -E2BIG) {
+		fprintf(stderr, "share: more than 64 recordings have receipt %s: give --box\n", receipt);
+		adm_archive_close(a);
+		return 1;
+	}
 	if (r < 0) {
 		fprintf(stderr, "share: the catalogue could not be read (%s)\n", a->err);
 		adm_archive_close(a);

@@ -175,7 +175,13 @@ static int normalise(float *x, size_t n, double *lufs, char *why, size_t wl)
 		return say(why, wl, r, "the loudness could not be measured");
 	if (!isfinite(l) || l < -70)
 		return say(why, wl, -ENODATA, "the recording is silent: there is nothing to normalise");
-	for (int round = 0; round < ROUNDS && fabs(l - ADM_SHARE_LUFS) > 0.2; round++) {
+	/* a decoded peak over full scale is limited even if the level is right */
+	float top = 0;
+	for (size_t i = 0; i < n; i++)
+		top = fabsf(x[i]) > top ? fabsf(x[i]) : top;
+	for (int round = 0; round < ROUNDS && (fabs(l - ADM_SHARE_LUFS) > 0.2 || top > CEILING);
+	     round++) {
+		top = 0;
 		float g = (float)pow(10, (ADM_SHARE_LUFS - l) / 20);
 		for (size_t i = 0; i < n; i++)
 			x[i] *= g;
