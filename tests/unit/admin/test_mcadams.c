@@ -34,19 +34,23 @@ static void vowel(float *x, size_t n, double f)
 	}
 }
 
-/* the frequency (200..1500 Hz, 10 Hz steps) where the averaged spectrum
+/* the frequency (300..1000 Hz, 10 Hz steps) where the averaged spectrum
  * of 512-sample Hann frames peaks */
 static double peak(const float *x, size_t n)
 {
-	double best = 0, at = 0;
-	for (double f = 200; f <= 1500; f += 10) {
+	double best = 0, at = 0, c[512], s[512];
+	for (double f = 300; f <= 1000; f += 10) {
 		double p = 0, w = 2 * M_PI * f / ADM_MCADAMS_RATE;
-		for (size_t s = 0; s + 512 <= n; s += 256) {
+		for (int i = 0; i < 512; i++) { /* window and tone once per frequency */
+			double h = 0.5 - 0.5 * cos(2 * M_PI * i / 512);
+			c[i] = h * cos(w * i);
+			s[i] = h * sin(w * i);
+		}
+		for (size_t k = 0; k + 512 <= n; k += 256) {
 			double re = 0, im = 0;
 			for (int i = 0; i < 512; i++) {
-				double h = 0.5 - 0.5 * cos(2 * M_PI * i / 512);
-				re += h * x[s + (size_t)i] * cos(w * i);
-				im -= h * x[s + (size_t)i] * sin(w * i);
+				re += c[i] * x[k + (size_t)i];
+				im -= s[i] * x[k + (size_t)i];
 			}
 			p += re * re + im * im;
 		}
