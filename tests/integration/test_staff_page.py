@@ -18,13 +18,16 @@ HTTP on 127.0.0.1:
 
 About 5 s (one Argon2id "interactive" sign-in per session, plus the seed)."""
 import http.client
+import fcntl
 import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import sqlite3
 import time
+import urllib.parse
 
 from drtest import BUILD, log, run, speak, tmpdir
 
@@ -77,8 +80,9 @@ class World:
 class Server:
     def __init__(self, w):
         self.port = free_port()
+        self.exports = os.path.join(w.dir, "exports")
         self.p = subprocess.Popen([ADMIN, "serve", "--archive", w.archive, "--org", w.org,
-                                   "--port", str(self.port)],
+                                   "--port", str(self.port), "--exports", self.exports],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()
         assert "http://127.0.0.1:" in line, (line, self.p.stderr.read())
@@ -285,10 +289,187 @@ def test_page(w):
         s.stop()
 
 
+def form(**kw):
+    return "&".join(f"{k}={urllib.parse.quote_plus(v)}" for k, v in kw.items())
+
+
+def insert(w):
+    """the stick back in the box: what the box did with the receipt"""
+    p = subprocess.run([STICK, "insert", "--data", w.data, "--keys", w.keys, "--stick",
+                        w.stick], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+
+def box_rows(w):
+    db = sqlite3.connect(f"file:{w.data}/catalogue.sqlite?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT id, state FROM recordings"))
+    finally:
+        db.close()
+
+
+def test_wishes(w):
+    """a resident's wishes, unlock, a subject access copy and the audit log,
+    from the page (docs/staff-page.md)"""
+    (open_id, open_r), (locked_id, locked_r) = w.recs
+    a = os.path.join(w.archive, w.box)
+    s = Server(w)
+    try:
+        s.signin("Pat Staff")
+        r, page = s.req("GET", "/")
+        page = page.decode()
+        refs = dict((m[1], m[0]) for m in re.findall(
+            r'href="/wish\?(box=[0-9a-f]{16}&amp;receipt=(\d{4})&amp;start=[0-9TZ:-]+)"', page))
+        ref = {r: dict(kv.split("=") for kv in q.split("&amp;")) for r, q in refs.items()}
+        op, lk = ref[open_r], ref[locked_r]
+        assert locked_id not in page
+        s.req("POST", "/signout", "csrf=" + re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1))
+        s.cookie = None
+        wish = dict(**op, what="withdraw")
+        posts = [("/wish/confirm", wish), ("/wish/do", wish),
+                 ("/wish/do", dict(**lk, what="listen", **{"pass": PASS})),
+                 ("/export", dict(**op))]
+        # no session: nothing, and nothing changes
+        before = len(audit_entries(w))
+        for url in ("/wish?" + urllib.parse.urlencode(op), "/audit",
+                    "/verify?" + urllib.parse.urlencode(op)):
+            r, data = s.req("GET", url)
+            assert r.status == 401 and open_id.encode() not in data, (url, r.status)
+        for url, f in posts:
+            r, _ = s.req("POST", url, form(**f, csrf="0" * 64))
+            assert r.status == 401, (url, r.status)
+        assert s.signin("Pat Staff") == 303
+        r, page = s.req("GET", f"/?receipt={open_r}")
+        page = page.decode()
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
+        assert "Checked when collected" in page
+        # signed in, but without the page's CSRF token: refused, nothing changes
+        for url, f in posts:
+            for bad in ({}, {"csrf": "1" * 64}):
+                r, _ = s.req("POST", url, form(**f, **bad))
+                assert r.status == 403, (url, bad, r.status)
+        assert len(audit_entries(w)) == before
+        assert os.path.exists(os.path.join(a, open_id + ".opus"))
+        assert not os.path.exists(os.path.join(a, locked_id + ".opus"))
+        assert not os.path.exists(s.exports)
+
+        # each recording says how it was verified; a file altered is found
+        r, v = s.req("GET", "/verify?" + urllib.parse.urlencode(op))
+        assert r.status == 200 and b"Sound." in v and v.count(b"matches its hash") == 2, v
+        sealed = os.path.join(a, open_id + ".opus.sealed")
+        with open(sealed, "r+b") as f:
+            f.seek(100)
+            b = f.read(1)
+            f.seek(100)
+            f.write(bytes([b[0] ^ 1]))
+        r, v = s.req("GET", "/verify?" + urllib.parse.urlencode(op))
+        assert b"DOES NOT MATCH" in v and b"Not sound" in v, v
+        with open(sealed, "r+b") as f:
+            f.seek(100)
+            f.write(b)
+
+        # a subject access copy: a new folder holding exactly that receipt's
+        r, p = s.req("POST", "/export", form(**op, csrf=csrf))
+        p = p.decode()
+        assert r.status == 200, p
+        folders = os.listdir(s.exports)
+        assert len(folders) == 1 and folders[0] in p, (folders, p)
+        got = sorted(os.listdir(os.path.join(s.exports, folders[0])))
+        assert got == sorted([f"{w.box}-{open_id}.opus", "record.json"]), got
+        ex = [e for e in audit_entries(w) if e["action"] == "export" and e.get("actor") == "Pat Staff"]
+        assert ex and folders[0] in ex[-1]["detail"], ex
+        # a locked recording is copied sealed, or opened with the passphrase
+        # (a wrong one makes no copy)
+        r, p = s.req("POST", "/export", form(**lk, csrf=csrf, **{"pass": "not it"}))
+        assert r.status == 403 and len(os.listdir(s.exports)) == 1
+        for extra, name in (({}, f"{w.box}-{locked_id}.opus.sealed"),
+                            ({"pass": PASS}, f"{w.box}-{locked_id}.opus")):
+            have = set(os.listdir(s.exports))
+            r, p = s.req("POST", "/export", form(**lk, csrf=csrf, **extra))
+            new = set(os.listdir(s.exports)) - have
+            assert r.status == 200 and len(new) == 1, (r.status, p)
+            folder = os.path.join(s.exports, new.pop())
+            got = sorted(os.listdir(folder))
+            assert got == sorted([name, "record.json"]), got
+        with open(os.path.join(folder, f"{w.box}-{locked_id}.opus"), "rb") as f:
+            assert f.read(4) == b"OggS"
+
+        # may share: recorded as a consent change; refused while another
+        # diaryroom-admin (a collect) writes the archive
+        share = dict(**op, what="share-yes", csrf=csrf)
+        with open(os.path.join(w.archive, ".lock"), "a") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            r, p = s.req("POST", "/wish/do", form(**share))
+            assert r.status == 409 and b"Nothing changed" in p, (r.status, p)
+        r, p = s.req("POST", "/wish/do", form(**share))
+        assert r.status == 200 and b"Recorded for receipt" in p, p
+        sh = [e for e in audit_entries(w) if e["action"] == "consent" and e["actor"] == "Pat Staff"]
+        assert len(sh) == 1 and "share yes" in sh[0]["detail"], sh
+        r, p = s.req("POST", "/wish/do", form(**share))   # now not offered
+        assert r.status == 400, r.status
+        r, p = s.req("GET", "/?" + urllib.parse.urlencode({"receipt": open_r}))
+        assert b"share yes" in p
+
+        # unlock: the passphrase is asked again, and a wrong one changes nothing
+        r, p = s.req("POST", "/wish/confirm", form(**lk, what="listen", csrf=csrf))
+        assert r.status == 200 and b'type="password"' in p and b"You are about to record" in p
+        r, p = s.req("POST", "/wish/do", form(**lk, what="listen", csrf=csrf))
+        assert r.status == 403 and not os.path.exists(os.path.join(a, locked_id + ".opus"))
+        r, p = s.req("POST", "/wish/do", form(**lk, what="listen", csrf=csrf,
+                                              **{"pass": "not the passphrase"}))
+        assert r.status == 403 and not os.path.exists(os.path.join(a, locked_id + ".opus"))
+        r, p = s.req("POST", "/wish/do", form(**lk, what="listen", csrf=csrf,
+                                              **{"pass": PASS}))
+        assert r.status == 200 and b"Recorded for receipt" in p, p
+        assert os.path.exists(os.path.join(a, locked_id + ".opus"))
+        un = [e for e in audit_entries(w) if e["action"] == "unlock"]
+        assert un and un[-1]["actor"] == "Pat Staff" and un[-1]["recording"] == locked_id, un
+
+        # a withdrawal: a summary to confirm first, then done
+        r, p = s.req("POST", "/wish/confirm", form(**wish, csrf=csrf))
+        assert r.status == 200 and b"You are about to record" in p and b"Withdraw" in p
+        assert os.path.exists(os.path.join(a, open_id + ".opus"))
+        r, p = s.req("POST", "/wish/do", form(**wish, csrf=csrf))
+        assert r.status == 200 and b"Recorded for receipt" in p, p
+        assert not [f for f in os.listdir(a) if f.startswith(open_id)], os.listdir(a)
+        wd = [e for e in audit_entries(w) if e["action"] == "withdraw" and e["actor"] == "Pat Staff"]
+        assert len(wd) == 1 and wd[0]["recording"] == open_id and wd[0]["receipt"] == open_r, wd
+        # the audit page: newest first, with who, and the chain intact
+        r, au = s.req("GET", "/audit")
+        au = au.decode()
+        assert r.status == 200 and "The audit log is intact" in au, au[:500]
+        rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>", au)
+        assert rows[0][1].startswith("Pat Staff") and rows[0][2] == "withdraw", rows[:3]
+        seqs = [int(x[0]) for x in rows]
+        assert seqs == sorted(seqs, reverse=True) and len(seqs) == len(audit_entries(w)), seqs
+        log_path = os.path.join(w.archive, "audit.log")
+        with open(log_path) as f:
+            text = f.read()
+        with open(log_path, "w") as f:
+            f.write(text.replace('"Pat Staff"', '"Someone Else"', 1))
+        r, au = s.req("GET", "/audit")
+        assert b"The audit log is BROKEN" in au and b"broken at line" in au, au[:600]
+        with open(log_path, "w") as f:
+            f.write(text)
+    finally:
+        s.stop()
+    # the next collect sends it to the box, which withdraws its copy
+    assert box_rows(w)[open_id] != "withdrawn"
+    admin("collect", "--org", w.org, "--stick", w.stick, "--archive", w.archive)
+    evs = insert(w)
+    rc = [e for e in evs if e.get("ev") == "receipt"]
+    log("insert: " + json.dumps(rc))
+    # the withdrawal, the unlock and the may-share change
+    assert rc and rc[0]["withdrawn"] == 1 and rc[0]["consent_changed"] >= 1, rc
+    assert box_rows(w)[open_id] == "withdrawn", box_rows(w)
+
+
 def main():
     w = World()
     test_refuses_other_addresses(w)
     test_page(w)
+    test_wishes(w)
     log("staff page: OK")
 
 

@@ -68,6 +68,11 @@ static int pass_ok(const struct server *sv, const char *pass)
 	return r;
 }
 
+int adm_serve_pass_ok(const struct server *sv, const char *pass)
+{
+	return pass_ok(sv, pass);
+}
+
 static struct session *session_of(struct server *sv, struct MHD_Connection *c)
 {
 	char tok[80];
@@ -197,6 +202,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 					COOKIE "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
 					"/signin");
 		}
+		if (!strcmp(url, "/wish/confirm") || !strcmp(url, "/wish/do") ||
+		    !strcmp(url, "/export"))
+			return adm_serve_wish_post(sv, c, s, url, q->body, q->len);
 		return adm_serve_send_text(c, 404, "not found\n");
 	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
@@ -213,6 +221,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return adm_serve_recordings_page(sv, c, s);
 	if (!strcmp(url, "/play"))
 		return adm_serve_play(sv, c, s, !strcmp(method, "HEAD"));
+	if (!strcmp(url, "/wish"))
+		return adm_serve_wish_page(sv, c, s);
+	if (!strcmp(url, "/audit"))
+		return adm_serve_audit_page(sv, c, s);
+	if (!strcmp(url, "/verify"))
+		return adm_serve_verify_page(sv, c, s);
 	if (!strcmp(url, "/report")) /* serve_report.c */
 		return adm_serve_report_page(sv, c, s);
 	if (!strcmp(url, "/report.css"))
@@ -248,6 +262,7 @@ int adm_serve_main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"archive", required_argument, NULL, 'a'}, {"org", required_argument, NULL, 'o'},
 		{"port", required_argument, NULL, 'p'},	   {"bind", required_argument, NULL, 'b'},
+		{"exports", required_argument, NULL, 'x'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -257,6 +272,10 @@ int adm_serve_main(int argc, char **argv)
 		case 'a': sv.archive = optarg; break;
 		case 'o': sv.org = optarg; break;
 		case 'b': bind = optarg; break;
+		case 'x':
+			if (adm_fmt(sv.exports, sizeof(sv.exports), "%s", optarg) < 0)
+				goto usage;
+			break;
 		case 'p': {
 			char *e;
 			port = strtol(optarg, &e, 10);
@@ -275,6 +294,17 @@ int adm_serve_main(int argc, char **argv)
 		fprintf(stderr, "diaryroom-admin serve: refusing to listen on %s: the staff page "
 				"is served to this computer only (127.0.0.1)\n",
 			bind);
+		return 2;
+	}
+	/* subject access copies: a folder of their own in the user's Downloads
+	 * (never inside the archive, never a path typed in the page) */
+	const char *home = getenv("HOME");
+	if (!sv.exports[0] && home && *home &&
+	    adm_fmt(sv.exports, sizeof(sv.exports), "%s/Downloads/diaryroom-subject-access",
+		    home) < 0)
+		sv.exports[0] = '\0';
+	if (sv.exports[0] != '/') {
+		fprintf(stderr, "diaryroom-admin serve: --exports must be a full path (or set HOME)\n");
 		return 2;
 	}
 	char p[4200], *b;
@@ -333,6 +363,6 @@ int adm_serve_main(int argc, char **argv)
 	sodium_memzero(&sv, sizeof(sv));
 	return 0;
 usage:
-	fprintf(stderr, "usage: diaryroom-admin serve --archive DIR --org DIR [--port N]\n");
+	fprintf(stderr, "usage: diaryroom-admin serve --archive DIR --org DIR [--port N] [--exports DIR]\n");
 	return 2;
 }

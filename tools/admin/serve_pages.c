@@ -185,7 +185,7 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	}
 	qsort(l.r, l.n, sizeof(*l.r), newest_first);
 	page_head(f, "Recordings");
-	fputs("<p><a href=\"/report\">Engagement report</a> &middot; <a href=\"/shares\">Share copies</a></p>\n", f); /* serve_report.c, serve_share.c */
+	adm_serve_nav(f);
 	fputs("<p>Signed in as ", f);
 	esc(f, s->staff);
 	fputs(".</p><form method=\"post\" action=\"/signout\"><input type=\"hidden\" "
@@ -247,6 +247,7 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 		} else {
 			fputs("<p>No playable copy.</p>", f);
 		}
+		adm_serve_rec_links(f, x);
 		fputs("<details><summary>Consent history</summary><ul>", f);
 		a->ops->consent_each(a, x->box, x->id, print_consent, f);
 		fputs("</ul></details></section>\n", f);

@@ -12,20 +12,6 @@
 #include "report.h"
 #include "serve_report.h"
 
-void adm_serve_esc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
 static const char css[] =
 	"body{font-family:system-ui,sans-serif;line-height:1.5;margin:1rem auto;max-width:60rem;"
 	"padding:0 1rem;color:#111;background:#fff}\n"
@@ -37,7 +23,6 @@ static const char css[] =
 	".chart text{font-size:13px;fill:#111}\n"
 	".chart .hidden{font-style:italic}\n"
 	".note{border-left:4px solid #1d4f91;padding-left:.8rem}\n"
-	"nav a{margin-right:1rem}\n"
 	"@media print{\n"
 	"  nav,form,.noprint{display:none}\n"
 	"  body{max-width:none;margin:0;font-size:11pt;color:#000}\n"
@@ -136,10 +121,10 @@ enum MHD_Result adm_serve_report_page(struct server *sv, struct MHD_Connection *
 	      "<meta name=\"viewport\" content=\"width=device-width\">"
 	      "<title>Engagement report - diaryroom</title>"
 	      "<link rel=\"stylesheet\" href=\"/report.css\"></head><body>\n"
-	      "<nav aria-label=\"Pages\"><a href=\"/\">Recordings</a><a href=\"/report\">Engagement "
-	      "report</a><a href=\"/shares\">Share copies</a></nav>\n<main>\n"
-	      "<h1>Engagement report</h1>\n<p>",
+	      "\n",
 	      f);
+	adm_serve_nav(f);
+	fputs("<main>\n<h1>Engagement report</h1>\n<p>", f);
 	if (*f1 || *t1) {
 		fputs("Recordings that started ", f);
 		if (*f1) {

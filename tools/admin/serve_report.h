@@ -24,7 +24,4 @@ enum MHD_Result adm_serve_shares_page(struct server *sv, struct MHD_Connection *
 enum MHD_Result adm_serve_share_post(struct server *sv, struct MHD_Connection *c,
 				     struct session *s, const char *body, size_t len);
 
-/* HTML-escapes s to f */
-void adm_serve_esc(FILE *f, const char *s);
-
 #endif

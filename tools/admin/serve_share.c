@@ -28,10 +28,9 @@ static void head(FILE *f, const char *title)
 	      "<meta name=\"viewport\" content=\"width=device-width\"><title>",
 	      f);
 	adm_serve_esc(f, title);
-	fputs(" - diaryroom</title><link rel=\"stylesheet\" href=\"/report.css\"></head><body>\n"
-	      "<nav aria-label=\"Pages\"><a href=\"/\">Recordings</a><a href=\"/report\">Engagement "
-	      "report</a><a href=\"/shares\">Share copies</a></nav>\n<main>\n<h1>",
-	      f);
+	fputs(" - diaryroom</title><link rel=\"stylesheet\" href=\"/report.css\"></head><body>\n", f);
+	adm_serve_nav(f);
+	fputs("<main>\n<h1>", f);
 	adm_serve_esc(f, title);
 	fputs("</h1>\n", f);
 }
