@@ -238,6 +238,13 @@ static int day(const char *s, bool end, char *out, size_t n)
 	return 0;
 }
 
+static int usage(void)
+{
+	fputs("usage: diaryroom-admin report --archive DIR [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n",
+	      stderr);
+	return 2;
+}
+
 int adm_report_main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -254,13 +261,13 @@ int adm_report_main(int argc, char **argv)
 		case 'a': archive = optarg; break;
 		case 'f': from = optarg; break;
 		case 't': to = optarg; break;
-		default: goto usage;
+		default: return usage();
 		}
 	}
 	char f[40] = "", t[40] = "";
 	if (!archive || optind != argc || (from && day(from, false, f, sizeof(f))) ||
 	    (to && day(to, true, t, sizeof(t))))
-		goto usage;
+		return usage();
 	char err[256];
 	struct adm_archive *a;
 	if (adm_archive_open(archive, false, &a, err, sizeof(err)) < 0) {
@@ -280,8 +287,4 @@ int adm_report_main(int argc, char **argv)
 	adm_report_free(&rp);
 	adm_archive_close(a);
 	return fflush(stdout) == 0 ? 0 : 1;
-usage:
-	fputs("usage: diaryroom-admin report --archive DIR [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n",
-	      stderr);
-	return 2;
 }

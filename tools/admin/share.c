@@ -216,6 +216,14 @@ static int add_match(void *ctx, const struct adm_rec *r)
 	return 0;
 }
 
+static int usage(void)
+{
+	fputs("usage: diaryroom-admin share --archive DIR --receipt NNNN [--box ID] [--disguise] "
+	      "[--staff NAME]\n",
+	      stderr);
+	return 2;
+}
+
 int adm_share_main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -234,11 +242,11 @@ int adm_share_main(int argc, char **argv)
 		case 'b': box = optarg; break;
 		case 'd': disguise = true; break;
 		case 's': staff = optarg; break;
-		default: goto usage;
+		default: return usage();
 		}
 	}
 	if (!archive || !receipt || optind != argc || (box && !adm_box_ok(box)))
-		goto usage;
+		return usage();
 	char err[256];
 	struct adm_archive *a;
 	if (adm_archive_open(archive, false, &a, err, sizeof(err)) < 0) {
@@ -277,9 +285,4 @@ int adm_share_main(int argc, char **argv)
 	}
 	adm_archive_close(a);
 	return m.n && !bad ? 0 : 1;
-usage:
-	fputs("usage: diaryroom-admin share --archive DIR --receipt NNNN [--box ID] [--disguise] "
-	      "[--staff NAME]\n",
-	      stderr);
-	return 2;
 }
