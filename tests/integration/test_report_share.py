@@ -13,9 +13,10 @@ months, box B with 3.
   recording, and is in the audit log with the staff name;
 - a disguised copy keeps the length but its spectrum moves (the spectral
   centroid of its speech band rises; the plain copy's does not);
-- a locked recording and one the resident did not let be shared are
-  refused, on the page and by `diaryroom-admin share`; so is a POST without
-  the CSRF token.
+- a locked recording (even with "may share" set to yes by hand), one the
+  resident did not let be shared, an expired one, and one whose playable
+  copy was changed are refused, on the page and by `diaryroom-admin
+  share`; so is a POST without the CSRF token.
 
 About 15 s here (Argon2id sign-in, 12 seeded recordings, two copies)."""
 import json
@@ -172,6 +173,8 @@ def test_report(w):
             table = page.split(f'id="{gid}-table"', 1)[1].split("</table>", 1)[0]
             got = dict(re.findall(r'<th scope="row">([^<]+)</th><td class="n">([^<]+)</td>', table))
             assert got == g, (gid, got, g)
+            # a group whose total is shown never hides just one count
+            assert sum(1 for v in got.values() if not v.isdigit()) != 1, (gid, got)
             # the chart: a bar only for a shown count, none for a hidden one
             svg = page.split(f'id="{gid}-table"', 1)[1].split("<svg", 1)[1].split("</svg>", 1)[0]
             assert svg.count("<rect") == sum(1 for v in g.values() if v.isdigit()), (gid, svg)
@@ -248,6 +251,18 @@ def test_share(w):
             assert r.status == 403 and why in body.decode(), (r.status, body)
         assert not os.path.exists(os.path.join(w.archive, "shares")) or not any(
             locked in n or noshare in n or expired in n for n in os.listdir(os.path.join(w.archive, "shares")))
+        # a playable copy changed since the archive made it: refused
+        other = next(rid for rid, _ in w.a if rid != ok and rows[rid][6] == "yes" and not rows[rid][7]
+                     and rows[rid][8] == "archived" and rows[rid][0] == box)
+        path = os.path.join(w.archive, box, other + ".opus")
+        with open(path, "rb") as f:
+            kept = f.read()
+        with open(path, "ab") as f:
+            f.write(b"x")
+        r, body = s.req("POST", "/share", f"csrf={csrf}&box={box}&id={other}")
+        assert r.status == 409 and "not the one the archive made" in body.decode(), (r.status, body)
+        with open(path, "wb") as f:
+            f.write(kept)
         r, body = s.req("POST", "/share", f"csrf={csrf}&box={box}&id={ok}")
         assert r.status == 200, body
         r, body = s.req("POST", "/share", f"csrf={csrf}&box={box}&id={ok}&disguise=1")
