@@ -187,20 +187,40 @@ void dr_camera_format(const struct dr_camera *c, enum dr_pixfmt *format, unsigne
 	*fps = c->fps;
 }
 
+void dr_camera_watch(struct dr_camera *c, void (*fn)(void *user, enum dr_camera_change what, int err),
+		     void *user)
+{
+	c->watch = fn;
+	c->watch_user = user;
+}
+
+static void tell(struct dr_camera *c, enum dr_camera_change what, int err)
+{
+	if (c->watch)
+		c->watch(c->watch_user, what, err);
+}
+
 int dr_camera_start(struct dr_camera *c)
 {
-	return c->ops->start(c);
+	int r = c->ops->start(c);
+	tell(c, r == 0 ? DR_CAMERA_STREAMING : DR_CAMERA_FAILED, r);
+	return r;
 }
 
 int dr_camera_read(struct dr_camera *c, struct dr_frame **out)
 {
 	*out = NULL;
-	return c->ops->read(c, out);
+	int r = c->ops->read(c, out);
+	if (r < 0 && r != -EAGAIN && r != -EINTR)
+		tell(c, DR_CAMERA_FAILED, r);
+	return r;
 }
 
 int dr_camera_stop(struct dr_camera *c)
 {
-	return c->ops->stop(c);
+	int r = c->ops->stop(c);
+	tell(c, DR_CAMERA_STOPPED, 0);
+	return r;
 }
 
 uint64_t dr_camera_dropped(const struct dr_camera *c)

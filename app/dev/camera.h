@@ -124,6 +124,19 @@ int dr_camera_start(struct dr_camera *c);
 int dr_camera_read(struct dr_camera *c, struct dr_frame **out);
 int dr_camera_stop(struct dr_camera *c);
 
+/* What a watcher hears (dr_camera_watch). */
+enum dr_camera_change {
+	DR_CAMERA_STREAMING, /* dr_camera_start succeeded: frames are being captured */
+	DR_CAMERA_STOPPED,   /* dr_camera_stop: no more frames */
+	DR_CAMERA_FAILED,    /* start or a read failed (err: -ENODEV unplugged, ...) */
+};
+/* Tells fn, on the thread that calls dr_camera_start / _read / _stop (the
+ * recorder's camera thread), the moment the camera starts or stops
+ * streaming or fails: what the daemon's camera light and events follow.
+ * fn must not block. Set it (or NULL) while no thread uses the camera. */
+void dr_camera_watch(struct dr_camera *c, void (*fn)(void *user, enum dr_camera_change what, int err),
+		     void *user);
+
 /* Frames the device dropped (gaps in its sequence numbers), since open. */
 uint64_t dr_camera_dropped(const struct dr_camera *c);
 
