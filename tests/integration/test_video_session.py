@@ -61,7 +61,7 @@ def decode_audio(path):
 def counters(path, w, h):
     """The simulated camera's frame counter in every decoded frame (None for
     a frame without readable bars), as dr_camera_pattern_counter reads it."""
-    p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-f", "rawvideo",
+    p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-fps_mode", "passthrough", "-f", "rawvideo",
                         "-pix_fmt", "gray", "-"], capture_output=True)
     assert p.returncode == 0 and not p.stderr, p.stderr.decode(errors="replace")
     frames = np.frombuffer(p.stdout, dtype=np.uint8).reshape(-1, h, w)
@@ -133,6 +133,11 @@ def test_video_chosen_and_sound_only():
     assert vfin and vfin[0]["frames"] > 0 and not vfin[0]["camera_lost"], vfin
     assert on[0]["t_us"] >= p1 * 1e6 and off[0]["t_us"] >= p2 * 1e6 - 1e3, (on, off, p2)
     assert off[0]["t_us"] <= fin["t_us"], (off, fin)
+    # the light was set as it happened, not afterwards: camera_on is in the
+    # log before the stop press is, camera_off after it and before the end
+    stop = [i for i, e in enumerate(evs) if e["ev"] == "button" and e["edge"] == "down"][-1]
+    assert evs.index(on[0]) < stop < evs.index(off[0]) < evs.index(fin), \
+        [e["ev"] for e in evs]
 
     row, path = the_file(box, started["id"])
     assert row["state"] == "complete" and row["media"] == "video", row
