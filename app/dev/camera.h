@@ -20,6 +20,8 @@
  *   light = GPIO23   (the camera light's line, on while frames are captured)
  *   queue_mib = 8    (coded frames that may wait for a slow SD card; over
  *                     it frames are dropped and counted, never sound)
+ *   sim_unplug_ms = 0 (sim only: unplugged this long into its first
+ *                     streaming, and gone for good; 0, the default: never)
  *
  * Errors are negative errno; hardware-state errors are
  *   -ENODEV   no camera there, or it was unplugged;
@@ -64,6 +66,8 @@ struct dr_camera_settings {
 	enum dr_pixfmt format;
 	char light[64];   /* GPIO line of the camera light; "" if none */
 	unsigned queue_mib; /* the recorder's video queue budget (1..256, default 8) */
+	unsigned sim_unplug_ms; /* sim only: the camera is unplugged this long after
+				   it first starts streaming (tests); 0: never */
 };
 
 /* Reads and checks [camera] (unknown keys refused); a device name without

@@ -15,7 +15,10 @@ frame counter as 32 bars, encoded to H.264 by the box), label "video".
 3. SIGKILL in the middle of a video recording, restart: the recording is
    recovered at start-up, marked interrupted, passes ffprobe, and lost at
    most 0.5 s of sound and of picture.
-4. A board camera that cannot be opened (the simulated camera asked for
+4. The camera unplugged 1.5 s into a video ([camera] sim_unplug_ms): an
+   event says so as it happens, the light goes off, the sound carries on to
+   the stop into a valid file whose picture ends where the camera went.
+5. A board camera that cannot be opened (the simulated camera asked for
    MJPEG, which it cannot give): the box starts, says so, and records sound
    without asking.
 
@@ -225,6 +228,44 @@ def test_sigkill_during_video():
     assert abs(row["duration_ms"] / 1000 - kept) <= 0.021, (row["duration_ms"], kept)
 
 
+def test_camera_unplugged_mid_recording():
+    d = tmpdir("video-unplug")
+    mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
+    box = Box("video-unplug", mic, root=d, sets=CAMERA + ["camera.sim_unplug_ms=1500"]).start()
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    p_yes = box.press()
+    started = box.wait_for("recording_started")
+    lost = box.wait_for("camera_lost", timeout=10)
+    time.sleep(1.5)
+    p2 = box.press()
+    stop = box.wait_for("button", edge="down")
+    fin = box.wait_for("recording_finalised", timeout=60)
+    assert box.terminate() == 0, box.stderr_text()
+    evs = box.events()
+    assert lost["id"] == started["id"] and lost["error"] == -19, lost  # ENODEV
+    assert "unplugged" in lost["message"] and "unplugged" in box.stderr_text()
+    assert evs.index(lost) < evs.index(stop), "camera_lost was not logged as it happened"
+    assert not [e for e in evs if e["ev"] == "camera_off"], "the light went off twice"
+    vfin = [e for e in evs if e["ev"] == "video_finalised"][0]
+    assert vfin["camera_lost"] and vfin["camera_error"] == -19, vfin
+    # the sound carried on to the stop, the file is valid, the picture ends
+    # where the camera went
+    row, path = the_file(box, started["id"])
+    assert row["state"] == "complete" and row["media"] == "video", row
+    mkv = open_sealed(path)
+    mkvinfo_clean(mkv)
+    check_streams(mkv)
+    length = len(decode_audio(mkv)) / RATE
+    expected = (p2 - p_yes) - prompt_seconds("camera_on") - prompt_seconds("beep")
+    pts = video_pts(mkv)
+    log(f"sound {length:.3f} s (expected {expected:.3f} s), picture to {pts[-1]:.3f} s, "
+        f"camera lost {(lost['t_us'] - fin['first_sample_us']) / 1e6:.3f} s in")
+    assert abs(length - expected) <= 0.060, (length, expected)
+    assert pts[-1] <= (lost["t_us"] - fin["first_sample_us"]) / 1e6 + 0.005, pts[-1]
+    assert len(pts) == vfin["frames"] and vfin["frames"] >= 10, (len(pts), vfin)
+
+
 def test_camera_that_cannot_open():
     d = tmpdir("video-nocam")
     mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
@@ -242,4 +283,5 @@ def test_camera_that_cannot_open():
 
 
 if __name__ == "__main__":
-    run([test_video_chosen_and_sound_only, test_sigkill_during_video, test_camera_that_cannot_open])
+    run([test_video_chosen_and_sound_only, test_sigkill_during_video,
+         test_camera_unplugged_mid_recording, test_camera_that_cannot_open])
