@@ -249,7 +249,7 @@ int collect_device(const struct adm_org *org, int top, int devfd, const char *de
 		bool locked = effective_locked(idx, x->id, x->receipt, x->start_utc,
 					       x->locked || x->consent_staff != 1);
 		sealed_n += locked;
-		form_path(p, sizeof(p), dir, x->id, true);
+		form_path(p, sizeof(p), dir, x->id, x->media, true);
 		if (old && row_v2(old) && form_ok(org, dir, dev, x->id, old, x->blake2b, x->size, true)) {
 			already++;
 			pr.bytes += x->size;

@@ -172,7 +172,10 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	    !(c->out_io = io_new(&c->out_fd, true)))
 		return -ENOMEM;
 	c->out->pb = c->out_io;
-	c->out->flags |= AVFMT_FLAG_CUSTOM_IO;
+	/* bit-exact: no random Segment or track UIDs, no library version, so
+	 * the same recording always gives the same copy, byte for byte (a
+	 * collect run again makes the same archive) */
+	c->out->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
 	/* The Opus packets start before zero by the codec delay, which the
 	 * muxer writes as CodecDelay as the box's file does: not shifting
 	 * everything keeps each frame at its original time. */
@@ -190,7 +193,7 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	c->enc->gop_size = 60;
 	c->enc->bit_rate = 1000000;
 	c->enc->thread_count = 2;
-	c->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	c->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_BITEXACT;
 	av_opt_set(c->enc->priv_data, "deadline", "good", 0);
 	av_opt_set_int(c->enc->priv_data, "cpu-used", 8, 0);
 	/* every frame out as it goes in: no hidden reference frames */
