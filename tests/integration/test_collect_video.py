@@ -20,6 +20,8 @@ to the staff stick; collect imports them:
 - `find --receipt` lists the video; `export --receipt` copies the WebM
   (with --org, the locked video opened as Matroska);
 - the receipt holds both videos: the box deletes them;
+- a locked video's opened Matroska left in the archive is named by `check`
+  and removed by the next collect, with half-made copies;
 - a withdrawal deletes the original and the WebM, each recorded.
 
 About 20 s (5 s of video in real time; Argon2id for each passphrase use)."""
@@ -225,12 +227,23 @@ def test_video_collected():
     left = os.listdir(os.path.join(w.data, "recordings"))
     assert not [f for f in left if any(i in f for i in ids)], left
 
+    # ---- a locked video's opened copy, as a killed run could leave it: check
+    # names it, and the next collect removes it with the half-made ones ----
+    left = [locked + x for x in (".mkv", ".mkv.tmp", ".webm.tmp")]
+    for f in left:
+        open(os.path.join(d, f), "wb").write(b"\x1a\x45\xdf\xa3 half made")
+    p = admin("check", "--archive", w.archive, check=False)
+    assert p.returncode == 1 and f"{locked}.mkv: recording {locked} is locked, but an opened " \
+        "copy is there" in p.stdout, p.stdout
+
     # ---- a withdrawal deletes the original and the browser copy ----
     changes = os.path.join(w.dir, "changes.txt")
     open(changes, "w").write(f"withdraw {w.receipts[watch]}\n")
     p = w.collect("--changes", changes)
     assert p.returncode == 0, p.stderr
     assert not [f for f in os.listdir(d) if f.startswith(watch)], os.listdir(d)
+    assert sorted(f for f in os.listdir(d) if f.startswith(locked)) == [locked + ".mkv.sealed"], \
+        os.listdir(d)
     ev = {(e["id"], e["kind"], e["what"]) for e in
           json.loads(admin("list", "--archive", w.archive).stdout)[box]["events"]}
     assert {(watch, "deleted", watch + ".mkv.sealed"), (watch, "deleted", watch + ".webm")} <= ev, ev
