@@ -22,7 +22,9 @@ to the staff stick; collect imports them:
 - the receipt holds both videos: the box deletes them;
 - a locked video's opened Matroska left in the archive is named by `check`
   and removed by the next collect, with half-made copies;
-- a withdrawal deletes the original and the WebM, each recorded.
+- a withdrawal deletes the original and the WebM, each recorded;
+- unlock (a resident's later consent) makes the locked video's WebM;
+- retention deletes a locked video's original.
 
 About 20 s (5 s of video in real time; Argon2id for each passphrase use)."""
 import json
@@ -248,6 +250,23 @@ def test_video_collected():
           json.loads(admin("list", "--archive", w.archive).stdout)[box]["events"]}
     assert {(watch, "deleted", watch + ".mkv.sealed"), (watch, "deleted", watch + ".webm")} <= ev, ev
     assert admin("check", "--archive", w.archive).returncode == 0
+
+    # ---- a resident consents later: unlock makes the locked video's WebM ----
+    admin("unlock", "--org", w.org, "--archive", w.archive, "--receipt", w.receipts[locked],
+          "--share", "no")
+    assert streams(os.path.join(d, locked + ".webm"))[1] == [("audio", "opus"), ("video", "vp8")]
+    assert not [f for f in os.listdir(d) if f.startswith(locked) and f.endswith(".tmp")]
+    assert admin("check", "--archive", w.archive).returncode == 0
+
+    # ---- retention (in the other archive, where it is still locked): the
+    # locked video's original is deleted as a sound's would be ----
+    p = admin("collect", "--org", w.org, "--stick", stick2, "--archive", other,
+              "--now", "2027-06-01T00:00:00Z", check=False)
+    assert not [f for f in os.listdir(os.path.join(other, box)) if f.startswith(locked)], \
+        os.listdir(os.path.join(other, box))
+    ev = {(e["id"], e["kind"], e["what"]) for e in
+          json.loads(admin("list", "--archive", other).stdout)[box]["events"]}
+    assert {(locked, "expired", ""), (locked, "deleted", locked + ".mkv.sealed")} <= ev, ev
 
 
 if __name__ == "__main__":

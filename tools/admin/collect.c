@@ -8,10 +8,13 @@
  *                                    evidence the box signed, kept for every
  *                                    recording; receipts re-hash it, no key
  *                                    needed
+ *   <archive>/<device>/<id>.mkv.sealed  the same for a video (Matroska)
  *   <archive>/<device>/<id>.opus     a playable copy, opened with the
  *                                    organisation's key, only of the
  *                                    recordings staff may hear; `unlock`
  *                                    makes one when a resident consents later
+ *   <archive>/<device>/<id>.webm     a video's playable copy: the browser
+ *                                    copy (collect_video.c, webcopy.h)
  *   <archive>/<device>/manifests/    each imported export's signed manifest
  *   <archive>/catalogue.sqlite       what the archive holds, with the
  *                                    manifests' metadata, and the withdrawals
