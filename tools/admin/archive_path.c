@@ -45,8 +45,8 @@ int adm_archive_file_name(char *out, size_t n, const char *id, const char *media
 	const char *play = video ? "webm" : ext;
 	const char *base = ext, *tail = NULL;
 	if (!kind)
-		tail = NULL;
-	else if (!strcmp(kind, "sealed"))
+		return -EINVAL;
+	if (!strcmp(kind, "sealed"))
 		tail = ".sealed";
 	else if (!strcmp(kind, "tmp-sealed"))
 		tail = ".sealed.tmp";
