@@ -10,7 +10,8 @@ to the staff stick; collect imports them:
 
 - each sealed original is kept as recorded (its hash the box's);
 - the video staff may watch gets <id>.webm: ffprobe silent, VP8 + Opus,
-  as long as the opened original (60 ms), its sound the speech; the opened
+  as long as the opened original (60 ms), every frame, every Opus packet at
+  its original time, its sound the speech; the opened
   Matroska in between is not left; the locked video has no copy at all;
 - a collect killed while it makes the copy (twice: opening the original,
   writing the WebM), run again, gives the archive an
@@ -85,6 +86,14 @@ def sound_of(path):
     p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-vn", "-ac", "1", "-ar", str(RATE),
                         "-f", "s16le", "-"], capture_output=True, check=True)
     return np.frombuffer(p.stdout, dtype="<i2").astype(np.float64)
+
+
+def sound_packets(path):
+    """Each Opus packet's time (s) and bytes, as a player reads them."""
+    p = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+                        "packet=pts_time,size", "-of", "csv=p=0", path],
+                       capture_output=True, text=True, check=True)
+    return [tuple(l.split(",")) for l in p.stdout.split()]
 
 
 def frames_of(path):
@@ -173,6 +182,9 @@ def test_video_collected():
     assert abs(end_o - end_w) <= 0.060, (end_o, end_w)
     assert abs(end_w - 3.0) <= 0.1, end_w
     assert frames_of(webm) == frames_of(orig) > 30
+    # the sound as recorded: every Opus packet, at its original time
+    sw, so = sound_packets(webm), sound_packets(orig)
+    assert sw == so, (sw[:3], so[:3])
     heard = sound_of(webm)
     env, wav = similarity(heard, w.said[: len(heard)])
     log(f"browser copy's sound: {len(heard) / RATE:.3f} s, similarity envelope {env:.3f}, "

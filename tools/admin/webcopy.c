@@ -99,6 +99,7 @@ struct copy {
 	struct SwsContext *sws;
 	AVFrame *frame, *conv;
 	AVPacket *pkt;
+	int64_t adelay; /* the Opus codec delay, in the sound's output time base */
 };
 
 static void copy_free(struct copy *c)
@@ -212,6 +213,16 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	c->aout->codecpar->codec_tag = 0;
 	if (avformat_write_header(c->out, NULL) < 0)
 		return say(why, n, -EIO, "cannot write the WebM header to %s", tmp);
+	/* The demuxer gives each Opus packet its time less the codec delay
+	 * (the first at -6.5 ms); the muxer writes the times it is given and
+	 * CodecDelay again, so the delay is added back: each block keeps the
+	 * original's time (the first at 0), the sound is not moved 6.5 ms
+	 * earlier, and no block time is negative (Chromium refuses to play
+	 * such a file once it has preloaded it: PIPELINE_ERROR_DECODE). */
+	const AVCodecParameters *ap = c->in->streams[c->ain]->codecpar;
+	c->adelay = ap->initial_padding > 0 ? av_rescale_q(ap->initial_padding, (AVRational){1, 48000},
+							    c->aout->time_base)
+					    : 0;
 	return 0;
 }
 
@@ -293,6 +304,10 @@ static int transcode(struct copy *c, char *why, size_t n)
 					     c->aout->time_base);
 			c->pkt->stream_index = c->aout->index;
 			c->pkt->pos = -1;
+			if (c->pkt->pts != AV_NOPTS_VALUE)
+				c->pkt->pts += c->adelay;
+			if (c->pkt->dts != AV_NOPTS_VALUE)
+				c->pkt->dts += c->adelay;
 			r = av_interleaved_write_frame(c->out, c->pkt) < 0 ? -EIO : 0;
 		} else {
 			av_packet_unref(c->pkt);
