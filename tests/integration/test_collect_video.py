@@ -58,13 +58,21 @@ def seed(w, seconds, consent, media):
 
 
 def media_end(path):
-    """Where the last packet of any stream ends (s): the length a player shows."""
-    p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "packet=pts_time,duration_time",
-                        "-of", "csv=p=0", path], capture_output=True, text=True, check=True)
+    """Where the recording ends (s): the end of its last sound packet, or
+    its last frame's time if later. A frame's own duration is not counted:
+    the box's Matroska has none (a camera's frame lasts until the next),
+    and ffprobe gives the WebM's frames 1/fps, which would make the same
+    picture look up to a frame longer."""
+    p = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                        "packet=codec_type,pts_time,duration_time", "-of", "csv=p=0", path],
+                       capture_output=True, text=True, check=True)
     end = 0.0
     for line in p.stdout.split():
-        f = [float(x) for x in line.split(",") if x and x != "N/A"]
-        end = max(end, sum(f[:2]))
+        f = line.split(",")
+        if len(f) < 2 or f[0] not in ("audio", "video") or f[1] in ("", "N/A"):
+            continue
+        dur = float(f[2]) if f[0] == "audio" and len(f) > 2 and f[2] not in ("", "N/A") else 0.0
+        end = max(end, float(f[1]) + dur)
     return end
 
 
