@@ -87,6 +87,7 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 			break;
 		case DR_ACT_PREPARE_RECORDING:
 			/* a failure is reported when capture is due */
+			drd_camera_choose(d, a[i].video);
 			drd_prepare_start(d, a[i].capture_in_ms);
 			break;
 		case DR_ACT_STICK_BEGIN:
@@ -110,6 +111,7 @@ static void carry_out(struct drd *d, const struct dr_action *a, size_t n)
 			dr_playback_stop(d->speaker);
 			break;
 		case DR_ACT_START_RECORDING:
+			drd_camera_choose(d, a[i].video);
 			drd_start_recording(d);
 			break;
 		case DR_ACT_STOP_RECORDING:
@@ -356,7 +358,7 @@ static void drain_fd(int fd)
 int drd_run(const struct drd_settings *s)
 {
 	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1,
-			.listen = {.fd = -1}, .prep_fd = -1};
+			.listen = {.fd = -1}, .prep_fd = -1, .cam_fd = -1};
 	int status = 0, r;
 
 	r = open_fds(&d);
@@ -378,6 +380,7 @@ int drd_run(const struct drd_settings *s)
 	}
 
 	struct dr_core_config cc = s->core;
+	cc.camera = drd_camera_present(&d); /* a room with a camera: the resident is asked */
 	for (int p = 0; p < DR_PROMPT_COUNT; p++)
 		cc.prompt_ms[p] = dr_prompts_ms(d.prompts, (enum dr_prompt)p);
 	dr_core_init(&d.core, &cc, dr_mono_ms());
@@ -400,7 +403,7 @@ int drd_run(const struct drd_settings *s)
 	drd_feed(&d, (struct dr_event){.type = DR_EV_EXPIRY_DUE}); /* idle: applied now */
 	check_storage(&d);
 
-	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_PREP, FD_COUNT };
+	enum { FD_SIG, FD_DEADLINE, FD_STORAGE, FD_BUTTON, FD_LIGHTS, FD_SPEAKER, FD_REC, FD_STICK, FD_LIVE, FD_PREP, FD_CAM, FD_COUNT };
 	struct pollfd pfd[FD_COUNT];
 	while (!d.quit) {
 		pfd[FD_SIG] = (struct pollfd){.fd = d.sig_fd, .events = POLLIN};
@@ -414,6 +417,7 @@ int drd_run(const struct drd_settings *s)
 		pfd[FD_STICK] = (struct pollfd){.fd = d.x ? d.stick_fd : -1, .events = POLLIN};
 		pfd[FD_LIVE] = (struct pollfd){.fd = drd_liveness_fd(d.live), .events = POLLIN};
 		pfd[FD_PREP] = (struct pollfd){.fd = d.prep_running ? d.prep_fd : -1, .events = POLLIN};
+		pfd[FD_CAM] = (struct pollfd){.fd = drd_camera_fd(&d), .events = POLLIN};
 		/* While an export runs, do a step of it between events. */
 		if (poll(pfd, FD_COUNT, d.run ? 0 : -1) < 0) {
 			if (errno == EINTR)
@@ -439,6 +443,8 @@ int drd_run(const struct drd_settings *s)
 			on_button(&d);
 		if (pfd[FD_PREP].revents & POLLIN)
 			drd_prep_done(&d);
+		if (pfd[FD_CAM].revents & POLLIN) /* before the recording's end: camera_off first */
+			drd_camera_changed(&d);
 		if (pfd[FD_REC].revents & POLLIN)
 			drd_on_recording_done(&d);
 		if (pfd[FD_SPEAKER].revents & POLLIN)

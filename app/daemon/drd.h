@@ -6,6 +6,8 @@
  *               the catalogue's commits after it (finish, receipt, consent);
  *   stick.c     the staff stick: noticing it, and the export step by step;
  *   listen.c    playing the recording back to the resident;
+ *   camera.c    the room's camera: opened at start, the video recorder,
+ *               the camera light and its events;
  *   startup.c   opening everything, the repair of recordings cut off by a
  *               crash, the sealing of recordings kept in clear by an older
  *               version, and closing down.
@@ -23,6 +25,7 @@
 #include "core/session.h"
 #include "dev/audio.h"
 #include "dev/button.h"
+#include "dev/camera.h"
 #include "dev/lights.h"
 #include "export/export.h"
 #include "media/prompts.h"
@@ -78,6 +81,14 @@ struct drd_commit {
 	int nmsg;
 };
 
+/* A moment of the camera, told by the recorder's camera thread (camera.c). */
+#define DRD_CAM_CHANGES 8
+struct drd_cam_change {
+	enum dr_camera_change what;
+	int err;
+	uint64_t t_us; /* CLOCK_MONOTONIC */
+};
+
 struct drd {
 	const struct drd_settings *s;
 	struct dr_evlog *log;
@@ -85,7 +96,19 @@ struct drd {
 	struct dr_prompts *prompts;
 	struct dr_playback *speaker;
 	struct dr_capture *mic;
-	struct dr_recorder *rec;
+	struct dr_recorder *rec;       /* the one recording now, or last: rec_sound or rec_av */
+	struct dr_recorder *rec_sound; /* sound only (Ogg Opus) */
+	struct dr_recorder *rec_av;    /* with the camera (Matroska); NULL: no camera */
+	/* The room's camera (camera.c): NULL when the board has none or it
+	 * could not be opened (sound only). */
+	struct dr_camera *cam;
+	int cam_fd;               /* eventfd: the camera thread told a change */
+	pthread_mutex_t cam_lock; /* guards cam_changes */
+	bool cam_lock_made;
+	struct drd_cam_change cam_changes[DRD_CAM_CHANGES];
+	size_t cam_nchanges;
+	bool cam_light;           /* the camera light is on */
+	bool rec_video;           /* the recording prepared or under way is a video */
 	struct dr_button *button;
 	struct dr_lights *lights;
 	struct dr_core core;
@@ -203,6 +226,26 @@ void drd_stick_begin(struct drd *d);
 void drd_listen_close(struct drd *d);
 void drd_play_recording(struct drd *d);
 void drd_listen_chunk_done(struct drd *d, const struct dr_playback_done *done);
+
+/* camera.c */
+/* Opens the board's camera and the video recorder (after the sound-only
+ * recorder, d->rec, is made). A camera that cannot be opened is reported
+ * (event camera_unavailable) and the box records sound only: returns 0;
+ * <0 only when the eventfd or lock cannot be made. */
+int drd_camera_open(struct drd *d);
+/* Frees the camera, once both recorders are freed. Accepts a partly opened d. */
+void drd_camera_close(struct drd *d);
+bool drd_camera_present(const struct drd *d);
+int drd_camera_fd(const struct drd *d);
+/* The core chose (DR_ACT_PREPARE_RECORDING / DR_ACT_START_RECORDING):
+ * a video or sound only, unless the file is made already. */
+void drd_camera_choose(struct drd *d, bool video);
+/* The recorder for the recording being started. */
+struct dr_recorder *drd_camera_recorder(struct drd *d);
+/* cam_fd became readable: the camera light and the events. */
+void drd_camera_changed(struct drd *d);
+/* A recording was collected: its video figures (event video_finalised). */
+void drd_camera_recorded(struct drd *d, const struct dr_recording_result *res);
 
 /* startup.c */
 /* Opens everything and repairs interrupted recordings; messages to stderr. */

@@ -41,8 +41,9 @@ static void utc_in(char *buf, size_t len, uint32_t ms)
 static int prepare_work(struct drd *d, char *err, size_t errlen)
 {
 	char e2[512];
-	int r = dr_store_begin(d->store, d->rec_utc, d->rec_mono_ms, d->rec_id, d->rec_path,
-			       sizeof(d->rec_path), err, errlen);
+	int r = dr_store_begin_media(d->store, d->rec_video ? DR_MEDIA_VIDEO : DR_MEDIA_AUDIO,
+				     d->rec_utc, d->rec_mono_ms, d->rec_id, d->rec_path,
+				     sizeof(d->rec_path), err, errlen);
 	if (r < 0)
 		return r;
 	memset(&d->rec_stats, 0, sizeof(d->rec_stats));
@@ -241,6 +242,7 @@ void drd_start_recording(struct drd *d)
 	if (r < 0)
 		goto err_report;
 	d->prepared = false; /* the sink belongs to the recorder from here on */
+	d->rec = drd_camera_recorder(d); /* a video's, or sound only */
 	r = dr_recorder_start(d->rec, d->rec_sink, d->rec_id, d->rec_utc);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot start recording: %s", strerror(-r));
@@ -251,8 +253,8 @@ void drd_start_recording(struct drd *d)
 	}
 	d->rec_active = true;
 	d->rec_keep = true;
-	dr_evlog_emit(d->log, "recording_started", ",\"id\":\"%s\",\"start_utc\":\"%s\"", d->rec_id,
-		      d->rec_utc);
+	dr_evlog_emit(d->log, "recording_started", ",\"id\":\"%s\",\"start_utc\":\"%s\"%s", d->rec_id,
+		      d->rec_utc, d->rec == d->rec_av ? ",\"media\":\"video\"" : "");
 	return;
 
 err_report:
@@ -357,6 +359,7 @@ void drd_on_recording_done(struct drd *d)
 	struct drd_commit *c = &d->commit;
 	if (dr_recorder_collect(d->rec, &c->res) < 0)
 		return;
+	drd_camera_recorded(d, &c->res);
 	if (c->res.status == -ENOSPC && d->rec_keep && c->res.samples)
 		drd_reserve_release(d, UINT64_MAX); /* room for the catalogue */
 	drd_prepare_join(d); /* none runs while a recording is open */

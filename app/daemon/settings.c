@@ -358,7 +358,8 @@ int drd_settings_load(struct drd_settings *s, int argc, char **argv, char *err, 
 		strcpy(s->prompts_dir, both);
 	}
 
-	if ((r = validate_conf(s, err, errlen)) < 0)
+	if ((r = validate_conf(s, err, errlen)) < 0 ||
+	    (r = dr_camera_settings_from_board(s->board, &s->cam, err, errlen)) < 0)
 		goto err_free;
 	if (verbose)
 		s->log_level = DR_LOG_LEVEL_DEBUG;

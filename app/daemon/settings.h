@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/session.h"
+#include "dev/camera.h"
 #include "media/recorder.h"
 
 struct dr_conf;
@@ -30,6 +31,7 @@ struct drd_settings {
 	struct dr_conf *conf;     /* the daemon config, with --set overrides */
 	struct dr_core_config core;
 	struct dr_recorder_params rec;
+	struct dr_camera_settings cam; /* board [camera]; backend none: no camera */
 	uint64_t storage_low_bytes;
 	unsigned storage_check_ms;
 	unsigned retention_days;  /* locked recordings are deleted after this */

@@ -43,9 +43,12 @@ void drd_reserve_make(struct drd *d)
 }
 
 /* Repairs a recording cut off by a crash, a power failure or a full disk,
- * in place. A sealed recording is repaired without its key (truncated after
- * its last whole message: app/seal); a plain one from before sealing by the
- * Ogg repair. samples: the audio it holds. -ENODATA: nothing to keep. */
+ * in place, by its kind. A sealed recording, sound (.opus.sealed) or video
+ * (.mkv.sealed), is repaired without its key (truncated after its last
+ * whole message: app/seal; a video's messages are its Matroska Clusters,
+ * and each message's position is the sound's sample count, so samples is
+ * the sound it keeps either way); a plain one from before sealing (sound
+ * only, .opus) by the Ogg repair. -ENODATA: nothing to keep. */
 int drd_repair_recording(const char *path, uint64_t *samples, uint64_t *dropped,
 			    bool *was_complete)
 {
@@ -60,6 +63,8 @@ int drd_repair_recording(const char *path, uint64_t *samples, uint64_t *dropped,
 		*was_complete = sc.final;
 		return r;
 	}
+	if (n < 5 || strcmp(path + n - 5, ".opus"))
+		return -ENOTSUP; /* only sound was ever kept in clear */
 	struct dr_recover_result rr;
 	int r = dr_recover_file(path, &rr);
 	if (r == -ENOENT || r == -EINVAL)
@@ -75,6 +80,7 @@ int drd_repair_recording(const char *path, uint64_t *samples, uint64_t *dropped,
 struct pending_rec {
 	char id[DR_STORE_ID_LEN + 1];
 	char path[PATH_MAX];
+	enum dr_media media;
 };
 struct pending_list {
 	struct pending_rec *v;
@@ -90,6 +96,7 @@ static int collect_pending(void *user, const struct dr_store_rec *rec)
 	l->v = nv;
 	snprintf(l->v[l->n].id, sizeof(l->v[l->n].id), "%s", rec->id);
 	snprintf(l->v[l->n].path, sizeof(l->v[l->n].path), "%s", rec->path);
+	l->v[l->n].media = rec->media;
 	l->n++;
 	return 0;
 }
@@ -122,8 +129,9 @@ static int recover_interrupted(struct drd *d)
 			}
 			dr_evlog_emit(d->log, "recovered",
 				      ",\"id\":\"%s\",\"duration_ms\":%" PRIu64 ",\"dropped_bytes\":%" PRIu64
-				      ",\"was_complete\":%s",
-				      l.v[i].id, ms, dropped, whole ? "true" : "false");
+				      ",\"was_complete\":%s%s",
+				      l.v[i].id, ms, dropped, whole ? "true" : "false",
+				      l.v[i].media == DR_MEDIA_VIDEO ? ",\"media\":\"video\"" : "");
 			DR_LOG_INFO(MOD, "recovered recording %s (%" PRIu64 " ms)", l.v[i].id, ms);
 		} else if (r == -ENODATA) {
 			/* Cut off before any audio reached the disk. */
@@ -302,6 +310,11 @@ int drd_open_all(struct drd *d)
 		snprintf(err, sizeof(err), "cannot set up the recorder: %s", strerror(-r));
 		goto fail;
 	}
+	r = drd_camera_open(d);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot set up the camera's events: %s", strerror(-r));
+		goto fail;
+	}
 	r = dr_lights_open(s->board, d->log, &d->lights, err, sizeof(err));
 	if (r < 0)
 		goto fail;
@@ -340,6 +353,12 @@ void drd_close_all(struct drd *d)
 	dr_button_free(d->button);
 	dr_lights_free(d->lights);
 	dr_recorder_free(d->rec); /* finalises a recording still open */
+	if (d->rec_sound != d->rec)
+		dr_recorder_free(d->rec_sound);
+	if (d->rec_av != d->rec)
+		dr_recorder_free(d->rec_av);
+	d->rec = d->rec_sound = d->rec_av = NULL;
+	drd_camera_close(d);
 	dr_seal_key_free(d->rec_key);
 	d->rec_key = NULL;
 	dr_capture_free(d->mic);

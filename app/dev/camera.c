@@ -44,7 +44,7 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 				  char *err, size_t errlen)
 {
 	static const char *const known[] = {"backend", "device", "width", "height", "fps",
-					    "format", "light", "queue_mib", NULL};
+					    "format", "light", "queue_mib", "sim_unplug_ms", NULL};
 	memset(s, 0, sizeof(*s));
 	int r = dr_dev_check_keys(board, "camera", known, "camera: ", err, errlen);
 	if (r < 0)
@@ -65,6 +65,9 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 	if ((r = dr_conf_get_int(board, "camera", "queue_mib", 8, 1, 256, &q, err, errlen)) < 0)
 		return r;
 	s->queue_mib = (unsigned)q;
+	if ((r = dr_conf_get_int(board, "camera", "sim_unplug_ms", 0, 0, 86400000, &q, err, errlen)) < 0)
+		return r;
+	s->sim_unplug_ms = (unsigned)q;
 	if ((r = dr_conf_get_int(board, "camera", "width", 640, 16, 4096, &w, err, errlen)) < 0 ||
 	    (r = dr_conf_get_int(board, "camera", "height", 480, 16, 4096, &h, err, errlen)) < 0 ||
 	    (r = dr_conf_get_int(board, "camera", "fps", 15, 1, 120, &fps, err, errlen)) < 0)
@@ -187,20 +190,40 @@ void dr_camera_format(const struct dr_camera *c, enum dr_pixfmt *format, unsigne
 	*fps = c->fps;
 }
 
+void dr_camera_watch(struct dr_camera *c, void (*fn)(void *user, enum dr_camera_change what, int err),
+		     void *user)
+{
+	c->watch = fn;
+	c->watch_user = user;
+}
+
+static void tell(struct dr_camera *c, enum dr_camera_change what, int err)
+{
+	if (c->watch)
+		c->watch(c->watch_user, what, err);
+}
+
 int dr_camera_start(struct dr_camera *c)
 {
-	return c->ops->start(c);
+	int r = c->ops->start(c);
+	tell(c, r == 0 ? DR_CAMERA_STREAMING : DR_CAMERA_FAILED, r);
+	return r;
 }
 
 int dr_camera_read(struct dr_camera *c, struct dr_frame **out)
 {
 	*out = NULL;
-	return c->ops->read(c, out);
+	int r = c->ops->read(c, out);
+	if (r < 0 && r != -EAGAIN && r != -EINTR)
+		tell(c, DR_CAMERA_FAILED, r);
+	return r;
 }
 
 int dr_camera_stop(struct dr_camera *c)
 {
-	return c->ops->stop(c);
+	int r = c->ops->stop(c);
+	tell(c, DR_CAMERA_STOPPED, 0);
+	return r;
 }
 
 uint64_t dr_camera_dropped(const struct dr_camera *c)

@@ -20,6 +20,8 @@
  *   light = GPIO23   (the camera light's line, on while frames are captured)
  *   queue_mib = 8    (coded frames that may wait for a slow SD card; over
  *                     it frames are dropped and counted, never sound)
+ *   sim_unplug_ms = 0 (sim only: unplugged this long into its first
+ *                     streaming, and gone for good; 0, the default: never)
  *
  * Errors are negative errno; hardware-state errors are
  *   -ENODEV   no camera there, or it was unplugged;
@@ -64,6 +66,8 @@ struct dr_camera_settings {
 	enum dr_pixfmt format;
 	char light[64];   /* GPIO line of the camera light; "" if none */
 	unsigned queue_mib; /* the recorder's video queue budget (1..256, default 8) */
+	unsigned sim_unplug_ms; /* sim only: the camera is unplugged this long after
+				   it first starts streaming (tests); 0: never */
 };
 
 /* Reads and checks [camera] (unknown keys refused); a device name without
@@ -123,6 +127,19 @@ int dr_camera_start(struct dr_camera *c);
  * reference of *out. -ENODEV unplugged. */
 int dr_camera_read(struct dr_camera *c, struct dr_frame **out);
 int dr_camera_stop(struct dr_camera *c);
+
+/* What a watcher hears (dr_camera_watch). */
+enum dr_camera_change {
+	DR_CAMERA_STREAMING, /* dr_camera_start succeeded: frames are being captured */
+	DR_CAMERA_STOPPED,   /* dr_camera_stop: no more frames */
+	DR_CAMERA_FAILED,    /* start or a read failed (err: -ENODEV unplugged, ...) */
+};
+/* Tells fn, on the thread that calls dr_camera_start / _read / _stop (the
+ * recorder's camera thread), the moment the camera starts or stops
+ * streaming or fails: what the daemon's camera light and events follow.
+ * fn must not block. Set it (or NULL) while no thread uses the camera. */
+void dr_camera_watch(struct dr_camera *c, void (*fn)(void *user, enum dr_camera_change what, int err),
+		     void *user);
 
 /* Frames the device dropped (gaps in its sequence numbers), since open. */
 uint64_t dr_camera_dropped(const struct dr_camera *c);

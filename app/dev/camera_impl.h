@@ -25,6 +25,9 @@ struct dr_camera {
 	unsigned width, height, fps;
 	uint64_t dropped; /* __atomic: written by the capture thread */
 	char name[600];
+	/* dr_camera_watch: set before the capture thread starts */
+	void (*watch)(void *user, enum dr_camera_change what, int err);
+	void *watch_user;
 };
 
 #endif

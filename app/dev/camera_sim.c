@@ -28,6 +28,7 @@ struct sim_camera {
 	uint32_t counter;
 	int flash;   /* __atomic: frames to flash */
 	int unplugged; /* __atomic */
+	uint64_t unplug_after_ns; /* settings' sim_unplug_ms; 0: never */
 	unsigned char *row; /* one row of luma */
 };
 
@@ -90,6 +91,13 @@ static int sim_read(struct dr_camera *c, struct dr_frame **out)
 	if (!s->started)
 		return -EINVAL;
 	uint64_t t = s->t0_ns + (uint64_t)s->counter * 1000000000u / c->fps;
+	if (s->unplug_after_ns && t - s->t0_ns >= s->unplug_after_ns) {
+		/* [camera] sim_unplug_ms: pulled out, and gone for good */
+		if (s->paced)
+			dr_dev_sleep_until_ns(s->t0_ns + s->unplug_after_ns);
+		__atomic_store_n(&s->unplugged, 1, __ATOMIC_RELEASE);
+		return -ENODEV;
+	}
 	if (s->paced)
 		dr_dev_sleep_until_ns(t);
 	size_t len = dr_pixfmt_frame_bytes(c->format, c->width, c->height);
@@ -178,6 +186,7 @@ int dr_camera_open_sim(const struct dr_camera_settings *st, bool paced, struct d
 	s->base.fps = st->fps;
 	snprintf(s->base.name, sizeof(s->base.name), "sim");
 	s->paced = paced;
+	s->unplug_after_ns = (uint64_t)st->sim_unplug_ms * 1000000u;
 	*out = &s->base;
 	return 0;
 }

@@ -155,10 +155,16 @@ int dr_lights_tick(struct dr_lights *l)
 	return show(l);
 }
 
+int dr_lights_camera(struct dr_lights *l, bool on)
+{
+	return l && l->ops->camera ? l->ops->camera(l->be, on) : 0;
+}
+
 void dr_lights_free(struct dr_lights *l)
 {
 	if (!l)
 		return;
+	dr_lights_camera(l, false);
 	l->ops->drive(l->be, false, false);
 	l->ops->destroy(l->be);
 	if (l->tfd >= 0)

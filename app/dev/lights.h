@@ -19,6 +19,7 @@
 #ifndef DR_LIGHTS_H
 #define DR_LIGHTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,11 @@ int dr_lights_set(struct dr_lights *l, enum dr_light pattern);
  * timing); call dr_lights_tick() when it is readable. */
 int dr_lights_fd(const struct dr_lights *l);
 int dr_lights_tick(struct dr_lights *l);
+/* The camera light (the board file's [camera] light line, gpiod backend,
+ * requested only on a board whose [camera] backend is not none): on while
+ * the camera captures frames. The daemon logs camera_on / camera_off as it
+ * sets it; a board without the line ignores it (0). l may be NULL. */
+int dr_lights_camera(struct dr_lights *l, bool on);
 
 /* One step of a pattern: main light on/off for ms milliseconds. A pattern is
  * a list of steps repeated forever; a single step means steady. */

@@ -3,7 +3,8 @@
  * Lights on GPIO output lines (libgpiod 1.6): the chip by label, the main
  * light and the optional recording lamp by name or offset, requested as
  * outputs (consumer "diaryroom", initially off) with active-low as the board
- * says. Not exercisable on a host without a GPIO chip; the emulated board
+ * says; the camera light ([camera] light) likewise, on a board with a
+ * camera. Not exercisable on a host without a GPIO chip; the emulated board
  * drives PL061 lines 4 and 5 with it (tests/emulated reads their levels).
  */
 #include <errno.h>
@@ -19,8 +20,8 @@
 
 struct gpiod_lights {
 	struct gpiod_chip *chip;
-	struct gpiod_line *main, *rec;
-	int main_on, rec_on; /* last values set, -1 unknown */
+	struct gpiod_line *main, *rec, *cam;
+	int main_on, rec_on, cam_on; /* last values set, -1 unknown */
 };
 
 static int set(struct gpiod_line *line, int *cur, bool on)
@@ -42,6 +43,12 @@ static int gpiod_drive(void *be, bool main_on, bool recording_on)
 	return r < 0 ? r : r2;
 }
 
+static int gpiod_camera(void *be, bool on)
+{
+	struct gpiod_lights *g = be;
+	return set(g->cam, &g->cam_on, on);
+}
+
 static void gpiod_destroy(void *be)
 {
 	struct gpiod_lights *g = be;
@@ -52,6 +59,8 @@ static void gpiod_destroy(void *be)
 		gpiod_line_release(g->main);
 	if (g->rec)
 		gpiod_line_release(g->rec);
+	if (g->cam)
+		gpiod_line_release(g->cam);
 	if (g->chip)
 		gpiod_chip_close(g->chip);
 	free(g);
@@ -61,6 +70,7 @@ static const struct dr_lights_ops gpiod_lights_ops = {
 	.name = "gpiod",
 	.timed = true,
 	.drive = gpiod_drive,
+	.camera = gpiod_camera,
 	.destroy = gpiod_destroy,
 };
 
@@ -95,7 +105,7 @@ static int request(struct gpiod_chip *chip, const char *chip_label, const char *
 int dr_lights_gpiod_open(const struct dr_conf *board, void **be, const struct dr_lights_ops **ops,
 			 char *err, size_t errlen)
 {
-	const char *chip, *main_name, *rec_name;
+	const char *chip, *main_name, *rec_name, *cam_name;
 	struct gpiod_lights *g;
 	char msg[512] = "";
 	bool active_low;
@@ -104,6 +114,8 @@ int dr_lights_gpiod_open(const struct dr_conf *board, void **be, const struct dr
 	chip = dr_conf_get(board, "lights", "chip");
 	main_name = dr_conf_get(board, "lights", "main");
 	rec_name = dr_conf_get(board, "lights", "recording");
+	cam_name = strcmp(dr_conf_get_str(board, "camera", "backend", "none"), "none")
+			   ? dr_conf_get(board, "camera", "light") : NULL;
 	if (!chip || !*chip || !main_name || !*main_name) {
 		dr_dev_err(err, errlen, "board.conf: [lights] %s is missing (needed by backend = gpiod)",
 			   !chip || !*chip ? "chip" : "main");
@@ -119,7 +131,7 @@ int dr_lights_gpiod_open(const struct dr_conf *board, void **be, const struct dr
 		dr_dev_err(err, errlen, "lights: out of memory");
 		return -ENOMEM;
 	}
-	g->main_on = g->rec_on = 0; /* requested with value 0 */
+	g->main_on = g->rec_on = g->cam_on = 0; /* requested with value 0 */
 	errno = 0;
 	g->chip = gpiod_chip_open_by_label(chip);
 	if (!g->chip) {
@@ -133,6 +145,8 @@ int dr_lights_gpiod_open(const struct dr_conf *board, void **be, const struct dr
 	r = request(g->chip, chip, "main", main_name, active_low, &g->main, err, errlen);
 	if (r == 0 && rec_name && *rec_name)
 		r = request(g->chip, chip, "recording", rec_name, active_low, &g->rec, err, errlen);
+	if (r == 0 && cam_name && *cam_name)
+		r = request(g->chip, chip, "camera light", cam_name, active_low, &g->cam, err, errlen);
 	if (r < 0)
 		goto err_destroy;
 	*be = g;

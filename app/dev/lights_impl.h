@@ -18,6 +18,8 @@ struct dr_lights_ops {
 	bool timed;
 	/* Sets the main light and the recording lamp. 0 or -errno. */
 	int (*drive)(void *be, bool main_on, bool recording_on);
+	/* The camera light ([camera] light); NULL: the board has none. */
+	int (*camera)(void *be, bool on);
 	void (*destroy)(void *be);
 };
 

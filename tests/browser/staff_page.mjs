@@ -84,6 +84,17 @@ try {
   await page.screenshot({ path: `${shots}/locked.png`, fullPage: true });
   const resp = await page.request.get(base + lockedUrl);
   check(resp.status() === 403, 'a locked recording\'s URL is refused (' + resp.status() + ')');
+  // the engagement report (this box's 2 recordings: "fewer than 5") and share copies
+  await page.goto(base + '/report');
+  check((await page.content()).includes('fewer than 5'), 'the report shows "fewer than 5" for a small box');
+  await page.screenshot({ path: `${shots}/report.png`, fullPage: true });
+  await axe(page, 'report');
+  await page.emulateMedia({ media: 'print' });
+  await page.screenshot({ path: `${shots}/report-print.png`, fullPage: true });
+  await page.emulateMedia({ media: 'screen' });
+  await page.goto(base + '/shares');
+  await page.screenshot({ path: `${shots}/shares.png`, fullPage: true });
+  await axe(page, 'shares');
 } finally {
   await browser.close();
 }

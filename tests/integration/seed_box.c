@@ -6,6 +6,7 @@
  *   diaryroom-seed --data DIR --org-pub ORG.PUB --wav SPEECH.wav
  *                  --seconds S[,S...] [--consent STAFF/SHARE[,...]]
  *                  [--bitrate BPS] [--complexity 0..10]
+ *                  [--media audio|video[,...]]
  *
  * One recording per --seconds entry, each through the real pipeline: a row
  * from dr_store_begin, the WAV (unpaced, from its start) through dr_recorder
@@ -15,6 +16,12 @@
  * hash, as on the box), a receipt
  * number, then the consent answers (cycled; yes, no or unanswered) as the
  * resident gave them. Prints "<id> <receipt> <size> <blake2b>" per recording.
+ *
+ * --media (cycled like --consent; default audio): a video is recorded as
+ * the box records one with a camera (dr_store_begin_media, <id>.mkv.sealed):
+ * the simulated camera (320x240, 15 fps, its frame counter in the picture)
+ * and the WAV paced in real time from its start, through the recorder into
+ * Matroska (H.264 + Opus), sealed. A video takes its length in real time.
  * Exit status 0, or 1 with a message on stderr.
  */
 #include <errno.h>
@@ -26,6 +33,7 @@
 #include <time.h>
 
 #include "dev/audio.h"
+#include "dev/camera.h"
 #include "media/recorder.h"
 #include "media/sink.h"
 #include "seal/seal.h"
@@ -96,8 +104,27 @@ static int seed_parse_seconds(const char *arg, double secs[SEED_MAX], size_t *n)
 	return *n ? 0 : -EINVAL;
 }
 
+/* "audio,video,..." into media types. */
+static int seed_parse_media(const char *arg, enum dr_media media[SEED_MAX], size_t *n)
+{
+	*n = 0;
+	const char *p = arg;
+	while (*p && *n < SEED_MAX) {
+		size_t len = strcspn(p, ",");
+		if (len == 5 && !strncmp(p, "audio", 5))
+			media[(*n)++] = DR_MEDIA_AUDIO;
+		else if (len == 5 && !strncmp(p, "video", 5))
+			media[(*n)++] = DR_MEDIA_VIDEO;
+		else
+			return -EINVAL;
+		p += len + (p[len] == ',');
+	}
+	return *n ? 0 : -EINVAL;
+}
+
 static int seed_one(struct dr_store *st, struct dr_recorder *rec, const uint8_t org_pk[32],
-		    double seconds, enum dr_consent staff, enum dr_consent share)
+		    enum dr_media media, double seconds, enum dr_consent staff,
+		    enum dr_consent share)
 {
 	char err[4400], id[DR_STORE_ID_LEN + 1], path[4096], utc[40];
 	char receipt[DR_STORE_RECEIPT_LEN + 1];
@@ -105,7 +132,8 @@ static int seed_one(struct dr_store *st, struct dr_recorder *rec, const uint8_t 
 	struct dr_recording_result res = {0};
 
 	seed_now_utc(utc, sizeof(utc));
-	int r = dr_store_begin(st, utc, seed_mono_ms(), id, path, sizeof(path), err, sizeof(err));
+	int r = dr_store_begin_media(st, media, utc, seed_mono_ms(), id, path, sizeof(path), err,
+				     sizeof(err));
 	if (r < 0)
 		goto err_report;
 	struct dr_sink file;
@@ -124,6 +152,8 @@ static int seed_one(struct dr_store *st, struct dr_recorder *rec, const uint8_t 
 	dr_seal_key_free(key);
 	if (r == 0 && res.status < 0)
 		r = res.status;
+	if (r == 0 && media == DR_MEDIA_VIDEO && (!res.video || res.camera_lost))
+		r = -ENODEV; /* a video without its picture is not what was asked for */
 	if (r == 0 && res.samples != want)
 		r = -ENODATA; /* the WAV is shorter than asked for */
 	if (r < 0) {
@@ -157,12 +187,13 @@ err_report:
 int main(int argc, char **argv)
 {
 	const char *data = NULL, *wav = NULL, *seconds = NULL, *consent = "yes/yes", *orgpub = NULL;
+	const char *media_arg = "audio";
 	int bitrate = 0, complexity = -1;
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},    {"wav", required_argument, NULL, 'w'},
 		{"seconds", required_argument, NULL, 's'}, {"consent", required_argument, NULL, 'c'},
 		{"bitrate", required_argument, NULL, 'b'}, {"complexity", required_argument, NULL, 'x'},
-		{"org-pub", required_argument, NULL, 'o'},
+		{"org-pub", required_argument, NULL, 'o'}, {"media", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 	int o;
@@ -175,15 +206,21 @@ int main(int argc, char **argv)
 		case 'b': bitrate = atoi(optarg); break;
 		case 'x': complexity = atoi(optarg); break;
 		case 'o': orgpub = optarg; break;
+		case 'm': media_arg = optarg; break;
 		default: goto usage;
 		}
 	}
 	double secs[SEED_MAX];
 	enum dr_consent staff[SEED_MAX], share[SEED_MAX];
-	size_t nsecs, ncons;
+	enum dr_media media[SEED_MAX];
+	size_t nsecs, ncons, nmedia;
 	if (!data || !wav || !seconds || !orgpub || optind != argc || seed_parse_seconds(seconds, secs, &nsecs) < 0 ||
-	    seed_parse_consent(consent, staff, share, &ncons) < 0)
+	    seed_parse_consent(consent, staff, share, &ncons) < 0 ||
+	    seed_parse_media(media_arg, media, &nmedia) < 0)
 		goto usage;
+	bool any_video = false;
+	for (size_t i = 0; i < nsecs; i++)
+		any_video = any_video || media[i % nmedia] == DR_MEDIA_VIDEO;
 
 	char err[512];
 	int status = 1;
@@ -197,8 +234,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct dr_store *st = NULL;
-	struct dr_capture *mic = NULL;
-	struct dr_recorder *rec = NULL;
+	struct dr_capture *mic = NULL, *vmic = NULL;
+	struct dr_recorder *rec = NULL, *vrec = NULL;
+	struct dr_camera *cam = NULL;
 	if (dr_store_open(data, &st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "diaryroom-seed: %s\n", err);
 		return 1;
@@ -218,9 +256,37 @@ int main(int argc, char **argv)
 		fprintf(stderr, "diaryroom-seed: cannot set up the recorder: %s\n", strerror(-r));
 		goto out_mic;
 	}
+	if (any_video) {
+		/* the camera and a microphone paced in real time, as in the room */
+		struct dr_camera_settings cs;
+		memset(&cs, 0, sizeof(cs));
+		cs.backend = DR_CAMERA_SIM;
+		cs.width = 320;
+		cs.height = 240;
+		cs.fps = 15;
+		cs.format = DR_PIX_YUYV;
+		if (dr_camera_open_sim(&cs, true, &cam, err, sizeof(err)) < 0 ||
+		    dr_capture_open_wav(wav, true, 10, &vmic, err, sizeof(err)) < 0) {
+			fprintf(stderr, "diaryroom-seed: %s\n", err);
+			goto out_rec;
+		}
+		p.camera = cam;
+		if ((r = dr_recorder_new(vmic, &p, &vrec)) < 0) {
+			fprintf(stderr, "diaryroom-seed: cannot set up the video recorder: %s\n",
+				strerror(-r));
+			goto out_rec;
+		}
+	}
 	status = 0;
-	for (size_t i = 0; i < nsecs && !status; i++)
-		status = seed_one(st, rec, org_pk, secs[i], staff[i % ncons], share[i % ncons]) < 0;
+	for (size_t i = 0; i < nsecs && !status; i++) {
+		enum dr_media m = media[i % nmedia];
+		status = seed_one(st, m == DR_MEDIA_VIDEO ? vrec : rec, org_pk, m, secs[i],
+				  staff[i % ncons], share[i % ncons]) < 0;
+	}
+out_rec:
+	dr_recorder_free(vrec);
+	dr_camera_free(cam);
+	dr_capture_free(vmic);
 	dr_recorder_free(rec);
 out_mic:
 	dr_capture_free(mic);
@@ -232,6 +298,7 @@ usage:
 	fprintf(stderr, "usage: diaryroom-seed --data DIR --org-pub ORG.PUB --wav SPEECH.wav\n"
 			"       --seconds S[,S...]\n"
 			"       [--consent STAFF/SHARE[,...]] [--bitrate BPS]\n"
-			"       [--complexity 0..10]   (consent words: yes, no, unanswered)\n");
+			"       [--complexity 0..10]   (consent words: yes, no, unanswered)\n"
+			"       [--media audio|video[,...]]\n");
 	return 2;
 }

@@ -37,6 +37,8 @@
 #include "serve.h"
 #include "audit_cmd.h"
 #include "rights.h"
+#include "report.h"
+#include "share.h"
 
 struct opts {
 	const char *org, *out, *stick, *name, *stick_id, *archive, *changes, *kdf;
@@ -99,6 +101,12 @@ static int usage_to(FILE *f)
 		"                   a copy of it for a subject access request into OUTDIR (new, or an\n"
 		"                   empty folder of yours): each recording held (with --org, locked\n"
 		"                   ones opened too) and record.json; recorded in the audit log\n"
+		"  report           --archive DIR [--from DATE] [--to DATE]\n"
+		"                   the engagement report: recordings per month and per box,\n"
+		"                   consent rates, lengths, sound and video; counts under 5 hidden\n"
+		"  share            --archive DIR --receipt NNNN [--box ID] [--disguise] [--staff NAME]\n"
+		"                   a podcast-ready copy (-16 LUFS; --disguise: the voice disguised)\n"
+		"                   of a recording that may be shared, in <archive>/shares; audited\n"
 		"  manifest         --org DIR --stick MOUNT\n"
 		"                   prints what each box's export on the stick lists (its sealed\n"
 		"                   part opened with the organisation's key), as JSON\n"
@@ -412,6 +420,10 @@ int main(int argc, char **argv)
 		return 1;
 	if (!strcmp(argv[1], "serve"))
 		return adm_serve_main(argc, argv);
+	if (!strcmp(argv[1], "report")) /* report.c */
+		return adm_report_main(argc, argv);
+	if (!strcmp(argv[1], "share")) /* share.c */
+		return adm_share_main(argc, argv);
 	const char *cmd = argv[1];
 	struct opts o = {.days = 365, .retention_days = 30, .now = (int64_t)time(NULL)};
 	static const struct option lo[] = {

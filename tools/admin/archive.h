@@ -40,14 +40,15 @@ struct adm_rec {
 	char id[ADM_REC_HEX + 1];
 	char receipt[5];	/* 4 digits, or "" */
 	char state[16];		/* "complete" or "interrupted" (the box's) */
-	char media[16];		/* "audio" (Opus); "video" (Matroska) later */
+	char media[16];		/* "audio" (Ogg Opus); "video" (Matroska) */
 	char file[64];		/* the file name in the box's folder, derived
 				 * from id and media (adm_archive_file_name) */
 	char start_utc[40], end_utc[40];
 	int64_t duration_ms;
 	uint64_t size;		/* of the box's sealed original */
 	char blake2b[65];	/* of the box's sealed original */
-	char playable_blake2b[65]; /* of the playable copy, "" if none */
+	char playable_blake2b[65]; /* of the playable copy (a video's: the
+				    * WebM), "" if none */
 	char consent_staff[12];	/* "yes", "no", "unanswered" */
 	char consent_share[12];
 	bool locked;		/* staff may not listen */
@@ -220,8 +221,12 @@ void adm_archive_unlock(int lockfd); /* -1 ok */
 bool adm_box_ok(const char *box);	/* 16 lowercase hex */
 bool adm_rec_id_ok(const char *id);	/* 32 lowercase hex */
 /* The file name of a recording's form in its box's folder: kind "sealed"
- * (the box's original), "playable", or "tmp-sealed"/"tmp-playable" (being
- * written). -EINVAL if id or media are not valid. */
+ * (the box's original: <id>.opus.sealed, <id>.mkv.sealed), "playable" (what
+ * staff play: sound <id>.opus; a video's browser copy <id>.webm), "opened"
+ * (the original opened with the organisation's key: <id>.opus, <id>.mkv;
+ * for sound the playable form itself, for a video only ever a step towards
+ * the WebM), or "tmp-sealed"/"tmp-playable"/"tmp-opened" (being written:
+ * the name with ".tmp"). -EINVAL if id or media are not valid. */
 int adm_archive_file_name(char *out, size_t n, const char *id, const char *media,
 			  const char *kind);
 /* "<box>/<file name>" relative to the archive folder (for openat on dirfd),

@@ -71,21 +71,23 @@ static void know(struct ck *c, const char *box, const char *name)
 	snprintf(c->known[c->nknown++], sizeof(*c->known), "%.16s/%.63s", box, name);
 }
 
-static const char *const kinds[] = {"sealed", "playable", "tmp-sealed", "tmp-playable"};
+static const char *const kinds[] = {"sealed",	  "playable", "tmp-sealed",
+				    "tmp-playable", "opened",	"tmp-opened"};
+#define KINDS (int)(sizeof(kinds) / sizeof(kinds[0]))
 
 static int check_rec(void *ctx, const struct adm_rec *x)
 {
 	struct ck *c = ctx;
 	c->recs++;
-	char rel[4][128], hex[65];
-	for (int k = 0; k < 4; k++)
+	char rel[KINDS][128], hex[65];
+	for (int k = 0; k < KINDS; k++)
 		if (adm_archive_path(rel[k], sizeof(rel[k]), NULL, x->box, x->id, x->media, kinds[k]) <
 		    0)
 			return -EINVAL;
 	uint64_t size = 0;
 	bool archived = !strcmp(x->status, "archived");
 	if (!archived) {
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < KINDS; k++) {
 			struct stat st;
 			if (fstatat(c->a->dirfd, rel[k], &st, AT_SYMLINK_NOFOLLOW) == 0)
 				problem(c, "%s: recording %s (receipt %s) is %s, but %s is still there",
@@ -112,6 +114,10 @@ static int check_rec(void *ctx, const struct adm_rec *x)
 	int pr = hash_rel(c->a->dirfd, rel[1], phex, &psize);
 	if (x->locked && pr != -ENOENT)
 		problem(c, "%s: recording %s is locked, but a playable copy is there", rel[1], x->id);
+	struct stat ost;
+	if (x->locked && strcmp(rel[4], rel[1]) &&
+	    fstatat(c->a->dirfd, rel[4], &ost, AT_SYMLINK_NOFOLLOW) == 0)
+		problem(c, "%s: recording %s is locked, but an opened copy is there", rel[4], x->id);
 	if (!x->locked && x->sealed_original) {
 		c->files++;
 		if (pr < 0)

@@ -38,18 +38,29 @@ bool adm_rec_id_ok(const char *id)
 int adm_archive_file_name(char *out, size_t n, const char *id, const char *media,
 			  const char *kind)
 {
-	const char *ext = media && !strcmp(media, "audio")   ? "opus"
-			  : media && !strcmp(media, "video") ? "mkv"
-							     : NULL;
-	const char *tail = !kind			 ? NULL
-			   : !strcmp(kind, "sealed")	 ? ".sealed"
-			   : !strcmp(kind, "playable")	 ? ""
-			   : !strcmp(kind, "tmp-sealed")	 ? ".sealed.tmp"
-			   : !strcmp(kind, "tmp-playable") ? ".tmp"
-							 : NULL;
-	if (!adm_rec_id_ok(id) || !ext || !tail)
+	bool video = media && !strcmp(media, "video");
+	const char *ext = media && !strcmp(media, "audio") ? "opus" : video ? "mkv" : NULL;
+	/* the playable form: sound as opened (Ogg Opus); a video's is the
+	 * browser copy (WebM), made from the opened Matroska */
+	const char *play = video ? "webm" : ext;
+	const char *base = ext, *tail = NULL;
+	if (!kind)
 		return -EINVAL;
-	int k = snprintf(out, n, "%s.%s%s", id, ext, tail);
+	if (!strcmp(kind, "sealed"))
+		tail = ".sealed";
+	else if (!strcmp(kind, "tmp-sealed"))
+		tail = ".sealed.tmp";
+	else if (!strcmp(kind, "playable"))
+		base = play, tail = "";
+	else if (!strcmp(kind, "tmp-playable"))
+		base = play, tail = ".tmp";
+	else if (!strcmp(kind, "opened"))
+		tail = "";
+	else if (!strcmp(kind, "tmp-opened"))
+		tail = ".tmp";
+	if (!adm_rec_id_ok(id) || !base || !tail)
+		return -EINVAL;
+	int k = snprintf(out, n, "%s.%s%s", id, base, tail);
 	return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
 }
 

@@ -111,8 +111,8 @@ static void one_manifest(struct rp *c, const char *box, const uint8_t pk[32], lo
 		}
 		char srel[128], prel[128], hex[65], phex[65] = "";
 		uint64_t size = 0, psize;
-		if (adm_archive_path(srel, sizeof(srel), NULL, box, x->id, "audio", "sealed") < 0 ||
-		    adm_archive_path(prel, sizeof(prel), NULL, box, x->id, "audio", "playable") < 0)
+		if (adm_archive_path(srel, sizeof(srel), NULL, box, x->id, x->media, "sealed") < 0 ||
+		    adm_archive_path(prel, sizeof(prel), NULL, box, x->id, x->media, "playable") < 0)
 			continue;
 		if (hash_rel(c->a->dirfd, srel, hex, &size) < 0 || strcmp(hex, x->blake2b) ||
 		    size != x->size) {
@@ -129,8 +129,8 @@ static void one_manifest(struct rp *c, const char *box, const uint8_t pk[32], lo
 		snprintf(row.id, sizeof(row.id), "%s", x->id);
 		snprintf(row.receipt, sizeof(row.receipt), "%s", x->receipt);
 		snprintf(row.state, sizeof(row.state), "%s", x->state);
-		snprintf(row.media, sizeof(row.media), "audio");
-		adm_archive_file_name(row.file, sizeof(row.file), x->id, "audio", "sealed");
+		snprintf(row.media, sizeof(row.media), "%s", x->media);
+		adm_archive_file_name(row.file, sizeof(row.file), x->id, x->media, "sealed");
 		snprintf(row.start_utc, sizeof(row.start_utc), "%s", x->start_utc);
 		snprintf(row.end_utc, sizeof(row.end_utc), "%s", x->end_utc);
 		row.duration_ms = (int64_t)x->duration_ms;

@@ -8,10 +8,13 @@
  *                                    evidence the box signed, kept for every
  *                                    recording; receipts re-hash it, no key
  *                                    needed
+ *   <archive>/<device>/<id>.mkv.sealed  the same for a video (Matroska)
  *   <archive>/<device>/<id>.opus     a playable copy, opened with the
  *                                    organisation's key, only of the
  *                                    recordings staff may hear; `unlock`
  *                                    makes one when a resident consents later
+ *   <archive>/<device>/<id>.webm     a video's playable copy: the browser
+ *                                    copy (collect_video.c, webcopy.h)
  *   <archive>/<device>/manifests/    each imported export's signed manifest
  *   <archive>/catalogue.sqlite       what the archive holds, with the
  *                                    manifests' metadata, and the withdrawals
@@ -250,7 +253,7 @@ int collect_device(const struct adm_org *org, int top, int devfd, const char *de
 		bool locked = effective_locked(idx, x->id, x->receipt, x->start_utc,
 					       x->locked || x->consent_staff != 1);
 		sealed_n += locked;
-		form_path(p, sizeof(p), dir, x->id, true);
+		form_path(p, sizeof(p), dir, x->id, x->media, true);
 		if (old && row_v2(old) && form_ok(org, dir, dev, x->id, old, x->blake2b, x->size, true)) {
 			already++;
 			pr.bytes += x->size;

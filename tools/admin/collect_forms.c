@@ -44,16 +44,32 @@ bool effective_locked(struct json_object *idx, const char *id, const char *recei
 	return locked;
 }
 
+/* A working row's media type: "audio" or "video" (a row from before the
+ * catalogue knew media types is sound). */
+const char *rec_media(struct json_object *rec)
+{
+	const char *m = str_of(rec, "media");
+	return m[0] ? m : "audio";
+}
+
 /* dir: the box's folder (adm_archive_path); the file name comes from the
- * one path function. An id that is not a recording id gives a path that
- * cannot exist or be made (never one outside the archive). */
-void form_path(char *p, size_t n, const char *dir, const char *id, bool sealed)
+ * one path function, by the recording's media type and kind ("sealed",
+ * "playable", "opened", "tmp-..."; archive.h). An id that is not a
+ * recording id, or a media type that is not one, gives a path that cannot
+ * exist or be made (never one outside the archive). */
+void form_path_kind(char *p, size_t n, const char *dir, const char *id, const char *media,
+		    const char *kind)
 {
 	char name[64];
-	if (adm_archive_file_name(name, sizeof(name), id, "audio", sealed ? "sealed" : "playable") <
-		    0 ||
+	if (adm_archive_file_name(name, sizeof(name), id, media, kind) < 0 ||
 	    adm_fmt(p, n, "%s/%s", dir, name) < 0)
 		adm_fmt(p, n, "/dev/null/not-a-recording-id");
+}
+
+/* The sealed original (sealed) or the playable copy. */
+void form_path(char *p, size_t n, const char *dir, const char *id, const char *media, bool sealed)
+{
+	form_path_kind(p, n, dir, id, media, sealed ? "sealed" : "playable");
 }
 
 /* A row of stick format 2: its hash and size are of the box's sealed
@@ -86,7 +102,7 @@ bool form_ok(const struct adm_org *org, const char *dir, const char *dev, const 
 {
 	char p[4200], hex[65], ad[128];
 	uint64_t got = 0;
-	form_path(p, sizeof(p), dir, id, sealed);
+	form_path(p, sizeof(p), dir, id, rec_media(rec), sealed);
 	if (row_v2(rec)) {
 		const char *want = sealed ? hash : str_of(rec, "playable_blake2b");
 		return hash_path(p, hex, &got) == 0 && want[0] && !strcmp(hex, want) &&
@@ -102,13 +118,16 @@ bool form_ok(const struct adm_org *org, const char *dir, const char *dev, const 
  * folder): refused unless it opens with the organisation's key as this
  * recording; one cut off (no last message: the box was interrupted) has
  * its Ogg end finished by the box's own repair (dr_recover_file) before it
- * is renamed. The playable copy's hash goes into rec. */
+ * is renamed. A video's playable form is its browser copy (open_video,
+ * collect_video.c). The playable copy's hash goes into rec. */
 int open_original(const struct adm_org *org, const char *dir, const char *id,
 			 struct json_object *rec)
 {
+	if (!strcmp(rec_media(rec), "video"))
+		return open_video(org, dir, id, rec);
 	char src[4200], dst[4200], tmp[4300], hex[65];
-	form_path(src, sizeof(src), dir, id, true);
-	form_path(dst, sizeof(dst), dir, id, false);
+	form_path(src, sizeof(src), dir, id, "audio", true);
+	form_path(dst, sizeof(dst), dir, id, "audio", false);
 	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
 	int in = open_reg(src);
 	if (in < 0)
@@ -157,7 +176,7 @@ int unseal_to_plain(const struct adm_org *org, const char *dir, const char *dev,
 			   uint64_t size)
 {
 	char src[4200], dst[4200], tmp[4300], ad[128], hex[65];
-	form_path(src, sizeof(src), dir, id, true);
+	form_path(src, sizeof(src), dir, id, rec_media(rec), true);
 	if (file_is_v2(src)) {
 		if (!row_v2(rec))
 			return -EBADMSG; /* a box-sealed file where the PC's should be */
@@ -165,7 +184,9 @@ int unseal_to_plain(const struct adm_org *org, const char *dir, const char *dev,
 	}
 	if (row_v2(rec))
 		return -EBADMSG;
-	form_path(dst, sizeof(dst), dir, id, false);
+	/* before format 2: sound only */
+	form_path(src, sizeof(src), dir, id, "audio", true);
+	form_path(dst, sizeof(dst), dir, id, "audio", false);
 	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
 	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
 	int in = open_reg(src);
@@ -204,8 +225,8 @@ int seal_plain(const struct adm_org *org, const char *dir, const char *dev, cons
 		      const char *hash, uint64_t size)
 {
 	char src[4200], dst[4200], ad[128];
-	form_path(src, sizeof(src), dir, id, false);
-	form_path(dst, sizeof(dst), dir, id, true);
+	form_path(src, sizeof(src), dir, id, "audio", false);
+	form_path(dst, sizeof(dst), dir, id, "audio", true);
 	adm_fmt(ad, sizeof(ad), "%s/%s", dev, id);
 	int in = open_reg(src);
 	if (in < 0)
@@ -247,7 +268,7 @@ int forms_make(const struct adm_org *org, const char *dir, const char *dev,
 			else
 				r = open_original(org, dir, id, rec);
 		} else {
-			form_path(other, sizeof(other), dir, id, !sealed);
+			form_path(other, sizeof(other), dir, id, "audio", !sealed);
 			if (access(other, F_OK) != 0)
 				continue; /* nothing to convert; the receipt re-checks the copy */
 			if (form_ok(org, dir, dev, id, rec, hash, size, sealed))
@@ -270,8 +291,8 @@ int forms_make(const struct adm_org *org, const char *dir, const char *dev,
 }
 
 /* Removes the form a recording must no longer have, once the right one is
- * there and verified. v2: only a playable copy of a locked recording (the
- * original is never removed here). */
+ * there and verified. v2: a playable copy of a locked recording, and what a
+ * killed run left half made (the original is never removed here). */
 void forms_tidy(const struct adm_org *org, const char *dir, const char *dev,
 		       struct json_object *idx, const char *only)
 {
@@ -286,9 +307,20 @@ void forms_tidy(const struct adm_org *org, const char *dir, const char *dev,
 		struct json_object *sz = member(rec, "size", json_type_int);
 		bool sealed = !lk || json_object_get_boolean(lk);
 		char other[4200];
-		form_path(other, sizeof(other), dir, id, !sealed);
+		form_path(other, sizeof(other), dir, id, rec_media(rec), !sealed);
 		if (row_v2(rec)) {
-			if (sealed && unlink(other) == 0)
+			bool gone = sealed && unlink(other) == 0;
+			/* half-made copies (a video's opened Matroska among them):
+			 * nothing else writes here while collect holds the lock */
+			static const char *const left[] = {"tmp-playable", "tmp-opened", "opened"};
+			for (size_t k = 0; k < 3; k++) {
+				char p[4200];
+				if (k == 2 && (!sealed || strcmp(rec_media(rec), "video")))
+					continue; /* a sound's opened form is its playable copy */
+				form_path_kind(p, sizeof(p), dir, id, rec_media(rec), left[k]);
+				gone = unlink(p) == 0 || gone;
+			}
+			if (gone)
 				adm_fsync_dir_of(other);
 			continue;
 		}
@@ -328,10 +360,10 @@ unsigned expire_locked(const char *dir, struct json_object *idx, int64_t now, lo
 				      row_locked))
 			continue;
 		char p[4200];
-		form_path(p, sizeof(p), dir, id, false);
+		form_path(p, sizeof(p), dir, id, rec_media(rec), false);
 		if (access(p, F_OK) == 0)
 			continue; /* a playable copy: sealed first, by forms_make */
-		form_path(p, sizeof(p), dir, id, true);
+		form_path(p, sizeof(p), dir, id, rec_media(rec), true);
 		bool gone = unlink(p) == 0;
 		if (!gone && errno != ENOENT) {
 			fprintf(stderr, "collect: recording %s: cannot delete %s: %s\n", id, p,
@@ -344,7 +376,7 @@ unsigned expire_locked(const char *dir, struct json_object *idx, int64_t now, lo
 			/* recorded as deleted (catalogue events, audit log) */
 			char name[64];
 			struct json_object *del = json_object_new_array();
-			if (adm_archive_file_name(name, sizeof(name), id, "audio", "sealed") == 0)
+			if (adm_archive_file_name(name, sizeof(name), id, rec_media(rec), "sealed") == 0)
 				json_object_array_add(del, json_object_new_string(name));
 			json_object_object_add(rec, "_deleted", del);
 		}

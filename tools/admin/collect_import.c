@@ -160,13 +160,6 @@ int import_one(const struct adm_org *org, int devfd, const struct dr_manifest_re
 	int in;
 	size_t size;
 	char e[384];
-	/* the archive keeps, names, opens and erases sound recordings only so
-	 * far: a video stays on the box (not in the receipt) until it does */
-	if (strcmp(m->media, "audio")) {
-		fprintf(stderr, "collect: %s: a %s recording: this diaryroom-admin does not import "
-				"video yet; it stays on the box: not imported\n", m->file, m->media);
-		return -ENOTSUP;
-	}
 	int r = dr_stick_open_regular(devfd, m->file, m->size, &in, &size, e, sizeof(e));
 	if (r < 0 || size != m->size) {
 		if (r == 0)

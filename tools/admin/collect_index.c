@@ -85,6 +85,7 @@ struct json_object *rec_json(const struct dr_manifest_rec *m, const char *status
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "receipt", json_object_new_string(m->receipt));
 	json_object_object_add(o, "state", json_object_new_string(m->state));
+	json_object_object_add(o, "media", json_object_new_string(m->media));
 	json_object_object_add(o, "start_utc", json_object_new_string(m->start_utc));
 	json_object_object_add(o, "end_utc", json_object_new_string(m->end_utc));
 	json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)m->duration_ms));
@@ -152,21 +153,23 @@ void index_apply_changes(const char *dir, struct json_object *idx)
 			    !strcmp(str_of(r, "status"), "withdrawn"))
 				continue;
 			if (!strcmp(kind, "withdraw")) {
-				/* every copy: playable, the sealed original, and any
-				 * half-made one; each removal is recorded */
+				/* every copy: playable (a video's browser copy), the
+				 * sealed original, an opened one, and any half-made
+				 * one; each removal is recorded */
 				static const char *const kinds[] = {"playable", "sealed", "tmp-playable",
-								    "tmp-sealed"};
+								    "tmp-sealed", "opened", "tmp-opened"};
 				struct json_object *del = json_object_new_array();
-				for (size_t k = 0; k < 4; k++) {
+				for (size_t k = 0; k < 6; k++) {
 					char name[64], p[4300];
-					if (adm_archive_file_name(name, sizeof(name), id, "audio", kinds[k]) < 0 ||
+					if (adm_archive_file_name(name, sizeof(name), id, rec_media(r),
+								  kinds[k]) < 0 ||
 					    adm_fmt(p, sizeof(p), "%s/%s", dir, name) < 0)
 						continue;
 					if (unlink(p) == 0)
 						json_object_array_add(del, json_object_new_string(name));
 				}
 				char any[4300];
-				form_path(any, sizeof(any), dir, id, true);
+				form_path(any, sizeof(any), dir, id, rec_media(r), true);
 				adm_fsync_dir_of(any);
 				json_object_object_add(r, "_deleted", del);
 				json_object_object_add(r, "status", json_object_new_string("withdrawn"));

@@ -69,7 +69,11 @@ void index_add_change(struct json_object *idx, const struct change *c,
 bool effective_locked(struct json_object *idx, const char *id,
                       const char *receipt, const char *start_utc,
                       bool manifest_locked);
-void form_path(char *p, size_t n, const char *dir, const char *id, bool sealed);
+const char *rec_media(struct json_object *rec);
+void form_path_kind(char *p, size_t n, const char *dir, const char *id, const char *media,
+		    const char *kind);
+void form_path(char *p, size_t n, const char *dir, const char *id, const char *media,
+	       bool sealed);
 bool row_v2(struct json_object *rec);
 bool file_is_v2(const char *path);
 bool form_ok(const struct adm_org *org, const char *dir, const char *dev,
@@ -77,6 +81,11 @@ bool form_ok(const struct adm_org *org, const char *dir, const char *dev,
              uint64_t size, bool sealed);
 int open_original(const struct adm_org *org, const char *dir, const char *id,
                   struct json_object *rec);
+/* A video's browser copy <id>.webm made from its sealed original (the
+ * opened Matroska in between removed, also on failure); its hash into rec
+ * (collect_video.c). */
+int open_video(const struct adm_org *org, const char *dir, const char *id,
+	       struct json_object *rec);
 int unseal_to_plain(const struct adm_org *org, const char *dir, const char *dev,
                     const char *id, struct json_object *rec, const char *hash,
                     uint64_t size);

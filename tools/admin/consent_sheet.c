@@ -70,8 +70,8 @@ static int sheet_row(void *ctx, const struct adm_rec *r)
 	/* what the archive folder holds: playable, or sealed (locked: opens
 	 * only with diaryroom-admin unlock) */
 	char pp[4300], ps[4300];
-	form_path(pp, sizeof(pp), c->dir, r->id, false);
-	form_path(ps, sizeof(ps), c->dir, r->id, true);
+	form_path(pp, sizeof(pp), c->dir, r->id, r->media, false);
+	form_path(ps, sizeof(ps), c->dir, r->id, r->media, true);
 	const char *stored = !strcmp(r->status, "withdrawn") ? "deleted"
 			     : !strcmp(r->status, "expired") ? "expired"
 			     : access(pp, F_OK) == 0	      ? "playable"

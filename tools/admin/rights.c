@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "audit_cmd.h"
 #include "export/stickfmt.h"
+#include "media/mkv.h"
 #include "media/recover.h"
 
 /* ---- what is held ---- */
@@ -379,9 +380,9 @@ static int export_one(const struct adm_org *org, struct adm_archive *a, const st
 	int e = adm_archive_path(rel, sizeof(rel), NULL, r->box, r->id, r->media,
 				 playable ? "playable" : "sealed");
 	char fname[64];
-	if (e == 0)
+	if (e == 0) /* a video opened here is its Matroska, not the browser copy */
 		e = adm_archive_file_name(fname, sizeof(fname), r->id, r->media,
-					  playable || open_it ? "playable" : "sealed");
+					  playable ? "playable" : open_it ? "opened" : "sealed");
 	if (e < 0)
 		return e;
 	snprintf(name, 96, "%s-%s", r->box, fname);
@@ -407,9 +408,14 @@ static int export_one(const struct adm_org *org, struct adm_archive *a, const st
 			e = -errno;
 		if (e == 0 && !final) {
 			char p[4300];
-			struct dr_recover_result rr;
 			snprintf(p, sizeof(p), "%s/%s", dir, name);
-			e = dr_recover_file(p, &rr);
+			if (!strcmp(r->media, "video")) {
+				struct dr_mkv_repair_result mr;
+				e = dr_mkv_repair(p, &mr);
+			} else {
+				struct dr_recover_result rr;
+				e = dr_recover_file(p, &rr);
+			}
 		}
 		if (e < 0)
 			fprintf(stderr, "export: %s does not open: %s\n", rel, why[0] ? why : strerror(-e));

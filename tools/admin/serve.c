@@ -31,6 +31,7 @@
 #include "orgkey.h"
 #include "serve_parse.h"
 #include "serve_priv.h"
+#include "serve_report.h"
 
 struct req {
 	char body[BODY_MAX];
@@ -197,6 +198,8 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *c, const char *ur
 		if (adm_serve_form(q->body, q->len, "csrf", csrf, sizeof(csrf)) != 64 ||
 		    sodium_memcmp(csrf, s->csrf, 64))
 			return adm_serve_send_text(c, 403, "this form has expired: reload the page\n");
+		if (!strcmp(url, "/share")) /* serve_share.c */
+			return adm_serve_share_post(sv, c, s, q->body, q->len);
 		if (!strcmp(url, "/signout")) {
 			sodium_memzero(s, sizeof(*s));
 			return adm_serve_send_buf(c, 303, "text/plain", "", 0,
@@ -238,6 +241,12 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *c, const char *ur
 		return adm_serve_audit_page(sv, c, s);
 	if (!strcmp(url, "/verify"))
 		return adm_serve_verify_page(sv, c, s);
+	if (!strcmp(url, "/report")) /* serve_report.c */
+		return adm_serve_report_page(sv, c, s);
+	if (!strcmp(url, "/report.css"))
+		return adm_serve_report_css(c);
+	if (!strcmp(url, "/shares")) /* serve_share.c */
+		return adm_serve_shares_page(sv, c, s);
 	if (!strcmp(url, "/collect"))
 		return adm_serve_collect_page(sv, c, s);
 	if (!strcmp(url, "/collect/status"))

@@ -75,6 +75,8 @@ void adm_serve_nav(FILE *f)
 {
 	fputs("<nav aria-label=\"pages\"><p><a href=\"/\">Recordings</a> &middot; "
 	      "<a href=\"/audit\">Audit log</a> &middot; "
+	      "<a href=\"/report\">Engagement report</a> &middot; " /* serve_report.c */
+	      "<a href=\"/shares\">Share copies</a> &middot; "
 	      "<a href=\"/collect\">Collect a staff stick</a></p></nav>\n",
 	      f);
 }

@@ -225,7 +225,9 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 		esc(f, *x->receipt ? x->receipt : "none");
 		fputs("</h2><p>Box ", f);
 		esc(f, x->box);
-		fprintf(f, ", %lld s, %s, ", (long long)(x->duration_ms / 1000), x->state);
+		bool video = !strcmp(x->media, "video");
+		fprintf(f, ", %s, %lld s, %s, ", video ? "video" : "sound",
+			(long long)(x->duration_ms / 1000), x->state);
 		esc(f, x->status);
 		fputs(x->time_uncertain ? ", the box's clock was not sure" : "", f);
 		fputs(". Consent: staff ", f);
@@ -234,7 +236,7 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 		esc(f, x->consent_share);
 		fputs(".</p>", f);
 		bool playable = !x->locked && !strcmp(x->status, "archived") &&
-				*x->playable_blake2b && !strcmp(x->media, "audio");
+				*x->playable_blake2b && (video || !strcmp(x->media, "audio"));
 		if (x->locked) {
 			fputs("<p class=\"sealed\">Sealed: no one may listen", f);
 			if (*x->retention_ended_utc) {
@@ -242,6 +244,10 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 				esc(f, x->retention_ended_utc);
 			}
 			fputs(".</p>", f);
+		} else if (playable && video) {
+			fprintf(f, "<video controls preload=\"metadata\" width=\"640\" "
+				   "aria-label=\"recording %s\" src=\"/play?box=%s&amp;id=%s\"></video>",
+				x->receipt, x->box, x->id);
 		} else if (playable) {
 			fprintf(f, "<audio controls preload=\"none\" "
 				   "aria-label=\"recording %s\" src=\"/play?box=%s&amp;id=%s\"></audio>",

@@ -44,7 +44,7 @@ enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, stru
 	struct adm_rec x;
 	int r = a->ops->rec_get(a, box, id, &x);
 	if (r == 0 && (x.locked || strcmp(x.status, "archived") || !*x.playable_blake2b ||
-		       strcmp(x.media, "audio")))
+		       (strcmp(x.media, "audio") && strcmp(x.media, "video"))))
 		r = -EACCES;
 	if (r == 0)
 		r = adm_archive_path(rel, sizeof(rel), NULL, box, id, x.media, "playable");
@@ -108,7 +108,9 @@ enum MHD_Result adm_serve_play(struct server *sv, struct MHD_Connection *c, stru
 	}
 	if (!n)
 		play_free(p);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "audio/ogg");
+	/* a video's playable copy is its browser copy (WebM) */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				strcmp(x.media, "video") ? "audio/ogg" : "video/webm");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");

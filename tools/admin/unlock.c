@@ -130,7 +130,10 @@ int unlock_locked(struct adm_org *org, const char *archive, const char *receipt,
 	/* open the sealed copy (checked against the box's hash) before anything
 	 * is recorded: a damaged or altered one changes nothing */
 	r = forms_make(org, dir, dev, idx, id);
-	form_path(p, sizeof(p), dir, id, false);
+	form_path(p, sizeof(p), dir, id,
+		  rec_media(member(member(idx, "recordings", json_type_object), id,
+				   json_type_object)),
+		  false);
 	if (r == 0 && access(p, F_OK) != 0)
 		r = -ENOENT;
 	if (r < 0) {

@@ -99,6 +99,7 @@ struct copy {
 	struct SwsContext *sws;
 	AVFrame *frame, *conv;
 	AVPacket *pkt;
+	int64_t adelay; /* the Opus codec delay, in the sound's output time base */
 };
 
 static void copy_free(struct copy *c)
@@ -172,7 +173,10 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	    !(c->out_io = io_new(&c->out_fd, true)))
 		return -ENOMEM;
 	c->out->pb = c->out_io;
-	c->out->flags |= AVFMT_FLAG_CUSTOM_IO;
+	/* bit-exact: no random Segment or track UIDs, no library version, so
+	 * the same recording always gives the same copy, byte for byte (a
+	 * collect run again makes the same archive) */
+	c->out->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
 	/* The Opus packets start before zero by the codec delay, which the
 	 * muxer writes as CodecDelay as the box's file does: not shifting
 	 * everything keeps each frame at its original time. */
@@ -190,7 +194,7 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	c->enc->gop_size = 60;
 	c->enc->bit_rate = 1000000;
 	c->enc->thread_count = 2;
-	c->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	c->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_BITEXACT;
 	av_opt_set(c->enc->priv_data, "deadline", "good", 0);
 	av_opt_set_int(c->enc->priv_data, "cpu-used", 8, 0);
 	/* every frame out as it goes in: no hidden reference frames */
@@ -209,6 +213,16 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	c->aout->codecpar->codec_tag = 0;
 	if (avformat_write_header(c->out, NULL) < 0)
 		return say(why, n, -EIO, "cannot write the WebM header to %s", tmp);
+	/* The demuxer gives each Opus packet its time less the codec delay
+	 * (the first at -6.5 ms); the muxer writes the times it is given and
+	 * CodecDelay again, so the delay is added back: each block keeps the
+	 * original's time (the first at 0), the sound is not moved 6.5 ms
+	 * earlier, and no block time is negative (Chromium refuses to play
+	 * such a file once it has preloaded it: PIPELINE_ERROR_DECODE). */
+	const AVCodecParameters *ap = c->in->streams[c->ain]->codecpar;
+	c->adelay = ap->initial_padding > 0 ? av_rescale_q(ap->initial_padding, (AVRational){1, 48000},
+							    c->aout->time_base)
+					    : 0;
 	return 0;
 }
 
@@ -290,6 +304,10 @@ static int transcode(struct copy *c, char *why, size_t n)
 					     c->aout->time_base);
 			c->pkt->stream_index = c->aout->index;
 			c->pkt->pos = -1;
+			if (c->pkt->pts != AV_NOPTS_VALUE)
+				c->pkt->pts += c->adelay;
+			if (c->pkt->dts != AV_NOPTS_VALUE)
+				c->pkt->dts += c->adelay;
 			r = av_interleaved_write_frame(c->out, c->pkt) < 0 ? -EIO : 0;
 		} else {
 			av_packet_unref(c->pkt);

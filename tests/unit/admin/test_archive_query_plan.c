@@ -173,6 +173,15 @@ static void filtered_listings_use_an_index(void **state)
 					  count_rec, &n),
 			 0);
 	assert_int_equal(n, 10);
+	/* the engagement report for a date range (report.c) */
+	n = 0;
+	assert_int_equal(a->ops->rec_each(a,
+					  &(struct adm_query){.from_utc = "2026-01-01T00:00:05Z",
+							      .to_utc = "2026-01-01T00:00:09Z",
+							      .by_start = true},
+					  count_rec, &n),
+			 0);
+	assert_int_equal(n, 5);
 	n = 0;
 	assert_int_equal(a->ops->change_each(a, box, NULL, count_change, &n), 0);
 	assert_int_equal(n, NREC);

@@ -5,8 +5,8 @@
  * and the simulated camera flashing with each click, through the recorder
  * into Matroska. The copy must pass `ffprobe -v warning` without a word,
  * be WebM with VP8 and Opus, last as long as the original (60 ms), show
- * every frame's counter in order, and keep each flash as far from its click
- * as the original does; a cut recording, finished by the Matroska repair,
+ * every frame's counter in order, keep each flash as far from its click
+ * as the original does, and carry every Opus packet at its original time; a cut recording, finished by the Matroska repair,
  * is copied to its last cluster; a cut sealed video opens with dr-test-org
  * and with `diaryroom-admin open` (the Matroska repair); what is not a recording is refused and leaves
  * nothing. Real time: about 10 s (3.4 s of recording). Skipped
@@ -262,6 +262,18 @@ static void test_browser_copy(void **state)
 	}
 	avt_decoded_free(&a);
 	avt_decoded_free(&b);
+	/* the sound as recorded: every Opus packet at its original time (none
+	 * moved by the codec delay, none before zero in the file) */
+	static char pa[16384], pb[16384];
+#define SOUND_PACKETS "ffprobe -v error -select_streams a:0 -show_entries packet=pts_time,size " \
+			"-of csv=p=0 '%s'"
+	assert_int_equal(mt_run(pa, sizeof(pa), SOUND_PACKETS, mkv), 0);
+	assert_int_equal(mt_run(pb, sizeof(pb), SOUND_PACKETS, webm), 0);
+#undef SOUND_PACKETS
+	assert_true(strlen(pa) > 100);
+	if (strcmp(pa, pb))
+		fail_msg("the copy's Opus packets differ from the original's:\n%.60s...\n%.60s...",
+			 pb, pa);
 }
 
 /* Cut off mid-cluster (a power failure), finished by the Matroska repair:

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The room's camera, for the daemon (see drd.h and docs/video.md):
+ *
+ * - opened at start from the board file's [camera]; a camera that cannot be
+ *   opened leaves the box recording sound only (an event and a log line say
+ *   so; the box does not refuse to start), and the core is told the room
+ *   has no camera, so the resident is never asked;
+ * - a second recorder, given the camera, records the videos; the sound-only
+ *   recorder stays as it was, so a sound recording is byte for byte what a
+ *   box without a camera makes. The camera streams only while that
+ *   recorder records (it starts and stops the camera with each recording);
+ * - the camera's own moments (streaming, stopped, failed), told from the
+ *   recorder's camera thread through dr_camera_watch, come to the loop
+ *   through an eventfd with the time they happened: the camera light
+ *   follows them exactly, and the events camera_on, camera_off and
+ *   camera_lost carry those times.
+ */
+#include "drd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+/* On the recorder's camera thread: queue the change, wake the loop. */
+static void on_change(void *user, enum dr_camera_change what, int err)
+{
+	struct drd *d = user;
+	uint64_t one = 1;
+	pthread_mutex_lock(&d->cam_lock);
+	if (d->cam_nchanges < DRD_CAM_CHANGES)
+		d->cam_changes[d->cam_nchanges++] =
+			(struct drd_cam_change){.what = what, .err = err, .t_us = dr_mono_us()};
+	pthread_mutex_unlock(&d->cam_lock);
+	while (write(d->cam_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+int drd_camera_open(struct drd *d)
+{
+	const struct drd_settings *s = d->s;
+	char err[1024], m[1200], n[700];
+	int r;
+
+	d->rec_sound = d->rec;
+	if (s->cam.backend == DR_CAMERA_NONE)
+		return 0;
+	d->cam_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->cam_fd < 0)
+		return -errno;
+	if (pthread_mutex_init(&d->cam_lock, NULL) != 0)
+		return -ENOMEM;
+	d->cam_lock_made = true;
+	err[0] = '\0';
+	r = dr_camera_open(&s->cam, &d->cam, err, sizeof(err));
+	if (r == 0 && d->cam) {
+		struct dr_recorder_params p = s->rec;
+		p.camera = d->cam;
+		p.video_budget = (size_t)s->cam.queue_mib << 20;
+		r = dr_recorder_new(d->mic, &p, &d->rec_av);
+		if (r < 0)
+			snprintf(err, sizeof(err), "camera: cannot set up the video recorder: %s", strerror(-r));
+	} else if (r == 0) {
+		r = -ENODEV;
+	}
+	if (r < 0) {
+		/* Sound only: the box records as in a room without a camera. */
+		dr_camera_free(d->cam);
+		d->cam = NULL;
+		if (!err[0])
+			snprintf(err, sizeof(err), "camera: %s", strerror(-r));
+		snprintf(m, sizeof(m), "the camera cannot be used, so the box records sound only: %s", err);
+		DR_LOG_WARN(MOD, "%s", m);
+		dr_evlog_emit(d->log, "camera_unavailable", ",\"error\":%d,\"message\":\"%s\"", r,
+			      dr_evlog_str(m, n, sizeof(n)));
+		return 0;
+	}
+	dr_camera_watch(d->cam, on_change, d);
+	enum dr_pixfmt f;
+	unsigned w, h, fps;
+	dr_camera_format(d->cam, &f, &w, &h, &fps);
+	dr_evlog_emit(d->log, "camera", ",\"name\":\"%s\",\"format\":\"%s\",\"width\":%u,\"height\":%u,\"fps\":%u",
+		      dr_evlog_str(dr_camera_name(d->cam), n, sizeof(n)), dr_pixfmt_name(f), w, h, fps);
+	DR_LOG_INFO(MOD, "camera %s: %s %ux%u at %u fps", dr_camera_name(d->cam), dr_pixfmt_name(f), w, h,
+		    fps);
+	return 0;
+}
+
+bool drd_camera_present(const struct drd *d)
+{
+	return d->cam != NULL;
+}
+
+int drd_camera_fd(const struct drd *d)
+{
+	return d->cam ? d->cam_fd : -1;
+}
+
+void drd_camera_choose(struct drd *d, bool video)
+{
+	if (d->prepared || (d->prep_running && d->prep_job == DRD_JOB_PREPARE))
+		return; /* the file is made: its kind is chosen */
+	d->rec_video = video && d->cam;
+}
+
+struct dr_recorder *drd_camera_recorder(struct drd *d)
+{
+	return d->rec_video && d->rec_av ? d->rec_av : d->rec_sound;
+}
+
+static void set_light(struct drd *d, bool on)
+{
+	d->cam_light = on;
+	dr_lights_camera(d->lights, on);
+}
+
+void drd_camera_changed(struct drd *d)
+{
+	struct drd_cam_change ch[DRD_CAM_CHANGES];
+	size_t n;
+	char m[256], e[300];
+	uint64_t v;
+
+	if (d->cam_fd < 0)
+		return;
+	while (read(d->cam_fd, &v, sizeof(v)) > 0)
+		;
+	pthread_mutex_lock(&d->cam_lock);
+	n = d->cam_nchanges;
+	memcpy(ch, d->cam_changes, n * sizeof(ch[0]));
+	d->cam_nchanges = 0;
+	pthread_mutex_unlock(&d->cam_lock);
+	for (size_t i = 0; i < n; i++) {
+		switch (ch[i].what) {
+		case DR_CAMERA_STREAMING:
+			set_light(d, true);
+			dr_evlog_emit_at(d->log, ch[i].t_us, "camera_on", ",\"id\":\"%s\"", d->rec_id);
+			break;
+		case DR_CAMERA_STOPPED:
+			if (!d->cam_light)
+				break; /* failed earlier: already off and told */
+			set_light(d, false);
+			dr_evlog_emit_at(d->log, ch[i].t_us, "camera_off", ",\"id\":\"%s\"", d->rec_id);
+			break;
+		case DR_CAMERA_FAILED:
+			/* Unplugged or failed: the sound carries on to the stop. */
+			if (d->cam_light)
+				set_light(d, false);
+			snprintf(m, sizeof(m), "the camera %s during recording %s (%s); the sound carries on",
+				 ch[i].err == -ENODEV ? "was unplugged" : "failed", d->rec_id,
+				 strerror(-ch[i].err));
+			DR_LOG_WARN(MOD, "%s", m);
+			dr_evlog_emit_at(d->log, ch[i].t_us, "camera_lost",
+					 ",\"id\":\"%s\",\"error\":%d,\"message\":\"%s\"", d->rec_id, ch[i].err,
+					 dr_evlog_str(m, e, sizeof(e)));
+			break;
+		}
+	}
+	if (n == DRD_CAM_CHANGES)
+		DR_LOG_WARN(MOD, "camera: more changes than the loop could keep; some were not logged");
+}
+
+void drd_camera_recorded(struct drd *d, const struct dr_recording_result *res)
+{
+	drd_camera_changed(d); /* its camera_off comes before what follows */
+	if (!res->video)
+		return;
+	if (res->video_dropped)
+		DR_LOG_WARN(MOD, "recording %s: %" PRIu64 " video frames dropped (the storage was slow)",
+			    d->rec_id, res->video_dropped);
+	dr_evlog_emit(d->log, "video_finalised",
+		      ",\"id\":\"%s\",\"frames\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"camera_gaps\":%" PRIu64
+		      ",\"queue_high_water\":%zu,\"camera_lost\":%s,\"camera_error\":%d",
+		      d->rec_id, res->video_frames, res->video_dropped, res->video_gaps, res->video_high_water,
+		      res->camera_lost ? "true" : "false", res->camera_err);
+}
+
+void drd_camera_close(struct drd *d)
+{
+	/* After the recorders and the lights (which turn the camera light
+	 * off) are freed: no camera thread runs now. */
+	dr_camera_free(d->cam);
+	d->cam = NULL;
+	if (d->cam_fd >= 0)
+		close(d->cam_fd);
+	d->cam_fd = -1;
+	if (d->cam_lock_made)
+		pthread_mutex_destroy(&d->cam_lock);
+	d->cam_lock_made = false;
+}

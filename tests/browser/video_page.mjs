@@ -1,0 +1,56 @@
+// A video recording on the staff page in a real headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core): its <video> preloads, then
+// plays the browser copy (WebM: VP8 + Opus) past 2 s with picture and sound
+// decoded, and seeks. Run by tests/integration/test_collect_video_browser.py
+// with: node video_page.mjs BASE_URL RECEIPT SHOTS_DIR PASSPHRASE
+import { chromium } from 'playwright-core';
+
+const [base, receipt, shots, pass] = process.argv.slice(2);
+
+function check(ok, what) {
+  if (!ok) throw new Error('FAILED: ' + what);
+  console.log('ok: ' + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.DR_CHROMIUM || '/usr/bin/chromium',
+  args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
+});
+try {
+  // bypassCSP: only for Playwright's waitForFunction; the page's CSP forbids eval
+  const page = await browser.newPage({ bypassCSP: true });
+  await page.goto(base + '/signin');
+  await page.fill('#staff', 'Kim Staff');
+  await page.fill('#pass', pass);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(base + '/');
+  await page.goto(`${base}/?receipt=${receipt}`);
+  const video = page.locator('video');
+  check(await video.count() === 1, 'the receipt number finds one video with a player');
+  const state = () => video.evaluate(v => ({
+    t: v.currentTime, ready: v.readyState, err: v.error && v.error.message,
+    w: v.videoWidth, h: v.videoHeight,
+    frames: v.webkitDecodedFrameCount, sound: v.webkitAudioDecodedByteCount,
+  }));
+  // as staff use it: the page loads (the player preloads), then they press play
+  await page.waitForFunction(() => document.querySelector('video').readyState >= 1, null, { timeout: 10000 });
+  await page.waitForTimeout(1000);
+  let st = await state();
+  console.log('preloaded: ' + JSON.stringify(st));
+  check(st.err === null, 'no media error once preloaded');
+  await video.evaluate(v => v.play());
+  await page.waitForFunction(() => { const v = document.querySelector('video'); return v.error || v.currentTime > 2; }, null, { timeout: 15000 });
+  st = await state();
+  console.log('playing: ' + JSON.stringify(st));
+  check(st.err === null && st.t > 2, 'it plays past 2 s with no media error');
+  check(st.w === 320 && st.h === 240, `the picture is 320x240 (${st.w}x${st.h})`);
+  check(st.frames > 20, `its frames decode (${st.frames})`);
+  check(st.sound > 0, `its sound decodes (${st.sound} bytes)`);
+  await page.screenshot({ path: `${shots}/video.png`, fullPage: true });
+  await video.evaluate(v => { v.currentTime = 0.5; });
+  await page.waitForFunction(() => { const v = document.querySelector('video'); return !v.seeking && v.currentTime >= 0.5 && v.currentTime < 2; }, null, { timeout: 10000 });
+  check(true, 'seeking works');
+} finally {
+  await browser.close();
+}
+console.log('browser: OK');

@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: MIT
+"""Video on the simulated board: the daemon with the simulated camera
+(--set camera.backend=sim: 320x240 at 15 fps, a test pattern carrying its
+frame counter as 32 bars, encoded to H.264 by the box), label "video".
+
+1. The resident presses during "filmed as well?": the sealed .mkv, opened
+   with the tests' organisation, passes mkvinfo and ffprobe -v warning
+   silently, has an Opus track and an H.264 track, lasts the time between
+   the presses (less "camera on" and the beep) within 60 ms, its sound is
+   what was spoken, every decoded frame carries the simulated camera's
+   counter in order (a gap only where a drop was counted); camera_on and
+   camera_off bracket every frame in the file.
+2. The resident does not press: sound only (.opus.sealed), and the camera
+   never streamed.
+3. SIGKILL in the middle of a video recording, restart: the recording is
+   recovered at start-up, marked interrupted, passes ffprobe, and lost at
+   most 0.5 s of sound and of picture.
+4. The camera unplugged 1.5 s into a video ([camera] sim_unplug_ms): an
+   event says so as it happens, the light goes off, the sound carries on to
+   the stop into a valid file whose picture ends where the camera went.
+5. A board camera that cannot be opened (the simulated camera asked for
+   MJPEG, which it cannot give): the box starts, says so, and records sound
+   without asking.
+
+About 50 s on the host build."""
+import json
+import os
+import subprocess
+import time
+
+import numpy as np
+
+from drtest import (RATE, Box, log, opusinfo_clean, open_sealed, prompt_seconds, read_wav,
+                    record_margin, run, similarity, speak, tmpdir)
+
+TESTIMONY = "The kitchen on the second floor has had no hot water for three weeks."
+CAMERA = ["camera.backend=sim", "camera.width=320", "camera.height=240", "camera.fps=15"]
+FPS = 15
+
+
+def ffprobe_json(path, *args):
+    p = subprocess.run(["ffprobe", "-v", "warning", "-of", "json", *args, path],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and not p.stderr.strip(), f"ffprobe warns about {path}:\n{p.stderr}"
+    return json.loads(p.stdout)
+
+
+def mkvinfo_clean(path):
+    p = subprocess.run(["mkvinfo", path], capture_output=True, text=True)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, f"mkvinfo failed on {path}:\n{out}"
+    bad = [ln for ln in out.splitlines() if "warning" in ln.lower() or "error" in ln.lower()]
+    assert not bad, f"mkvinfo complains about {path}:\n" + "\n".join(bad)
+    return out
+
+
+def decode_audio(path):
+    p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:a", "-ar", str(RATE),
+                        "-ac", "1", "-f", "s16le", "-"], capture_output=True)
+    assert p.returncode == 0 and not p.stderr, p.stderr.decode(errors="replace")
+    return np.frombuffer(p.stdout, dtype="<i2").astype(np.float64)
+
+
+def counters(path, w, h):
+    """The simulated camera's frame counter in every decoded frame (None for
+    a frame without readable bars), as dr_camera_pattern_counter reads it."""
+    p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-fps_mode", "passthrough", "-f", "rawvideo",
+                        "-pix_fmt", "gray", "-"], capture_output=True)
+    assert p.returncode == 0 and not p.stderr, p.stderr.decode(errors="replace")
+    frames = np.frombuffer(p.stdout, dtype=np.uint8).reshape(-1, h, w)
+    bar, top = w // 32, h // 8
+    out = []
+    for f in frames:
+        v, ok = 0, True
+        for i in range(32):
+            x0, x1 = i * bar, (i + 1) * bar
+            qx, qy = (x1 - x0) // 4, top // 4
+            m = f[qy:top - qy, x0 + qx:x1 - qx].mean()
+            if 96 < m < 160:
+                ok = False
+                break
+            v = v << 1 | int(m >= 160)
+        out.append(v if ok else None)
+    return out
+
+
+def video_pts(path):
+    j = ffprobe_json(path, "-select_streams", "v", "-show_entries", "packet=pts_time")
+    return sorted(float(p["pts_time"]) for p in j["packets"])
+
+
+def the_file(box, rid):
+    row = [r for r in box.catalogue() if r["id"] == rid][0]
+    return row, os.path.join(box.data, row["file"])
+
+
+def check_streams(mkv):
+    j = ffprobe_json(mkv, "-show_streams", "-show_format")
+    kinds = sorted((s["codec_type"], s["codec_name"]) for s in j["streams"])
+    assert kinds == [("audio", "opus"), ("video", "h264")], kinds
+    assert j["format"]["format_name"].startswith("matroska"), j["format"]
+    v = [s for s in j["streams"] if s["codec_type"] == "video"][0]
+    return int(v["width"]), int(v["height"])
+
+
+def since(box, n):
+    return box.events()[n:]
+
+
+def test_video_chosen_and_sound_only():
+    d = tmpdir("video")
+    mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
+    speech, _ = read_wav(mic)
+    box = Box("video", mic, root=d, sets=CAMERA).start()
+    cam = [e for e in box.events() if e["ev"] == "camera"]
+    assert cam and cam[-1]["name"] == "sim", box.events()
+
+    # 1. the resident chooses the camera while the question plays
+    mark = len(box.events())
+    p1 = box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    p_yes = box.press()
+    box.wait_for("prompt", name="camera_on")
+    started = box.wait_for("recording_started")
+    assert started.get("media") == "video", started
+    time.sleep(len(speech) / RATE + 0.5)
+    p2 = box.press()
+    fin = box.wait_for("recording_finalised", timeout=60)
+    vfin = [e for e in since(box, mark) if e["ev"] == "video_finalised"]
+    box.wait_for("state", to="idle", timeout=60)
+    evs = since(box, mark)
+    on = [e for e in evs if e["ev"] == "camera_on"]
+    off = [e for e in evs if e["ev"] == "camera_off"]
+    assert len(on) == 1 and len(off) == 1, [e for e in evs if e["ev"].startswith("camera")]
+    assert not [e for e in evs if e["ev"] == "camera_lost"], evs
+    assert vfin and vfin[0]["frames"] > 0 and not vfin[0]["camera_lost"], vfin
+    assert on[0]["t_us"] >= p1 * 1e6 and off[0]["t_us"] >= p2 * 1e6 - 1e3, (on, off, p2)
+    assert off[0]["t_us"] <= fin["t_us"], (off, fin)
+    # the light was set as it happened, not afterwards: camera_on is in the
+    # log before the stop press is, camera_off after it and before the end
+    stop = [i for i, e in enumerate(evs) if e["ev"] == "button" and e["edge"] == "down"][-1]
+    assert evs.index(on[0]) < stop < evs.index(off[0]) < evs.index(fin), \
+        [e["ev"] for e in evs]
+
+    row, path = the_file(box, started["id"])
+    assert row["state"] == "complete" and row["media"] == "video", row
+    assert path.endswith(started["id"] + ".mkv.sealed"), path
+    mkv = open_sealed(path)
+    mkvinfo_clean(mkv)
+    w, h = check_streams(mkv)
+    assert (w, h) == (320, 240), (w, h)
+
+    # the length: from the yes press, less "camera on" and the beep
+    audio = decode_audio(mkv)
+    length = len(audio) / RATE
+    expected = (p2 - p_yes) - prompt_seconds("camera_on") - prompt_seconds("beep")
+    log(f"presses {p2 - p_yes:.3f} s apart, expected {expected:.3f} s, decoded {length:.3f} s")
+    assert abs(length - expected) <= 0.060, (length, expected)
+    assert abs(row["duration_ms"] / 1000 - length) <= 0.021, (row["duration_ms"], length)
+    env, wav = similarity(audio, speech)
+    log(f"similarity to the testimony: envelope {env:.3f}, waveform {wav:.3f}")
+    assert env >= 0.90 and wav >= 0.50, (env, wav)
+    assert fin["lost"] == 0, fin
+
+    # the picture: every frame the camera's, in order, gaps only where counted
+    cs = counters(mkv, w, h)
+    assert len(cs) == vfin[0]["frames"], (len(cs), vfin)
+    assert None not in cs, "a decoded frame without the simulated camera's counter"
+    steps = np.diff(cs)
+    assert (steps >= 1).all(), f"frames out of order: {cs}"
+    assert int((steps - 1).sum()) == vfin[0]["dropped"] + vfin[0]["camera_gaps"], (cs, vfin)
+    assert len(cs) >= FPS * (length - 0.5), (len(cs), length)
+    # the camera light brackets every frame: each frame's time in the file is
+    # its grab time on the sound's clock (the first sample's time + pts)
+    pts = video_pts(mkv)
+    t0 = fin["first_sample_us"] / 1e6
+    log(f"camera_on {on[0]['t_us'] / 1e6 - t0:+.3f} s, first frame {pts[0]:.3f} s, "
+        f"last frame {pts[-1]:.3f} s, camera_off {off[0]['t_us'] / 1e6 - t0:.3f} s")
+    assert on[0]["t_us"] / 1e6 <= t0 + pts[0] + 0.005, (on, t0, pts[0])
+    assert off[0]["t_us"] / 1e6 >= t0 + pts[-1] - 0.005, (off, t0, pts[-1])
+
+    # 2. the resident does not press: sound only, the camera never streamed
+    mark = len(box.events())
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    started = box.wait_for("recording_started", timeout=30)
+    assert "media" not in started, started
+    time.sleep(2.0)
+    box.press()
+    box.wait_for("recording_finalised", timeout=60)
+    assert box.terminate() == 0, box.stderr_text()  # the questions are not what this is about
+    evs = since(box, mark)
+    assert not [e for e in evs if e["ev"] in ("camera_on", "camera_off", "video_finalised")], evs
+    row, path = the_file(box, started["id"])
+    assert row["media"] == "audio" and path.endswith(".opus.sealed"), row
+    opusinfo_clean(path)
+
+
+def test_sigkill_during_video():
+    d = tmpdir("video-cut")
+    mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
+    box = Box("video-cut", mic, root=d, sets=CAMERA).start()
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    box.press()
+    started = box.wait_for("recording_started")
+    assert started.get("media") == "video", started
+    time.sleep(3.3)
+    t_cut = box.kill()
+    captured = t_cut - started["t_us"] / 1e6
+
+    box2 = Box("video-cut", mic, root=d, data=box.data, sets=CAMERA).start()
+    rec = box2.wait_for("recovered", since=0, id=started["id"])
+    assert rec.get("media") == "video", rec
+    assert box2.terminate() == 0, box2.stderr_text()
+    row, path = the_file(box2, started["id"])
+    assert row["state"] == "interrupted" and path.endswith(".mkv.sealed"), row
+    mkv = open_sealed(path)
+    mkvinfo_clean(mkv)
+    check_streams(mkv)
+    kept = len(decode_audio(mkv)) / RATE
+    pts = video_pts(mkv)
+    picture = pts[-1] + 1 / FPS
+    log(f"captured {captured:.3f} s, kept {kept:.3f} s of sound and {picture:.3f} s of picture")
+    record_margin("video_session.sigkill", 0.5, max(captured - kept, captured - picture))
+    assert captured - kept <= 0.5, (captured, kept)
+    assert captured - picture <= 0.5, (captured, picture)
+    assert kept <= captured + 0.05
+    assert abs(row["duration_ms"] / 1000 - kept) <= 0.021, (row["duration_ms"], kept)
+
+
+def test_camera_unplugged_mid_recording():
+    d = tmpdir("video-unplug")
+    mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
+    box = Box("video-unplug", mic, root=d, sets=CAMERA + ["camera.sim_unplug_ms=1500"]).start()
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    p_yes = box.press()
+    started = box.wait_for("recording_started")
+    lost = box.wait_for("camera_lost", timeout=10)
+    time.sleep(1.5)
+    p2 = box.press()
+    stop = box.wait_for("button", edge="down")
+    fin = box.wait_for("recording_finalised", timeout=60)
+    assert box.terminate() == 0, box.stderr_text()
+    evs = box.events()
+    assert lost["id"] == started["id"] and lost["error"] == -19, lost  # ENODEV
+    assert "unplugged" in lost["message"] and "unplugged" in box.stderr_text()
+    assert evs.index(lost) < evs.index(stop), "camera_lost was not logged as it happened"
+    assert not [e for e in evs if e["ev"] == "camera_off"], "the light went off twice"
+    vfin = [e for e in evs if e["ev"] == "video_finalised"][0]
+    assert vfin["camera_lost"] and vfin["camera_error"] == -19, vfin
+    # the sound carried on to the stop, the file is valid, the picture ends
+    # where the camera went
+    row, path = the_file(box, started["id"])
+    assert row["state"] == "complete" and row["media"] == "video", row
+    mkv = open_sealed(path)
+    mkvinfo_clean(mkv)
+    check_streams(mkv)
+    length = len(decode_audio(mkv)) / RATE
+    expected = (p2 - p_yes) - prompt_seconds("camera_on") - prompt_seconds("beep")
+    pts = video_pts(mkv)
+    log(f"sound {length:.3f} s (expected {expected:.3f} s), picture to {pts[-1]:.3f} s, "
+        f"camera lost {(lost['t_us'] - fin['first_sample_us']) / 1e6:.3f} s in")
+    assert abs(length - expected) <= 0.060, (length, expected)
+    assert pts[-1] <= (lost["t_us"] - fin["first_sample_us"]) / 1e6 + 0.005, pts[-1]
+    assert len(pts) == vfin["frames"] and vfin["frames"] >= 10, (len(pts), vfin)
+
+
+def test_camera_that_cannot_open():
+    d = tmpdir("video-nocam")
+    mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
+    box = Box("video-nocam", mic, root=d, sets=CAMERA + ["camera.format=mjpeg"]).start()
+    un = [e for e in box.events() if e["ev"] == "camera_unavailable"]
+    assert un and "sound only" in un[0]["message"], box.events()
+    assert "sound only" in box.stderr_text(), box.stderr_text()
+    box.press()
+    started = box.wait_for("recording_started", timeout=30)
+    assert "media" not in started
+    assert not [e for e in box.events() if e["ev"] == "prompt" and e["name"] == "ask_camera"]
+    assert box.terminate() == 0, box.stderr_text()
+    row, path = the_file(box, started["id"])
+    assert row["media"] == "audio" and path.endswith(".opus.sealed"), row
+
+
+if __name__ == "__main__":
+    run([test_video_chosen_and_sound_only, test_sigkill_during_video,
+         test_camera_unplugged_mid_recording, test_camera_that_cannot_open])
