@@ -245,7 +245,7 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 			}
 			fputs(".</p>", f);
 		} else if (playable && video) {
-			fprintf(f, "<video controls preload=\"metadata\" width=\"640\" "
+			fprintf(f, "<video controls preload=\"none\" width=\"640\" "
 				   "aria-label=\"recording %s\" src=\"/play?box=%s&amp;id=%s\"></video>",
 				x->receipt, x->box, x->id);
 		} else if (playable) {
