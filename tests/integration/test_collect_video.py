@@ -239,7 +239,7 @@ def test_video_collected():
         page = page.decode()
         assert r.status == 200
         assert page.count(", video, ") == 3 and page.count(", sound, ") == 1, page
-        assert f'<video controls preload="metadata" width="640" aria-label="recording ' \
+        assert f'<video controls preload="none" width="640" aria-label="recording ' \
                f'{w.receipts[watch]}" src="/play?box={box}&amp;id={watch}"></video>' in page, page
         assert locked not in page
         size = os.path.getsize(webm)
