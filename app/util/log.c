@@ -177,3 +177,14 @@ out_unlock:
 	pthread_mutex_unlock(&dr_log_state.lock);
 	errno = saved_errno;
 }
+
+int dr_errf(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +11,12 @@
 
 #include <sodium.h>
 
+#include "util/log.h"
 #include "audit.h"
 #include "share.h"
 #include "sharecopy.h"
 
 #define PLAYABLE_MAX ((uint64_t)1 << 30) /* 1 GiB: no sound recording is near */
-
-static int say(char *why, size_t n, int r, const char *fmt, ...)
-{
-	if (why && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, n, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 int adm_share_path(char *out, size_t n, const char *box, const char *id, bool disguised,
 		   bool tmp)
@@ -43,18 +32,18 @@ int adm_share_path(char *out, size_t n, const char *box, const char *id, bool di
 static int may_share(const struct adm_rec *x, char *why, size_t wl)
 {
 	if (strcmp(x->status, "archived"))
-		return say(why, wl, -EPERM, "the recording was %s: there is nothing to share",
+		return dr_errf(why, wl, -EPERM, "the recording was %s: there is nothing to share",
 			   x->status);
 	if (x->locked)
-		return say(why, wl, -EPERM, "the recording is sealed (staff may not listen): it is "
+		return dr_errf(why, wl, -EPERM, "the recording is sealed (staff may not listen): it is "
 					    "never shared");
 	if (strcmp(x->consent_share, "yes"))
-		return say(why, wl, -EPERM, "the resident did not agree that it may be shared "
+		return dr_errf(why, wl, -EPERM, "the resident did not agree that it may be shared "
 					    "(may share: %s)", x->consent_share);
 	if (strcmp(x->media, "audio"))
-		return say(why, wl, -EPERM, "share copies of video are not made yet");
+		return dr_errf(why, wl, -EPERM, "share copies of video are not made yet");
 	if (!*x->playable_blake2b)
-		return say(why, wl, -EPERM, "the recording has no playable copy");
+		return dr_errf(why, wl, -EPERM, "the recording has no playable copy");
 	return 0;
 }
 
@@ -68,11 +57,11 @@ static int read_playable(struct adm_archive *a, const struct adm_rec *x, uint8_t
 	if (r == 0)
 		r = adm_open_regular_at(a->dirfd, rel, &fd, &size);
 	if (r < 0)
-		return say(why, wl, r == -ENOENT ? -EBADMSG : r,
+		return dr_errf(why, wl, r == -ENOENT ? -EBADMSG : r,
 			   "the playable copy %s cannot be opened (%s)", rel, strerror(-r));
 	if (size > PLAYABLE_MAX) {
 		close(fd);
-		return say(why, wl, -EBADMSG, "the playable copy %s is too large", rel);
+		return dr_errf(why, wl, -EBADMSG, "the playable copy %s is too large", rel);
 	}
 	uint8_t *p = malloc(size ? size : 1);
 	size_t got = 0;
@@ -91,7 +80,7 @@ static int read_playable(struct adm_archive *a, const struct adm_rec *x, uint8_t
 	sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
 	if (got != size || strcmp(hex, x->playable_blake2b)) {
 		free(p);
-		return say(why, wl, -EBADMSG, "the playable copy %s is not the one the archive made "
+		return dr_errf(why, wl, -EBADMSG, "the playable copy %s is not the one the archive made "
 					      "(altered or cut short): run diaryroom-admin check", rel);
 	}
 	*buf = p;
@@ -137,17 +126,17 @@ int adm_share_make(struct adm_archive *a, const char *box, const char *id, bool 
 	struct adm_rec x;
 	char tmp[128];
 	if (!adm_box_ok(box) || !adm_rec_id_ok(id))
-		return say(why, wl, -ENOENT, "no such recording");
+		return dr_errf(why, wl, -ENOENT, "no such recording");
 	int r = a->ops->rec_get(a, box, id, &x);
 	if (r < 0)
-		return say(why, wl, r == -ENOENT ? r : -EIO,
+		return dr_errf(why, wl, r == -ENOENT ? r : -EIO,
 			   r == -ENOENT ? "no such recording" : "the catalogue could not be read");
 	snprintf(res->receipt, sizeof(res->receipt), "%s", x.receipt);
 	if ((r = may_share(&x, why, wl)) < 0)
 		return r;
 	if ((r = adm_share_path(res->rel, sizeof(res->rel), box, id, disguise, false)) < 0 ||
 	    (r = adm_share_path(tmp, sizeof(tmp), box, id, disguise, true)) < 0)
-		return say(why, wl, r, "no such recording");
+		return dr_errf(why, wl, r, "no such recording");
 	uint8_t *in;
 	size_t inlen = 0;
 	if ((r = read_playable(a, &x, &in, &inlen, why, wl)) < 0)
@@ -161,14 +150,14 @@ int adm_share_make(struct adm_archive *a, const char *box, const char *id, bool 
 	const char *leaf = tmp + sizeof(ADM_SHARES_DIR), *final = res->rel + sizeof(ADM_SHARES_DIR);
 	int sd = shares_dir(a->dirfd), fd = -1;
 	if (sd < 0) {
-		r = say(why, wl, sd, "the shares folder cannot be used (%s)", strerror(-sd));
+		r = dr_errf(why, wl, sd, "the shares folder cannot be used (%s)", strerror(-sd));
 		goto free_out;
 	}
 	fd = openat(sd, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || fchmod(fd, 0600) < 0 || (r = write_all(fd, out.ogg, out.len)) < 0 ||
 	    fsync(fd) < 0) {
 		r = r < 0 ? r : -errno;
-		say(why, wl, r, "the copy could not be written (%s)", strerror(-r));
+		dr_errf(why, wl, r, "the copy could not be written (%s)", strerror(-r));
 		goto unlink_tmp;
 	}
 	char detail[256];
@@ -181,11 +170,11 @@ int adm_share_make(struct adm_archive *a, const char *box, const char *id, bool 
 		adm_audit_close(au);
 	}
 	if (r < 0) {
-		say(why, wl, r, "the audit log could not be written: no copy was made");
+		dr_errf(why, wl, r, "the audit log could not be written: no copy was made");
 		goto unlink_tmp;
 	}
 	if (renameat(sd, leaf, sd, final) < 0 || fsync(sd) < 0) {
-		r = say(why, wl, -errno, "the copy could not be put in place (%s)", strerror(errno));
+		r = dr_errf(why, wl, -errno, "the copy could not be put in place (%s)", strerror(errno));
 		goto unlink_tmp;
 	}
 	close(fd);

@@ -2,7 +2,6 @@
 /* A share copy's sound: decode, disguise, normalise, encode (sharecopy.h). */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <opus/opusfile.h>
 #include <samplerate.h>
 
+#include "util/log.h"
 #include "mcadams.h"
 #include "media/oggopus.h"
 #include "sharecopy.h"
@@ -21,17 +21,6 @@
 #define ROUNDS 4
 #define MAX_SAMPLES ((size_t)RATE * 3600 * 4) /* 4 hours: far beyond any recording */
 
-static int say(char *why, size_t n, int r, const char *fmt, ...)
-{
-	if (why && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, n, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 static int decode(const uint8_t *ogg, size_t len, float **pcm, size_t *n, char *why, size_t wl)
 {
 	int e;
@@ -39,7 +28,7 @@ static int decode(const uint8_t *ogg, size_t len, float **pcm, size_t *n, char *
 	*n = 0;
 	OggOpusFile *of = op_open_memory(ogg, len, &e);
 	if (!of)
-		return say(why, wl, -EBADMSG, "not an Ogg Opus recording (opusfile: %d)", e);
+		return dr_errf(why, wl, -EBADMSG, "not an Ogg Opus recording (opusfile: %d)", e);
 	size_t cap = RATE * 10, got = 0;
 	float *x = malloc(cap * sizeof(*x)), buf[5760 * 2];
 	int r = x ? 0 : -ENOMEM;
@@ -48,12 +37,12 @@ static int decode(const uint8_t *ogg, size_t len, float **pcm, size_t *n, char *
 		if (k == 0)
 			break;
 		if (k < 0) {
-			r = say(why, wl, -EBADMSG, "the recording is damaged (opusfile: %d)", k);
+			r = dr_errf(why, wl, -EBADMSG, "the recording is damaged (opusfile: %d)", k);
 			break;
 		}
 		int ch = op_channel_count(of, li);
 		if (got + (size_t)k > MAX_SAMPLES) {
-			r = say(why, wl, -EBADMSG, "the recording is longer than 4 hours");
+			r = dr_errf(why, wl, -EBADMSG, "the recording is longer than 4 hours");
 			break;
 		}
 		if (got + (size_t)k > cap) {
@@ -92,13 +81,13 @@ static int disguise(float *x, size_t n, char *why, size_t wl)
 	SRC_DATA d = {.data_in = x, .data_out = lo, .input_frames = (long)n,
 		      .output_frames = (long)m, .src_ratio = 1.0 / 3};
 	if (r == 0 && src_simple(&d, SRC_SINC_MEDIUM_QUALITY, 1))
-		r = say(why, wl, -EIO, "resampling failed");
+		r = dr_errf(why, wl, -EIO, "resampling failed");
 	if (r == 0)
 		r = adm_mcadams(lo, (size_t)d.output_frames_gen, ADM_MCADAMS_ALPHA);
 	SRC_DATA u = {.data_in = lo, .data_out = hi, .input_frames = d.output_frames_gen,
 		      .output_frames = (long)(n + 64), .src_ratio = 3.0};
 	if (r == 0 && src_simple(&u, SRC_SINC_MEDIUM_QUALITY, 1))
-		r = say(why, wl, -EIO, "resampling failed");
+		r = dr_errf(why, wl, -EIO, "resampling failed");
 	if (r == 0) { /* exactly n samples: the last few padded with silence */
 		size_t k = (size_t)u.output_frames_gen < n ? (size_t)u.output_frames_gen : n;
 		memcpy(x, hi, k * sizeof(*x));
@@ -172,9 +161,9 @@ static int normalise(float *x, size_t n, double *lufs, char *why, size_t wl)
 	double l;
 	int r = loudness(x, n, &l);
 	if (r < 0)
-		return say(why, wl, r, "the loudness could not be measured");
+		return dr_errf(why, wl, r, "the loudness could not be measured");
 	if (!isfinite(l) || l < -70)
-		return say(why, wl, -ENODATA, "the recording is silent: there is nothing to normalise");
+		return dr_errf(why, wl, -ENODATA, "the recording is silent: there is nothing to normalise");
 	/* a decoded peak over full scale is limited even if the level is right */
 	float top = 0;
 	for (size_t i = 0; i < n; i++)
@@ -186,7 +175,7 @@ static int normalise(float *x, size_t n, double *lufs, char *why, size_t wl)
 		for (size_t i = 0; i < n; i++)
 			x[i] *= g;
 		if ((r = limit(x, n)) < 0 || (r = loudness(x, n, &l)) < 0)
-			return say(why, wl, r, "the loudness could not be measured");
+			return dr_errf(why, wl, r, "the loudness could not be measured");
 	}
 	*lufs = l;
 	return 0;
@@ -233,7 +222,7 @@ static int encode(const float *x, size_t n, struct mem *m, char *why, size_t wl)
 	struct dr_oggopus *e;
 	int r = dr_oggopus_new(&p, (struct dr_sink){&ops, m}, &e);
 	if (r < 0)
-		return say(why, wl, r, "the Opus encoder could not start");
+		return dr_errf(why, wl, r, "the Opus encoder could not start");
 	int16_t buf[4800];
 	for (size_t i = 0; i < n && r == 0;) {
 		size_t k = n - i < 4800 ? n - i : 4800;
@@ -247,7 +236,7 @@ static int encode(const float *x, size_t n, struct mem *m, char *why, size_t wl)
 	if (r == 0)
 		r = dr_oggopus_finish(e);
 	dr_oggopus_free(e);
-	return r < 0 ? say(why, wl, r, "the Opus encoder failed") : 0;
+	return r < 0 ? dr_errf(why, wl, r, "the Opus encoder failed") : 0;
 }
 
 int adm_sharecopy(const uint8_t *ogg, size_t len, bool disg, struct adm_sharecopy_out *out,
@@ -260,7 +249,7 @@ int adm_sharecopy(const uint8_t *ogg, size_t len, bool disg, struct adm_sharecop
 	if (r < 0)
 		return r;
 	if (n == 0)
-		r = say(why, whylen, -ENODATA, "the recording holds no sound");
+		r = dr_errf(why, whylen, -ENODATA, "the recording holds no sound");
 	if (r == 0 && disg)
 		r = disguise(x, n, why, whylen);
 	if (r == 0)
@@ -271,7 +260,7 @@ int adm_sharecopy(const uint8_t *ogg, size_t len, bool disg, struct adm_sharecop
 	free(x);
 	if (r < 0) {
 		free(m.p);
-		return r == -ENOMEM ? say(why, whylen, r, "out of memory") : r;
+		return r == -ENOMEM ? dr_errf(why, whylen, r, "out of memory") : r;
 	}
 	out->ogg = m.p;
 	out->len = m.len;

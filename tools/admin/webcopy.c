@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,21 +25,11 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "util/log.h"
 #include "export/stickio.h"
 #include "webcopy.h"
 
 #define IO_BUF 65536
-
-static int say(char *why, size_t n, int r, const char *fmt, ...)
-{
-	if (why && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, n, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* ---- FFmpeg's I/O on our own file descriptors ---- */
 
@@ -126,9 +115,9 @@ static int open_input(struct copy *c, const char *in_path, char *why, size_t n)
 	c->in_fd = open(in_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (c->in_fd < 0)
-		return say(why, n, -errno, "cannot read %s: %s", in_path, strerror(errno));
+		return dr_errf(why, n, -errno, "cannot read %s: %s", in_path, strerror(errno));
 	if (fstat(c->in_fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return say(why, n, -EBADMSG, "%s is not a regular file", in_path);
+		return dr_errf(why, n, -EBADMSG, "%s is not a regular file", in_path);
 	int fl = fcntl(c->in_fd, F_GETFL);
 	if (fl >= 0)
 		fcntl(c->in_fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -139,7 +128,7 @@ static int open_input(struct copy *c, const char *in_path, char *why, size_t n)
 	const AVInputFormat *mkv = av_find_input_format("matroska");
 	if (avformat_open_input(&c->in, NULL, mkv, NULL) < 0 ||
 	    avformat_find_stream_info(c->in, NULL) < 0)
-		return say(why, n, -EBADMSG, "%s is not a Matroska recording that can be read",
+		return dr_errf(why, n, -EBADMSG, "%s is not a Matroska recording that can be read",
 			   in_path);
 	c->vin = c->ain = -1;
 	for (unsigned i = 0; i < c->in->nb_streams; i++) {
@@ -150,15 +139,15 @@ static int open_input(struct copy *c, const char *in_path, char *why, size_t n)
 			c->ain = (int)i;
 	}
 	if (c->vin < 0 || c->ain < 0)
-		return say(why, n, -EBADMSG, "%s has no H.264 picture or no Opus sound", in_path);
+		return dr_errf(why, n, -EBADMSG, "%s has no H.264 picture or no Opus sound", in_path);
 	const AVCodec *d = avcodec_find_decoder(AV_CODEC_ID_H264);
 	if (!d || !(c->dec = avcodec_alloc_context3(d)))
-		return say(why, n, -ENOTSUP, "this FFmpeg has no H.264 decoder");
+		return dr_errf(why, n, -ENOTSUP, "this FFmpeg has no H.264 decoder");
 	if (avcodec_parameters_to_context(c->dec, c->in->streams[c->vin]->codecpar) < 0)
 		return -ENOMEM;
 	c->dec->pkt_timebase = c->in->streams[c->vin]->time_base;
 	if (avcodec_open2(c->dec, d, NULL) < 0)
-		return say(why, n, -EBADMSG, "its picture cannot be decoded");
+		return dr_errf(why, n, -EBADMSG, "its picture cannot be decoded");
 	return 0;
 }
 
@@ -168,7 +157,7 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 {
 	c->out_fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (c->out_fd < 0)
-		return say(why, n, -errno, "cannot create %s: %s", tmp, strerror(errno));
+		return dr_errf(why, n, -errno, "cannot create %s: %s", tmp, strerror(errno));
 	if (avformat_alloc_output_context2(&c->out, NULL, "webm", NULL) < 0 || !c->out ||
 	    !(c->out_io = io_new(&c->out_fd, true)))
 		return -ENOMEM;
@@ -183,7 +172,7 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	c->out->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
 	const AVCodec *e = avcodec_find_encoder_by_name("libvpx");
 	if (!e || !(c->enc = avcodec_alloc_context3(e)))
-		return say(why, n, -ENOTSUP, "this FFmpeg has no VP8 encoder (libvpx)");
+		return dr_errf(why, n, -ENOTSUP, "this FFmpeg has no VP8 encoder (libvpx)");
 	const AVStream *vs = c->in->streams[c->vin];
 	c->enc->width = c->dec->width;
 	c->enc->height = c->dec->height;
@@ -201,7 +190,7 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	av_opt_set_int(c->enc->priv_data, "auto-alt-ref", 0, 0);
 	av_opt_set_int(c->enc->priv_data, "lag-in-frames", 0, 0);
 	if (avcodec_open2(c->enc, e, NULL) < 0)
-		return say(why, n, -EBADMSG, "the VP8 encoder refused %dx%d", c->enc->width,
+		return dr_errf(why, n, -EBADMSG, "the VP8 encoder refused %dx%d", c->enc->width,
 			   c->enc->height);
 	if (!(c->vout = avformat_new_stream(c->out, NULL)) ||
 	    !(c->aout = avformat_new_stream(c->out, NULL)) ||
@@ -212,7 +201,7 @@ static int open_output(struct copy *c, const char *tmp, char *why, size_t n)
 	c->aout->time_base = c->in->streams[c->ain]->time_base;
 	c->aout->codecpar->codec_tag = 0;
 	if (avformat_write_header(c->out, NULL) < 0)
-		return say(why, n, -EIO, "cannot write the WebM header to %s", tmp);
+		return dr_errf(why, n, -EIO, "cannot write the WebM header to %s", tmp);
 	/* The demuxer gives each Opus packet its time less the codec delay
 	 * (the first at -6.5 ms); the muxer writes the times it is given and
 	 * CodecDelay again, so the delay is added back: each block keeps the
@@ -314,7 +303,7 @@ static int transcode(struct copy *c, char *why, size_t n)
 		}
 	}
 	if (r == 0 && rr != AVERROR_EOF)
-		r = say(why, n, -EBADMSG, "the recording could not be read to its end");
+		r = dr_errf(why, n, -EBADMSG, "the recording could not be read to its end");
 	if (r == 0)
 		r = decode_packet(c, NULL);
 	if (r == 0)
@@ -324,7 +313,7 @@ static int transcode(struct copy *c, char *why, size_t n)
 	if (r == 0)
 		avio_flush(c->out_io);
 	if (r < 0 && why && n && !why[0])
-		say(why, n, r, "the copy could not be made: %s", strerror(-r));
+		dr_errf(why, n, r, "the copy could not be made: %s", strerror(-r));
 	return r;
 }
 
@@ -360,11 +349,11 @@ int adm_webcopy(const char *in_path, const char *out_path, char *why, size_t why
 	if (r == 0)
 		r = transcode(&c, why, whylen);
 	if (r == 0 && fsync(c.out_fd) < 0)
-		r = say(why, whylen, -errno, "cannot sync %s: %s", tmp, strerror(errno));
+		r = dr_errf(why, whylen, -errno, "cannot sync %s: %s", tmp, strerror(errno));
 	bool made = c.out_fd >= 0;
 	copy_free(&c);
 	if (r == 0 && rename(tmp, out_path) < 0)
-		r = say(why, whylen, -errno, "cannot rename %s: %s", tmp, strerror(errno));
+		r = dr_errf(why, whylen, -errno, "cannot rename %s: %s", tmp, strerror(errno));
 	if (r < 0) {
 		if (made)
 			unlink(tmp);
