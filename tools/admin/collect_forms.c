@@ -114,6 +114,33 @@ bool form_ok(const struct adm_org *org, const char *dir, const char *dev, const 
 	return r == 0 && !strcmp(hex, hash) && (!size || got == size);
 }
 
+/* Opens the sealed file `src` with the organisation's key into a new file
+ * `tmp` (a leftover of that name is replaced), synced and closed; *final says
+ * whether the box finished it. Returns 0 or negative errno; on failure tmp
+ * may be left behind, for the caller to unlink. */
+int open_sealed_into(const struct adm_org *org, const char *src, const char *id, const char *tmp,
+		     bool *final, char *why, size_t whylen)
+{
+	int in = open_reg(src);
+	if (in < 0)
+		return -errno;
+	unlink(tmp);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		int r = -errno;
+		close(in);
+		return r;
+	}
+	uint64_t got = 0;
+	int r = adm_open_sealed(org, in, id, out, final, &got, why, whylen);
+	close(in);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
 /* Opens a box-sealed original into <id>.opus (tmp, fsync, rename, fsync
  * folder): refused unless it opens with the organisation's key as this
  * recording; one cut off (no last message: the box was interrupted) has
@@ -129,25 +156,9 @@ int open_original(const struct adm_org *org, const char *dir, const char *id,
 	form_path(src, sizeof(src), dir, id, "audio", true);
 	form_path(dst, sizeof(dst), dir, id, "audio", false);
 	adm_fmt(tmp, sizeof(tmp), "%s.tmp", dst);
-	int in = open_reg(src);
-	if (in < 0)
-		return -errno;
-	unlink(tmp);
-	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
-		int r = -errno;
-		close(in);
-		return r;
-	}
 	bool final = false;
-	uint64_t got = 0;
 	char why[256];
-	int r = adm_open_sealed(org, in, id, out, &final, &got, why, sizeof(why));
-	close(in);
-	if (r == 0 && fsync(out) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
+	int r = open_sealed_into(org, src, id, tmp, &final, why, sizeof(why));
 	if (r == 0 && !final) {
 		struct dr_recover_result rr;
 		r = dr_recover_file(tmp, &rr);

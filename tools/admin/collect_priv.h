@@ -79,6 +79,8 @@ bool file_is_v2(const char *path);
 bool form_ok(const struct adm_org *org, const char *dir, const char *dev,
              const char *id, struct json_object *rec, const char *hash,
              uint64_t size, bool sealed);
+int open_sealed_into(const struct adm_org *org, const char *src, const char *id, const char *tmp,
+		     bool *final, char *why, size_t whylen);
 int open_original(const struct adm_org *org, const char *dir, const char *id,
                   struct json_object *rec);
 /* A video's browser copy <id>.webm made from its sealed original (the

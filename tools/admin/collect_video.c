@@ -30,24 +30,8 @@ int open_video(const struct adm_org *org, const char *dir, const char *id,
 	form_path(src, sizeof(src), dir, id, "video", true);
 	form_path_kind(opened, sizeof(opened), dir, id, "video", "tmp-opened");
 	form_path(dst, sizeof(dst), dir, id, "video", false);
-	int in = open_reg(src);
-	if (in < 0)
-		return -errno;
-	unlink(opened);
-	int out = open(opened, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
-		int r = -errno;
-		close(in);
-		return r;
-	}
 	bool final = false;
-	uint64_t got = 0;
-	int r = adm_open_sealed(org, in, id, out, &final, &got, why, sizeof(why));
-	close(in);
-	if (r == 0 && fsync(out) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
+	int r = open_sealed_into(org, src, id, opened, &final, why, sizeof(why));
 	why[0] = '\0'; /* forms_make says what an open that failed means */
 	if (r == 0 && !final) {
 		/* the box was cut off: its last whole cluster is where it ends */
