@@ -202,6 +202,10 @@ def test_page(w):
         r, found = s.req("GET", f"/?receipt={open_r}&box={w.box}")
         assert open_id in found.decode() and r.status == 200
 
+        # filters by length (minutes), type and consent: exactly the rows the
+        # catalogue holds that match; bad input a clear 400
+        filters_exact(w, s)
+
         # the locked recording is not served, whatever the URL, even with a
         # playable file left beside it
         stale = os.path.join(w.archive, w.box, locked_id + ".opus")
@@ -311,6 +315,56 @@ def test_page(w):
         assert r.status == 401
     finally:
         s.stop()
+
+
+def listed(page):
+    """(box, receipt) of each recording on the recordings page"""
+    return sorted(re.findall(r'<section class="rec"><h2>[^<]* &middot; receipt (\w+)</h2><p>Box ([0-9a-f]{16})',
+                             page))
+
+
+def filters_exact(w, s):
+    db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT receipt, box, duration_ms, media, consent_staff FROM recordings").fetchall()
+    finally:
+        db.close()
+    assert {r[2] // 1000 for r in rows} == {1, 2}, rows
+    cases = [dict(longer="0.02"), dict(shorter="0.02"), dict(longer="0.01", shorter="0.05"),
+             dict(longer="1"), dict(shorter="10000"), dict(longer="0"), dict(media="sound"),
+             dict(media="video"), dict(consent="yes"), dict(consent="no", longer="0.02"),
+             dict(consent="no", shorter="0.02"), dict(media="sound", longer="0.03")]
+    seen = set()
+    for q in cases:
+        lo = round(float(q.get("longer", "-1")) * 60000)
+        hi = round(float(q["shorter"]) * 60000) if "shorter" in q else None
+        want = sorted((r[0], r[1]) for r in rows
+                      if r[2] >= lo and (hi is None or r[2] <= hi)
+                      and q.get("media", {"audio": "sound"}.get(r[3], r[3])) ==
+                      {"audio": "sound"}.get(r[3], r[3])
+                      and q.get("consent", r[4]) == r[4])
+        r, page = s.req("GET", "/?" + urllib.parse.urlencode(q))
+        assert r.status == 200, (q, r.status)
+        got = listed(page.decode())
+        assert got == want, (q, got, want)
+        assert f"<p>{len(want)} recording".encode() in page, q
+        seen.add(len(want))
+    assert seen == {0, 1, 2}, seen  # the filters do split the rows
+    # the form keeps what was asked
+    r, page = s.req("GET", "/?longer=0.5&shorter=2&media=video&consent=no")
+    assert b'id="longer" name="longer" type="number" min="0" max="10000" step="0.01" value="0.5"' in page
+    assert b'value="2"' in page and b'<option value="video" selected>' in page and \
+        b'<option value="no" selected>' in page
+    for q, why in (("longer=abc", b"number of minutes"), ("shorter=-1", b"number of minutes"),
+                   ("longer=1e3", b"number of minutes"), ("longer=0x10", b"number of minutes"),
+                   ("longer=1.234", b"number of minutes"), ("longer=10001", b"number of minutes"),
+                   ("shorter=.5", b"number of minutes"), ("longer=5.", b"number of minutes"),
+                   ("longer=99999999999999999999", b"number of minutes"),
+                   ("longer=3&shorter=2", b"nothing could match"),
+                   ("media=audio", b"sound or video"), ("consent=maybe", b"yes, no or unanswered"),
+                   ("from=2026-1-1", b"YYYY-MM-DD"), ("to=tomorrow", b"YYYY-MM-DD")):
+        r, data = s.req("GET", "/?" + q)
+        assert r.status == 400 and why in data and b"<section" not in data, (q, r.status, data)
 
 
 def form(**kw):
