@@ -24,7 +24,7 @@ def setup_node():
     src = os.path.join(SOURCE, "tests", "browser")
     os.makedirs(NODE_DIR, exist_ok=True)
     for f in ("package.json", "package-lock.json", "staff_page.mjs", "staff_page_wishes.mjs",
-              "staff_page_collect.mjs"):
+              "staff_page_collect.mjs", "staff_page_zoom.mjs"):
         shutil.copy(os.path.join(src, f), NODE_DIR)
     if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
         p = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
@@ -50,6 +50,14 @@ def main():
         plays = [l for l in open(os.path.join(w.archive, "audit.log"))
                  if '"play"' in l and '"Kim Staff"' in l]
         assert plays, "the browser's play is not in the audit log"
+        # every main page readable at 200 % (before the withdrawal below:
+        # the wish is shown for confirmation, not confirmed)
+        t0 = time.monotonic()
+        p = subprocess.run(["node", os.path.join(NODE_DIR, "staff_page_zoom.mjs"),
+                            f"http://127.0.0.1:{s.port}", open_r, shots, PASS],
+                           capture_output=True, text=True, timeout=120)
+        log(p.stdout + p.stderr + f"(staff_page_zoom.mjs: {time.monotonic() - t0:.1f} s)")
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
         # a withdrawal by keyboard, then seen on the audit page
         t0 = time.monotonic()
         p = subprocess.run(["node", os.path.join(NODE_DIR, "staff_page_wishes.mjs"),

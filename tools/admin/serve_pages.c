@@ -31,7 +31,11 @@ static void page_head(FILE *f, const char *title)
 	      "<meta name=\"viewport\" content=\"width=device-width\"><title>",
 	      f);
 	esc(f, title);
-	fputs(" - diaryroom</title></head><body><main>\n<h1>", f);
+	/* the style sheet needs a session: the sign-in form goes without */
+	fputs(strcmp(title, "Sign in") ? " - diaryroom</title><link rel=\"stylesheet\" "
+					 "href=\"/report.css\"></head><body><main>\n<h1>"
+				       : " - diaryroom</title></head><body><main>\n<h1>",
+	      f);
 	esc(f, title);
 	fputs("</h1>\n", f);
 }
