@@ -19,7 +19,7 @@ static const char css[] =
 	"th,td{border:1px solid #666;padding:.2rem .6rem;text-align:left}\n"
 	"td.n{text-align:right}\n"
 	/* readable at 200 % zoom: long ids and hashes wrap, players fit */
-	"p,li,td,th,dd,summary,h1,h2{overflow-wrap:anywhere}\n"
+	"p,li,dd,summary,h1,h2,td:last-child{overflow-wrap:anywhere}\n"
 	"video,audio{max-width:100%}\n"
 	"video{height:auto}\n"
 	".chart{max-width:100%;height:auto}\n"
