@@ -350,6 +350,23 @@ def filters_exact(w, s):
         assert f"<p>{len(want)} recording".encode() in page, q
         seen.add(len(want))
     assert seen == {0, 1, 2}, seen  # the filters do split the rows
+    # newest first (start, then id), each with its consent history
+    db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
+    try:
+        order = [r[0] for r in db.execute(
+            "SELECT receipt FROM recordings ORDER BY start_utc DESC, id")]
+        days = sorted({r[0][:10] for r in db.execute("SELECT start_utc FROM recordings")})
+    finally:
+        db.close()
+    r, page = s.req("GET", "/")
+    page = page.decode()
+    assert re.findall(r'&middot; receipt (\w+)</h2>', page) == order, order
+    assert page.count("<summary>Consent history</summary><ul><li>") == len(order)
+    # the date range (the recording's start, UTC; both days included)
+    for q, n in ((dict(to=days[-1], **{"from": days[0]}), len(rows)),
+                 ({"from": "2100-01-01"}, 0), (dict(to="2000-01-01"), 0)):
+        r, page = s.req("GET", "/?" + urllib.parse.urlencode(q))
+        assert r.status == 200 and len(listed(page.decode())) == n, (q, n)
     # the form keeps what was asked
     r, page = s.req("GET", "/?longer=0.5&shorter=2&media=video&consent=no")
     assert b'id="longer" name="longer" type="number" min="0" max="10000" step="0.01" value="0.5"' in page
