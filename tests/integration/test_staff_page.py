@@ -22,6 +22,7 @@ HTTP on 127.0.0.1:
   a time, refused without a session or CSRF token.
 
 About 3 s (one Argon2id "interactive" sign-in per session, plus the seeds)."""
+import datetime
 import hashlib
 import http.client
 import fcntl
@@ -192,6 +193,15 @@ def test_page(w):
         assert r.status == 200 and open_id in page and f"receipt {locked_r}" in page, page
         assert locked_id not in page, "the locked recording's id is in a URL on the page"
         assert "Sealed: no one may listen" in page
+        # with the date its retention ends: start + 30 days (serve's default,
+        # collect's rule)
+        db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
+        start = db.execute("SELECT start_utc FROM recordings WHERE id = ?", (locked_id,)).fetchone()[0]
+        db.close()
+        ends = (datetime.datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ") +
+                datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert f"Sealed: no one may listen; its retention ends {ends} (30 days after it started)" \
+            in page, (ends, page)
         assert "Audit log: intact." in page
         # a player fetches nothing until pressed: a listing is not a play
         assert page.count("<audio") == 1 and page.count('preload="none"') == 1

@@ -10,6 +10,7 @@
 #include "archive.h"
 #include "audit.h"
 #include "serve_priv.h"
+#include "export/stickfmt.h"
 
 static void esc(FILE *f, const char *s)
 {
@@ -337,9 +338,18 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 				*x->playable_blake2b && (video || !strcmp(x->media, "audio"));
 		if (x->locked) {
 			fputs("<p class=\"sealed\">Sealed: no one may listen", f);
+			int64_t start;
+			char ends[32];
 			if (*x->retention_ended_utc) {
 				fputs("; retention ended ", f);
 				esc(f, x->retention_ended_utc);
+			} else if (!strcmp(x->status, "archived") &&
+				   dr_stick_time_parse(x->start_utc, &start) == 0) {
+				/* collect's rule (expire_locked): start + the days */
+				dr_stick_time_format(start + (int64_t)sv->retention_days * 86400, ends);
+				fprintf(f, "; its retention ends %s (%ld days after it started), "
+					   "and it is deleted at the first collect after then",
+					ends, sv->retention_days);
 			}
 			fputs(".</p>", f);
 		} else if (playable && video) {
