@@ -4,7 +4,8 @@
 // confirmation, audit log, report, shares, collect) the page must not
 // scroll sideways, no element may cut its text off (overflow hidden or
 // clip with more inside than shown), and no text may lie outside the
-// viewport. Screenshots zoom-*.png. Run by
+// viewport. Nor may any page fetch anything but from the server itself
+// (no CDN). Screenshots zoom-*.png. Run by
 // tests/integration/test_staff_page_browser.py with: node
 // staff_page_zoom.mjs BASE_URL RECEIPT SHOTS_DIR PASSPHRASE
 import { chromium } from 'playwright-core';
@@ -57,6 +58,9 @@ const problems = [];
 try {
   const ctx = await browser.newContext({ viewport: { width: 640, height: 720 }, deviceScaleFactor: 2 });
   const page = await ctx.newPage();
+  // shipped with the project: nothing is fetched from anywhere else (no CDN)
+  const elsewhere = [];
+  page.on('request', q => { if (!q.url().startsWith(base + '/')) elsewhere.push(q.url()); });
   async function readable(name) {
     const bad = await page.evaluate(unreadable);
     await page.screenshot({ path: `${shots}/zoom-${name}.png`, fullPage: true });
@@ -85,6 +89,7 @@ try {
     await page.goto(base + url);
     await readable(name);
   }
+  check(elsewhere.length === 0, 'nothing fetched from elsewhere ' + JSON.stringify(elsewhere));
 } finally {
   await browser.close();
 }

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from drtest import BUILD, SRC as SOURCE, log, run
-from test_staff_page import PASS, Server, World, audit_entries, stick_world
+from test_staff_page import PASS, Server, World, admin, audit_entries, box_rows, insert, stick_world
 
 NODE_DIR = os.path.join(BUILD, "browser-node")
 
@@ -69,6 +69,13 @@ def main():
               if '"withdraw"' in l and '"Lee Staff"' in l]
         assert wd, "the browser's withdrawal is not in the audit log"
         assert not [f for f in os.listdir(os.path.join(w.archive, w.box)) if f.startswith(open_id)]
+        # and the box hears of it with the next stick collected: the receipt
+        # withdraws it on the box
+        assert box_rows(w)[open_id] != "withdrawn"
+        admin("collect", "--org", w.org, "--stick", w.stick, "--archive", w.archive)
+        got = [e for e in insert(w) if e.get("ev") == "receipt"]
+        assert got and got[-1]["withdrawn"] == 1, got
+        assert box_rows(w)[open_id] == "withdrawn", box_rows(w)
     finally:
         s.stop()
     # a staff stick collected from the page, the bars moving (each progress
