@@ -38,7 +38,7 @@ import sqlite3
 import time
 import urllib.parse
 
-from drtest import BUILD, log, run, speak, tmpdir
+from drtest import BUILD, SRC as SOURCE, log, run, speak, tmpdir
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
@@ -163,6 +163,60 @@ def test_refuses_other_addresses(w):
                             "--port", str(free_port()), "--bind", bind],
                            capture_output=True, text=True, timeout=10)
         assert p.returncode == 2 and "127.0.0.1" in p.stderr, (bind, p.returncode, p.stderr)
+
+
+def test_launcher(w):
+    """the desktop launcher (nobody types a command): it starts the page on
+    the configured folders and opens the browser on the sign-in form, once"""
+    src = os.path.join(SOURCE, "tools", "admin", "desktop")
+    with open(os.path.join(src, "diaryroom-staff-page.desktop")) as f:
+        entry = dict(l.strip().split("=", 1) for l in f if "=" in l)
+    assert entry["Type"] == "Application" and entry["Exec"] == "diaryroom-staff-page" and \
+        entry["Terminal"] == "false" and entry["Name"], entry
+    home = os.path.join(w.dir, "home")
+    fake = os.path.join(home, "bin")
+    os.makedirs(fake)
+    opened = os.path.join(home, "opened")
+    with open(os.path.join(fake, "xdg-open"), "w") as f:
+        f.write(f'#!/bin/sh\necho "$1" >>{opened}\n')
+    os.chmod(os.path.join(fake, "xdg-open"), 0o755)
+    port = free_port()
+    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, "cfg"),
+               DIARYROOM_PORT=str(port),
+               PATH=fake + ":" + os.path.join(BUILD, "bin") + ":" + os.environ["PATH"])
+    launcher = os.path.join(src, "diaryroom-staff-page")
+    p = subprocess.run([launcher], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "ARCHIVE=" in p.stderr and not os.path.exists(opened), p
+    os.makedirs(os.path.join(home, "cfg", "diaryroom"))
+    with open(os.path.join(home, "cfg", "diaryroom", "staff-page"), "w") as f:
+        f.write(f"ARCHIVE={w.archive}\nORG={w.org}\nEXPORTS={home}/exports\n")
+    first = subprocess.Popen([launcher], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert first.wait(timeout=30) == 0, first.stderr.read()
+        url = f"http://127.0.0.1:{port}/signin"
+        with open(opened) as f:
+            assert f.read().split() == [url]
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/signin")
+        r = c.getresponse()
+        assert r.status == 200 and b"The organisation's passphrase" in r.read()
+        c.close()
+        # again: the page is running, so only the browser opens
+        p = subprocess.run([launcher], env=env, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and p.stderr == "", p
+        with open(opened) as f:
+            assert f.read().split() == [url, url]
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)  # the server it started, in its group
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the launcher's server did not stop")
 
 
 def test_page(w):
@@ -729,6 +783,7 @@ def test_collect():
 def main():
     w = World()
     test_refuses_other_addresses(w)
+    test_launcher(w)
     test_page(w)
     test_wishes(w)
     test_collect()
