@@ -91,6 +91,10 @@ try {
   await page.screenshot({ path: `${shots}/report.png`, fullPage: true });
   await axe(page, 'report');
   await page.emulateMedia({ media: 'print' });
+  check(!(await page.locator('nav').first().isVisible()) &&
+        await page.locator('form').evaluateAll(fs => fs.every(f => getComputedStyle(f).display === 'none')) &&
+        await page.locator('svg').first().isVisible(),
+        'printed, the report has its charts without the links and forms');
   await page.screenshot({ path: `${shots}/report-print.png`, fullPage: true });
   await page.emulateMedia({ media: 'screen' });
   await page.goto(base + '/shares');

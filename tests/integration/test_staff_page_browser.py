@@ -6,9 +6,11 @@ serious or critical violations; then (staff_page_wishes.mjs) a withdrawal
 recorded by keyboard and seen on the audit log page, axe-core on the wishes,
 confirmation, result and audit pages; then (staff_page_collect.mjs) a staff
 stick collected from the page with its progress bars moving, the summary,
-axe-core on the collect pages. Screenshots in build/host/test-artefacts/
+axe-core on the collect pages; (staff_page_zoom.mjs) every main page
+readable at 200 % zoom, nothing fetched from elsewhere; the withdrawal in
+the receipt of the next collect. Screenshots in build/host/test-artefacts/
 staff-page/. Set-up: `npm ci` of tests/browser into the build dir (the npm
-registry is needed the first time). About 17 s."""
+registry is needed the first time). About 21 s."""
 import os
 import shutil
 import subprocess
