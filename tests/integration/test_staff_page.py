@@ -259,6 +259,10 @@ def test_page(w):
         assert "Audit log: intact." in page
         # a player fetches nothing until pressed: a listing is not a play
         assert page.count("<audio") == 1 and page.count('preload="none"') == 1
+        # the consent next to the player, its history under it
+        sec = next(x for x in page.split('<section class="rec">') if "<audio" in x)
+        assert re.search(r"Consent: staff yes, share no\.</p><audio ", sec) and \
+            "<summary>Consent history</summary><ul><li>" in sec and ": staff yes, share no (" in sec, sec
         r, found = s.req("GET", f"/?receipt={locked_r}")
         found = found.decode()
         assert f"receipt {locked_r}" in found and f"receipt {open_r}" not in found, found
