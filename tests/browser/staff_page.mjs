@@ -67,9 +67,10 @@ try {
   const audio = page.locator('audio');
   await audio.focus();
   await page.keyboard.press('Space');
-  await page.waitForFunction(() => { const a = document.querySelector('audio'); return a && !a.paused; }, null, { timeout: 10000 })
-    .then(() => console.log('ok: Space on the focused player started it'))
-    .catch(async () => { console.log('NOTE: Space did not start the player; started by script'); await audio.evaluate(a => a.play()); });
+  // keyboard only: Space must start it (no script fallback)
+  const started = await page.waitForFunction(() => { const a = document.querySelector('audio'); return a && !a.paused; }, null, { timeout: 10000 })
+    .then(() => true, () => false);
+  check(started, 'Space on the focused player started it');
   await page.waitForFunction(() => document.querySelector('audio').currentTime > 2, null, { timeout: 15000 });
   check(true, 'the recording plays past 2 s');
   const played = await plays();
@@ -90,6 +91,10 @@ try {
   await page.screenshot({ path: `${shots}/report.png`, fullPage: true });
   await axe(page, 'report');
   await page.emulateMedia({ media: 'print' });
+  check(!(await page.locator('nav').first().isVisible()) &&
+        await page.locator('form').evaluateAll(fs => fs.every(f => getComputedStyle(f).display === 'none')) &&
+        await page.locator('svg').first().isVisible(),
+        'printed, the report has its charts without the links and forms');
   await page.screenshot({ path: `${shots}/report-print.png`, fullPage: true });
   await page.emulateMedia({ media: 'screen' });
   await page.goto(base + '/shares');

@@ -22,6 +22,7 @@ HTTP on 127.0.0.1:
   a time, refused without a session or CSRF token.
 
 About 3 s (one Argon2id "interactive" sign-in per session, plus the seeds)."""
+import datetime
 import hashlib
 import http.client
 import fcntl
@@ -37,7 +38,7 @@ import sqlite3
 import time
 import urllib.parse
 
-from drtest import BUILD, log, run, speak, tmpdir
+from drtest import BUILD, SRC as SOURCE, log, run, speak, tmpdir
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
@@ -164,6 +165,60 @@ def test_refuses_other_addresses(w):
         assert p.returncode == 2 and "127.0.0.1" in p.stderr, (bind, p.returncode, p.stderr)
 
 
+def test_launcher(w):
+    """the desktop launcher (nobody types a command): it starts the page on
+    the configured folders and opens the browser on the sign-in form, once"""
+    src = os.path.join(SOURCE, "tools", "admin", "desktop")
+    with open(os.path.join(src, "diaryroom-staff-page.desktop")) as f:
+        entry = dict(l.strip().split("=", 1) for l in f if "=" in l)
+    assert entry["Type"] == "Application" and entry["Exec"] == "diaryroom-staff-page" and \
+        entry["Terminal"] == "false" and entry["Name"], entry
+    home = os.path.join(w.dir, "home")
+    fake = os.path.join(home, "bin")
+    os.makedirs(fake)
+    opened = os.path.join(home, "opened")
+    with open(os.path.join(fake, "xdg-open"), "w") as f:
+        f.write(f'#!/bin/sh\necho "$1" >>{opened}\n')
+    os.chmod(os.path.join(fake, "xdg-open"), 0o755)
+    port = free_port()
+    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, "cfg"),
+               DIARYROOM_PORT=str(port),
+               PATH=fake + ":" + os.path.join(BUILD, "bin") + ":" + os.environ["PATH"])
+    launcher = os.path.join(src, "diaryroom-staff-page")
+    p = subprocess.run([launcher], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "ARCHIVE=" in p.stderr and not os.path.exists(opened), p
+    os.makedirs(os.path.join(home, "cfg", "diaryroom"))
+    with open(os.path.join(home, "cfg", "diaryroom", "staff-page"), "w") as f:
+        f.write(f"ARCHIVE={w.archive}\nORG={w.org}\nEXPORTS={home}/exports\n")
+    first = subprocess.Popen([launcher], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert first.wait(timeout=30) == 0, first.stderr.read()
+        url = f"http://127.0.0.1:{port}/signin"
+        with open(opened) as f:
+            assert f.read().split() == [url]
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/signin")
+        r = c.getresponse()
+        assert r.status == 200 and b"The organisation's passphrase" in r.read()
+        c.close()
+        # again: the page is running, so only the browser opens
+        p = subprocess.run([launcher], env=env, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and p.stderr == "", p
+        with open(opened) as f:
+            assert f.read().split() == [url, url]
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)  # the server it started, in its group
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the launcher's server did not stop")
+
+
 def test_page(w):
     (open_id, open_r), (locked_id, locked_r) = w.recs
     play = f"/play?box={w.box}&id={open_id}"
@@ -192,15 +247,32 @@ def test_page(w):
         assert r.status == 200 and open_id in page and f"receipt {locked_r}" in page, page
         assert locked_id not in page, "the locked recording's id is in a URL on the page"
         assert "Sealed: no one may listen" in page
+        # with the date its retention ends: start + 30 days (serve's default,
+        # collect's rule)
+        db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
+        start = db.execute("SELECT start_utc FROM recordings WHERE id = ?", (locked_id,)).fetchone()[0]
+        db.close()
+        ends = (datetime.datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ") +
+                datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert f"Sealed: no one may listen; its retention ends {ends} (30 days after it started)" \
+            in page, (ends, page)
         assert "Audit log: intact." in page
         # a player fetches nothing until pressed: a listing is not a play
         assert page.count("<audio") == 1 and page.count('preload="none"') == 1
+        # the consent next to the player, its history under it
+        sec = next(x for x in page.split('<section class="rec">') if "<audio" in x)
+        assert re.search(r"Consent: staff yes, share no\.</p><audio ", sec) and \
+            "<summary>Consent history</summary><ul><li>" in sec and ": staff yes, share no (" in sec, sec
         r, found = s.req("GET", f"/?receipt={locked_r}")
         found = found.decode()
         assert f"receipt {locked_r}" in found and f"receipt {open_r}" not in found, found
         assert "<audio" not in found
         r, found = s.req("GET", f"/?receipt={open_r}&box={w.box}")
         assert open_id in found.decode() and r.status == 200
+
+        # filters by length (minutes), type and consent: exactly the rows the
+        # catalogue holds that match; bad input a clear 400
+        filters_exact(w, s)
 
         # the locked recording is not served, whatever the URL, even with a
         # playable file left beside it
@@ -311,6 +383,73 @@ def test_page(w):
         assert r.status == 401
     finally:
         s.stop()
+
+
+def listed(page):
+    """(box, receipt) of each recording on the recordings page"""
+    return sorted(re.findall(r'<section class="rec"><h2>[^<]* &middot; receipt (\w+)</h2><p>Box ([0-9a-f]{16})',
+                             page))
+
+
+def filters_exact(w, s):
+    db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT receipt, box, duration_ms, media, consent_staff FROM recordings").fetchall()
+    finally:
+        db.close()
+    assert {r[2] // 1000 for r in rows} == {1, 2}, rows
+    cases = [dict(longer="0.02"), dict(shorter="0.02"), dict(longer="0.01", shorter="0.05"),
+             dict(longer="1"), dict(shorter="10000"), dict(longer="0"), dict(media="sound"),
+             dict(media="video"), dict(consent="yes"), dict(consent="no", longer="0.02"),
+             dict(consent="no", shorter="0.02"), dict(media="sound", longer="0.03")]
+    seen = set()
+    for q in cases:
+        lo = round(float(q.get("longer", "-1")) * 60000)
+        hi = round(float(q["shorter"]) * 60000) if "shorter" in q else None
+        want = sorted((r[0], r[1]) for r in rows
+                      if r[2] >= lo and (hi is None or r[2] <= hi)
+                      and q.get("media", {"audio": "sound"}.get(r[3], r[3])) ==
+                      {"audio": "sound"}.get(r[3], r[3])
+                      and q.get("consent", r[4]) == r[4])
+        r, page = s.req("GET", "/?" + urllib.parse.urlencode(q))
+        assert r.status == 200, (q, r.status)
+        got = listed(page.decode())
+        assert got == want, (q, got, want)
+        assert f"<p>{len(want)} recording".encode() in page, q
+        seen.add(len(want))
+    assert seen == {0, 1, 2}, seen  # the filters do split the rows
+    # newest first (start, then id), each with its consent history
+    db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
+    try:
+        order = [r[0] for r in db.execute(
+            "SELECT receipt FROM recordings ORDER BY start_utc DESC, id")]
+        days = sorted({r[0][:10] for r in db.execute("SELECT start_utc FROM recordings")})
+    finally:
+        db.close()
+    r, page = s.req("GET", "/")
+    page = page.decode()
+    assert re.findall(r'&middot; receipt (\w+)</h2>', page) == order, order
+    assert page.count("<summary>Consent history</summary><ul><li>") == len(order)
+    # the date range (the recording's start, UTC; both days included)
+    for q, n in ((dict(to=days[-1], **{"from": days[0]}), len(rows)),
+                 ({"from": "2100-01-01"}, 0), (dict(to="2000-01-01"), 0)):
+        r, page = s.req("GET", "/?" + urllib.parse.urlencode(q))
+        assert r.status == 200 and len(listed(page.decode())) == n, (q, n)
+    # the form keeps what was asked
+    r, page = s.req("GET", "/?longer=0.5&shorter=2&media=video&consent=no")
+    assert b'id="longer" name="longer" type="number" min="0" max="10000" step="0.01" value="0.5"' in page
+    assert b'value="2"' in page and b'<option value="video" selected>' in page and \
+        b'<option value="no" selected>' in page
+    for q, why in (("longer=abc", b"number of minutes"), ("shorter=-1", b"number of minutes"),
+                   ("longer=1e3", b"number of minutes"), ("longer=0x10", b"number of minutes"),
+                   ("longer=1.234", b"number of minutes"), ("longer=10001", b"number of minutes"),
+                   ("shorter=.5", b"number of minutes"), ("longer=5.", b"number of minutes"),
+                   ("longer=99999999999999999999", b"number of minutes"),
+                   ("longer=3&shorter=2", b"nothing could match"),
+                   ("media=audio", b"sound or video"), ("consent=maybe", b"yes, no or unanswered"),
+                   ("from=2026-1-1", b"YYYY-MM-DD"), ("to=tomorrow", b"YYYY-MM-DD")):
+        r, data = s.req("GET", "/?" + q)
+        assert r.status == 400 and why in data and b"<section" not in data, (q, r.status, data)
 
 
 def form(**kw):
@@ -648,6 +787,7 @@ def test_collect():
 def main():
     w = World()
     test_refuses_other_addresses(w)
+    test_launcher(w)
     test_page(w)
     test_wishes(w)
     test_collect()

@@ -320,7 +320,8 @@ static FILE *page_open(char **buf, size_t *len, bool refresh)
 		return NULL;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	      "<meta name=\"viewport\" content=\"width=device-width\">"
-	      "<title>Collect a staff stick - diaryroom</title>",
+	      "<title>Collect a staff stick - diaryroom</title>"
+	      "<link rel=\"stylesheet\" href=\"/report.css\">",
 	      f);
 	if (refresh) /* without the script: the page reloads itself */
 		fputs("<noscript><meta http-equiv=\"refresh\" content=\"2\"></noscript>"

@@ -39,7 +39,8 @@ FILE *adm_serve_page_open(char **buf, size_t *len, const char *title)
 	      "<meta name=\"viewport\" content=\"width=device-width\"><title>",
 	      f);
 	adm_serve_esc(f, title);
-	fputs(" - diaryroom</title></head><body><main>\n<h1>", f);
+	fputs(" - diaryroom</title><link rel=\"stylesheet\" href=\"/report.css\"></head>"
+	      "<body><main>\n<h1>", f);
 	adm_serve_esc(f, title);
 	fputs("</h1>\n", f);
 	adm_serve_nav(f);

@@ -10,6 +10,7 @@
 #include "archive.h"
 #include "audit.h"
 #include "serve_priv.h"
+#include "export/stickfmt.h"
 
 static void esc(FILE *f, const char *s)
 {
@@ -31,7 +32,11 @@ static void page_head(FILE *f, const char *title)
 	      "<meta name=\"viewport\" content=\"width=device-width\"><title>",
 	      f);
 	esc(f, title);
-	fputs(" - diaryroom</title></head><body><main>\n<h1>", f);
+	/* the style sheet needs a session: the sign-in form goes without */
+	fputs(strcmp(title, "Sign in") ? " - diaryroom</title><link rel=\"stylesheet\" "
+					 "href=\"/report.css\"></head><body><main>\n<h1>"
+				       : " - diaryroom</title></head><body><main>\n<h1>",
+	      f);
 	esc(f, title);
 	fputs("</h1>\n", f);
 }
@@ -89,13 +94,20 @@ const char *adm_serve_arg(struct MHD_Connection *c, const char *name)
 struct listing {
 	struct adm_rec *r;
 	size_t n, cap;
-	const char *consent;
+	const char *consent; /* NULL: any */
+	const char *media;   /* "audio", "video"; NULL: either */
+	int64_t min_ms, max_ms; /* length within [min, max]; -1: no bound */
 };
 
 static int add_rec(void *ctx, const struct adm_rec *r)
 {
 	struct listing *l = ctx;
-	if (l->consent && *l->consent && strcmp(l->consent, r->consent_staff))
+	if (l->consent && strcmp(l->consent, r->consent_staff))
+		return 0;
+	if (l->media && strcmp(l->media, r->media))
+		return 0;
+	if ((l->min_ms >= 0 && r->duration_ms < l->min_ms) ||
+	    (l->max_ms >= 0 && r->duration_ms > l->max_ms))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -142,6 +154,59 @@ static int print_box(void *ctx, const char *box)
 	return 0;
 }
 
+/* "2", "1.5", "0.25" minutes (at most 2 decimals, at most 10000) as
+ * milliseconds in *ms; empty or absent: *ms = -1. -EINVAL otherwise. */
+static int minutes_ms(const char *v, int64_t *ms)
+{
+	*ms = -1;
+	if (!v || !*v)
+		return 0;
+	int64_t whole = 0, frac = 0;
+	int digits = 0, decimals = -1;
+	for (const char *p = v; *p; p++) {
+		if (*p == '.' && decimals < 0 && digits) {
+			decimals = 0;
+		} else if (*p >= '0' && *p <= '9') {
+			if (decimals < 0) {
+				whole = whole * 10 + (*p - '0');
+				if (++digits > 5)
+					return -EINVAL;
+			} else {
+				if (++decimals > 2)
+					return -EINVAL;
+				frac = frac * 10 + (*p - '0');
+			}
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (!digits || decimals == 0 || whole > 10000)
+		return -EINVAL;
+	if (decimals == 1)
+		frac *= 10;
+	*ms = whole * 60000 + frac * 600;
+	return 0;
+}
+
+/* YYYY-MM-DD (what a date input sends), or empty */
+static bool date_ok(const char *v)
+{
+	if (!v || !*v)
+		return true;
+	if (strlen(v) != 10 || v[4] != '-' || v[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (v[i] < '0' || v[i] > '9'))
+			return false;
+	return true;
+}
+
+static void option(FILE *f, const char *value, const char *label, const char *chosen)
+{
+	fprintf(f, "<option value=\"%s\"%s>%s</option>", value,
+		chosen && !strcmp(chosen, value) ? " selected" : "", label);
+}
+
 static void field(FILE *f, const char *id, const char *label, const char *type, const char *v)
 {
 	fprintf(f, "<label for=\"%s\">%s</label> <input id=\"%s\" name=\"%s\" type=\"%s\" value=\"",
@@ -154,9 +219,26 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 				       struct session *s)
 {
 	const char *box = adm_serve_arg(c, "box"), *receipt = adm_serve_arg(c, "receipt"), *from = adm_serve_arg(c, "from"),
-		   *to = adm_serve_arg(c, "to"), *consent = adm_serve_arg(c, "consent");
+		   *to = adm_serve_arg(c, "to"), *consent = adm_serve_arg(c, "consent"),
+		   *media = adm_serve_arg(c, "media"), *longer = adm_serve_arg(c, "longer"),
+		   *shorter = adm_serve_arg(c, "shorter");
 	if (box && *box && !adm_box_ok(box))
 		return adm_serve_send_text(c, 400, "not a box id\n");
+	if (!date_ok(from) || !date_ok(to))
+		return adm_serve_send_text(c, 400, "a date is YYYY-MM-DD, e.g. 2026-03-31\n");
+	if (consent && *consent && strcmp(consent, "yes") && strcmp(consent, "no") &&
+	    strcmp(consent, "unanswered"))
+		return adm_serve_send_text(c, 400, "consent is yes, no or unanswered\n");
+	if (media && *media && strcmp(media, "sound") && strcmp(media, "video"))
+		return adm_serve_send_text(c, 400, "the type is sound or video\n");
+	int64_t min_ms, max_ms;
+	if (minutes_ms(longer, &min_ms) < 0 || minutes_ms(shorter, &max_ms) < 0)
+		return adm_serve_send_text(c, 400,
+					   "a length is a number of minutes, e.g. 2 or 1.5 (at most "
+					   "2 decimals, at most 10000)\n");
+	if (min_ms >= 0 && max_ms >= 0 && min_ms > max_ms)
+		return adm_serve_send_text(c, 400,
+					   "\"at least\" is longer than \"at most\": nothing could match\n");
 	char fromt[40] = "", tot[40] = "";
 	if (from && *from)
 		snprintf(fromt, sizeof(fromt), "%.10sT00:00:00Z", from);
@@ -170,7 +252,12 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	struct adm_archive *a;
 	if (adm_archive_open(sv->archive, false, &a, err, sizeof(err)) < 0)
 		return adm_serve_send_text(c, 500, "the archive could not be opened\n");
-	struct listing l = {.consent = consent};
+	struct listing l = {.consent = consent && *consent ? consent : NULL,
+			    .media = !media || !*media ? NULL
+				     : !strcmp(media, "sound") ? "audio"
+							       : "video",
+			    .min_ms = min_ms,
+			    .max_ms = max_ms};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -204,11 +291,23 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	field(f, "receipt", "Receipt number", "text", receipt);
 	field(f, "from", "From", "date", from);
 	field(f, "to", "To", "date", to);
-	fputs("<label for=\"consent\">Consent</label> <select id=\"consent\" name=\"consent\">"
-	      "<option value=\"\">any</option><option>yes</option><option>no</option>"
-	      "<option>unanswered</option></select> <button type=\"submit\">Show</button></p>"
-	      "</form>\n",
-	      f);
+	fputs("<label for=\"consent\">Consent</label> <select id=\"consent\" name=\"consent\">", f);
+	option(f, "", "any", consent);
+	option(f, "yes", "yes", consent);
+	option(f, "no", "no", consent);
+	option(f, "unanswered", "unanswered", consent);
+	fputs("</select> <label for=\"media\">Type</label> <select id=\"media\" name=\"media\">", f);
+	option(f, "", "sound or video", media);
+	option(f, "sound", "sound", media);
+	option(f, "video", "video", media);
+	fputs("</select> ", f);
+	fputs("<label for=\"longer\">At least (minutes)</label> <input id=\"longer\" name=\"longer\" "
+	      "type=\"number\" min=\"0\" max=\"10000\" step=\"0.01\" value=\"", f);
+	esc(f, longer);
+	fputs("\"> <label for=\"shorter\">At most (minutes)</label> <input id=\"shorter\" "
+	      "name=\"shorter\" type=\"number\" min=\"0\" max=\"10000\" step=\"0.01\" value=\"", f);
+	esc(f, shorter);
+	fputs("\"> <button type=\"submit\">Show</button></p></form>\n", f);
 	/* the whole chain, on every load: an archive's log is small */
 	int v = adm_audit_verify(a->dirfd, NULL);
 	fputs(v == 0   ? "<p id=\"audit\">Audit log: intact.</p>\n"
@@ -239,9 +338,18 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 				*x->playable_blake2b && (video || !strcmp(x->media, "audio"));
 		if (x->locked) {
 			fputs("<p class=\"sealed\">Sealed: no one may listen", f);
+			int64_t start;
+			char ends[32];
 			if (*x->retention_ended_utc) {
 				fputs("; retention ended ", f);
 				esc(f, x->retention_ended_utc);
+			} else if (!strcmp(x->status, "archived") &&
+				   dr_stick_time_parse(x->start_utc, &start) == 0) {
+				/* collect's rule (expire_locked): start + the days */
+				dr_stick_time_format(start + (int64_t)sv->retention_days * 86400, ends);
+				fprintf(f, "; its retention ends %s (%ld days after it started), "
+					   "and it is deleted at the first collect after then",
+					ends, sv->retention_days);
 			}
 			fputs(".</p>", f);
 		} else if (playable && video) {

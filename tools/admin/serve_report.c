@@ -18,6 +18,10 @@ static const char css[] =
 	"table{border-collapse:collapse;margin:.5rem 0 1rem}\n"
 	"th,td{border:1px solid #666;padding:.2rem .6rem;text-align:left}\n"
 	"td.n{text-align:right}\n"
+	/* readable at 200 % zoom: long ids and hashes wrap, players fit */
+	"p,li,dd,summary,h1,h2,td:last-child{overflow-wrap:anywhere}\n"
+	"video,audio{max-width:100%}\n"
+	"video{height:auto}\n"
 	".chart{max-width:100%;height:auto}\n"
 	".chart .bar{fill:#1d4f91}\n"
 	".chart text{font-size:13px;fill:#111}\n"
