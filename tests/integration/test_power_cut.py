@@ -18,12 +18,15 @@ each other and with what the resident did.
    receipt), in one data folder that collects a recording per cut.
 3. Inside the writes themselves, with strace's fault injection
    (`-e inject=SYSCALL:signal=SIGKILL:when=N`, the signal delivered as the
-   N-th call enters, before it runs): for the receipt number and for each
-   consent answer, before the transaction's first write to the catalogue's
-   WAL, at its commit's fdatasync (written, not yet synced), and just after
-   the commit (at the event-log write that follows it). N is counted from
-   a first, uncut run of the same session traced the same way, and every
-   cut run's own trace shows that the kill landed on the call aimed at.
+   N-th call enters, before it runs), strace attached to the daemon's
+   catalogue thread alone, where these commits run: for the receipt number
+   and for each consent answer, before the transaction's first write to
+   the catalogue's WAL, at its commit's fdatasync (written, not yet
+   synced), and just after the commit (at the write that tells the event
+   loop the job is done: durable, nobody told). N is counted from a first,
+   uncut run of the same session traced the same way, and every cut run's
+   own trace shows that the kill landed on the call aimed at, after the
+   same calls as the uncut run's.
 
 After each cut and restart: every file the catalogue holds is valid Ogg
 Opus (opusinfo), with the catalogue's size and hash; no recording has more
