@@ -378,6 +378,18 @@ int drd_run(const struct drd_settings *s)
 		drd_close_all(&d);
 		return 1;
 	}
+	/* The catalogue's slow work runs in its own thread; its id is told so a
+	 * test can aim at exactly that thread (strace -p TID). Without it, the
+	 * work is done on the loop: slower to answer, never wrong. */
+	r = drd_catalogue_start(&d);
+	if (r < 0) {
+		char m[128];
+		snprintf(m, sizeof(m), "cannot start the catalogue thread (%s); its work is done on the loop",
+			 strerror(-r));
+		drd_log_error(&d, "start", m);
+	} else {
+		dr_evlog_emit(d.log, "catalogue_thread", ",\"tid\":%d", (int)d.cat_tid);
+	}
 
 	struct dr_core_config cc = s->core;
 	cc.camera = drd_camera_present(&d); /* a room with a camera: the resident is asked */

@@ -8,10 +8,10 @@
  * feeds what happens to the session core (core/session.h) and carries out the
  * actions it returns. Media work happens in the recorder's and the speaker's
  * own threads; the catalogue's commits during a session (the next
- * recording's row and file; with [daemon] commits_in_thread also the finish
- * and receipt number after it, and consent) in one thread of its own, one at
- * a time, so no sync holds up this loop; its other users wait while one runs
- * (drd.h).
+ * recording's row and file; with [daemon] commits_in_thread, the default,
+ * also the finish and receipt number after it, and consent) in one
+ * long-lived thread of its own, one at a time, so no sync holds up this
+ * loop; its other users wait while one runs (drd.h).
  */
 #ifndef DRD_DAEMON_H
 #define DRD_DAEMON_H

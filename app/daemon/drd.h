@@ -134,13 +134,22 @@ struct drd {
 	bool prepared;            /* row and file made, capture not started yet */
 	struct dr_sink rec_sink;
 	char rec_utc[40];
-	/* The catalogue's slow work, one job at a time in a thread, so that no
-	 * sync holds up the loop: making the row and the file from the welcome
-	 * on (see drd_prepare_start), discarding them, and the commits after a
-	 * recording (finish and receipt number, then consent). While
-	 * prep_running the thread owns the rec_ fields above, `commit` and the
-	 * catalogue; prep_fd becomes readable when it is done. */
+	/* The catalogue's slow work, one job at a time in one long-lived
+	 * thread (the catalogue thread, started before `ready`, joined at
+	 * shutdown), so that no sync holds up the loop: making the row and the
+	 * file from the welcome on (see drd_prepare_start), discarding them,
+	 * and the commits after a recording (finish and receipt number, then
+	 * consent). The loop hands it a job under cat_mu (cat_job); the thread
+	 * makes prep_fd readable, then sets cat_done. While prep_running the
+	 * thread owns the rec_ fields above, `commit` and the catalogue. */
 	pthread_t prep_th;
+	bool cat_started;      /* the thread runs; else every job is done on the loop */
+	pthread_mutex_t cat_mu;
+	pthread_cond_t cat_cv;
+	bool cat_job;          /* under cat_mu: handed, not yet taken */
+	bool cat_done;         /* under cat_mu: the job handed last is done */
+	bool cat_quit;         /* under cat_mu: leave once no job is waiting */
+	pid_t cat_tid;         /* its thread id, told in the `catalogue_thread` event */
 	bool prep_running;
 	enum drd_job prep_job;
 	bool prep_cancel;  /* cancelled meanwhile: discard once it is made */
@@ -202,6 +211,12 @@ void drd_flush_running(struct drd *d);
 void drd_idle_work(struct drd *d);
 
 /* recording.c */
+/* Starts the catalogue thread (once prep_fd is open) and learns its thread
+ * id; on failure jobs are done on the loop. */
+int drd_catalogue_start(struct drd *d);
+/* Waits for the job under way, collects it, and joins the thread; accepts
+ * a thread never started. */
+void drd_catalogue_stop(struct drd *d);
 void drd_prepare_start(struct drd *d, uint32_t capture_in_ms);
 void drd_prepare_join(struct drd *d);
 /* prep_fd became readable: collect the thread's work. */

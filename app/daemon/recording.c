@@ -75,10 +75,9 @@ static void finish_done(struct drd *d);
 static void consent_work(struct drd *d);
 static void consent_done(struct drd *d);
 
-static void *job_thread(void *arg)
+/* One job, in the catalogue thread. */
+static void run_job(struct drd *d)
 {
-	struct drd *d = arg;
-	uint64_t one = 1;
 	switch (d->prep_job) {
 	case DRD_JOB_DISCARD:
 		d->rec_sink.ops->close(d->rec_sink.user);
@@ -96,9 +95,78 @@ static void *job_thread(void *arg)
 		consent_work(d);
 		break;
 	}
-	while (write(d->prep_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
+}
+
+/* The catalogue thread: waits for a job, does it, wakes the loop (prep_fd
+ * first, then cat_done, so the loop never drains prep_fd before this job's
+ * wake-up is in it), until told to quit. */
+static void *catalogue_thread(void *arg)
+{
+	struct drd *d = arg;
+	uint64_t one = 1;
+	pthread_mutex_lock(&d->cat_mu);
+	d->cat_tid = gettid();
+	pthread_cond_broadcast(&d->cat_cv);
+	for (;;) {
+		while (!d->cat_job && !d->cat_quit)
+			pthread_cond_wait(&d->cat_cv, &d->cat_mu);
+		if (!d->cat_job)
+			break;
+		d->cat_job = false;
+		pthread_mutex_unlock(&d->cat_mu);
+		run_job(d);
+		while (write(d->prep_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+		pthread_mutex_lock(&d->cat_mu);
+		d->cat_done = true;
+		pthread_cond_broadcast(&d->cat_cv);
+	}
+	pthread_mutex_unlock(&d->cat_mu);
 	return NULL;
+}
+
+int drd_catalogue_start(struct drd *d)
+{
+	if (d->prep_fd < 0)
+		return -EBADF;
+	int r = pthread_mutex_init(&d->cat_mu, NULL);
+	if (r)
+		return -r;
+	r = pthread_cond_init(&d->cat_cv, NULL);
+	if (r)
+		goto err_mutex;
+	d->cat_tid = 0;
+	d->cat_job = d->cat_done = d->cat_quit = false;
+	r = pthread_create(&d->prep_th, NULL, catalogue_thread, d);
+	if (r)
+		goto err_cond;
+	pthread_mutex_lock(&d->cat_mu);
+	while (!d->cat_tid)
+		pthread_cond_wait(&d->cat_cv, &d->cat_mu);
+	pthread_mutex_unlock(&d->cat_mu);
+	d->cat_started = true;
+	return 0;
+
+err_cond:
+	pthread_cond_destroy(&d->cat_cv);
+err_mutex:
+	pthread_mutex_destroy(&d->cat_mu);
+	return -r;
+}
+
+void drd_catalogue_stop(struct drd *d)
+{
+	drd_prepare_join(d);
+	if (!d->cat_started)
+		return;
+	pthread_mutex_lock(&d->cat_mu);
+	d->cat_quit = true;
+	pthread_cond_broadcast(&d->cat_cv);
+	pthread_mutex_unlock(&d->cat_mu);
+	pthread_join(d->prep_th, NULL);
+	pthread_cond_destroy(&d->cat_cv);
+	pthread_mutex_destroy(&d->cat_mu);
+	d->cat_started = false;
 }
 
 /* Waits for the thread's job (at once when prep_fd is readable) and takes
@@ -110,7 +178,10 @@ void drd_prepare_join(struct drd *d)
 	uint64_t v;
 	if (!d->prep_running)
 		return;
-	pthread_join(d->prep_th, NULL);
+	pthread_mutex_lock(&d->cat_mu);
+	while (!d->cat_done)
+		pthread_cond_wait(&d->cat_cv, &d->cat_mu);
+	pthread_mutex_unlock(&d->cat_mu);
 	while (read(d->prep_fd, &v, sizeof(v)) > 0)
 		;
 	d->prep_running = false;
@@ -133,11 +204,17 @@ void drd_prepare_join(struct drd *d)
 		d->prepared = true;
 }
 
+/* Hands the catalogue thread a job (none may be under way). */
 static int prep_spawn(struct drd *d, enum drd_job job)
 {
-	d->prep_job = job;
-	if (d->prep_fd < 0 || pthread_create(&d->prep_th, NULL, job_thread, d) != 0)
+	if (!d->cat_started || d->prep_running)
 		return -1;
+	pthread_mutex_lock(&d->cat_mu);
+	d->prep_job = job;
+	d->cat_done = false;
+	d->cat_job = true;
+	pthread_cond_broadcast(&d->cat_cv);
+	pthread_mutex_unlock(&d->cat_mu);
 	d->prep_running = true;
 	return 0;
 }

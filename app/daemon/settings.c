@@ -320,7 +320,7 @@ int drd_settings_load(struct drd_settings *s, int argc, char **argv, char *err, 
 		r = -EINVAL;
 		goto err_free;
 	}
-	if ((r = dr_conf_get_bool(s->conf, "daemon", "commits_in_thread", false, &s->commits_in_thread,
+	if ((r = dr_conf_get_bool(s->conf, "daemon", "commits_in_thread", true, &s->commits_in_thread,
 				  err, errlen)) < 0)
 		goto err_free;
 	const char *user = dr_conf_get_str(s->conf, "daemon", "user", "");

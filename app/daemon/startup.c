@@ -345,7 +345,7 @@ fail:
 
 void drd_close_all(struct drd *d)
 {
-	drd_prepare_join(d);
+	drd_catalogue_stop(d);
 	if (d->store)
 		drd_unprepare_recording(d, "stopped before recording began; nothing was recorded");
 	if (d->speaker)

@@ -3,15 +3,19 @@
 
 A daemon session on the simulated board where the catalogue write of the
 resident's "yes, staff may listen" fails, injected from outside with strace
-(`-e inject=SYSCALL:error=EIO:when=N`, on the catalogue's WAL only):
+(`-e inject=SYSCALL:error=EIO:when=N`):
 
 1. the transaction's first write to the WAL fails (nothing of it reaches
    the catalogue);
 2. its commit's fdatasync fails (written, not known to be on the card).
 
-N is counted from a first, unfailed run of the same session traced the same
-way (test_power_cut.py's counting), and every failed run's own trace shows
-the error landed on the call aimed at. In both cases the box must not say
+The answer is saved in the daemon's catalogue thread (named in its
+`catalogue_thread` event). strace is attached to that thread alone, so N
+counts that thread's calls from the session's first job on, and the error
+can land on no other thread. N is counted from a first, unfailed run of the
+same session traced the same way (test_power_cut.py's counting), and every
+failed run's own trace shows the error landed on the call aimed at, after
+the same calls as the unfailed run's. In both cases the box must not say
 "staff may listen" (staff_yes) nor move on to the sharing question: it says
 the error phrase with the error light (tell staff), and after a restart the
 catalogue never holds consent without its audit row. When the write failed
@@ -24,15 +28,8 @@ import signal
 import time
 
 from drtest import Box, log, run, speak, tmpdir
-from test_power_cut import (REC_S, check_catalogue, consent_session, counts, cut_points,
-                            have_strace, table, tokens, traced)
-
-
-def failing(d, data, out, call, n):
-    """traced() with the N-th call failing with EIO instead of being killed."""
-    w = traced(d, data, out)
-    i = w.index("strace")
-    return w[:i + 1] + ["-e", f"inject={call}:error=EIO:when={n}"] + w[i + 1:]
+from test_power_cut import (REC_S, asan_env, check_catalogue, consent_session, counting_run,
+                            cut_points, have_strace, landed, on_catalogue_thread, table)
 
 
 def answer_yes_to_staff(box):
@@ -58,43 +55,37 @@ def test_a_consent_that_was_not_stored_is_not_spoken_back():
     mic = speak(os.path.join(top, "mic.wav"), "Short and sweet, thank you.")
 
     # the unfailed run: where the staff answer's writes are
-    d = os.path.join(top, "counted")
-    os.makedirs(d)
-    data = os.path.join(d, "data")
-    box = Box("counted", mic, root=d, data=data,
-              wrapper=traced(d, data, os.path.join(d, "trace"))).start(timeout=120)
-    pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
-    assert consent_session(box) == (True, True)
-    os.kill(pid, signal.SIGTERM)
-    assert box.wait_exit(60) == 0, box.stderr_text()
-    said = [e["name"] for e in box.events() if e["ev"] == "prompt"]
+    said = []
+
+    def session(box):
+        assert consent_session(box) == (True, True)
+        said.extend(e["name"] for e in box.events() if e["ev"] == "prompt")
+
+    _, uncut = counting_run(os.path.join(top, "counted"), mic, session)
     assert "staff_yes" in said, f"the unfailed run never confirmed: {said}"
-    toks, _ = tokens(os.path.join(d, "trace"), pid)
-    points = cut_points(toks)["staff yes"]
+    points = cut_points(uncut)["staff yes"]
 
     for point, kind in (("before", "P"), ("unsynced", "S")):
-        call, n, seen_before, _ = points[point]
-        label = f"{call} #{n} fails"
+        call, n, i = points[point]
+        label = f"{call} #{n} of the catalogue thread fails"
         d = os.path.join(top, point)
         os.makedirs(d)
         data = os.path.join(d, "data")
         trace = os.path.join(d, "trace")
-        box = Box("failed", mic, root=d, data=data,
-                  wrapper=failing(d, data, trace, call, n)).start(timeout=120)
+        box = Box("failed", mic, root=d, data=data, wrapper=asan_env([])).start(timeout=120)
         pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+        st = on_catalogue_thread(box, trace, (call, n, "error=EIO"))
         try:
             saved = answer_yes_to_staff(box)
         finally:
             if box.proc.poll() is None:
                 os.kill(pid, signal.SIGTERM)
                 box.wait_exit(60)
-        # the error landed on the call aimed at
-        toks, _ = tokens(trace, pid)
+            st.wait(30)
+        # the error landed on the call aimed at, and only there
+        toks, _ = landed(label, trace, uncut, i, kind)
         hit = [t for t in toks if "(INJECTED)" in t[2]]
-        assert len(hit) == 1 and hit[0][0] == kind and "EIO" in hit[0][2], \
-            f"{label}: injected {[t[2] for t in hit]}"
-        assert counts(toks[:toks.index(hit[0])]) == seen_before, \
-            f"{label}: failed after {counts(toks[:toks.index(hit[0])])}, aimed after {seen_before}"
+        assert len(hit) == 1 and "EIO" in hit[0][2], f"{label}: injected {[t[2] for t in hit]}"
 
         evs = box.events()
         said = [e["name"] for e in evs if e["ev"] == "prompt"]

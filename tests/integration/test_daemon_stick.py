@@ -67,6 +67,8 @@ def test_export_collect_and_confirmed_deletion():
     plug(box, stick, mount)
     done = box.wait_for("export_done", timeout=60)
     assert done["files"] == 2 and done["failed"] == 0, done
+    # the light is set just after export_done is logged: wait for its line
+    box.wait_for("light", timeout=10)
     lights = [e["pattern"] for e in box.events() if e["ev"] == "light"]
     assert lights[-2:] == ["busy", "saved"], lights
     box.press()

@@ -18,12 +18,15 @@ each other and with what the resident did.
    receipt), in one data folder that collects a recording per cut.
 3. Inside the writes themselves, with strace's fault injection
    (`-e inject=SYSCALL:signal=SIGKILL:when=N`, the signal delivered as the
-   N-th call enters, before it runs): for the receipt number and for each
-   consent answer, before the transaction's first write to the catalogue's
-   WAL, at its commit's fdatasync (written, not yet synced), and just after
-   the commit (at the event-log write that follows it). N is counted from
-   a first, uncut run of the same session traced the same way, and every
-   cut run's own trace shows that the kill landed on the call aimed at.
+   N-th call enters, before it runs), strace attached to the daemon's
+   catalogue thread alone, where these commits run: for the receipt number
+   and for each consent answer, before the transaction's first write to
+   the catalogue's WAL, at its commit's fdatasync (written, not yet
+   synced), and just after the commit (at the write that tells the event
+   loop the job is done: durable, nobody told). N is counted from a first,
+   uncut run of the same session traced the same way, and every cut run's
+   own trace shows that the kill landed on the call aimed at, after the
+   same calls as the uncut run's.
 
 After each cut and restart: every file the catalogue holds is valid Ogg
 Opus (opusinfo), with the catalogue's size and hash; no recording has more
@@ -414,48 +417,78 @@ def test_cuts_at_each_step_of_the_dialogue():
 
 
 # ---- 3. inside the receipt and consent writes (strace fault injection) ----
+#
+# The commits after a recording run in the daemon's catalogue thread, which
+# the daemon names in its `catalogue_thread` event. strace is attached to that
+# thread alone (strace -p TID, no -f) once the box is idle after start-up, so
+# it counts that thread's calls only, from the first job of the session on,
+# and an injected fault can land on no other thread.
 
-TRACE_LINE = re.compile(r'^(\d+)\s+(pwrite64|fdatasync|write)\(')
-EVENT = re.compile(r'\\"ev\\":\\"([a-z_]+)\\"')
+CALL = re.compile(r'^(?:\d+\s+)?(pwrite64|fdatasync|fsync|write)\(\d+<([^>]*)>')
 
 
-def traced(d, data, out, inject=None):
-    """strace over the daemon: the WAL's pwrite64/fdatasync and the event
-    log's write, in the order the daemon made them."""
-    w = ["strace", "-f", "-qq", "-o", out, "-s", "300", "-e", "trace=pwrite64,fdatasync,write",
-         "-P", os.path.join(data, "catalogue.sqlite-wal"), "-P", os.path.join(d, "events.jsonl")]
+def on_catalogue_thread(box, out, inject=None):
+    """strace on the daemon's catalogue thread alone, from now on: its
+    pwrite64, fdatasync, fsync and write calls, each with its file (-y).
+    inject: (call, N, action), the N-th such call of that thread gets
+    `action` ("signal=SIGKILL", "error=EIO"). Returns strace's process once
+    it is attached (the session may begin)."""
+    box.wait_for("storage", since=0, timeout=60)  # start-up done: the thread waits for work
+    tid = [e for e in box.events() if e["ev"] == "catalogue_thread"][-1]["tid"]
+    cmd = ["strace", "-p", str(tid), "-o", out, "-y", "-s", "16",
+           "-e", "trace=pwrite64,fdatasync,fsync,write"]
     if inject:
-        w += ["-e", f"inject={inject[0]}:signal=SIGKILL:when={inject[1]}"]
-    return asan_env(w)
+        cmd += ["-e", f"inject={inject[0]}:{inject[2]}:when={inject[1]}"]
+    err = out + ".err"
+    st = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(err, "wb"))
+    deadline = time.monotonic() + 30
+    while b"attached" not in open(err, "rb").read():
+        assert st.poll() is None and time.monotonic() < deadline, \
+            f"strace did not attach to thread {tid}: {open(err, errors='replace').read()[-300:]}"
+        time.sleep(0.01)
+    return st
 
 
-def tokens(path, pid):
-    """[(kind, event name, line)] of the daemon's main thread: P (a WAL
-    pwrite64), S (a WAL fdatasync), W (an event-log write). Returns them and
+def detach(st):
+    """strace lets go of the thread (before the daemon is stopped)."""
+    st.send_signal(signal.SIGINT)
+    st.wait(30)
+
+
+def tokens(path):
+    """[(kind, call, line)] of the catalogue thread's calls in a trace from
+    on_catalogue_thread, in order: kind P (a pwrite64 to the catalogue's
+    WAL), S (its fdatasync), E (the write that tells the loop a job is done),
+    or the call's name (the recording file and its folder). Returns them and
     whether the daemon was killed."""
     out, killed = [], False
     with open(path, errors="replace") as f:
         for line in f:
-            if "+++ killed by SIGKILL" in line and line.split()[0] == str(pid):
+            if "+++ killed by SIGKILL" in line:
                 killed = True
-            m = TRACE_LINE.match(line)
+            m = CALL.match(line)
             if not m:
                 continue
-            if int(m.group(1)) != pid:
-                # The thread that prepares a recording during the welcome
-                # writes its catalogue row. strace counts each thread's calls
-                # apart, so the main thread's cut points still hold; the
-                # receipt and consent writes aimed at are the main thread's.
-                assert "events.jsonl" not in line, f"the event log written from thread {m.group(1)}"
-                continue
-            kind = {"pwrite64": "P", "fdatasync": "S", "write": "W"}[m.group(2)]
-            ev = EVENT.search(line) if kind == "W" else None
-            out.append((kind, ev.group(1) if ev else None, line.rstrip()))
+            call, file = m.group(1), m.group(2)
+            if file.endswith("catalogue.sqlite-wal") and call in ("pwrite64", "fdatasync"):
+                kind = "P" if call == "pwrite64" else "S"
+            elif file.startswith("anon_inode:[eventfd]") and call == "write":
+                kind = "E"
+            else:
+                kind = call
+            out.append((kind, call, line.rstrip()))
     return out, killed
 
 
-def counts(toks):
-    return tuple(sum(1 for t in toks if t[0] == k) for k in "PSW")
+def nth(toks, i):
+    """strace's `when=` for token i: how many calls of its syscall, to any
+    file, the thread made up to and with it."""
+    return sum(1 for t in toks[:i + 1] if t[1] == toks[i][1])
+
+
+def kind_seq(toks):
+    """The calls, by kind, as one string (P S E, and the others by name)."""
+    return " ".join(t[0] for t in toks)
 
 
 def consent_session(box):
@@ -480,12 +513,10 @@ def consent_session(box):
     return tuple(pressed)
 
 
-# The writes to cut: the event-log line that follows each transaction.
-TARGETS = {
-    "receipt": lambda t: t[1] == "receipt",
-    "staff yes": lambda t: t[1] == "consent" and '\\"staff\\":true,\\"share\\":false' in t[2],
-    "share yes": lambda t: t[1] == "consent" and '\\"share\\":true' in t[2],
-}
+# The catalogue thread's jobs in consent_session, each ended by its E:
+# preparing the row and file, the row finished and numbered, each answer.
+JOBS = ("prepare", "receipt", "staff yes", "share yes")
+TARGETS = JOBS[1:]
 # What each cut may leave: (has a receipt, consent_staff, consent_share,
 # consent audit rows). Before: not there. After: there. At the commit's
 # fdatasync (written, not synced): all or nothing.
@@ -505,25 +536,56 @@ TOLD = {"receipt": "receipt", "staff yes": "staff_yes", "share yes": "share_yes"
 
 
 def cut_points(toks):
-    """For each target: {point: (syscall, N, (P, S, W) before it, kind)}."""
+    """For each target: {point: (syscall, N, index of the token)}: the
+    transaction's first WAL write, its commit's fdatasync, and the write
+    that tells the loop it is done (the commit durable, nobody told yet)."""
+    ends = [i for i, t in enumerate(toks) if t[0] == "E"]
+    assert len(ends) == len(JOBS), \
+        f"the uncut run's catalogue thread did {len(ends)} jobs, not {len(JOBS)}: {kind_seq(toks)}"
     points = {}
-    for name, match in TARGETS.items():
-        hits = [i for i, t in enumerate(toks) if t[0] == "W" and match(t)]
-        assert len(hits) == 1, f"{name}: {len(hits)} event-log lines in the uncut run"
-        i = hits[0]
-        s = i - 1
-        assert toks[s][0] == "S", f"{name}: its event is not right after a commit: {toks[s]}"
+    for name, e in zip(JOBS, ends):
+        if name not in TARGETS:
+            continue
+        s = e - 1
+        assert toks[s][0] == "S", f"{name}: its job does not end with a commit: {toks[s][2]}"
         a = s
         while toks[a - 1][0] == "P":
             a -= 1
         assert a < s, f"{name}: a commit with no WAL write"
-        points[name] = {
-            "before": ("pwrite64", counts(toks[:a])[0] + 1, counts(toks[:a]), "P"),
-            "unsynced": ("fdatasync", counts(toks[:s])[1] + 1, counts(toks[:s]), "S"),
-            "after": ("write", counts(toks[:i])[2] + 1, counts(toks[:i]), "W"),
-        }
-        log(f"{name}: {s - a} WAL writes and a sync, then its event (trace tokens {a}..{i})")
+        points[name] = {"before": ("pwrite64", nth(toks, a), a),
+                        "unsynced": ("fdatasync", nth(toks, s), s),
+                        "after": ("write", nth(toks, e), e)}
+        log(f"{name}: {s - a} WAL writes and a sync, then the job is done "
+            f"(catalogue thread calls {a}..{e})")
     return points
+
+
+def counting_run(d, mic, session):
+    """The uncut run: the catalogue thread's calls, in order, over
+    session(box)."""
+    os.makedirs(d)
+    trace = os.path.join(d, "trace")
+    box = Box("uncut", mic, root=d, data=os.path.join(d, "data"), wrapper=asan_env([])).start()
+    st = on_catalogue_thread(box, trace)
+    session(box)
+    detach(st)
+    assert box.terminate() == 0, box.stderr_text()
+    toks, _ = tokens(trace)
+    return box, toks
+
+
+def landed(label, trace, uncut, i, kind):
+    """The fault landed on the call aimed at: its trace is the uncut run's up
+    to token i, and token i is the faulted call. Returns the trace's tokens
+    and whether the daemon was killed."""
+    toks, killed = tokens(trace)
+    hit = [k for k, t in enumerate(toks) if "(INJECTED)" in t[2] or t[2].endswith(("= ?", "<unfinished ...>"))]
+    assert hit, f"{label}: no call faulted in the catalogue thread: {kind_seq(toks)}"
+    k = hit[0]
+    assert toks[k][0] == kind, f"{label}: faulted {toks[k][2]}"
+    assert kind_seq(toks[:k]) == kind_seq(uncut[:i]), \
+        f"{label}: faulted after {kind_seq(toks[:k])}, aimed after {kind_seq(uncut[:i])}"
+    return toks, killed
 
 
 def test_cuts_inside_the_receipt_and_consent_writes():
@@ -533,48 +595,35 @@ def test_cuts_inside_the_receipt_and_consent_writes():
     top = tmpdir("powercut-inject")
     mic = speak(os.path.join(top, "mic.wav"), "Short and sweet, thank you.")
 
-    # the uncut run: where every write is, in the order the daemon made it
-    d = os.path.join(top, "uncut")
-    os.makedirs(d)
-    data = os.path.join(d, "data")
-    box = Box("uncut", mic, root=d, data=data,
-              wrapper=traced(d, data, os.path.join(d, "trace"))).start(timeout=120)
-    pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
-    assert consent_session(box) == (True, True)
-    os.kill(pid, signal.SIGTERM)
-    assert box.wait_exit(60) == 0, box.stderr_text()
-    toks, _ = tokens(os.path.join(d, "trace"), pid)
-    points = cut_points(toks)
+    # the uncut run: where every call of the catalogue thread is
+    pressed = []
+    _, uncut = counting_run(os.path.join(top, "uncut"), mic,
+                            lambda box: pressed.append(consent_session(box)))
+    assert pressed == [(True, True)], pressed
+    points = cut_points(uncut)
 
     for name in TARGETS:
         for point in ("before", "unsynced", "after"):
-            call, n, seen_before, kind = points[name][point]
+            call, n, i = points[name][point]
             label = f"{name}, {point}"
             d = os.path.join(top, f"{name.replace(' ', '-')}-{point}")
             os.makedirs(d)
             data = os.path.join(d, "data")
             trace = os.path.join(d, "trace")
-            box = Box("cut", mic, root=d, data=data,
-                      wrapper=traced(d, data, trace, (call, n))).start(timeout=120)
-            pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
+            box = Box("cut", mic, root=d, data=data, wrapper=asan_env([])).start(timeout=120)
+            st = on_catalogue_thread(box, trace, (call, n, "signal=SIGKILL"))
             pressed = consent_session(box)
             try:
                 box.proc.wait(30)
             except subprocess.TimeoutExpired:
                 kill(box)
                 raise AssertionError(f"{label}: the cut at {call} #{n} never came")
+            finally:
+                st.wait(30)
             box.stderr.close()
             # the cut landed on the very call aimed at, before it ran
-            toks, killed = tokens(trace, pid)
+            _, killed = landed(label, trace, uncut, i, uncut[i][0])
             assert killed, f"{label}: the daemon was not killed"
-            last = toks[-1]
-            assert last[0] == kind and last[2].endswith(("= ?", "<unfinished ...>")), \
-                f"{label}: killed at {last}"
-            assert counts(toks[:-1]) == seen_before, \
-                f"{label}: killed after {counts(toks[:-1])} WAL writes/syncs/events, " \
-                f"aimed after {seen_before}"
-            if point == "after":
-                assert TARGETS[name](last), f"{label}: killed writing {last[2]}"
             said = [e["name"] for e in box.events() if e["ev"] == "prompt"]
             assert TOLD[name] not in said, f"{label}: told before it was saved: {said}"
 
@@ -588,8 +637,9 @@ def test_cuts_inside_the_receipt_and_consent_writes():
             assert r["state"] == "complete", (label, r)
             n_audit = sum(1 for a in table(data, "audit") if a["action"] == "consent")
             got = (r["receipt"] is not None, r["consent_staff"], r["consent_share"], n_audit)
-            log(f"cut {label} ({call} #{n}): receipt {'yes' if got[0] else 'no'}, "
-                f"staff {got[1]}, share {got[2]}, {got[3]} consent audit row(s)")
+            log(f"cut {label} ({call} #{n} of the catalogue thread): receipt "
+                f"{'yes' if got[0] else 'no'}, staff {got[1]}, share {got[2]}, "
+                f"{got[3]} consent audit row(s)")
             assert got in OUTCOMES[(name, point)], \
                 f"{label}: left {got}, expected one of {OUTCOMES[(name, point)]}"
 

@@ -149,8 +149,9 @@ def presses_during_slow_commits_are_answered(boxes):
     d = tmpdir("slow-commits")
     mic = os.path.join(d, "mic.wav")
     write_wav(mic, 0.1 * np.sin(2 * np.pi * 440 * np.arange(RATE * 30) / RATE))
-    # the commits after a recording off the event loop (docs/configuration.md)
-    box = slow_box("slow-commits", mic, d, ["daemon.commits_in_thread=yes"])
+    # the commits after a recording run off the event loop by default
+    # ([daemon] commits_in_thread, docs/configuration.md)
+    box = slow_box("slow-commits", mic, d)
     boxes.append(box)
     box.start(timeout=60)
     box.press()
