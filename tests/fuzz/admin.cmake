@@ -36,6 +36,7 @@ list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/admin.c ${DR_ADM}/webcopy.c ${DR_ADM}/webc
 list(FILTER DR_ADM_ALL EXCLUDE REGEX "/serve_[a-z_]+\\.c$") # every page of serve, present and future
 # (the engagement report and share copies: reached only from admin.c and serve)
 list(REMOVE_ITEM DR_ADM_ALL ${DR_ADM}/report.c ${DR_ADM}/share.c ${DR_ADM}/sharecopy.c
+  ${DR_ADM}/sharevideo.c ${DR_ADM}/sharevideo_none.c
   ${DR_ADM}/mcadams.c)
 dr_add_fuzz_target(admin_changes SOURCES admin_changes.c ${DR_ADM_ALL}
   LIBS dr_stickfmt dr_seal dr_media dr_admin_webcopy PkgConfig::JSONC PkgConfig::SODIUM

@@ -16,9 +16,13 @@ months, box B with 3.
 - a locked recording (even with "may share" set to yes by hand), one the
   resident did not let be shared, an expired one, and one whose playable
   copy was changed are refused, on the page and by `diaryroom-admin
-  share`; so is a POST without the CSRF token.
+  share`; so is a POST without the CSRF token;
+- a video's share copy (box C, seeded after the report) is its sound only:
+  the page says so, it lasts as long as the video's sound (+-20 ms), is
+  -16 +- 1 LUFS, and is what was said; a locked video is refused.
 
-About 15 s here (Argon2id sign-in, 12 seeded recordings, two copies)."""
+About 11 s here (Argon2id sign-ins, 12 seeded recordings, two videos seeded in
+real time, four copies)."""
 import json
 import os
 import re
@@ -29,20 +33,20 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from drtest import BUILD, RATE, log, read_wav, run, speak, tmpdir  # noqa: E402
+from drtest import BUILD, RATE, log, read_wav, run, similarity, speak, tmpdir  # noqa: E402
 from test_staff_page import ADMIN, ENV, SEED, STICK, Server, admin  # noqa: E402
 
 STAFF = "Robin Report"
 
 
-def box_seed(w, name, runs):
+def box_seed(w, name, runs, media="audio"):
     """a box (its keys), seeded by runs of (faketime or None, seconds, consent), collected"""
     keys, data = os.path.join(w.dir, "keys-" + name), os.path.join(w.dir, "data-" + name)
     admin("provision-device", "--org", w.org, "--out", keys)
     recs = []
     for fake, seconds, consent in runs:
         cmd = [SEED, "--data", data, "--org-pub", os.path.join(keys, "org.pub"), "--wav", w.wav,
-               "--seconds", seconds, "--consent", consent]
+               "--seconds", seconds, "--consent", consent, "--media", media]
         env = None
         if fake:
             cmd = ["faketime", fake] + cmd
@@ -299,10 +303,73 @@ def test_share(w):
     admin("check", "--archive", w.archive)
 
 
+def sound_of(path):
+    """a file's sound as ffmpeg decodes it: 48 kHz mono"""
+    p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-vn", "-ac", "1", "-ar", str(RATE),
+                        "-f", "s16le", "-"], capture_output=True, check=True)
+    return np.frombuffer(p.stdout, dtype="<i2").astype(np.float64) / 32768
+
+
+def test_share_video(w):
+    """a video's share copy is its sound: as long, -16 LUFS, what was said;
+    a locked video is refused (box C, seeded after the report's figures)"""
+    vids = box_seed(w, "c", [(None, "2.5,1.5", "yes/yes,no/no")], media="video")
+    (ok, receipt), (locked, lreceipt) = vids
+    rows = {r[1]: r for r in w.rows()}
+    box = rows[ok][0]
+    assert rows[ok][4] == "video" and rows[locked][4] == "video" and rows[locked][7], rows[locked]
+    c = sqlite3.connect(w.db)
+    c.execute("UPDATE recordings SET consent_share = 'yes' WHERE id = ?", (locked,))
+    c.commit()
+    c.close()
+    s = Server(w)
+    try:
+        assert s.signin(STAFF) == 303
+        r, body = s.req("GET", "/shares")
+        page = body.decode()
+        assert ok in page and locked not in page, page
+        sect = page.split(ok, 1)[0].rsplit("<section>", 1)[1]
+        assert "sound only (no picture)" in sect, sect
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
+        r, body = s.req("POST", "/share", f"csrf={csrf}&box={box}&id={locked}")
+        assert r.status == 403 and "sealed" in body.decode(), (r.status, body)
+        r, body = s.req("POST", "/share", f"csrf={csrf}&box={box}&id={ok}")
+        assert r.status == 200 and "no picture" in body.decode(), (r.status, body)
+    finally:
+        s.stop()
+    copy = os.path.join(w.archive, "shares", f"{box}-{ok}.opus")
+    assert not os.path.exists(os.path.join(w.archive, "shares", f"{box}-{locked}.opus"))
+    lufs = ebur128(copy)
+    x = decoded(copy)
+    v = sound_of(os.path.join(w.archive, box, f"{ok}.webm"))
+    speech = read_wav(w.wav)[0]
+    env, wave = similarity(x, v)
+    senv, _ = similarity(x, speech, max_lag_ms=300)
+    log(f"video share copy: {lufs} LUFS, {len(x)} samples vs the video's sound {len(v)}; "
+        f"vs the video's sound env {env:.3f} wave {wave:.3f}; vs the speech env {senv:.3f}")
+    assert abs(lufs + 16) <= 1, lufs
+    assert abs(len(x) - len(v)) <= RATE * 20 // 1000, (len(x), len(v))
+    assert wave > 0.8, wave  # (the envelopes differ in the silences: digital zero vs codec noise)
+    assert senv > 0.8, senv
+    with open(os.path.join(w.archive, "audit.log")) as f:
+        ev = [json.loads(l) for l in f if l.strip()]
+    assert any(e.get("action") == "share" and e.get("recording") == ok and e.get("actor") == STAFF
+               for e in ev), ev[-3:]
+    # the command line: refused for the locked video, made for the other
+    p = subprocess.run([ADMIN, "share", "--archive", w.archive, "--receipt", lreceipt, "--box", box],
+                       capture_output=True, text=True, env=ENV)
+    assert p.returncode == 1 and "sealed" in p.stderr, p.stderr
+    p = subprocess.run([ADMIN, "share", "--archive", w.archive, "--receipt", receipt, "--box", box,
+                        "--disguise"], capture_output=True, text=True, env=ENV)
+    assert p.returncode == 0 and "no picture" in p.stdout, (p.stdout, p.stderr)
+    assert abs(len(decoded(copy[:-5] + "-disguised.opus")) - len(v)) <= RATE * 20 // 1000
+
+
 def main():
     w = World()
     test_report(w)
     test_share(w)
+    test_share_video(w)
     log("report and share: OK")
 
 

@@ -2,7 +2,6 @@
 """The staff's page, `diaryroom-admin serve` (docs/staff-page.md), over real
 HTTP on 127.0.0.1:
 
-- it refuses to listen anywhere but 127.0.0.1;
 - without a session every URL answers 401 and nothing else (no recording
   bytes, no names); a wrong passphrase gets no session;
 - signed in, the recordings page lists the box's recordings with consent;
@@ -17,13 +16,13 @@ HTTP on 127.0.0.1:
   refused;
 - a resident's wishes, unlock and subject access copies from the page
   (test_wishes), every audit entry they cause in the staff member's name;
-- a staff stick collected from the page (test_collect): the same archive
-  and receipt as the command line's collect, its progress to 100 %, one at
-  a time, refused without a session or CSRF token.
+
+The filters, the address it listens on and the desktop launcher are
+test_staff_page_filters.py's; collecting a stick from the page is
+test_staff_page_collect.py's.
 
 About 3 s (one Argon2id "interactive" sign-in per session, plus the seeds)."""
 import datetime
-import hashlib
 import http.client
 import fcntl
 import json
@@ -35,10 +34,9 @@ import signal
 import socket
 import subprocess
 import sqlite3
-import time
 import urllib.parse
 
-from drtest import BUILD, SRC as SOURCE, log, run, speak, tmpdir
+from drtest import BUILD, log, run, speak, tmpdir
 
 ADMIN = os.path.join(BUILD, "bin", "diaryroom-admin")
 STICK = os.path.join(BUILD, "bin", "diaryroom-stick")
@@ -157,68 +155,6 @@ def staff_entries(w, before, actions):
     return new
 
 
-def test_refuses_other_addresses(w):
-    for bind in ("0.0.0.0", "::", "192.168.1.10"):
-        p = subprocess.run([ADMIN, "serve", "--archive", w.archive, "--org", w.org,
-                            "--port", str(free_port()), "--bind", bind],
-                           capture_output=True, text=True, timeout=10)
-        assert p.returncode == 2 and "127.0.0.1" in p.stderr, (bind, p.returncode, p.stderr)
-
-
-def test_launcher(w):
-    """the desktop launcher (nobody types a command): it starts the page on
-    the configured folders and opens the browser on the sign-in form, once"""
-    src = os.path.join(SOURCE, "tools", "admin", "desktop")
-    with open(os.path.join(src, "diaryroom-staff-page.desktop")) as f:
-        entry = dict(l.strip().split("=", 1) for l in f if "=" in l)
-    assert entry["Type"] == "Application" and entry["Exec"] == "diaryroom-staff-page" and \
-        entry["Terminal"] == "false" and entry["Name"], entry
-    home = os.path.join(w.dir, "home")
-    fake = os.path.join(home, "bin")
-    os.makedirs(fake)
-    opened = os.path.join(home, "opened")
-    with open(os.path.join(fake, "xdg-open"), "w") as f:
-        f.write(f'#!/bin/sh\necho "$1" >>{opened}\n')
-    os.chmod(os.path.join(fake, "xdg-open"), 0o755)
-    port = free_port()
-    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, "cfg"),
-               DIARYROOM_PORT=str(port),
-               PATH=fake + ":" + os.path.join(BUILD, "bin") + ":" + os.environ["PATH"])
-    launcher = os.path.join(src, "diaryroom-staff-page")
-    p = subprocess.run([launcher], env=env, capture_output=True, text=True, timeout=30)
-    assert p.returncode == 2 and "ARCHIVE=" in p.stderr and not os.path.exists(opened), p
-    os.makedirs(os.path.join(home, "cfg", "diaryroom"))
-    with open(os.path.join(home, "cfg", "diaryroom", "staff-page"), "w") as f:
-        f.write(f"ARCHIVE={w.archive}\nORG={w.org}\nEXPORTS={home}/exports\n")
-    first = subprocess.Popen([launcher], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        assert first.wait(timeout=30) == 0, first.stderr.read()
-        url = f"http://127.0.0.1:{port}/signin"
-        with open(opened) as f:
-            assert f.read().split() == [url]
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        c.request("GET", "/signin")
-        r = c.getresponse()
-        assert r.status == 200 and b"The organisation's passphrase" in r.read()
-        c.close()
-        # again: the page is running, so only the browser opens
-        p = subprocess.run([launcher], env=env, capture_output=True, text=True, timeout=30)
-        assert p.returncode == 0 and p.stderr == "", p
-        with open(opened) as f:
-            assert f.read().split() == [url, url]
-    finally:
-        os.killpg(first.pid, signal.SIGTERM)  # the server it started, in its group
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("the launcher's server did not stop")
-
-
 def test_page(w):
     (open_id, open_r), (locked_id, locked_r) = w.recs
     play = f"/play?box={w.box}&id={open_id}"
@@ -269,10 +205,6 @@ def test_page(w):
         assert "<audio" not in found
         r, found = s.req("GET", f"/?receipt={open_r}&box={w.box}")
         assert open_id in found.decode() and r.status == 200
-
-        # filters by length (minutes), type and consent: exactly the rows the
-        # catalogue holds that match; bad input a clear 400
-        filters_exact(w, s)
 
         # the locked recording is not served, whatever the URL, even with a
         # playable file left beside it
@@ -383,73 +315,6 @@ def test_page(w):
         assert r.status == 401
     finally:
         s.stop()
-
-
-def listed(page):
-    """(box, receipt) of each recording on the recordings page"""
-    return sorted(re.findall(r'<section class="rec"><h2>[^<]* &middot; receipt (\w+)</h2><p>Box ([0-9a-f]{16})',
-                             page))
-
-
-def filters_exact(w, s):
-    db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT receipt, box, duration_ms, media, consent_staff FROM recordings").fetchall()
-    finally:
-        db.close()
-    assert {r[2] // 1000 for r in rows} == {1, 2}, rows
-    cases = [dict(longer="0.02"), dict(shorter="0.02"), dict(longer="0.01", shorter="0.05"),
-             dict(longer="1"), dict(shorter="10000"), dict(longer="0"), dict(media="sound"),
-             dict(media="video"), dict(consent="yes"), dict(consent="no", longer="0.02"),
-             dict(consent="no", shorter="0.02"), dict(media="sound", longer="0.03")]
-    seen = set()
-    for q in cases:
-        lo = round(float(q.get("longer", "-1")) * 60000)
-        hi = round(float(q["shorter"]) * 60000) if "shorter" in q else None
-        want = sorted((r[0], r[1]) for r in rows
-                      if r[2] >= lo and (hi is None or r[2] <= hi)
-                      and q.get("media", {"audio": "sound"}.get(r[3], r[3])) ==
-                      {"audio": "sound"}.get(r[3], r[3])
-                      and q.get("consent", r[4]) == r[4])
-        r, page = s.req("GET", "/?" + urllib.parse.urlencode(q))
-        assert r.status == 200, (q, r.status)
-        got = listed(page.decode())
-        assert got == want, (q, got, want)
-        assert f"<p>{len(want)} recording".encode() in page, q
-        seen.add(len(want))
-    assert seen == {0, 1, 2}, seen  # the filters do split the rows
-    # newest first (start, then id), each with its consent history
-    db = sqlite3.connect(f"file:{w.archive}/catalogue.sqlite?mode=ro", uri=True)
-    try:
-        order = [r[0] for r in db.execute(
-            "SELECT receipt FROM recordings ORDER BY start_utc DESC, id")]
-        days = sorted({r[0][:10] for r in db.execute("SELECT start_utc FROM recordings")})
-    finally:
-        db.close()
-    r, page = s.req("GET", "/")
-    page = page.decode()
-    assert re.findall(r'&middot; receipt (\w+)</h2>', page) == order, order
-    assert page.count("<summary>Consent history</summary><ul><li>") == len(order)
-    # the date range (the recording's start, UTC; both days included)
-    for q, n in ((dict(to=days[-1], **{"from": days[0]}), len(rows)),
-                 ({"from": "2100-01-01"}, 0), (dict(to="2000-01-01"), 0)):
-        r, page = s.req("GET", "/?" + urllib.parse.urlencode(q))
-        assert r.status == 200 and len(listed(page.decode())) == n, (q, n)
-    # the form keeps what was asked
-    r, page = s.req("GET", "/?longer=0.5&shorter=2&media=video&consent=no")
-    assert b'id="longer" name="longer" type="number" min="0" max="10000" step="0.01" value="0.5"' in page
-    assert b'value="2"' in page and b'<option value="video" selected>' in page and \
-        b'<option value="no" selected>' in page
-    for q, why in (("longer=abc", b"number of minutes"), ("shorter=-1", b"number of minutes"),
-                   ("longer=1e3", b"number of minutes"), ("longer=0x10", b"number of minutes"),
-                   ("longer=1.234", b"number of minutes"), ("longer=10001", b"number of minutes"),
-                   ("shorter=.5", b"number of minutes"), ("longer=5.", b"number of minutes"),
-                   ("longer=99999999999999999999", b"number of minutes"),
-                   ("longer=3&shorter=2", b"nothing could match"),
-                   ("media=audio", b"sound or video"), ("consent=maybe", b"yes, no or unanswered"),
-                   ("from=2026-1-1", b"YYYY-MM-DD"), ("to=tomorrow", b"YYYY-MM-DD")):
-        r, data = s.req("GET", "/?" + q)
-        assert r.status == 400 and why in data and b"<section" not in data, (q, r.status, data)
 
 
 def form(**kw):
@@ -636,35 +501,6 @@ def test_wishes(w):
     assert box_rows(w)[open_id] == "withdrawn", box_rows(w)
 
 
-def archive_state(archive):
-    """what an archive holds, but for the times it was done at: every file
-    of every box (its bytes' hash) and the catalogue's recordings"""
-    files = {}
-    for box in sorted(os.listdir(archive)):
-        top = os.path.join(archive, box)
-        if len(box) != 16 or not os.path.isdir(top):
-            continue
-        for d, _, names in os.walk(top):
-            for n in names:
-                with open(os.path.join(d, n), "rb") as f:
-                    files[os.path.relpath(os.path.join(d, n), archive)] = \
-                        hashlib.blake2b(f.read()).hexdigest()
-    db = sqlite3.connect(f"file:{archive}/catalogue.sqlite?mode=ro", uri=True)
-    try:
-        cols = [r[1] for r in db.execute("PRAGMA table_info(recordings)")
-                if "utc" not in r[1] or r[1] == "start_utc"]
-        rows = sorted(db.execute(f"SELECT {', '.join(cols)} FROM recordings"))
-    finally:
-        db.close()
-    return files, rows
-
-
-def receipt_seen(evs):
-    """what the box made of the stick's receipt"""
-    return [{k: v for k, v in e.items() if k not in ("t", "ts", "mono_ms", "utc")}
-            for e in evs if e.get("ev") == "receipt"]
-
-
 def stick_world(cli=True):
     """a box's export on a staff stick, plugged in at <media>/<label> where
     the page looks for sticks, and an empty archive; with cli, copies of the
@@ -695,102 +531,10 @@ def stick_world(cli=True):
     return w, cli, media, label
 
 
-def test_collect():
-    """a staff stick collected from the page: the same archive and receipt
-    as the command line's collect; progress to 100 %; one at a time; a
-    command-line collect holding the archive said; no session, no CSRF
-    token, a wrong passphrase: nothing collected"""
-    w, cli, media, label = stick_world()
-    before = archive_state(w.archive)
-    assert not before[1]
-    s = Server(w, sticks=media, env={"DIARYROOM_SERVE_COLLECT_PACE_MS": "150"})
-    try:
-        body = form(stick=label, csrf="0" * 64, **{"pass": PASS})
-        for url in ("/collect", "/collect/status", "/collect.js"):
-            r, data = s.req("GET", url)
-            assert r.status == 401 and label.encode() not in data, (url, r.status)
-        r, _ = s.req("POST", "/collect", body)
-        assert r.status == 401, r.status
-        assert s.signin("Pat Staff") == 303
-        r, page = s.req("GET", "/")
-        page = page.decode()
-        assert f"A staff stick is plugged in ({label})" in page and 'href="/collect"' in page, page
-        r, cp = s.req("GET", "/collect")
-        cp = cp.decode()
-        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', cp).group(1)
-        assert r.status == 200 and label in cp and "not a stick" not in cp, cp
-        for bad in ({}, {"csrf": "1" * 64}):
-            r, _ = s.req("POST", "/collect", form(stick=label, **bad, **{"pass": PASS}))
-            assert r.status == 403, (bad, r.status)
-        # a folder that is not a plugged-in stick, or a path: refused
-        for name in ("not a stick", "../" + label, w.stick, "nope"):
-            r, _ = s.req("POST", "/collect", form(stick=name, csrf=csrf, **{"pass": PASS}))
-            assert r.status == 404, (name, r.status)
-        r, _ = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": "not it"}))
-        assert r.status == 403, r.status
-        # a command-line collect holding the archive: said, nothing started
-        with open(os.path.join(w.archive, ".lock"), "a") as lockf:
-            fcntl.flock(lockf, fcntl.LOCK_EX)
-            r, p = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": PASS}))
-            assert r.status == 409 and b"command line" in p, (r.status, p)
-        r, st = s.req("GET", "/collect/status")
-        assert json.loads(st)["state"] == "none", st
-        assert archive_state(w.archive) == before
-        # the collect: started, one at a time, followed to the end
-        audit_before = len(audit_entries(w))
-        r, _ = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": PASS}))
-        assert r.status == 303 and r.getheader("Location") == "/collect", r.status
-        r, p = s.req("POST", "/collect", form(stick=label, csrf=csrf, **{"pass": PASS}))
-        assert r.status == 409 and b"already being collected" in p, (r.status, p)
-        r, p = s.req("POST", "/export", form(box="0" * 16, receipt="0000",
-                                             start="2026-01-01T00:00:00Z", csrf=csrf))
-        assert r.status == 409 and b"being collected" in p, (r.status, p)
-        r, p = s.req("GET", "/collect")
-        assert b'<progress id="files"' in p and b'src="/collect.js"' in p and \
-            b'http-equiv="refresh"' in p, p
-        seen = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            r, st = s.req("GET", "/collect/status")
-            st = json.loads(st)
-            if not seen or st != seen[-1]:
-                seen.append(st)
-            if st["state"] != "running":
-                break
-            time.sleep(0.05)
-        log("progress seen: " + " ".join(f"{x['done']}/{x['total']},{x['percent']}%" for x in seen))
-        last = seen[-1]
-        assert last["state"] == "done" and last["percent"] == 100, seen
-        assert last["done"] == last["total"] == 2 and last["bytes"] == last["bytes_total"] > 0, last
-        assert any(x["state"] == "running" and 0 < x["percent"] < 100 for x in seen), seen
-        r, p = s.req("GET", "/collect")
-        p = p.decode()
-        summ = re.sub(r"<[^>]+>", "", p[p.index('id="summary"'):])
-        assert "2 new recordings" in summ and "1 locked recording," in summ and \
-            "0 withdrawals sent to the box in the receipt" in summ, summ
-        assert "What collect said" in p and "collect: done" in p, p
-        # every entry of it in the staff member's name
-        staff_entries(w, audit_before, ["import"])
-    finally:
-        s.stop()
-    # the same archive as the command line's, and the same receipt for the box
-    page_state, cli_state = archive_state(w.archive), archive_state(cli["archive"])
-    assert page_state == cli_state, (page_state, cli_state)
-    assert len(page_state[1]) == 2
-    got_page = receipt_seen(insert(w))
-    w.stick, w.data = cli["stick"], cli["data"]
-    got_cli = receipt_seen(insert(w))
-    log("receipt: " + json.dumps(got_page))
-    assert got_page and got_page == got_cli, (got_page, got_cli)
-
-
 def main():
     w = World()
-    test_refuses_other_addresses(w)
-    test_launcher(w)
     test_page(w)
     test_wishes(w)
-    test_collect()
     log("staff page: OK")
 
 

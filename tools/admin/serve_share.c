@@ -62,7 +62,7 @@ static int one(void *ctx, const struct adm_rec *x)
 	struct listing *l = ctx;
 	FILE *f = l->f;
 	if (x->locked || strcmp(x->status, "archived") || strcmp(x->consent_share, "yes") ||
-	    strcmp(x->media, "audio") || !*x->playable_blake2b)
+	    (strcmp(x->media, "audio") && strcmp(x->media, "video")) || !*x->playable_blake2b)
 		return 0;
 	l->n++;
 	fputs("<section><h2>", f);
@@ -72,6 +72,8 @@ static int one(void *ctx, const struct adm_rec *x)
 	fputs("</h2><p>Box ", f);
 	adm_serve_esc(f, x->box);
 	fprintf(f, ", %lld s.", (long long)(x->duration_ms / 1000));
+	if (!strcmp(x->media, "video"))
+		fputs(" A video: its share copy has the sound only (no picture).", f);
 	for (int d = 0; d < 2; d++) {
 		char rel[128];
 		struct stat st;
@@ -158,8 +160,9 @@ enum MHD_Result adm_serve_share_post(struct server *sv, struct MHD_Connection *c
 		fprintf(f, "The copy of receipt %s is in the archive's folder as <code>",
 			*res.receipt ? res.receipt : "none");
 		adm_serve_esc(f, res.rel);
-		fprintf(f, "</code> (%.1f LUFS%s). It is in the audit log with your name.",
-			res.lufs, disguise ? ", voice disguised" : "");
+		fprintf(f, "</code> (%.1f LUFS%s%s). It is in the audit log with your name.",
+			res.lufs, disguise ? ", voice disguised" : "",
+			res.video ? ", the video's sound only: no picture" : "");
 	} else {
 		adm_serve_esc(f, why);
 		fputs(".", f);

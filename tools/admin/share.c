@@ -15,8 +15,9 @@
 #include "audit.h"
 #include "share.h"
 #include "sharecopy.h"
+#include "sharevideo.h"
 
-#define PLAYABLE_MAX ((uint64_t)1 << 30) /* 1 GiB: no sound recording is near */
+#define PLAYABLE_MAX ((uint64_t)1 << 30) /* 1 GiB: no recording is near (a video is read in memory) */
 
 int adm_share_path(char *out, size_t n, const char *box, const char *id, bool disguised,
 		   bool tmp)
@@ -40,8 +41,8 @@ static int may_share(const struct adm_rec *x, char *why, size_t wl)
 	if (strcmp(x->consent_share, "yes"))
 		return dr_errf(why, wl, -EPERM, "the resident did not agree that it may be shared "
 					    "(may share: %s)", x->consent_share);
-	if (strcmp(x->media, "audio"))
-		return dr_errf(why, wl, -EPERM, "share copies of video are not made yet");
+	if (strcmp(x->media, "audio") && strcmp(x->media, "video"))
+		return dr_errf(why, wl, -EPERM, "the recording's kind (%s) is not known", x->media);
 	if (!*x->playable_blake2b)
 		return dr_errf(why, wl, -EPERM, "the recording has no playable copy");
 	return 0;
@@ -142,7 +143,16 @@ int adm_share_make(struct adm_archive *a, const char *box, const char *id, bool 
 	if ((r = read_playable(a, &x, &in, &inlen, why, wl)) < 0)
 		return r;
 	struct adm_sharecopy_out out;
-	r = adm_sharecopy(in, inlen, disguise, &out, why, wl);
+	if (strcmp(x.media, "video")) {
+		r = adm_sharecopy(in, inlen, disguise, &out, why, wl);
+	} else { /* the sound only, from the WebM copy */
+		res->video = true;
+		float *pcm;
+		size_t n;
+		r = adm_sharevideo_sound(in, inlen, &pcm, &n, why, wl);
+		if (r == 0)
+			r = adm_sharecopy_pcm(pcm, n, disguise, &out, why, wl);
+	}
 	free(in);
 	if (r < 0)
 		return r;
@@ -161,8 +171,8 @@ int adm_share_make(struct adm_archive *a, const char *box, const char *id, bool 
 		goto unlink_tmp;
 	}
 	char detail[256];
-	snprintf(detail, sizeof(detail), "share copy %s: %.1f LUFS%s", res->rel, out.lufs,
-		 disguise ? ", voice disguised (McAdams 0.8)" : "");
+	snprintf(detail, sizeof(detail), "share copy %s: %.1f LUFS%s%s", res->rel, out.lufs,
+		 disguise ? ", voice disguised (McAdams 0.8)" : "", res->video ? ", sound of a video" : "");
 	struct adm_audit *au;
 	r = adm_audit_open(a->dirfd, &au);
 	if (r == 0) {
@@ -268,8 +278,9 @@ int adm_share_main(int argc, char **argv)
 				receipt, why);
 			bad++;
 		} else {
-			printf("share: %s/%s (%.1f LUFS%s)\n", archive, res.rel, res.lufs,
-			       disguise ? ", voice disguised" : "");
+			printf("share: %s/%s (%.1f LUFS%s%s)\n", archive, res.rel, res.lufs,
+			       disguise ? ", voice disguised" : "",
+			       res.video ? ", the video's sound only: no picture" : "");
 		}
 	}
 	adm_archive_close(a);

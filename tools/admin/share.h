@@ -6,9 +6,10 @@
  * the staff page (serve_share.c) and `diaryroom-admin share`.
  *
  * Only a recording that is archived (not withdrawn or expired), not
- * locked, "may share: yes", sound (video: not yet), with its playable copy
- * present and matching the hash it was made with gets one; anything else is
- * refused (-EPERM) and nothing is written.
+ * locked, "may share: yes", with its playable copy present and matching
+ * the hash it was made with gets one; anything else is refused (-EPERM) and
+ * nothing is written. A video's copy is its sound only, taken from its WebM
+ * copy (sharevideo.h; -ENOTSUP on a build without FFmpeg).
  *
  * Threads: one call at a time per archive context.
  */
@@ -33,6 +34,7 @@ struct adm_share_result {
 	char rel[128]; /* the copy, relative to the archive folder */
 	char receipt[5];
 	double lufs;
+	bool video; /* the copy is a video's sound only */
 };
 
 /* Makes the copy of (box, id) in the archive a (opened by the caller; its

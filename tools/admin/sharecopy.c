@@ -239,15 +239,11 @@ static int encode(const float *x, size_t n, struct mem *m, char *why, size_t wl)
 	return r < 0 ? dr_errf(why, wl, r, "the Opus encoder failed") : 0;
 }
 
-int adm_sharecopy(const uint8_t *ogg, size_t len, bool disg, struct adm_sharecopy_out *out,
-		  char *why, size_t whylen)
+int adm_sharecopy_pcm(float *x, size_t n, bool disg, struct adm_sharecopy_out *out, char *why,
+		      size_t whylen)
 {
 	memset(out, 0, sizeof(*out));
-	float *x;
-	size_t n;
-	int r = decode(ogg, len, &x, &n, why, whylen);
-	if (r < 0)
-		return r;
+	int r = 0;
 	if (n == 0)
 		r = dr_errf(why, whylen, -ENODATA, "the recording holds no sound");
 	if (r == 0 && disg)
@@ -266,4 +262,14 @@ int adm_sharecopy(const uint8_t *ogg, size_t len, bool disg, struct adm_sharecop
 	out->len = m.len;
 	out->samples = n;
 	return 0;
+}
+
+int adm_sharecopy(const uint8_t *ogg, size_t len, bool disg, struct adm_sharecopy_out *out,
+		  char *why, size_t whylen)
+{
+	memset(out, 0, sizeof(*out));
+	float *x;
+	size_t n;
+	int r = decode(ogg, len, &x, &n, why, whylen);
+	return r < 0 ? r : adm_sharecopy_pcm(x, n, disg, out, why, whylen);
 }

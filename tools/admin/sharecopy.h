@@ -38,4 +38,9 @@ struct adm_sharecopy_out {
 int adm_sharecopy(const uint8_t *ogg, size_t len, bool disguise, struct adm_sharecopy_out *out,
 		  char *why, size_t whylen);
 
+/* The same from x: n float samples at 48 kHz, mono (a video's sound,
+ * sharevideo.h), owned by this call and freed by it, also on failure. */
+int adm_sharecopy_pcm(float *x, size_t n, bool disguise, struct adm_sharecopy_out *out,
+		      char *why, size_t whylen);
+
 #endif
