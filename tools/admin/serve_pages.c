@@ -12,32 +12,18 @@
 #include "serve_priv.h"
 #include "export/stickfmt.h"
 
-static void esc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
 static void page_head(FILE *f, const char *title)
 {
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	      "<meta name=\"viewport\" content=\"width=device-width\"><title>",
 	      f);
-	esc(f, title);
+	adm_serve_esc(f, title);
 	/* the style sheet needs a session: the sign-in form goes without */
 	fputs(strcmp(title, "Sign in") ? " - diaryroom</title><link rel=\"stylesheet\" "
 					 "href=\"/report.css\"></head><body><main>\n<h1>"
 				       : " - diaryroom</title></head><body><main>\n<h1>",
 	      f);
-	esc(f, title);
+	adm_serve_esc(f, title);
 	fputs("</h1>\n", f);
 }
 
@@ -66,7 +52,7 @@ enum MHD_Result adm_serve_signin_page(struct MHD_Connection *c, unsigned status,
 	page_head(f, "Sign in");
 	if (msg) {
 		fputs("<p role=\"alert\">", f);
-		esc(f, msg);
+		adm_serve_esc(f, msg);
 		fputs("</p>\n", f);
 	}
 	fputs("<form method=\"post\" action=\"/signin\">\n"
@@ -132,13 +118,13 @@ static int print_consent(void *ctx, const struct adm_consent *k)
 {
 	FILE *f = ctx;
 	fputs("<li>", f);
-	esc(f, k->at_utc);
+	adm_serve_esc(f, k->at_utc);
 	fputs(": staff ", f);
-	esc(f, k->staff);
+	adm_serve_esc(f, k->staff);
 	fputs(", share ", f);
-	esc(f, k->share);
+	adm_serve_esc(f, k->share);
 	fputs(" (", f);
-	esc(f, k->source);
+	adm_serve_esc(f, k->source);
 	fputs(")</li>", f);
 	return 0;
 }
@@ -147,9 +133,9 @@ static int print_box(void *ctx, const char *box)
 {
 	FILE *f = ctx;
 	fputs("<option value=\"", f);
-	esc(f, box);
+	adm_serve_esc(f, box);
 	fputs("\">", f);
-	esc(f, box);
+	adm_serve_esc(f, box);
 	fputs("</option>", f);
 	return 0;
 }
@@ -211,7 +197,7 @@ static void field(FILE *f, const char *id, const char *label, const char *type, 
 {
 	fprintf(f, "<label for=\"%s\">%s</label> <input id=\"%s\" name=\"%s\" type=\"%s\" value=\"",
 		id, label, id, id, type);
-	esc(f, v);
+	adm_serve_esc(f, v);
 	fputs("\"> ", f);
 }
 
@@ -275,11 +261,11 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	page_head(f, "Recordings");
 	adm_serve_nav(f);
 	fputs("<p>Signed in as ", f);
-	esc(f, s->staff);
+	adm_serve_esc(f, s->staff);
 	fputs(".</p><form method=\"post\" action=\"/signout\"><input type=\"hidden\" "
 	      "name=\"csrf\" value=\"",
 	      f);
-	esc(f, s->csrf);
+	adm_serve_esc(f, s->csrf);
 	fputs("\"><button type=\"submit\">Sign out</button></form>\n", f);
 	adm_serve_collect_notice(sv, f);
 	fputs("<form method=\"get\" action=\"/\" role=\"search\"><p>"
@@ -303,10 +289,10 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	fputs("</select> ", f);
 	fputs("<label for=\"longer\">At least (minutes)</label> <input id=\"longer\" name=\"longer\" "
 	      "type=\"number\" min=\"0\" max=\"10000\" step=\"0.01\" value=\"", f);
-	esc(f, longer);
+	adm_serve_esc(f, longer);
 	fputs("\"> <label for=\"shorter\">At most (minutes)</label> <input id=\"shorter\" "
 	      "name=\"shorter\" type=\"number\" min=\"0\" max=\"10000\" step=\"0.01\" value=\"", f);
-	esc(f, shorter);
+	adm_serve_esc(f, shorter);
 	fputs("\"> <button type=\"submit\">Show</button></p></form>\n", f);
 	/* the whole chain, on every load: an archive's log is small */
 	int v = adm_audit_verify(a->dirfd, NULL);
@@ -319,20 +305,20 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 	for (size_t i = 0; i < l.n; i++) {
 		const struct adm_rec *x = &l.r[i];
 		fputs("<section class=\"rec\"><h2>", f);
-		esc(f, x->start_utc);
+		adm_serve_esc(f, x->start_utc);
 		fputs(" &middot; receipt ", f);
-		esc(f, *x->receipt ? x->receipt : "none");
+		adm_serve_esc(f, *x->receipt ? x->receipt : "none");
 		fputs("</h2><p>Box ", f);
-		esc(f, x->box);
+		adm_serve_esc(f, x->box);
 		bool video = !strcmp(x->media, "video");
 		fprintf(f, ", %s, %lld s, %s, ", video ? "video" : "sound",
 			(long long)(x->duration_ms / 1000), x->state);
-		esc(f, x->status);
+		adm_serve_esc(f, x->status);
 		fputs(x->time_uncertain ? ", the box's clock was not sure" : "", f);
 		fputs(". Consent: staff ", f);
-		esc(f, x->consent_staff);
+		adm_serve_esc(f, x->consent_staff);
 		fputs(", share ", f);
-		esc(f, x->consent_share);
+		adm_serve_esc(f, x->consent_share);
 		fputs(".</p>", f);
 		bool playable = !x->locked && !strcmp(x->status, "archived") &&
 				*x->playable_blake2b && (video || !strcmp(x->media, "audio"));
@@ -342,7 +328,7 @@ enum MHD_Result adm_serve_recordings_page(struct server *sv, struct MHD_Connecti
 			char ends[32];
 			if (*x->retention_ended_utc) {
 				fputs("; retention ended ", f);
-				esc(f, x->retention_ended_utc);
+				adm_serve_esc(f, x->retention_ended_utc);
 			} else if (!strcmp(x->status, "archived") &&
 				   dr_stick_time_parse(x->start_utc, &start) == 0) {
 				/* collect's rule (expire_locked): start + the days */
