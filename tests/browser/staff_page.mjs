@@ -2,12 +2,8 @@
 // driven by playwright-core; axe-core injected). Run by
 // tests/integration/test_staff_page_browser.py with: node staff_page.mjs
 // BASE_URL RECEIPT LOCKED_RECEIPT LOCKED_PLAY_URL SHOTS_DIR PASSPHRASE
-import { chromium } from 'playwright-core';
-import { createRequire } from 'module';
-import fs from 'fs';
+import { launch, axe } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const [base, receipt, lockedReceipt, lockedUrl, shots, pass] = process.argv.slice(2);
 
 const T0 = Date.now();
@@ -16,21 +12,7 @@ function check(ok, what) {
   console.log('ok: ' + what + ' (' + (Date.now() - T0) + ' ms)');
 }
 
-async function axe(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  // axe's media preload waits (10 s) for players to load, which ours do
-  // only when pressed (preload="none"): it checks without it
-  const r = await page.evaluate(async () =>
-    await window.axe.run(document, { preload: { assets: ['cssom'] } }));
-  const bad = r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
-  check(bad.length === 0, `axe on ${name}: no serious or critical violations ` +
-        JSON.stringify(bad.map(v => [v.id, v.impact, v.nodes.length])));
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.DR_CHROMIUM || '/usr/bin/chromium',
-  args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
-});
+const browser = await launch({ autoplay: true });
 try {
   // bypassCSP: only so that axe-core can be injected; the page's CSP forbids inline scripts
   const page = await browser.newPage({ bypassCSP: true });

@@ -5,31 +5,11 @@
 // progress and summary pages; screenshots. Run by
 // tests/integration/test_staff_page_browser.py with: node
 // staff_page_collect.mjs BASE_URL STICK_LABEL SHOTS_DIR PASSPHRASE
-import { chromium } from 'playwright-core';
-import { createRequire } from 'module';
-import fs from 'fs';
+import { check, launch, axe } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const [base, label, shots, pass] = process.argv.slice(2);
 
-function check(ok, what) {
-  if (!ok) throw new Error('FAILED: ' + what);
-  console.log('ok: ' + what);
-}
-
-async function axe(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const r = await page.evaluate(async () => await window.axe.run());
-  const bad = r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
-  check(bad.length === 0, `axe on ${name}: no serious or critical violations ` +
-        JSON.stringify(bad.map(v => [v.id, v.impact, v.nodes.length])));
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.DR_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
   // the page under its own Content-Security-Policy (its script must run
   // under it); a second context with bypassCSP only to inject axe-core

@@ -5,26 +5,9 @@
 // the staff name. axe-core on each new page (no serious or critical
 // violations); screenshots. Run by tests/integration/test_staff_page_browser.py:
 // node staff_page_wishes.mjs BASE_URL RECEIPT SHOTS_DIR PASSPHRASE
-import { chromium } from 'playwright-core';
-import { createRequire } from 'module';
-import fs from 'fs';
+import { check, launch, axe } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const [base, receipt, shots, pass] = process.argv.slice(2);
-
-function check(ok, what) {
-  if (!ok) throw new Error('FAILED: ' + what);
-  console.log('ok: ' + what);
-}
-
-async function axe(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const r = await page.evaluate(async () => await window.axe.run());
-  const bad = r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
-  check(bad.length === 0, `axe on ${name}: no serious or critical violations ` +
-        JSON.stringify(bad.map(v => [v.id, v.impact, v.nodes.length])));
-}
 
 // Tab until the focused element matches pred (at most n presses)
 async function tabTo(page, pred, what, n = 60) {
@@ -35,10 +18,7 @@ async function tabTo(page, pred, what, n = 60) {
   throw new Error('FAILED: Tab never reaches ' + what);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.DR_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
   // bypassCSP: only so that axe-core can be injected
   const page = await browser.newPage({ bypassCSP: true });

@@ -8,14 +8,9 @@
 // (no CDN). Screenshots zoom-*.png. Run by
 // tests/integration/test_staff_page_browser.py with: node
 // staff_page_zoom.mjs BASE_URL RECEIPT SHOTS_DIR PASSPHRASE
-import { chromium } from 'playwright-core';
+import { check, launch } from './common.mjs';
 
 const [base, receipt, shots, pass] = process.argv.slice(2);
-
-function check(ok, what) {
-  if (!ok) throw new Error('FAILED: ' + what);
-  console.log('ok: ' + what);
-}
 
 // what a reader at 200 % would miss: [] when nothing
 function unreadable() {
@@ -50,10 +45,7 @@ function unreadable() {
   return out;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.DR_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 const problems = [];
 try {
   const ctx = await browser.newContext({ viewport: { width: 640, height: 720 }, deviceScaleFactor: 2 });

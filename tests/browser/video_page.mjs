@@ -4,19 +4,11 @@
 // plays the browser copy (WebM: VP8 + Opus) past 2 s with picture and sound
 // decoded, and seeks. Run by tests/integration/test_collect_video_browser.py
 // with: node video_page.mjs BASE_URL RECEIPT SHOTS_DIR PASSPHRASE
-import { chromium } from 'playwright-core';
+import { check, launch } from './common.mjs';
 
 const [base, receipt, shots, pass] = process.argv.slice(2);
 
-function check(ok, what) {
-  if (!ok) throw new Error('FAILED: ' + what);
-  console.log('ok: ' + what);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.DR_CHROMIUM || '/usr/bin/chromium',
-  args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
-});
+const browser = await launch({ autoplay: true });
 try {
   // bypassCSP: only for Playwright's waitForFunction; the page's CSP forbids eval
   const page = await browser.newPage({ bypassCSP: true });

@@ -8,10 +8,9 @@ decoded, and seeks. The HTTP side (type, ranges, locked refused) is
 test_collect_video's. Uses playwright-core from tests/browser (npm ci into
 the build dir, as test_staff_page_browser). About 8 s."""
 import os
-import shutil
 import subprocess
 
-from drtest import BUILD, SRC as SOURCE, log, run
+from drtest import BUILD, log, run
 from test_collect_video import seed
 from test_staff_page import PASS, Server
 from test_staff_page_browser import NODE_DIR, setup_node
@@ -20,7 +19,6 @@ from test_stick_sealed import World
 
 def main():
     setup_node()
-    shutil.copy(os.path.join(SOURCE, "tests", "browser", "video_page.mjs"), NODE_DIR)
     w = World("videobrowser")
     (rid,) = seed(w, "3", "yes/yes", "video")
     rc, _ = w.insert()

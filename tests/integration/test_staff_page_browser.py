@@ -11,6 +11,7 @@ readable at 200 % zoom, nothing fetched from elsewhere; the withdrawal in
 the receipt of the next collect. Screenshots in build/host/test-artefacts/
 staff-page/. Set-up: `npm ci` of tests/browser into the build dir (the npm
 registry is needed the first time). About 21 s."""
+import fcntl
 import os
 import shutil
 import subprocess
@@ -23,15 +24,19 @@ NODE_DIR = os.path.join(BUILD, "browser-node")
 
 
 def setup_node():
+    """tests/browser's scripts and its npm packages in the build dir. Two
+    browser tests may run at once: one sets up while the other waits."""
     src = os.path.join(SOURCE, "tests", "browser")
     os.makedirs(NODE_DIR, exist_ok=True)
-    for f in ("package.json", "package-lock.json", "staff_page.mjs", "staff_page_wishes.mjs",
-              "staff_page_collect.mjs", "staff_page_zoom.mjs"):
-        shutil.copy(os.path.join(src, f), NODE_DIR)
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
-        p = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                           cwd=NODE_DIR, capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr
+    with open(os.path.join(NODE_DIR, ".setup-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for f in os.listdir(src):
+            if f.endswith((".mjs", ".json")):
+                shutil.copy(os.path.join(src, f), NODE_DIR)
+        if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
+            p = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                               cwd=NODE_DIR, capture_output=True, text=True)
+            assert p.returncode == 0, p.stderr
 
 
 def main():
