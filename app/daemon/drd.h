@@ -28,6 +28,7 @@
 #include "dev/camera.h"
 #include "dev/lights.h"
 #include "export/export.h"
+#include "media/mkv_audio.h"
 #include "media/prompts.h"
 #include "media/recorder.h"
 #include "media/sink.h"
@@ -48,7 +49,11 @@
 #define LISTEN_SLOTS 3
 #define LISTEN_CHUNK (48000 * 2)
 struct listen {
-	OggOpusFile *of;
+	OggOpusFile *of;           /* a sound recording (Ogg Opus), or */
+	struct dr_mkv_audio *mkv;  /* a video's Opus track (Matroska), */
+	struct OpusDecoder *dec;   /* decoded here */
+	unsigned channels;         /* of the video's Opus track */
+	unsigned skip;             /* pre-skip samples still to drop */
 	int fd;                    /* the sealed recording, or -1 */
 	struct dr_seal_reader *sr; /* opened with the recording's key */
 	int16_t *buf[LISTEN_SLOTS];

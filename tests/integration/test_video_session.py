@@ -21,8 +21,10 @@ frame counter as 32 bars, encoded to H.264 by the box), label "video".
 5. A board camera that cannot be opened (the simulated camera asked for
    MJPEG, which it cannot give): the box starts, says so, and records sound
    without asking.
+6. Listen-back (consent.listen_back=yes, in 1.): the speaker plays the
+   video's sound, read from the sealed Matroska's Opus track.
 
-About 50 s on the host build."""
+About 55 s on the host build."""
 import json
 import os
 import subprocess
@@ -111,7 +113,7 @@ def test_video_chosen_and_sound_only():
     d = tmpdir("video")
     mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
     speech, _ = read_wav(mic)
-    box = Box("video", mic, root=d, sets=CAMERA).start()
+    box = Box("video", mic, root=d, sets=CAMERA + ["consent.listen_back=yes"]).start()
     cam = [e for e in box.events() if e["ev"] == "camera"]
     assert cam and cam[-1]["name"] == "sim", box.events()
 
@@ -161,6 +163,21 @@ def test_video_chosen_and_sound_only():
     log(f"similarity to the testimony: envelope {env:.3f}, waveform {wav:.3f}")
     assert env >= 0.90 and wav >= 0.50, (env, wav)
     assert fin["lost"] == 0, fin
+
+    # listen-back played the video's sound (its Opus track) to the resident
+    lst = [e for e in evs if e["ev"] == "listen"]
+    done = [e for e in evs if e["ev"] == "listen_done"]
+    assert lst and done and done[0]["skipped"] is False, [e for e in evs if e["ev"].startswith("listen")]
+    assert not [e for e in evs if e["ev"] == "error"], [e for e in evs if e["ev"] == "error"]
+    spk, _ = read_wav(box.speaker)
+    ready = next(e["t_us"] for e in box.events() if e["ev"] == "ready")
+    a = int((lst[0]["t_us"] - ready) / 1e6 * RATE)
+    b = int((done[0]["t_us"] - ready) / 1e6 * RATE)
+    played = spk[a:b]
+    assert len(played) >= len(audio) - RATE // 10, (len(played), len(audio))
+    env, wav = similarity(played, audio, max_lag_ms=200)
+    log(f"listen-back vs the video's sound: envelope {env:.3f}, waveform {wav:.3f}")
+    assert env > 0.9, env
 
     # the picture: every frame the camera's, in order, gaps only where counted
     cs = counters(mkv, w, h)
