@@ -41,6 +41,7 @@
 
 #define MOD "daemon"
 #define QUEUE_MAX 16
+#define DRD_CAM_RETRY_S 2 /* a camera not there at start is looked for this often */
 
 /* Playing a recording back to the resident (the optional listen step):
  * decoded in 2 s chunks, at most three queued at the speaker, so memory does
@@ -113,6 +114,7 @@ struct drd {
 	struct drd_cam_change cam_changes[DRD_CAM_CHANGES];
 	size_t cam_nchanges;
 	bool cam_light;           /* the camera light is on */
+	int cam_retry_fd;         /* timerfd while a camera not there yet is awaited, or -1 */
 	bool rec_video;           /* the recording prepared or under way is a video */
 	struct dr_button *button;
 	struct dr_lights *lights;
@@ -249,6 +251,10 @@ void drd_camera_choose(struct drd *d, bool video);
 struct dr_recorder *drd_camera_recorder(struct drd *d);
 /* cam_fd became readable: the camera light and the events. */
 void drd_camera_changed(struct drd *d);
+/* A camera that was not there at start: tries to open it now if the box is
+ * idle (a press before the welcome, and every DRD_CAM_RETRY_S from the
+ * camera's fd); once opened, the room has a camera. Never blocks. */
+void drd_camera_retry(struct drd *d);
 /* A recording was collected: its video figures (event video_finalised). */
 void drd_camera_recorded(struct drd *d, const struct dr_recording_result *res);
 

@@ -22,6 +22,9 @@
  *                     it frames are dropped and counted, never sound)
  *   sim_unplug_ms = 0 (sim only: unplugged this long into its first
  *                     streaming, and gone for good; 0, the default: never)
+ *   sim_appear_ms = 0 (sim only: plugged in this long after the board file
+ *                     was read; opening it earlier gives -ENODEV, as a
+ *                     camera whose driver is not loaded yet; 0: at once)
  *
  * Errors are negative errno; hardware-state errors are
  *   -ENODEV   no camera there, or it was unplugged;
@@ -68,6 +71,9 @@ struct dr_camera_settings {
 	unsigned queue_mib; /* the recorder's video queue budget (1..256, default 8) */
 	unsigned sim_unplug_ms; /* sim only: the camera is unplugged this long after
 				   it first starts streaming (tests); 0: never */
+	unsigned sim_appear_ms; /* sim only: absent (-ENODEV) until this long after
+				   the settings were read (tests); 0: at once */
+	uint64_t read_ns;       /* CLOCK_MONOTONIC when the settings were read */
 };
 
 /* Reads and checks [camera] (unknown keys refused); a device name without

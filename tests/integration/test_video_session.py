@@ -23,8 +23,12 @@ frame counter as 32 bars, encoded to H.264 by the box), label "video".
    without asking.
 6. Listen-back (consent.listen_back=yes, in 1.): the speaker plays the
    video's sound, read from the sealed Matroska's Opus track.
+7. A camera that appears 2.5 s after start ([camera] sim_appear_ms, as
+   vivid loaded after `ready` on the emulated board): told once as
+   unavailable, tried again silently while idle, opened (event camera,
+   "late"), and the next resident is asked and filmed.
 
-About 55 s on the host build."""
+About 75 s on the host build."""
 import json
 import os
 import subprocess
@@ -300,6 +304,36 @@ def test_camera_that_cannot_open():
     assert row["media"] == "audio" and path.endswith(".opus.sealed"), row
 
 
+def test_camera_that_comes_late():
+    d = tmpdir("video-late")
+    mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
+    box = Box("video-late", mic, root=d, sets=CAMERA + ["camera.sim_appear_ms=2500"]).start()
+    ready = box.wait_for("ready", since=0)
+    un = [e for e in box.events() if e["ev"] == "camera_unavailable"]
+    assert len(un) == 1 and "until it appears" in un[0]["message"], box.events()
+    assert not [e for e in box.events() if e["ev"] == "camera"], box.events()
+    cam = box.wait_for("camera", timeout=15)
+    log(f"the camera appeared 2.5 s after start; opened {(cam['t_us'] - ready['t_us']) / 1e6:.2f} s after ready")
+    assert cam["late"] is True and cam["name"] == "sim", cam
+    # the tries before it was there were silent: told once
+    assert len([e for e in box.events() if e["ev"] == "camera_unavailable"]) == 1, box.events()
+    assert box.stderr_text().count("cannot be used") == 1, box.stderr_text()
+    assert not [e for e in box.events() if e["ev"] == "error"], box.events()
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    box.press()
+    started = box.wait_for("recording_started", timeout=30)
+    assert started.get("media") == "video", started
+    time.sleep(1.5)
+    box.press()
+    box.wait_for("video_finalised", timeout=60)
+    box.wait_for("recording_finalised", timeout=60)
+    assert box.terminate() == 0, box.stderr_text()
+    row, path = the_file(box, started["id"])
+    assert row["media"] == "video" and path.endswith(".mkv.sealed"), row
+
+
 if __name__ == "__main__":
     run([test_video_chosen_and_sound_only, test_sigkill_during_video,
-         test_camera_unplugged_mid_recording, test_camera_that_cannot_open])
+         test_camera_unplugged_mid_recording, test_camera_that_cannot_open,
+         test_camera_that_comes_late])
