@@ -107,10 +107,22 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 		dr_dev_err(err, errlen, "camera: board.conf: [camera] device is missing (needed by backend = v4l2)");
 		return -EINVAL;
 	}
+	if (!strncmp(dev, "bus:", 4)) {
+		/* The driver's bus_info (VIDIOC_QUERYCAP): the port a USB camera
+		 * is plugged into, or a platform device's name (vivid) */
+		if (!dev[4] || strlen(dev + 4) >= 32) {
+			dr_dev_err(err, errlen,
+				   "camera: board.conf: [camera] device = %s: bus: needs a bus_info of 1 to 31 characters",
+				   dev);
+			return -EINVAL;
+		}
+		snprintf(s->device, sizeof(s->device), "%s", dev);
+		return 0;
+	}
 	if (unstable_name(dev)) {
 		dr_dev_err(err, errlen,
-			   "camera: board.conf: [camera] device = %s: name the camera by /dev/v4l/by-id "
-			   "or /dev/v4l/by-path, not its number",
+			   "camera: board.conf: [camera] device = %s: name the camera by /dev/v4l/by-id, "
+			   "/dev/v4l/by-path or bus:<bus_info>, not its number",
 			   dev);
 		return -EINVAL;
 	}

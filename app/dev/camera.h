@@ -13,8 +13,12 @@
  *   backend = v4l2 | sim | none   (none, the default: no camera)
  *   device = usb-046d_HD_Webcam_C270-video-index0
  *            a name in /dev/v4l/by-id, or a /dev/v4l/by-id/... or
- *            /dev/v4l/by-path/... path; never /dev/videoN (its number
- *            changes with the order devices appear in)
+ *            /dev/v4l/by-path/... path, or bus:<bus_info> (the driver's
+ *            bus_info, VIDIOC_QUERYCAP: a USB port such as
+ *            bus:usb-3f980000.usb-1.2, or a platform device such as
+ *            bus:platform:vivid-000, for boards without udev's links);
+ *            never /dev/videoN (its number changes with the order
+ *            devices appear in)
  *   width = 640, height = 480, fps = 15
  *   format = auto | mjpeg | h264 | yuyv | nv12
  *   light = GPIO23   (the camera light's line, on while frames are captured)
@@ -64,7 +68,7 @@ enum dr_camera_backend {
 
 struct dr_camera_settings {
 	enum dr_camera_backend backend;
-	char device[512]; /* v4l2: the resolved /dev/v4l/... path */
+	char device[512]; /* v4l2: the resolved /dev/v4l/... path, or bus:<bus_info> */
 	unsigned width, height, fps;
 	enum dr_pixfmt format;
 	char light[64];   /* GPIO line of the camera light; "" if none */
