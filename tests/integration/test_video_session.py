@@ -26,9 +26,11 @@ frame counter as 32 bars, encoded to H.264 by the box), label "video".
 7. A camera that appears 2.5 s after start ([camera] sim_appear_ms, as
    vivid loaded after `ready` on the emulated board): told once as
    unavailable, tried again silently while idle, opened (event camera,
-   "late"), and the next resident is asked and filmed.
+   "late"), and the next resident is asked and filmed; and, on a second
+   box, a press after it appeared but before the next try opens it and is
+   asked.
 
-About 75 s on the host build."""
+About 85 s on the host build."""
 import json
 import os
 import subprocess
@@ -331,6 +333,21 @@ def test_camera_that_comes_late():
     assert box.terminate() == 0, box.stderr_text()
     row, path = the_file(box, started["id"])
     assert row["media"] == "video" and path.endswith(".mkv.sealed"), row
+
+    # a press before the welcome looks too: the camera appears 2.5 s after
+    # start, between the 2 s tries, and the press at 3 s is asked
+    box = Box("video-late-press", mic, root=tmpdir("video-late-press"),
+              sets=CAMERA + ["camera.sim_appear_ms=2500"]).start()
+    un = box.wait_for("camera_unavailable", since=0)
+    time.sleep(max(0.0, un["t_us"] / 1e6 + 3.0 - time.monotonic()))
+    box.press()
+    ask = box.wait_for("prompt", name="ask_camera", timeout=30)
+    evs = box.events()
+    down = [e for e in evs if e["ev"] == "button" and e["edge"] == "down"][0]
+    cam = [e for e in evs if e["ev"] == "camera"]
+    log(f"pressed {(down['t_us'] - un['t_us']) / 1e6:.2f} s after start")
+    assert cam and down["t_us"] <= cam[0]["t_us"] <= ask["t_us"], (down, cam, ask)
+    assert box.terminate() == 0, box.stderr_text()
 
 
 if __name__ == "__main__":
