@@ -14,7 +14,12 @@
  *   recorder's camera thread through dr_camera_watch, come to the loop
  *   through an eventfd with the time they happened: the camera light
  *   follows them exactly, and the events camera_on, camera_off and
- *   camera_lost carry those times.
+ *   camera_lost carry those times;
+ * - a camera that is not there at start (-ENODEV: its driver loads after
+ *   `ready`, or it is plugged in later) is tried again while the box is
+ *   idle: at a press before the welcome and every DRD_CAM_RETRY_S; the
+ *   first time it opens, the event camera ("late":true) says so and from
+ *   then on residents are asked.
  */
 #include "drd.h"
 
@@ -23,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -41,11 +47,51 @@ static void on_change(void *user, enum dr_camera_change what, int err)
 		;
 }
 
+/* Opens the camera and its recorder. 0, or -errno with err saying why. */
+static int camera_try(struct drd *d, char *err, size_t errlen)
+{
+	const struct drd_settings *s = d->s;
+	err[0] = '\0';
+	int r = dr_camera_open(&s->cam, &d->cam, err, errlen);
+	if (r == 0 && d->cam) {
+		struct dr_recorder_params p = s->rec;
+		p.camera = d->cam;
+		p.video_budget = (size_t)s->cam.queue_mib << 20;
+		r = dr_recorder_new(d->mic, &p, &d->rec_av);
+		if (r < 0)
+			snprintf(err, errlen, "camera: cannot set up the video recorder: %s", strerror(-r));
+	} else if (r == 0) {
+		r = -ENODEV;
+	}
+	if (r < 0) {
+		dr_camera_free(d->cam);
+		d->cam = NULL;
+		if (!err[0])
+			snprintf(err, errlen, "camera: %s", strerror(-r));
+		return r;
+	}
+	dr_camera_watch(d->cam, on_change, d);
+	return 0;
+}
+
+static void camera_opened(struct drd *d, bool late)
+{
+	char n[700];
+	enum dr_pixfmt f;
+	unsigned w, h, fps;
+	dr_camera_format(d->cam, &f, &w, &h, &fps);
+	dr_evlog_emit(d->log, "camera",
+		      ",\"name\":\"%s\",\"format\":\"%s\",\"width\":%u,\"height\":%u,\"fps\":%u,\"late\":%s",
+		      dr_evlog_str(dr_camera_name(d->cam), n, sizeof(n)), dr_pixfmt_name(f), w, h, fps,
+		      late ? "true" : "false");
+	DR_LOG_INFO(MOD, "camera %s: %s %ux%u at %u fps%s", dr_camera_name(d->cam), dr_pixfmt_name(f), w,
+		    h, fps, late ? " (plugged in after start: residents are asked from now on)" : "");
+}
+
 int drd_camera_open(struct drd *d)
 {
 	const struct drd_settings *s = d->s;
 	char err[1024], m[1200], n[700];
-	int r;
 
 	d->rec_sound = d->rec;
 	if (s->cam.backend == DR_CAMERA_NONE)
@@ -56,39 +102,43 @@ int drd_camera_open(struct drd *d)
 	if (pthread_mutex_init(&d->cam_lock, NULL) != 0)
 		return -ENOMEM;
 	d->cam_lock_made = true;
-	err[0] = '\0';
-	r = dr_camera_open(&s->cam, &d->cam, err, sizeof(err));
-	if (r == 0 && d->cam) {
-		struct dr_recorder_params p = s->rec;
-		p.camera = d->cam;
-		p.video_budget = (size_t)s->cam.queue_mib << 20;
-		r = dr_recorder_new(d->mic, &p, &d->rec_av);
-		if (r < 0)
-			snprintf(err, sizeof(err), "camera: cannot set up the video recorder: %s", strerror(-r));
-	} else if (r == 0) {
-		r = -ENODEV;
-	}
-	if (r < 0) {
-		/* Sound only: the box records as in a room without a camera. */
-		dr_camera_free(d->cam);
-		d->cam = NULL;
-		if (!err[0])
-			snprintf(err, sizeof(err), "camera: %s", strerror(-r));
-		snprintf(m, sizeof(m), "the camera cannot be used, so the box records sound only: %s", err);
-		DR_LOG_WARN(MOD, "%s", m);
-		dr_evlog_emit(d->log, "camera_unavailable", ",\"error\":%d,\"message\":\"%s\"", r,
-			      dr_evlog_str(m, n, sizeof(n)));
+	int r = camera_try(d, err, sizeof(err));
+	if (r == 0) {
+		camera_opened(d, false);
 		return 0;
 	}
-	dr_camera_watch(d->cam, on_change, d);
-	enum dr_pixfmt f;
-	unsigned w, h, fps;
-	dr_camera_format(d->cam, &f, &w, &h, &fps);
-	dr_evlog_emit(d->log, "camera", ",\"name\":\"%s\",\"format\":\"%s\",\"width\":%u,\"height\":%u,\"fps\":%u",
-		      dr_evlog_str(dr_camera_name(d->cam), n, sizeof(n)), dr_pixfmt_name(f), w, h, fps);
-	DR_LOG_INFO(MOD, "camera %s: %s %ux%u at %u fps", dr_camera_name(d->cam), dr_pixfmt_name(f), w, h,
-		    fps);
+	/* Sound only: the box records as in a room without a camera. Told
+	 * once; a camera that is not there yet (its driver loads after the
+	 * box is ready, or it is plugged in later) is looked for again while
+	 * the box is idle, silently. */
+	bool awaited = r == -ENODEV || r == -ENOENT;
+	snprintf(m, sizeof(m), "the camera cannot be used, so the box records sound only%s: %s",
+		 awaited ? " until it appears" : "", err);
+	DR_LOG_WARN(MOD, "%s", m);
+	dr_evlog_emit(d->log, "camera_unavailable", ",\"error\":%d,\"message\":\"%s\"", r,
+		      dr_evlog_str(m, n, sizeof(n)));
+	if (awaited) {
+		d->cam_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		struct itimerspec its = {.it_interval = {.tv_sec = DRD_CAM_RETRY_S},
+					 .it_value = {.tv_sec = DRD_CAM_RETRY_S}};
+		if (d->cam_retry_fd >= 0)
+			timerfd_settime(d->cam_retry_fd, 0, &its, NULL);
+	}
 	return 0;
+}
+
+void drd_camera_retry(struct drd *d)
+{
+	char err[1024];
+	if (d->cam || d->cam_retry_fd < 0 || dr_core_state(&d->core) != DR_ST_IDLE || d->prepared ||
+	    d->prep_running)
+		return;
+	if (camera_try(d, err, sizeof(err)) < 0)
+		return; /* told at start; not again at every try */
+	close(d->cam_retry_fd);
+	d->cam_retry_fd = -1;
+	d->core.cfg.camera = true; /* idle: the next resident is asked */
+	camera_opened(d, true);
 }
 
 bool drd_camera_present(const struct drd *d)
@@ -98,7 +148,7 @@ bool drd_camera_present(const struct drd *d)
 
 int drd_camera_fd(const struct drd *d)
 {
-	return d->cam ? d->cam_fd : -1;
+	return d->cam ? d->cam_fd : d->cam_retry_fd;
 }
 
 void drd_camera_choose(struct drd *d, bool video)
@@ -126,6 +176,12 @@ void drd_camera_changed(struct drd *d)
 	char m[256], e[300];
 	uint64_t v;
 
+	if (!d->cam && d->cam_retry_fd >= 0) {
+		while (read(d->cam_retry_fd, &v, sizeof(v)) > 0)
+			;
+		drd_camera_retry(d);
+		return;
+	}
 	if (d->cam_fd < 0)
 		return;
 	while (read(d->cam_fd, &v, sizeof(v)) > 0)
@@ -189,6 +245,9 @@ void drd_camera_close(struct drd *d)
 	if (d->cam_fd >= 0)
 		close(d->cam_fd);
 	d->cam_fd = -1;
+	if (d->cam_retry_fd >= 0)
+		close(d->cam_retry_fd);
+	d->cam_retry_fd = -1;
 	if (d->cam_lock_made)
 		pthread_mutex_destroy(&d->cam_lock);
 	d->cam_lock_made = false;

@@ -229,6 +229,8 @@ static void on_button(struct drd *d)
 	for (int i = 0; i < n; i++) {
 		dr_evlog_emit_at(d->log, edges[i].t_us, "button", ",\"edge\":\"%s\"",
 				 edges[i].pressed ? "down" : "up");
+		if (edges[i].pressed)
+			drd_camera_retry(d); /* a camera that came late: asked from this press */
 		drd_feed(d, (struct dr_event){.type = edges[i].pressed ? DR_EV_PRESS : DR_EV_RELEASE});
 	}
 }
@@ -358,7 +360,7 @@ static void drain_fd(int fd)
 int drd_run(const struct drd_settings *s)
 {
 	struct drd d = {.s = s, .sig_fd = -1, .deadline_fd = -1, .storage_fd = -1, .stick_fd = -1,
-			.listen = {.fd = -1}, .prep_fd = -1, .cam_fd = -1};
+			.listen = {.fd = -1}, .prep_fd = -1, .cam_fd = -1, .cam_retry_fd = -1};
 	int status = 0, r;
 
 	r = open_fds(&d);

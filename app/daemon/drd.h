@@ -28,6 +28,7 @@
 #include "dev/camera.h"
 #include "dev/lights.h"
 #include "export/export.h"
+#include "media/mkv_audio.h"
 #include "media/prompts.h"
 #include "media/recorder.h"
 #include "media/sink.h"
@@ -40,6 +41,7 @@
 
 #define MOD "daemon"
 #define QUEUE_MAX 16
+#define DRD_CAM_RETRY_S 2 /* a camera not there at start is looked for this often */
 
 /* Playing a recording back to the resident (the optional listen step):
  * decoded in 2 s chunks, at most three queued at the speaker, so memory does
@@ -48,7 +50,11 @@
 #define LISTEN_SLOTS 3
 #define LISTEN_CHUNK (48000 * 2)
 struct listen {
-	OggOpusFile *of;
+	OggOpusFile *of;           /* a sound recording (Ogg Opus), or */
+	struct dr_mkv_audio *mkv;  /* a video's Opus track (Matroska), */
+	struct OpusDecoder *dec;   /* decoded here */
+	unsigned channels;         /* of the video's Opus track */
+	unsigned skip;             /* pre-skip samples still to drop */
 	int fd;                    /* the sealed recording, or -1 */
 	struct dr_seal_reader *sr; /* opened with the recording's key */
 	int16_t *buf[LISTEN_SLOTS];
@@ -108,6 +114,7 @@ struct drd {
 	struct drd_cam_change cam_changes[DRD_CAM_CHANGES];
 	size_t cam_nchanges;
 	bool cam_light;           /* the camera light is on */
+	int cam_retry_fd;         /* timerfd while a camera not there yet is awaited, or -1 */
 	bool rec_video;           /* the recording prepared or under way is a video */
 	struct dr_button *button;
 	struct dr_lights *lights;
@@ -259,6 +266,10 @@ void drd_camera_choose(struct drd *d, bool video);
 struct dr_recorder *drd_camera_recorder(struct drd *d);
 /* cam_fd became readable: the camera light and the events. */
 void drd_camera_changed(struct drd *d);
+/* A camera that was not there at start: tries to open it now if the box is
+ * idle (a press before the welcome, and every DRD_CAM_RETRY_S from the
+ * camera's fd); once opened, the room has a camera. Never blocks. */
+void drd_camera_retry(struct drd *d);
 /* A recording was collected: its video figures (event video_finalised). */
 void drd_camera_recorded(struct drd *d, const struct dr_recording_result *res);
 

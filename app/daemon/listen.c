@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <opus.h>
+
 /* ---- the listen step ---- */
 
 static bool listen_busy(const struct listen *l)
@@ -24,6 +26,9 @@ void drd_listen_close(struct drd *d)
 	struct listen *l = &d->listen;
 	if (l->of)
 		op_free(l->of);
+	dr_mkv_audio_free(l->mkv);
+	if (l->dec)
+		opus_decoder_destroy(l->dec);
 	dr_seal_reader_free(l->sr);
 	if (l->fd >= 0)
 		close(l->fd);
@@ -42,18 +47,54 @@ static int listen_read(void *stream, unsigned char *ptr, int nbytes)
 
 static const OpusFileCallbacks listen_cb = {.read = listen_read};
 
+static long listen_stream(void *stream, void *buf, size_t len)
+{
+	return (long)dr_seal_read(stream, buf, len);
+}
+
 /* Opens the recording the questions are about, with the key kept for the
- * session (NULL: cannot). */
-static OggOpusFile *listen_open(struct drd *d, struct listen *l)
+ * session: a sound recording through opusfile, a video's Opus track
+ * through the Matroska reader and libopus (mono out either way). false:
+ * cannot. */
+static bool listen_open(struct drd *d, struct listen *l)
 {
 	struct dr_store_rec rec;
 	int err = 0;
 	if (!d->dialogue_id[0] || !d->rec_key || dr_store_get(d->store, d->dialogue_id, &rec) < 0)
-		return NULL;
+		return false;
 	l->fd = open(rec.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (l->fd < 0 || dr_seal_reader_open_key(l->fd, d->dialogue_id, d->rec_key, &l->sr) < 0)
-		return NULL;
-	return op_open_callbacks(l->sr, &listen_cb, NULL, 0, &err);
+		return false;
+	if (rec.media != DR_MEDIA_VIDEO)
+		return (l->of = op_open_callbacks(l->sr, &listen_cb, NULL, 0, &err)) != NULL;
+	struct dr_mkv_audio_info info;
+	if (dr_mkv_audio_open(listen_stream, l->sr, &l->mkv, &info) < 0)
+		return false;
+	l->skip = info.pre_skip;
+	l->dec = opus_decoder_create(48000, 1, &err);
+	return l->dec != NULL;
+}
+
+/* Up to `room` samples of a video's sound (at least one Opus packet's worth
+ * must fit: 120 ms): 0 at its end. */
+static size_t listen_decode_mkv(struct listen *l, int16_t *out, size_t room)
+{
+	enum { MAX_FRAME = 5760 };
+	unsigned char pkt[8192];
+	size_t n = 0;
+	while (room - n >= MAX_FRAME) {
+		long len = dr_mkv_audio_next(l->mkv, pkt, sizeof(pkt));
+		if (len <= 0)
+			break;
+		int got = opus_decode(l->dec, pkt, (opus_int32)len, out + n, MAX_FRAME, 0);
+		if (got < 0)
+			break;
+		size_t drop = l->skip < (unsigned)got ? l->skip : (unsigned)got;
+		l->skip -= (unsigned)drop;
+		memmove(out + n, out + n + drop, ((size_t)got - drop) * sizeof(*out));
+		n += (size_t)got - drop;
+	}
+	return n;
 }
 
 /* Decode the next chunk into a free slot and queue it. */
@@ -61,7 +102,12 @@ static void listen_fill(struct drd *d, int slot)
 {
 	struct listen *l = &d->listen;
 	size_t n = 0;
-	while (!l->eof && n < LISTEN_CHUNK) {
+	if (l->mkv) {
+		n = listen_decode_mkv(l, l->buf[slot], LISTEN_CHUNK);
+		if (n == 0)
+			l->eof = true;
+	}
+	while (!l->mkv && !l->eof && n < LISTEN_CHUNK) {
 		int got = op_read(l->of, l->buf[slot] + n, (int)(LISTEN_CHUNK - n), NULL);
 		if (got == OP_HOLE)
 			continue;
@@ -95,11 +141,11 @@ void drd_play_recording(struct drd *d)
 	struct listen *l = &d->listen;
 	drd_listen_close(d);
 	l->wanted = true;
-	l->of = listen_open(d, l);
-	for (int i = 0; l->of && i < LISTEN_SLOTS; i++)
+	bool open = listen_open(d, l);
+	for (int i = 0; open && i < LISTEN_SLOTS; i++)
 		if (!(l->buf[i] = malloc(LISTEN_CHUNK * sizeof(int16_t))))
 			l->eof = true;
-	if (!l->of) {
+	if (!open) {
 		drd_log_error(d, "listen", "cannot open the recording to play it back");
 		listen_finish(d);
 		return;
@@ -123,6 +169,6 @@ void drd_listen_chunk_done(struct drd *d, const struct dr_playback_done *done)
 		else if (l->wanted && !l->eof)
 			listen_fill(d, i);
 	}
-	if (l->of && !listen_busy(l))
+	if ((l->of || l->mkv) && !listen_busy(l))
 		listen_finish(d);
 }

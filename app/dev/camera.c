@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "camera_impl.h"
 #include "dev_util.h"
@@ -44,7 +45,8 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 				  char *err, size_t errlen)
 {
 	static const char *const known[] = {"backend", "device", "width", "height", "fps",
-					    "format", "light", "queue_mib", "sim_unplug_ms", NULL};
+					    "format", "light", "queue_mib", "sim_unplug_ms",
+					    "sim_appear_ms", NULL};
 	memset(s, 0, sizeof(*s));
 	int r = dr_dev_check_keys(board, "camera", known, "camera: ", err, errlen);
 	if (r < 0)
@@ -68,6 +70,12 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 	if ((r = dr_conf_get_int(board, "camera", "sim_unplug_ms", 0, 0, 86400000, &q, err, errlen)) < 0)
 		return r;
 	s->sim_unplug_ms = (unsigned)q;
+	if ((r = dr_conf_get_int(board, "camera", "sim_appear_ms", 0, 0, 86400000, &q, err, errlen)) < 0)
+		return r;
+	s->sim_appear_ms = (unsigned)q;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->read_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	if ((r = dr_conf_get_int(board, "camera", "width", 640, 16, 4096, &w, err, errlen)) < 0 ||
 	    (r = dr_conf_get_int(board, "camera", "height", 480, 16, 4096, &h, err, errlen)) < 0 ||
 	    (r = dr_conf_get_int(board, "camera", "fps", 15, 1, 120, &fps, err, errlen)) < 0)
@@ -99,10 +107,22 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 		dr_dev_err(err, errlen, "camera: board.conf: [camera] device is missing (needed by backend = v4l2)");
 		return -EINVAL;
 	}
+	if (!strncmp(dev, "bus:", 4)) {
+		/* The driver's bus_info (VIDIOC_QUERYCAP): the port a USB camera
+		 * is plugged into, or a platform device's name (vivid) */
+		if (!dev[4] || strlen(dev + 4) >= 32) {
+			dr_dev_err(err, errlen,
+				   "camera: board.conf: [camera] device = %s: bus: needs a bus_info of 1 to 31 characters",
+				   dev);
+			return -EINVAL;
+		}
+		snprintf(s->device, sizeof(s->device), "%s", dev);
+		return 0;
+	}
 	if (unstable_name(dev)) {
 		dr_dev_err(err, errlen,
-			   "camera: board.conf: [camera] device = %s: name the camera by /dev/v4l/by-id "
-			   "or /dev/v4l/by-path, not its number",
+			   "camera: board.conf: [camera] device = %s: name the camera by /dev/v4l/by-id, "
+			   "/dev/v4l/by-path or bus:<bus_info>, not its number",
 			   dev);
 		return -EINVAL;
 	}

@@ -13,8 +13,12 @@
  *   backend = v4l2 | sim | none   (none, the default: no camera)
  *   device = usb-046d_HD_Webcam_C270-video-index0
  *            a name in /dev/v4l/by-id, or a /dev/v4l/by-id/... or
- *            /dev/v4l/by-path/... path; never /dev/videoN (its number
- *            changes with the order devices appear in)
+ *            /dev/v4l/by-path/... path, or bus:<bus_info> (the driver's
+ *            bus_info, VIDIOC_QUERYCAP: a USB port such as
+ *            bus:usb-3f980000.usb-1.2, or a platform device such as
+ *            bus:platform:vivid-000, for boards without udev's links);
+ *            never /dev/videoN (its number changes with the order
+ *            devices appear in)
  *   width = 640, height = 480, fps = 15
  *   format = auto | mjpeg | h264 | yuyv | nv12
  *   light = GPIO23   (the camera light's line, on while frames are captured)
@@ -22,6 +26,9 @@
  *                     it frames are dropped and counted, never sound)
  *   sim_unplug_ms = 0 (sim only: unplugged this long into its first
  *                     streaming, and gone for good; 0, the default: never)
+ *   sim_appear_ms = 0 (sim only: plugged in this long after the board file
+ *                     was read; opening it earlier gives -ENODEV, as a
+ *                     camera whose driver is not loaded yet; 0: at once)
  *
  * Errors are negative errno; hardware-state errors are
  *   -ENODEV   no camera there, or it was unplugged;
@@ -61,13 +68,16 @@ enum dr_camera_backend {
 
 struct dr_camera_settings {
 	enum dr_camera_backend backend;
-	char device[512]; /* v4l2: the resolved /dev/v4l/... path */
+	char device[512]; /* v4l2: the resolved /dev/v4l/... path, or bus:<bus_info> */
 	unsigned width, height, fps;
 	enum dr_pixfmt format;
 	char light[64];   /* GPIO line of the camera light; "" if none */
 	unsigned queue_mib; /* the recorder's video queue budget (1..256, default 8) */
 	unsigned sim_unplug_ms; /* sim only: the camera is unplugged this long after
 				   it first starts streaming (tests); 0: never */
+	unsigned sim_appear_ms; /* sim only: absent (-ENODEV) until this long after
+				   the settings were read (tests); 0: at once */
+	uint64_t read_ns;       /* CLOCK_MONOTONIC when the settings were read */
 };
 
 /* Reads and checks [camera] (unknown keys refused); a device name without

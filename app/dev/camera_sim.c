@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "camera_impl.h"
 #include "dev_util.h"
@@ -172,6 +173,13 @@ int dr_camera_open_sim(const struct dr_camera_settings *st, bool paced, struct d
 		dr_dev_err(err, errlen, "camera: sim: %ux%u at %u fps is not a size it can draw",
 			   st->width, st->height, st->fps);
 		return -EINVAL;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	if (st->sim_appear_ms && now_ns - st->read_ns < (uint64_t)st->sim_appear_ms * 1000000u) {
+		dr_dev_err(err, errlen, "camera: sim: not plugged in yet ([camera] sim_appear_ms)");
+		return -ENODEV;
 	}
 	struct sim_camera *s = calloc(1, sizeof(*s));
 	if (!s || !(s->row = malloc(st->width))) {

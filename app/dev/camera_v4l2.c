@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "camera_impl.h"
@@ -300,6 +301,35 @@ static const struct dr_camera_ops v4l2_ops = {
 	.destroy = cam_destroy,
 };
 
+/* The video capture node whose driver says bus_info `bus` (a camera may
+ * have several nodes: metadata, vivid's output; only a capture node is
+ * taken), lowest number first, into path: 0 or -ENODEV. */
+static int find_by_bus(const char *bus, char *path, size_t len)
+{
+	for (int i = 0; i < 64; i++) {
+		snprintf(path, len, "/dev/video%d", i);
+		int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		struct v4l2_capability cap;
+		int qr = -1;
+		if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)) {
+			do
+				qr = ioctl(fd, VIDIOC_QUERYCAP, &cap);
+			while (qr < 0 && errno == EINTR);
+		}
+		close(fd);
+		if (qr < 0)
+			continue;
+		uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
+		if ((caps & V4L2_CAP_VIDEO_CAPTURE) && (caps & V4L2_CAP_STREAMING) &&
+		    strncmp((const char *)cap.bus_info, bus, sizeof(cap.bus_info)) == 0)
+			return 0;
+	}
+	return -ENODEV;
+}
+
 int dr_camera_open_v4l2(const struct dr_camera_settings *s, struct dr_camera **out, char *err,
 			size_t errlen)
 {
@@ -309,12 +339,21 @@ int dr_camera_open_v4l2(const struct dr_camera_settings *s, struct dr_camera **o
 		dr_dev_err(err, errlen, "camera: %s is not installed (package libv4l-0)", DR_V4L2_SONAME);
 		return -ENOTSUP;
 	}
+	char path[64];
+	const char *dev = s->device;
+	if (!strncmp(dev, "bus:", 4)) {
+		if (find_by_bus(dev + 4, path, sizeof(path)) < 0) {
+			dr_dev_err(err, errlen, "camera: %s: no camera there", dev);
+			return -ENODEV;
+		}
+		dev = path;
+	}
 	struct v4l2_camera *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->base.ops = &v4l2_ops;
 	snprintf(v->base.name, sizeof(v->base.name), "v4l2:%s", s->device);
-	int fd = open(s->device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int fd = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		dr_dev_err(err, errlen, "camera: %s: %s", s->device,

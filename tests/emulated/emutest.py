@@ -74,6 +74,32 @@ def check_recording(path, reference, min_env=0.9):
     return decoded, lag, env, wave
 
 
+def check_video(mkv, reference, min_env=0.9):
+    """A video opened on the office PC (plain Matroska): ffprobe -v warning
+    says nothing, it holds an Opus and an H.264 track, and its sound is the
+    reference speech. Returns (decoded sound, lag, envelope correlation,
+    video frames, the last frame's time in s)."""
+    p = subprocess.run(["ffprobe", "-v", "warning", "-of", "json", "-count_packets", "-show_streams",
+                        "-show_entries", "packet=pts_time,stream_index", mkv], capture_output=True, text=True)
+    assert p.returncode == 0 and not p.stderr.strip(), f"ffprobe warns about {mkv}:\n{p.stderr}"
+    j = json.loads(p.stdout)
+    kinds = sorted((s["codec_type"], s["codec_name"]) for s in j["streams"])
+    assert kinds == [("audio", "opus"), ("video", "h264")], kinds
+    vi = [s["index"] for s in j["streams"] if s["codec_type"] == "video"][0]
+    pts = sorted(float(k["pts_time"]) for k in j["packets"] if k["stream_index"] == vi)
+    d = subprocess.run(["ffmpeg", "-v", "error", "-i", mkv, "-map", "0:a", "-ar", str(RATE), "-ac", "1",
+                        "-f", "s16le", "-"], capture_output=True)
+    assert d.returncode == 0 and not d.stderr, d.stderr.decode(errors="replace")
+    decoded = np.frombuffer(d.stdout, dtype="<i2").astype(np.float64)
+    lag = align(decoded, reference)
+    env, wave = drtest.similarity(decoded[lag:], reference)
+    log(f"{os.path.basename(mkv)}: {len(decoded) / RATE:.2f} s of sound, {len(pts)} frames to "
+        f"{pts[-1] if pts else 0:.3f} s, voice at {lag / RATE:.2f} s, envelope {env:.3f}, waveform {wave:.3f}")
+    assert pts, f"{mkv} has no picture"
+    assert env >= min_env, f"{mkv} does not sound like what was spoken (envelope correlation {env:.3f})"
+    return decoded, lag, env, len(pts), pts[-1]
+
+
 def catalogue(data_dir, table="recordings"):
     import sqlite3
     db = sqlite3.connect(f"file:{data_dir}/diaryroom/catalogue.sqlite?mode=ro", uri=True)

@@ -16,9 +16,13 @@ holding a FAT image.
   diaryroom-admin collect: signature and hashes verified, the archive's copy
   decodes to what was spoken, the consent sheet says yes and that the
   recording's time is uncertain -> the stick with
-  the archive's receipt back in: the box deletes its copy -> the daemon
+  the archive's receipt back in: the box deletes its copy -> a video:
+  vivid (loaded after ready, opened late by its bus_info), the resident
+  asked, presses, speaks, presses -> the daemon
   killed: init restarts it -> poweroff -> on the host, from the data
-  partition: the row deleted, the file gone, the audit saying why ->
+  partition: the row deleted, the file gone, the audit saying why; the
+  video opened with the organisation's key passes ffprobe, Opus + H.264,
+  sounds like what was spoken, every frame there ->
   another box's keys on the boot partition: not installed, said so."""
 import csv
 import json
@@ -320,6 +324,50 @@ def check_boot_order(emu, ready_s):
         assert f"\n{mod} " in text, f"module {mod} not loaded:\n{text}"
 
 
+def run_video_session(emu, mic):
+    """vivid through the real V4L2 driver, loaded after `ready`: the daemon
+    opened it when it appeared (named by its bus_info), so this resident is
+    asked, presses, and is filmed while speaking."""
+    cam = [e for e in emu.events() if e.get("ev") == "camera"]
+    log(f"camera: {cam}")
+    assert cam and cam[0]["name"] == "v4l2:bus:platform:vivid-000" and cam[0]["format"] == "yuyv", cam
+    assert (cam[0]["width"], cam[0]["height"], cam[0]["fps"]) == (320, 180, 15), cam
+    emu.press()
+    emu.wait_for("prompt", name="ask_camera", timeout=60)
+    time.sleep(0.3)
+    emu.press()
+    started = emu.wait_for("recording_started", timeout=120)
+    assert started.get("media") == "video", started
+    emu.play(mic)
+    emu.play_wait(timeout=120)
+    time.sleep(0.3)
+    emu.press()
+    fin = emu.wait_for("recording_finalised", timeout=180)
+    vfin = [e for e in emu.events() if e.get("ev") == "video_finalised" and e.get("id") == started["id"]]
+    log(f"video finalised: {fin}; {vfin}")
+    assert fin["state"] == "complete" and fin["lost"] == 0, fin
+    assert vfin and vfin[0]["frames"] > 0 and not vfin[0]["camera_lost"], vfin
+    emutest.write_result("emulated_video", {"frames": vfin[0]["frames"], "dropped": vfin[0]["dropped"],
+                                            "camera_gaps": vfin[0]["camera_gaps"],
+                                            "seconds": round(fin["duration_ms"] / 1000, 3)})
+    emu.wait_for("state", to="idle", timeout=300)  # the questions unanswered: no
+    return started["id"], fin, vfin[0]
+
+
+def check_video_file(data, org, d, video, speech):
+    """The video on the data partition (not exported: collect of video is
+    another part), opened with the organisation's key as the office PC does:
+    valid, Opus + H.264, the sound what was spoken, its frames all there."""
+    rec_id, fin, vfin = video
+    row = {r["id"]: r for r in emutest.catalogue(data)}[rec_id]
+    assert row["media"] == "video" and row["file"].endswith(".mkv.sealed"), row
+    mkv = os.path.join(d, "video.mkv")
+    admin("open", "--org", os.path.join(d, "org"), os.path.join(data, "diaryroom", row["file"]), mkv)
+    decoded, lag, env, frames, last = emutest.check_video(mkv, speech)
+    assert frames == vfin["frames"], (frames, vfin)
+    assert abs(len(decoded) / RATE - fin["duration_ms"] / 1000) < 0.03, (len(decoded), fin)
+
+
 def run_session(emu):
     d = emu.run
     mic = drtest.speak(os.path.join(d, "testimony.wav"), TESTIMONY, pad=(0.2, 0.3))
@@ -385,6 +433,8 @@ def run_session(emu):
     archived_hash = collect(org, exported, archive, device, rec_id, fin, speech)
     apply_receipt(emu, exported, d)
 
+    video = run_video_session(emu, mic)
+
     check_daemon_is_restarted(emu)
     emu.poweroff()
     assert emu.boot_files("diaryroom-keys") is None, "the keys are still on the boot partition"
@@ -408,6 +458,8 @@ def run_session(emu):
     assert len(clock) == 1 and json.loads(clock[0]["detail"])["recordings_flagged"] == 1, clock
     logged = open(os.path.join(data, "log", "events.jsonl")).read()
     assert rec_id in logged, "the data partition's event log misses the recording"
+
+    check_video_file(data, org, d, video, speech)
 
     check_keys_are_not_replaced_silently(emu, d, device)
     emutest.fsck_clean(emu)

@@ -21,8 +21,16 @@ frame counter as 32 bars, encoded to H.264 by the box), label "video".
 5. A board camera that cannot be opened (the simulated camera asked for
    MJPEG, which it cannot give): the box starts, says so, and records sound
    without asking.
+6. Listen-back (consent.listen_back=yes, in 1.): the speaker plays the
+   video's sound, read from the sealed Matroska's Opus track.
+7. A camera that appears 2.5 s after start ([camera] sim_appear_ms, as
+   vivid loaded after `ready` on the emulated board): told once as
+   unavailable, tried again silently while idle, opened (event camera,
+   "late"), and the next resident is asked and filmed; and, on a second
+   box, a press after it appeared but before the next try opens it and is
+   asked.
 
-About 50 s on the host build."""
+About 85 s on the host build."""
 import json
 import os
 import subprocess
@@ -111,7 +119,7 @@ def test_video_chosen_and_sound_only():
     d = tmpdir("video")
     mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
     speech, _ = read_wav(mic)
-    box = Box("video", mic, root=d, sets=CAMERA).start()
+    box = Box("video", mic, root=d, sets=CAMERA + ["consent.listen_back=yes"]).start()
     cam = [e for e in box.events() if e["ev"] == "camera"]
     assert cam and cam[-1]["name"] == "sim", box.events()
 
@@ -161,6 +169,21 @@ def test_video_chosen_and_sound_only():
     log(f"similarity to the testimony: envelope {env:.3f}, waveform {wav:.3f}")
     assert env >= 0.90 and wav >= 0.50, (env, wav)
     assert fin["lost"] == 0, fin
+
+    # listen-back played the video's sound (its Opus track) to the resident
+    lst = [e for e in evs if e["ev"] == "listen"]
+    done = [e for e in evs if e["ev"] == "listen_done"]
+    assert lst and done and done[0]["skipped"] is False, [e for e in evs if e["ev"].startswith("listen")]
+    assert not [e for e in evs if e["ev"] == "error"], [e for e in evs if e["ev"] == "error"]
+    spk, _ = read_wav(box.speaker)
+    ready = next(e["t_us"] for e in box.events() if e["ev"] == "ready")
+    a = int((lst[0]["t_us"] - ready) / 1e6 * RATE)
+    b = int((done[0]["t_us"] - ready) / 1e6 * RATE)
+    played = spk[a:b]
+    assert len(played) >= len(audio) - RATE // 10, (len(played), len(audio))
+    env, wav = similarity(played, audio, max_lag_ms=200)
+    log(f"listen-back vs the video's sound: envelope {env:.3f}, waveform {wav:.3f}")
+    assert env > 0.9, env
 
     # the picture: every frame the camera's, in order, gaps only where counted
     cs = counters(mkv, w, h)
@@ -283,6 +306,51 @@ def test_camera_that_cannot_open():
     assert row["media"] == "audio" and path.endswith(".opus.sealed"), row
 
 
+def test_camera_that_comes_late():
+    d = tmpdir("video-late")
+    mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
+    box = Box("video-late", mic, root=d, sets=CAMERA + ["camera.sim_appear_ms=2500"]).start()
+    ready = box.wait_for("ready", since=0)
+    un = [e for e in box.events() if e["ev"] == "camera_unavailable"]
+    assert len(un) == 1 and "until it appears" in un[0]["message"], box.events()
+    assert not [e for e in box.events() if e["ev"] == "camera"], box.events()
+    cam = box.wait_for("camera", timeout=15)
+    log(f"the camera appeared 2.5 s after start; opened {(cam['t_us'] - ready['t_us']) / 1e6:.2f} s after ready")
+    assert cam["late"] is True and cam["name"] == "sim", cam
+    # the tries before it was there were silent: told once
+    assert len([e for e in box.events() if e["ev"] == "camera_unavailable"]) == 1, box.events()
+    assert box.stderr_text().count("cannot be used") == 1, box.stderr_text()
+    assert not [e for e in box.events() if e["ev"] == "error"], box.events()
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    box.press()
+    started = box.wait_for("recording_started", timeout=30)
+    assert started.get("media") == "video", started
+    time.sleep(1.5)
+    box.press()
+    box.wait_for("video_finalised", timeout=60)
+    box.wait_for("recording_finalised", timeout=60)
+    assert box.terminate() == 0, box.stderr_text()
+    row, path = the_file(box, started["id"])
+    assert row["media"] == "video" and path.endswith(".mkv.sealed"), row
+
+    # a press before the welcome looks too: the camera appears 2.5 s after
+    # start, between the 2 s tries, and the press at 3 s is asked
+    box = Box("video-late-press", mic, root=tmpdir("video-late-press"),
+              sets=CAMERA + ["camera.sim_appear_ms=2500"]).start()
+    un = box.wait_for("camera_unavailable", since=0)
+    time.sleep(max(0.0, un["t_us"] / 1e6 + 3.0 - time.monotonic()))
+    box.press()
+    ask = box.wait_for("prompt", name="ask_camera", timeout=30)
+    evs = box.events()
+    down = [e for e in evs if e["ev"] == "button" and e["edge"] == "down"][0]
+    cam = [e for e in evs if e["ev"] == "camera"]
+    log(f"pressed {(down['t_us'] - un['t_us']) / 1e6:.2f} s after start")
+    assert cam and down["t_us"] <= cam[0]["t_us"] <= ask["t_us"], (down, cam, ask)
+    assert box.terminate() == 0, box.stderr_text()
+
+
 if __name__ == "__main__":
     run([test_video_chosen_and_sound_only, test_sigkill_during_video,
-         test_camera_unplugged_mid_recording, test_camera_that_cannot_open])
+         test_camera_unplugged_mid_recording, test_camera_that_cannot_open,
+         test_camera_that_comes_late])

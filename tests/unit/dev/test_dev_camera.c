@@ -59,6 +59,14 @@ static void test_settings(void **state)
 			 0);
 	assert_string_equal(s.device, "/dev/v4l/by-path/platform-3f980000.usb-usb-0:1.2:1.0-video-index0");
 
+	/* The driver's bus_info: a USB port, or a platform device (vivid) */
+	assert_int_equal(settings("[camera]\nbackend = v4l2\ndevice = bus:platform:vivid-000\n", &s), 0);
+	assert_string_equal(s.device, "bus:platform:vivid-000");
+	assert_int_equal(settings("[camera]\nbackend = v4l2\ndevice = bus:\n", &s), -EINVAL);
+	assert_int_equal(settings("[camera]\nbackend = v4l2\n"
+				  "device = bus:0123456789012345678901234567890123\n",
+				  &s),
+			 -EINVAL);
 	/* A number changes with the order cameras appear in: refused, saying
 	 * what to write instead. */
 	assert_int_equal(settings("[camera]\nbackend = v4l2\ndevice = /dev/video0\n", &s), -EINVAL);
@@ -215,6 +223,12 @@ static void test_v4l2_absent(void **state)
 				       .fps = 15};
 	strcpy(s.device, "/dev/v4l/by-id/usb-no-such-camera-video-index0");
 	struct dr_camera *c;
+	assert_int_equal(dr_camera_open(&s, &c, err, sizeof(err)), -ENODEV);
+	assert_null(c);
+	assert_non_null(strstr(err, "no camera there"));
+	/* A bus_info no camera here has: not there (-ENODEV: looked for again
+	 * later by the daemon), not an error in the board file. */
+	strcpy(s.device, "bus:usb-no-such-port-9.9");
 	assert_int_equal(dr_camera_open(&s, &c, err, sizeof(err)), -ENODEV);
 	assert_null(c);
 	assert_non_null(strstr(err, "no camera there"));
