@@ -3,8 +3,8 @@
 """The recorder's picture on the aarch64 build under qemu-aarch64
 (bench/video/README.md, "aarch64 under qemu-aarch64").
 
-    bench/video/run_recav_aarch64.py [--build build/aarch64] [--seconds 8]
-                                     [--rounds 5] [--record 20]
+    bench/video/run_recav_aarch64.py [--build build/aarch64] [--seconds 30]
+                                     [--rounds 3] [--record 20]
 
 qemu's instruction-counting plugins are not packaged in bookworm, so this
 measures user CPU time (wait4's ru_utime of the qemu-aarch64 process) in
@@ -87,8 +87,8 @@ def record_rss(exe, size, fps, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build/aarch64")
-    ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--record", type=float, default=20.0)
     a = ap.parse_args()
     recav = os.path.join(a.build, "bench", "bench_recav")
