@@ -22,6 +22,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "export_fixture.h"
 #include "export/export.h"
 #include "export/stickio.h"
 #include "media/sink.h"
@@ -35,68 +36,6 @@ struct fx {
 	char ids[2][DR_STORE_ID_LEN + 1];
 	char hashes[2][65];
 };
-
-static void put(const char *path, const void *b, size_t n, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, b, n), (ssize_t)n);
-	close(fd);
-}
-
-/* A sink onto a file descriptor, for the sealing sink to write through. */
-static int fd_write(void *u, const unsigned char *b, size_t n)
-{
-	return write((int)(intptr_t)u, b, n) == (ssize_t)n ? 0 : -EIO;
-}
-
-static int fd_sync(void *u)
-{
-	return fsync((int)(intptr_t)u) == 0 ? 0 : -errno;
-}
-
-static int fd_close(void *u)
-{
-	return close((int)(intptr_t)u) == 0 ? 0 : -errno;
-}
-
-static const struct dr_sink_ops fd_ops = {fd_write, fd_sync, fd_close, NULL};
-
-/* A recording's file as the box writes it: sealed to the organisation. */
-static void put_sealed(const char *path, const char *id, const uint8_t org_pk[32],
-		       const void *b, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	struct dr_seal_key *key;
-	struct dr_sink s;
-	assert_int_equal(dr_seal_key_new(&key), 0);
-	assert_int_equal(dr_seal_sink_new((struct dr_sink){&fd_ops, (void *)(intptr_t)fd}, id,
-					  org_pk, key, &s),
-			 0);
-	assert_int_equal(s.ops->write(s.user, b, n), 0);
-	assert_int_equal(s.ops->sync(s.user), 0);
-	assert_int_equal(s.ops->close(s.user), 0);
-	dr_seal_key_free(key);
-}
-
-static void put_signed(int dirfd, const char *base, const char *json, const uint8_t *sk)
-{
-	uint8_t sig[64];
-	char n[128], e[256];
-	dr_stick_sign((const uint8_t *)json, strlen(json), sig, sk);
-	snprintf(n, sizeof(n), "%s.json", base);
-	assert_int_equal(dr_stick_write_atomic(dirfd, n, json, strlen(json), e, sizeof(e)), 0);
-	snprintf(n, sizeof(n), "%s.sig", base);
-	assert_int_equal(dr_stick_write_atomic(dirfd, n, sig, 64, e, sizeof(e)), 0);
-}
-
-static int open_dir(const char *p)
-{
-	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	return fd;
-}
 
 /* A receipt as collect writes it: contents sealed to the box (its device
  * key pair box_pk), the outer file signed with sk. */
@@ -112,7 +51,7 @@ static void put_receipt(int rfd, const char *device, const char *contents, const
 		 "{\"format\":\"diaryroom-receipt\",\"version\":2,\"device\":\"%s\","
 		 "\"sealed\":\"%s\"}\n",
 		 device, b64);
-	put_signed(rfd, device, json, sk);
+	fx_put_signed(rfd, device, json, sk);
 	free(json);
 	free(b64);
 }
@@ -136,8 +75,8 @@ static void make_token(struct fx *f, const char *issued, const char *expires)
 		 "\"00112233445566778899aabbccddeeff\",\"name\":\"Test Staff\","
 		 "\"issued_utc\":\"%s\",\"expires_utc\":\"%s\"}\n",
 		 issued, expires);
-	int fd = open_dir(f->top);
-	put_signed(fd, "token", json, f->org_sk);
+	int fd = fx_open_dir(f->top);
+	fx_put_signed(fd, "token", json, f->org_sk);
 	close(fd);
 }
 
@@ -161,9 +100,9 @@ static int setup(void **state)
 	crypto_sign_keypair(dpk, dsk);
 	char p[4300];
 	snprintf(p, sizeof(p), "%s/device.key", f->keys);
-	put(p, dsk, 64, 0600);
+	fx_put(p, dsk, 64, 0600);
 	snprintf(p, sizeof(p), "%s/org.pub", f->keys);
-	put(p, f->org_pk, 32, 0644);
+	fx_put(p, f->org_pk, 32, 0644);
 	char err[512];
 	assert_int_equal(dr_store_open(f->data, &f->s, err, sizeof(err)), 0);
 	for (int i = 0; i < 2; i++) {
@@ -174,7 +113,7 @@ static int setup(void **state)
 		char body[3000];
 		for (size_t j = 0; j < sizeof(body); j++)
 			body[j] = (char)(j * (i + 3));
-		put_sealed(path, f->ids[i], f->org_pk, body, sizeof(body));
+		fx_put_sealed(path, f->ids[i], f->org_pk, body, sizeof(body));
 		assert_int_equal(dr_store_finish(f->s, f->ids[i], DR_REC_COMPLETE, 1000, NULL, err,
 						 sizeof(err)),
 				 0);
@@ -236,8 +175,8 @@ static void test_token_checks(void **state)
 	/* a token signed by someone else */
 	uint8_t pk[32], sk[64];
 	crypto_sign_keypair(pk, sk);
-	int fd = open_dir(f->top);
-	put_signed(fd, "token",
+	int fd = fx_open_dir(f->top);
+	fx_put_signed(fd, "token",
 		   "{\"format\":\"diaryroom-token\",\"version\":1,\"stick_id\":"
 		   "\"00112233445566778899aabbccddeeff\",\"name\":\"X\",\"issued_utc\":"
 		   "\"2026-01-01T00:00:00Z\",\"expires_utc\":\"2036-01-01T00:00:00Z\"}",
@@ -246,8 +185,8 @@ static void test_token_checks(void **state)
 	assert_int_equal(dr_export_stick_open(f->x, f->stick, now_2026(), &k, err, sizeof(err)),
 			 -EKEYREJECTED);
 	/* a valid signature over a malformed token */
-	fd = open_dir(f->top);
-	put_signed(fd, "token", "{\"format\":\"diaryroom-token\",\"version\":1}", f->org_sk);
+	fd = fx_open_dir(f->top);
+	fx_put_signed(fd, "token", "{\"format\":\"diaryroom-token\",\"version\":1}", f->org_sk);
 	close(fd);
 	assert_int_equal(dr_export_stick_open(f->x, f->stick, now_2026(), &k, err, sizeof(err)),
 			 -EBADMSG);
@@ -273,7 +212,7 @@ static void test_export_resume_and_receipt(void **state)
 	 * lists both recordings, as sealed files */
 	char dev[4400];
 	snprintf(dev, sizeof(dev), "%s/export/%s", f->top, dr_export_device_id(f->x));
-	int dfd = open_dir(dev);
+	int dfd = fx_open_dir(dev);
 	char *b, err[512];
 	size_t len;
 	uint8_t dpk[32], dsk[64];
@@ -333,7 +272,7 @@ static void test_export_resume_and_receipt(void **state)
 	 * holds id 0 with the right hash and id 1 with a wrong one */
 	snprintf(dev, sizeof(dev), "%s/receipt", f->top);
 	mkdir(dev, 0755);
-	int rfd = open_dir(dev);
+	int rfd = fx_open_dir(dev);
 	char json[2048];
 	snprintf(json, sizeof(json),
 		 "{\"format\":\"diaryroom-receipt-contents\",\"version\":2,\"device\":\"%s\","
@@ -358,7 +297,7 @@ static void test_export_resume_and_receipt(void **state)
 	char v1[2300];
 	char *rest = strstr(json, "\"device\"");
 	snprintf(v1, sizeof(v1), "{\"format\":\"diaryroom-receipt\",\"version\":1,%s", rest);
-	put_signed(rfd, dr_export_device_id(f->x), v1, f->org_sk);
+	fx_put_signed(rfd, dr_export_device_id(f->x), v1, f->org_sk);
 	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "update diaryroom-admin"));
 	assert_int_equal(dr_store_get(f->s, f->ids[0], &rec), 0);
@@ -373,7 +312,7 @@ static void test_export_resume_and_receipt(void **state)
 			 "\"0123456789abcdef\",\"sealed\":\"%s\"}",
 			 b64);
 		free(b64);
-		put_signed(rfd, dr_export_device_id(f->x), outer, f->org_sk);
+		fx_put_signed(rfd, dr_export_device_id(f->x), outer, f->org_sk);
 	}
 	assert_int_equal(dr_export_apply_receipt(f->x, k, &res, err, sizeof(err)), -EXDEV);
 	/* the receipt sealed to this box */
@@ -410,7 +349,7 @@ static void test_plain_recording_not_exported(void **state)
 	 * catalogue row */
 	char plain[4400], sql[256], db_path[4400];
 	snprintf(plain, sizeof(plain), "%s/recordings/%s.opus", f->data, id);
-	put(plain, "OggS plain audio from before sealing", 36, 0600);
+	fx_put(plain, "OggS plain audio from before sealing", 36, 0600);
 	snprintf(sql, sizeof(sql), "UPDATE recordings SET file = 'recordings/%s.opus' WHERE id = '%s'",
 		 id, id);
 	sqlite3 *db;
@@ -694,7 +633,7 @@ static void put_receipt_answering(struct fx *f, int64_t seq, const char *mh, con
 	char dir[4400];
 	snprintf(dir, sizeof(dir), "%s/receipt", f->top);
 	mkdir(dir, 0755);
-	int rfd = open_dir(dir);
+	int rfd = fx_open_dir(dir);
 	size_t cap = strlen(held) + strlen(withdraw) + strlen(consent) + 1024;
 	char *json = malloc(cap);
 	assert_non_null(json);
@@ -871,7 +810,7 @@ static void test_all_numbers_receipt_changes_nothing(void **state)
 		assert_int_equal(dr_store_begin(f->s, "2026-01-01T00:00:00Z", 0, id, path, sizeof(path),
 						err, sizeof(err)),
 				 0);
-		put(path, "x", 1, 0600);
+		fx_put(path, "x", 1, 0600);
 		assert_int_equal(dr_store_finish(f->s, id, DR_REC_COMPLETE, 1000, NULL, err, sizeof(err)),
 				 0);
 		assert_int_equal(dr_store_assign_receipt(f->s, id, r, err, sizeof(err)), 0);
@@ -912,7 +851,7 @@ static void test_withdrawal_does_not_reach_a_reused_number(void **state)
 	assert_int_equal(dr_store_running_flush(f->s, err, sizeof(err)), 0);
 	char id2[DR_STORE_ID_LEN + 1], path[4096], r2[5];
 	assert_int_equal(dr_store_begin(f->s, NULL, 0, id2, path, sizeof(path), err, sizeof(err)), 0);
-	put(path, "yy", 2, 0600);
+	fx_put(path, "yy", 2, 0600);
 	assert_int_equal(dr_store_finish(f->s, id2, DR_REC_COMPLETE, 1000, NULL, err, sizeof(err)), 0);
 	assert_int_equal(dr_store_assign_receipt(f->s, id2, r2, err, sizeof(err)), 0);
 	assert_string_equal(r2, r0); /* reused */

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "export_fixture.h"
 #include "export/export.h"
 #include "export/stickio.h"
 #include "media/sink.h"
@@ -35,67 +36,6 @@ struct fx {
 	char audio_hash[65], video_hash[65];
 };
 
-static void put(const char *path, const void *b, size_t n, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, b, n), (ssize_t)n);
-	close(fd);
-}
-
-static int fd_write(void *u, const unsigned char *b, size_t n)
-{
-	return write((int)(intptr_t)u, b, n) == (ssize_t)n ? 0 : -EIO;
-}
-
-static int fd_sync(void *u)
-{
-	return fsync((int)(intptr_t)u) == 0 ? 0 : -errno;
-}
-
-static int fd_close(void *u)
-{
-	return close((int)(intptr_t)u) == 0 ? 0 : -errno;
-}
-
-static const struct dr_sink_ops fd_ops = {fd_write, fd_sync, fd_close, NULL};
-
-/* A recording's file as the box writes it: sealed to the organisation. */
-static void put_sealed(const char *path, const char *id, const uint8_t org_pk[32],
-		       const void *b, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	struct dr_seal_key *key;
-	struct dr_sink s;
-	assert_int_equal(dr_seal_key_new(&key), 0);
-	assert_int_equal(dr_seal_sink_new((struct dr_sink){&fd_ops, (void *)(intptr_t)fd}, id,
-					  org_pk, key, &s),
-			 0);
-	assert_int_equal(s.ops->write(s.user, b, n), 0);
-	assert_int_equal(s.ops->sync(s.user), 0);
-	assert_int_equal(s.ops->close(s.user), 0);
-	dr_seal_key_free(key);
-}
-
-static void put_signed(int dirfd, const char *base, const char *json, const uint8_t *sk)
-{
-	uint8_t sig[64];
-	char n[128], e[256];
-	dr_stick_sign((const uint8_t *)json, strlen(json), sig, sk);
-	snprintf(n, sizeof(n), "%s.json", base);
-	assert_int_equal(dr_stick_write_atomic(dirfd, n, json, strlen(json), e, sizeof(e)), 0);
-	snprintf(n, sizeof(n), "%s.sig", base);
-	assert_int_equal(dr_stick_write_atomic(dirfd, n, sig, 64, e, sizeof(e)), 0);
-}
-
-static int open_dir(const char *p)
-{
-	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	return fd;
-}
-
 /* One recording of the given media type in the catalogue, its file sealed. */
 static void record(struct fx *f, enum dr_media media, char id[DR_STORE_ID_LEN + 1],
 		   char hash[65])
@@ -109,7 +49,7 @@ static void record(struct fx *f, enum dr_media media, char id[DR_STORE_ID_LEN + 
 	assert_string_equal(path + strlen(path) - strlen(ext), ext);
 	for (size_t j = 0; j < sizeof(body); j++)
 		body[j] = (char)(j * (media == DR_MEDIA_VIDEO ? 7 : 3));
-	put_sealed(path, id, f->org_pk, body, sizeof(body));
+	fx_put_sealed(path, id, f->org_pk, body, sizeof(body));
 	assert_int_equal(dr_store_finish(f->s, id, DR_REC_COMPLETE, 1000, NULL, err, sizeof(err)),
 			 0);
 	struct dr_store_rec rec;
@@ -137,15 +77,15 @@ static int setup(void **state)
 	crypto_sign_keypair(dpk, dsk);
 	char p[4300], err[512];
 	snprintf(p, sizeof(p), "%s/device.key", f->keys);
-	put(p, dsk, 64, 0600);
+	fx_put(p, dsk, 64, 0600);
 	snprintf(p, sizeof(p), "%s/org.pub", f->keys);
-	put(p, f->org_pk, 32, 0644);
+	fx_put(p, f->org_pk, 32, 0644);
 	assert_int_equal(dr_store_open(f->data, &f->s, err, sizeof(err)), 0);
 	record(f, DR_MEDIA_AUDIO, f->audio, f->audio_hash);
 	record(f, DR_MEDIA_VIDEO, f->video, f->video_hash);
 	assert_int_equal(dr_export_open(f->s, f->keys, &f->x, err, sizeof(err)), 0);
-	int fd = open_dir(f->top);
-	put_signed(fd, "token",
+	int fd = fx_open_dir(f->top);
+	fx_put_signed(fd, "token",
 		   "{\"format\":\"diaryroom-token\",\"version\":1,\"stick_id\":"
 		   "\"00112233445566778899aabbccddeeff\",\"name\":\"Test Staff\",\"issued_utc\":"
 		   "\"2026-01-01T00:00:00Z\",\"expires_utc\":\"2036-01-01T00:00:00Z\"}\n",
@@ -209,7 +149,7 @@ static void test_video_round_trip(void **state)
 	file_hash(dev, name, hex);
 	assert_string_equal(hex, f->audio_hash);
 
-	int dfd = open_dir(dev);
+	int dfd = fx_open_dir(dev);
 	char *b;
 	size_t len;
 	uint8_t dsk[64], dpk[32];
