@@ -177,7 +177,7 @@ void dr_export_run_free(struct dr_export_run *run)
 	free(run);
 }
 
-/* The stick's names of a recording's file, by its media type (stickfmt.c's
+/* The stick's names of a recording's file, by its media type (stickfmt_manifest.c's
  * dr_stick_rec_file, which the PC checks the manifest against). */
 static void names(const struct dr_store_export_rec *r, char fin[64], char tmp[64])
 {

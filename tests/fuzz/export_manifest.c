@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz target: the staff stick's manifest (app/export/stickfmt.c), which
+/* Fuzz target: the staff stick's manifest (app/export/stickfmt_manifest.c), which
  * the PC reads from a stick anyone may have prepared: the outer file alone,
  * the whole file with its sealed part opened (with the fuzz key pair, to
  * which the corpus's sealed parts are sealed), and the input as a sealed

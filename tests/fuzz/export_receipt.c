@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz target: the staff stick's receipt (app/export/stickfmt.c), which the
+/* Fuzz target: the staff stick's receipt (app/export/stickfmt_receipt.c), which the
  * box reads from a stick anyone may have prepared: the outer file, the
  * whole file opened with the fuzz key pair as the box's (the corpus's
  * sealed parts are sealed to it), and the input as a sealed part's
