@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz target: the archive's audit log reader (tools/admin/audit.c), which
+/* Fuzz target: the archive's audit log reader (tools/admin/audit_read.c), which
  * reads a file anyone with access to the archive folder may have edited:
  * the input as one line, as one line given its correct hash (so that the
  * JSON behind the hash check is reached: a tamperer can recompute it), and

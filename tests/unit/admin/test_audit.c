@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The archive's audit log (tools/admin/audit.c): entries read back as
+ * The archive's audit log (tools/admin/audit*.c): entries read back as
  * written; every kind of tampering (an entry edited, removed, reordered,
  * the log cut or removed, an entry edited and rehashed) is reported at the
  * entry where it happened; an interrupted append is not taken for
