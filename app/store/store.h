@@ -156,7 +156,7 @@ int dr_hash_file(const char *path, char hex[65]);
  * next call; "" if none. */
 const char *dr_store_errmsg(const struct dr_store *s);
 
-/* ---- Export to staff sticks (schema v3; store_export.c, used by app/export) ----
+/* ---- Export to staff sticks (schema v3; store_export.c, store_receipt.c) ----
  *
  * A recording is "held" while complete or interrupted. It leaves the box only
  * as 'deleted' (the archive confirmed a verified copy, by a signed receipt),

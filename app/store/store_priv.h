@@ -92,6 +92,25 @@ int dr_store_rec_path_media(const struct dr_store *s, const char *id, enum dr_me
 int dr_media_parse(const char *name, enum dr_media *m);
 bool dr_store_id_ok(const char *id);
 
+/* store_export.c, shared with store_receipt.c. */
+/* A row the receipt's side counts as still on the box. */
+#define DR_STORE_HELD_SQL "state IN ('complete', 'interrupted')"
+/* Runs one statement with up to 3 text and 2 integer parameters (?1..?3
+ * text, ?4..?5 integer) and, when it changed a row and action is given, the
+ * audit row, in one transaction; *changes (if given) the rows changed. */
+struct dr_store_x {
+	const char *sql;
+	const char *t[3];
+	sqlite3_int64 n[2];
+};
+int dr_store_run_audited(struct dr_store *s, const struct dr_store_x *x, const char *id,
+			 const char *action, const char *detail_sql,
+			 const struct dr_store_audit_args *a, const char *what, char *err,
+			 size_t errlen, int *changes);
+/* The first column of sql's first row (?1 bound to arg if given): 0,
+ * -ENOENT with no row, or -errno. */
+int dr_store_query_int64(struct dr_store *s, const char *sql, const char *arg, int64_t *out);
+
 /* fsync() a directory so that creating or removing an entry in it is durable. */
 int dr_store_sync_dir(const char *path);
 
