@@ -46,7 +46,8 @@
  *   the welcome and the beep play: DR_ACT_PREPARE_RECORDING as each starts
  *   (the owner ignores the second if the first is made or under way); in a
  *   room with a camera, not before the choice is known (a video is another
- *   kind of file): as "the camera is on" starts, or as the beep starts;
+ *   kind of file): as "the camera is on" or no_camera starts, or as the
+ *   beep starts;
  * - while a staff stick is in (DR_EV_STICK_IN .. DR_EV_STICK_OUT) a press in
  *   idle starts nothing (DR_ACT_IGNORED_PRESS with .stick), and the stick's
  *   work (DR_ACT_STICK_BEGIN, once per insertion) starts only in idle: at
