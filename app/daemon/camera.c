@@ -128,7 +128,10 @@ static void camera_opened(struct drd *d, bool late, bool again)
 		      dr_evlog_str(dr_camera_name(d->cam), n, sizeof(n)), dr_pixfmt_name(f), w, h, fps,
 		      late ? "true" : "false", again ? ",\"again\":true" : "");
 	DR_LOG_INFO(MOD, "camera %s: %s %ux%u at %u fps%s", dr_camera_name(d->cam), dr_pixfmt_name(f), w,
-		    h, fps, late ? " (plugged in after start: residents are asked from now on)" : "");
+		    h, fps,
+		    again  ? " (back after it was lost: residents are asked again)"
+		    : late ? " (plugged in after start: residents are asked from now on)"
+			   : "");
 }
 
 int drd_camera_open(struct drd *d)
@@ -191,19 +194,19 @@ void drd_camera_retry(struct drd *d)
 	if ((d->cam && !d->cam_broken) || d->cam_retry_fd < 0 ||
 	    dr_core_state(&d->core) != DR_ST_IDLE || d->prepared || d->prep_running || d->rec_active)
 		return;
-	bool again = d->cam_broken;
 	if (d->cam_broken)
 		camera_release(d);
 	int r = camera_try(d, err, sizeof(err));
 	if (r < 0) {
 		d->cam_err = r; /* told when it was found; not again at every try */
-		if (!may_appear(r))
+		if (!may_appear(r) && r != -EIO) /* -EIO: a reopen may mend it */
 			stop_awaiting(d);
 		return;
 	}
 	stop_awaiting(d);
 	d->cam_err = 0;
-	camera_opened(d, true, again);
+	camera_opened(d, true, d->cam_lost);
+	d->cam_lost = false;
 	drd_camera_tell(d); /* idle: the next resident is asked */
 }
 
@@ -278,7 +281,7 @@ void drd_camera_changed(struct drd *d)
 			/* Nothing is said now; the next resident is told it
 			 * cannot be used until it is back. */
 			if (!d->cam_broken) {
-				d->cam_broken = true;
+				d->cam_broken = d->cam_lost = true;
 				d->cam_err = ch[i].err < 0 ? ch[i].err : -EIO;
 				drd_camera_tell(d);
 				await_camera(d);

@@ -116,6 +116,7 @@ struct drd {
 	bool cam_light;           /* the camera light is on */
 	int cam_retry_fd;         /* timerfd while a camera not there yet is awaited, or -1 */
 	bool cam_broken;          /* cam failed or was unplugged: released when idle */
+	bool cam_lost;            /* it was lost and has not opened since */
 	int cam_err;              /* why the camera cannot be used now (-errno), else 0 */
 	bool rec_video;           /* the recording prepared or under way is a video */
 	struct dr_button *button;
