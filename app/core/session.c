@@ -9,7 +9,8 @@
  *   number) before anything is said. So there is never a second recording
  *   while the first is still being written, and the box only says "saved"
  *   once the catalogue has it.
- * - A press during the welcome or the beep (before capture has started)
+ * - A press during the welcome, "the camera is not working" or the beep
+ *   (before capture has started)
  *   cancels: nothing has been recorded yet, so nothing is lost, and a quick
  *   press-press means "not now". The shell discards the catalogue row and
  *   file it made while the beep played (DR_ACT_STOP_RECORDING with
@@ -138,12 +139,13 @@ void drc_go_idle(struct dr_core *c, struct out *o)
 	idle_work(c, o);
 }
 
-/* The welcome, "the camera is on" or the beep has started: capture is due
+/* The welcome, "the camera is on", "the camera is not working" or the beep
+ * has started: capture is due
  * after what is left of them. */
 void drc_prepare(struct dr_core *c, struct out *o, enum dr_prompt from)
 {
 	uint32_t ms = c->cfg.prompt_ms[DR_PROMPT_BEEP];
-	if (from == DR_PROMPT_WELCOME || from == DR_PROMPT_CAMERA_ON)
+	if (from == DR_PROMPT_WELCOME || from == DR_PROMPT_CAMERA_ON || from == DR_PROMPT_NO_CAMERA)
 		ms += c->cfg.prompt_ms[from];
 	drc_emit(o, (struct dr_action){.type = DR_ACT_PREPARE_RECORDING, .capture_in_ms = ms,
 				       .video = c->video});
@@ -211,10 +213,15 @@ static void seq_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_
 {
 	switch (c->state) {
 	case DR_ST_WELCOME:
-		if (c->cfg.camera)
+		if (c->cfg.camera && c->camera_ok)
 			drc_ask_camera(c, o, now);
+		else if (c->cfg.camera)
+			drc_no_camera(c, o, now); /* then the beep */
 		else
 			drc_start_beep(c, o, now);
+		break;
+	case DR_ST_NO_CAMERA:
+		drc_start_beep(c, o, now);
 		break;
 	case DR_ST_ASK_CAMERA:
 		drc_camera_prompt_done(c, o, p, now);
@@ -304,6 +311,7 @@ static void press(struct dr_core *c, struct out *o, uint64_t now)
 		}
 		break;
 	case DR_ST_WELCOME:
+	case DR_ST_NO_CAMERA:
 	case DR_ST_BEEP:
 		cancel(c, o, now);
 		break;
@@ -467,6 +475,10 @@ size_t dr_core_step(struct dr_core *c, const struct dr_event *ev, uint64_t now_m
 		c->expiry_due = true;
 		if (c->state == DR_ST_IDLE)
 			idle_work(c, &o);
+		break;
+	case DR_EV_CAMERA:
+		/* looked at as the next welcome ends; nothing is said now */
+		c->camera_ok = ev->status == 0;
 		break;
 	}
 	return o.n;

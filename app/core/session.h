@@ -11,8 +11,11 @@
  *   idle --press--> welcome --prompt done--> beep --prompt done--> recording
  *   (a room with a camera: welcome --> ask_camera ("filmed as well? press for
  *    yes"): a press while it plays or within answer_ms after is yes: "the
- *    camera is on", then the beep; no press: sound only, the beep)
- *   welcome/beep --press--> telling "cancelled" (nothing recorded) --> idle
+ *    camera is on", then the beep; no press: sound only, the beep.
+ *    If the camera cannot be used as the welcome ends: welcome -->
+ *    no_camera ("the camera is not working today, so only your voice will
+ *    be recorded") --> the beep, sound only; nobody is asked)
+ *   welcome/no_camera/beep --press--> telling "cancelled" (nothing recorded) --> idle
  *   recording --press (>= min length) / time limit--> finalising
  *   recording --press (< min length)--> finalising --> telling "too short" --> idle
  *   finalising --recording done--> [listen: "here it is", the recording; a press skips]
@@ -23,13 +26,28 @@
  *   receipt (the number, twice, slowly; goodbye) --> idle
  *   idle --press, storage low--> telling "full" --> idle
  *
+ * The camera (cfg.camera: the room is meant to have one, the board file
+ * names it) is usable or not as the owner last said (DR_EV_CAMERA: .status
+ * 0 usable, -errno not; not usable until told). The owner tells it at
+ * start-up after its first try to open the camera, when a camera that was
+ * missing opens, and when one is lost (unplugged or failed, found when it
+ * is next used). The core looks at it as the welcome ends: usable, the
+ * resident is asked; not, the box says so and records sound only. Nothing
+ * is said when it changes at any other moment (a camera lost during a
+ * recording: the sound carries on; the next resident hears no_camera until
+ * the owner says it is back). A press during no_camera cancels, as during
+ * the welcome and the beep: nothing is recorded yet, and a resident who
+ * only wanted to be filmed (who signs, say) can say "not now" before the
+ * beep.
+ *
  * Besides the session, the core decides when the box may do the things that
  * must never meet a testimony:
  * - a recording is prepared (its catalogue row and file made, durably) while
  *   the welcome and the beep play: DR_ACT_PREPARE_RECORDING as each starts
  *   (the owner ignores the second if the first is made or under way); in a
  *   room with a camera, not before the choice is known (a video is another
- *   kind of file): as "the camera is on" starts, or as the beep starts;
+ *   kind of file): as "the camera is on" or no_camera starts, or as the
+ *   beep starts;
  * - while a staff stick is in (DR_EV_STICK_IN .. DR_EV_STICK_OUT) a press in
  *   idle starts nothing (DR_ACT_IGNORED_PRESS with .stick), and the stick's
  *   work (DR_ACT_STICK_BEGIN, once per insertion) starts only in idle: at
@@ -71,6 +89,7 @@ enum dr_state {
 	DR_ST_STOPPING,   /* shutdown requested; waiting for the recording to close */
 	DR_ST_EXITED,
 	DR_ST_ASK_CAMERA, /* "would you like to be filmed as well?": a press is yes */
+	DR_ST_NO_CAMERA,  /* "the camera is not working today": sound only; a press cancels */
 	DR_ST_COUNT
 };
 
@@ -101,6 +120,8 @@ enum dr_prompt {
 	DR_PROMPT_CAMERA_ON,   /* "the camera is on" (the resident said yes) */
 	DR_PROMPT_ASK_SHARE_VIDEO, /* the sharing question for a video: people
 				      would see your face */
+	DR_PROMPT_NO_CAMERA,   /* a room with a camera that cannot be used now: "only
+				  your voice will be recorded" (instead of ask_camera) */
 	DR_PROMPT_COUNT
 };
 
@@ -134,12 +155,13 @@ enum dr_event_type {
 	DR_EV_STICK_IN,       /* a staff stick is in (and the box can use sticks) */
 	DR_EV_STICK_OUT,      /* it has gone */
 	DR_EV_EXPIRY_DUE,     /* the retention rule is due (the owner's timer) */
+	DR_EV_CAMERA,         /* the room's camera is usable (.status 0) or not (-errno) */
 };
 
 struct dr_event {
 	enum dr_event_type type;
 	enum dr_prompt prompt; /* DR_EV_PROMPT_DONE */
-	int status;            /* 0 or -errno */
+	int status;            /* 0 or -errno (DR_EV_CAMERA: 0 usable) */
 	uint64_t samples;      /* DR_EV_RECORDING_DONE */
 	char receipt[5];       /* DR_EV_RECORDING_DONE: 4 digits, "" if it has none */
 };
@@ -207,7 +229,9 @@ struct dr_core_config {
 	bool listen_back;        /* let the resident hear the recording before the questions */
 	uint32_t finalise_ms;    /* a file not reported closed after this is told as an
 				    error (the recorder keeps trying); default 30000 */
-	bool camera;             /* the room has a camera: ask before recording */
+	bool camera;             /* the room is meant to have a camera (the board file
+				    names one): ask before recording while it is
+				    usable (DR_EV_CAMERA), else say it is not */
 };
 
 #define DR_SEQ_MAX 16
@@ -238,6 +262,7 @@ struct dr_core {
 	uint64_t listen_deadline; /* watchdog for the recording's playback */
 	uint64_t finalise_deadline; /* watchdog for closing the file */
 	uint64_t rec_samples;
+	bool camera_ok;         /* the owner's last DR_EV_CAMERA said usable */
 	bool video;             /* this session's choice: filmed as well */
 	bool rec_video;         /* the recording the questions are about is a video */
 	bool stick_in;          /* a staff stick is in */

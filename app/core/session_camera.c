@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The resident's camera choice, in a room with a camera (cfg.camera): after
- * the welcome the box asks whether they want to be filmed as well.
+ * The resident's camera choice, in a room meant to have a camera
+ * (cfg.camera): after the welcome the box asks whether they want to be
+ * filmed as well, if the camera is usable (the owner's last DR_EV_CAMERA,
+ * looked at as the welcome ends).
  *
  * - A press while the question plays, or within answer_ms after it ended,
  *   is yes: the question is cut, the box says "the camera is on", then the
@@ -11,7 +13,20 @@
  *   must not cancel what was just chosen); a press during the beep cancels,
  *   as in a room without a camera.
  * - The recording is prepared only once the choice is known (a video is
- *   another kind of file): as "the camera is on" or the beep starts.
+ *   another kind of file): as "the camera is on", "the camera is not
+ *   working" or the beep starts.
+ * - A camera that cannot be used as the welcome ends: nobody is asked; the
+ *   box says "the camera is not working today, so only your voice will be
+ *   recorded" (no_camera), then the beep, and records sound only. A press
+ *   during it cancels, as during the welcome: nothing is recorded yet, and
+ *   someone who came to be filmed (who signs, say) can stop before the
+ *   beep. (A press during "the camera is on" is ignored because it follows
+ *   a yes; no_camera follows no question, so a press there is not a second
+ *   press on anything.)
+ * - The camera coming or going at any other moment changes nothing in the
+ *   session under way and is not spoken of: a camera lost mid-recording
+ *   leaves the sound carrying on; the next welcome is followed by no_camera
+ *   until the owner says the camera is usable again.
  */
 #include "session.h"
 #include "session_priv.h"
@@ -22,6 +37,14 @@ void drc_ask_camera(struct dr_core *c, struct out *o, uint64_t now)
 	c->answer_until = DR_NO_DEADLINE;
 	drc_play_one(c, o, DR_PROMPT_ASK_CAMERA, now); /* the question light; open */
 	drc_set_state(c, o, DR_ST_ASK_CAMERA);
+}
+
+void drc_no_camera(struct dr_core *c, struct out *o, uint64_t now)
+{
+	c->video = false; /* the welcome's light stays: the box is speaking */
+	drc_play_one(c, o, DR_PROMPT_NO_CAMERA, now);
+	drc_prepare(c, o, DR_PROMPT_NO_CAMERA); /* sound only: known now */
+	drc_set_state(c, o, DR_ST_NO_CAMERA);
 }
 
 void drc_camera_press(struct dr_core *c, struct out *o, uint64_t now)

@@ -15,7 +15,7 @@ const char *dr_state_name(enum dr_state s)
 		[DR_ST_ASK_SHARE] = "ask_share", [DR_ST_SAVING_CONSENT] = "saving_consent",
 		[DR_ST_RECEIPT] = "receipt",     [DR_ST_TELLING] = "telling",
 		[DR_ST_STOPPING] = "stopping",   [DR_ST_EXITED] = "exited",
-		[DR_ST_ASK_CAMERA] = "ask_camera",
+		[DR_ST_ASK_CAMERA] = "ask_camera", [DR_ST_NO_CAMERA] = "no_camera",
 	};
 	return (unsigned)s < DR_ST_COUNT ? names[s] : "?";
 }
@@ -39,6 +39,7 @@ const char *dr_prompt_name(enum dr_prompt p)
 		[DR_PROMPT_DIGIT_0 + 8] = "digit_8",   [DR_PROMPT_DIGIT_0 + 9] = "digit_9",
 		[DR_PROMPT_CANCELLED] = "cancelled",   [DR_PROMPT_ASK_CAMERA] = "ask_camera",
 		[DR_PROMPT_CAMERA_ON] = "camera_on",   [DR_PROMPT_ASK_SHARE_VIDEO] = "ask_share_video",
+		[DR_PROMPT_NO_CAMERA] = "no_camera",
 	};
 	return (unsigned)p < DR_PROMPT_COUNT ? names[p] : "?";
 }

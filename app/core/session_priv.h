@@ -32,6 +32,7 @@ void drc_start_beep(struct dr_core *c, struct out *o, uint64_t now);
 void drc_ask_camera(struct dr_core *c, struct out *o, uint64_t now);
 void drc_camera_press(struct dr_core *c, struct out *o, uint64_t now);
 void drc_camera_prompt_done(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t now);
+void drc_no_camera(struct dr_core *c, struct out *o, uint64_t now);
 void drc_camera_no_answer(struct dr_core *c, struct out *o, uint64_t now);
 
 /* session_dialogue.c */

@@ -4,8 +4,12 @@
  *
  * - opened at start from the board file's [camera]; a camera that cannot be
  *   opened leaves the box recording sound only (an event and a log line say
- *   so; the box does not refuse to start), and the core is told the room
- *   has no camera, so the resident is never asked;
+ *   so; the box does not refuse to start);
+ * - the core knows the room is meant to have a camera (cfg.camera: the
+ *   board file names one) and hears whether it is usable as events
+ *   (DR_EV_CAMERA, drd_camera_tell): at start after the first try, when a
+ *   missing camera opens, when one fails or is unplugged. While it is not
+ *   usable, the box says so after the welcome and nobody is asked;
  * - a second recorder, given the camera, records the videos; the sound-only
  *   recorder stays as it was, so a sound recording is byte for byte what a
  *   box without a camera makes. The camera streams only while that
@@ -19,7 +23,11 @@
  *   `ready`, or it is plugged in later) is tried again while the box is
  *   idle: at a press before the welcome and every DRD_CAM_RETRY_S; the
  *   first time it opens, the event camera ("late":true) says so and from
- *   then on residents are asked.
+ *   then on residents are asked;
+ * - a camera that fails or is unplugged (found when a recording starts it
+ *   or reads from it: nothing watches an idle camera) is told to the core
+ *   at once, released once the box is idle, and looked for again in the
+ *   same way (camera, "late":true,"again":true when it is back).
  */
 #include "drd.h"
 
@@ -74,18 +82,56 @@ static int camera_try(struct drd *d, char *err, size_t errlen)
 	return 0;
 }
 
-static void camera_opened(struct drd *d, bool late)
+/* Looks for a missing camera every DRD_CAM_RETRY_S from now on. */
+static void await_camera(struct drd *d)
+{
+	if (d->cam_retry_fd >= 0)
+		return;
+	d->cam_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	struct itimerspec its = {.it_interval = {.tv_sec = DRD_CAM_RETRY_S},
+				 .it_value = {.tv_sec = DRD_CAM_RETRY_S}};
+	if (d->cam_retry_fd >= 0)
+		timerfd_settime(d->cam_retry_fd, 0, &its, NULL);
+}
+
+static void stop_awaiting(struct drd *d)
+{
+	if (d->cam_retry_fd >= 0)
+		close(d->cam_retry_fd);
+	d->cam_retry_fd = -1;
+}
+
+/* Not there (yet): worth looking for again. Anything else (no format the
+ * box can use) will not mend itself. */
+static bool may_appear(int err)
+{
+	return err == -ENODEV || err == -ENOENT;
+}
+
+void drd_camera_tell(struct drd *d)
+{
+	if (d->s->cam.backend == DR_CAMERA_NONE)
+		return;
+	bool ok = d->cam && !d->cam_broken;
+	drd_queue_event(d, (struct dr_event){.type = DR_EV_CAMERA,
+					     .status = ok ? 0 : d->cam_err < 0 ? d->cam_err : -ENODEV});
+}
+
+static void camera_opened(struct drd *d, bool late, bool again)
 {
 	char n[700];
 	enum dr_pixfmt f;
 	unsigned w, h, fps;
 	dr_camera_format(d->cam, &f, &w, &h, &fps);
 	dr_evlog_emit(d->log, "camera",
-		      ",\"name\":\"%s\",\"format\":\"%s\",\"width\":%u,\"height\":%u,\"fps\":%u,\"late\":%s",
+		      ",\"name\":\"%s\",\"format\":\"%s\",\"width\":%u,\"height\":%u,\"fps\":%u,\"late\":%s%s",
 		      dr_evlog_str(dr_camera_name(d->cam), n, sizeof(n)), dr_pixfmt_name(f), w, h, fps,
-		      late ? "true" : "false");
+		      late ? "true" : "false", again ? ",\"again\":true" : "");
 	DR_LOG_INFO(MOD, "camera %s: %s %ux%u at %u fps%s", dr_camera_name(d->cam), dr_pixfmt_name(f), w,
-		    h, fps, late ? " (plugged in after start: residents are asked from now on)" : "");
+		    h, fps,
+		    again  ? " (back after it was lost: residents are asked again)"
+		    : late ? " (plugged in after start: residents are asked from now on)"
+			   : "");
 }
 
 int drd_camera_open(struct drd *d)
@@ -103,59 +149,78 @@ int drd_camera_open(struct drd *d)
 		return -ENOMEM;
 	d->cam_lock_made = true;
 	int r = camera_try(d, err, sizeof(err));
+	d->cam_err = r;
 	if (r == 0) {
-		camera_opened(d, false);
+		camera_opened(d, false, false);
 		return 0;
 	}
 	/* Sound only: the box records as in a room without a camera. Told
 	 * once; a camera that is not there yet (its driver loads after the
 	 * box is ready, or it is plugged in later) is looked for again while
 	 * the box is idle, silently. */
-	bool awaited = r == -ENODEV || r == -ENOENT;
+	bool awaited = may_appear(r);
 	snprintf(m, sizeof(m), "the camera cannot be used, so the box records sound only%s: %s",
 		 awaited ? " until it appears" : "", err);
 	DR_LOG_WARN(MOD, "%s", m);
 	dr_evlog_emit(d->log, "camera_unavailable", ",\"error\":%d,\"message\":\"%s\"", r,
 		      dr_evlog_str(m, n, sizeof(n)));
-	if (awaited) {
-		d->cam_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		struct itimerspec its = {.it_interval = {.tv_sec = DRD_CAM_RETRY_S},
-					 .it_value = {.tv_sec = DRD_CAM_RETRY_S}};
-		if (d->cam_retry_fd >= 0)
-			timerfd_settime(d->cam_retry_fd, 0, &its, NULL);
-	}
+	if (awaited)
+		await_camera(d);
 	return 0;
+}
+
+/* The camera failed: its recorder and handle go (no recording uses them:
+ * the box is idle), so it can be opened afresh. */
+static void camera_release(struct drd *d)
+{
+	uint64_t v;
+	if (d->rec == d->rec_av)
+		d->rec = d->rec_sound;
+	dr_recorder_free(d->rec_av);
+	d->rec_av = NULL;
+	dr_camera_free(d->cam);
+	d->cam = NULL;
+	d->cam_broken = false;
+	pthread_mutex_lock(&d->cam_lock);
+	d->cam_nchanges = 0;
+	pthread_mutex_unlock(&d->cam_lock);
+	while (read(d->cam_fd, &v, sizeof(v)) > 0)
+		;
 }
 
 void drd_camera_retry(struct drd *d)
 {
 	char err[1024];
-	if (d->cam || d->cam_retry_fd < 0 || dr_core_state(&d->core) != DR_ST_IDLE || d->prepared ||
-	    d->prep_running)
+	if ((d->cam && !d->cam_broken) || d->cam_retry_fd < 0 ||
+	    dr_core_state(&d->core) != DR_ST_IDLE || d->prepared || d->prep_running || d->rec_active)
 		return;
-	if (camera_try(d, err, sizeof(err)) < 0)
-		return; /* told at start; not again at every try */
-	close(d->cam_retry_fd);
-	d->cam_retry_fd = -1;
-	d->core.cfg.camera = true; /* idle: the next resident is asked */
-	camera_opened(d, true);
-}
-
-bool drd_camera_present(const struct drd *d)
-{
-	return d->cam != NULL;
+	if (d->cam_broken)
+		camera_release(d);
+	int r = camera_try(d, err, sizeof(err));
+	if (r < 0) {
+		d->cam_err = r; /* told when it was found; not again at every try */
+		if (!may_appear(r) && r != -EIO) /* -EIO: a reopen may mend it */
+			stop_awaiting(d);
+		return;
+	}
+	stop_awaiting(d);
+	d->cam_err = 0;
+	camera_opened(d, true, d->cam_lost);
+	d->cam_lost = false;
+	drd_camera_tell(d); /* idle: the next resident is asked */
 }
 
 int drd_camera_fd(const struct drd *d)
 {
-	return d->cam ? d->cam_fd : d->cam_retry_fd;
+	/* a failed camera's last changes are read when its recording ends */
+	return d->cam && !d->cam_broken ? d->cam_fd : d->cam_retry_fd;
 }
 
 void drd_camera_choose(struct drd *d, bool video)
 {
 	if (d->prepared || (d->prep_running && d->prep_job == DRD_JOB_PREPARE))
 		return; /* the file is made: its kind is chosen */
-	d->rec_video = video && d->cam;
+	d->rec_video = video && d->cam && !d->cam_broken;
 }
 
 struct dr_recorder *drd_camera_recorder(struct drd *d)
@@ -176,13 +241,12 @@ void drd_camera_changed(struct drd *d)
 	char m[256], e[300];
 	uint64_t v;
 
-	if (!d->cam && d->cam_retry_fd >= 0) {
+	if (d->cam_retry_fd >= 0) {
 		while (read(d->cam_retry_fd, &v, sizeof(v)) > 0)
 			;
 		drd_camera_retry(d);
-		return;
 	}
-	if (d->cam_fd < 0)
+	if (!d->cam || d->cam_fd < 0)
 		return;
 	while (read(d->cam_fd, &v, sizeof(v)) > 0)
 		;
@@ -214,6 +278,14 @@ void drd_camera_changed(struct drd *d)
 			dr_evlog_emit_at(d->log, ch[i].t_us, "camera_lost",
 					 ",\"id\":\"%s\",\"error\":%d,\"message\":\"%s\"", d->rec_id, ch[i].err,
 					 dr_evlog_str(m, e, sizeof(e)));
+			/* Nothing is said now; the next resident is told it
+			 * cannot be used until it is back. */
+			if (!d->cam_broken) {
+				d->cam_broken = d->cam_lost = true;
+				d->cam_err = ch[i].err < 0 ? ch[i].err : -EIO;
+				drd_camera_tell(d);
+				await_camera(d);
+			}
 			break;
 		}
 	}
@@ -245,9 +317,7 @@ void drd_camera_close(struct drd *d)
 	if (d->cam_fd >= 0)
 		close(d->cam_fd);
 	d->cam_fd = -1;
-	if (d->cam_retry_fd >= 0)
-		close(d->cam_retry_fd);
-	d->cam_retry_fd = -1;
+	stop_awaiting(d);
 	if (d->cam_lock_made)
 		pthread_mutex_destroy(&d->cam_lock);
 	d->cam_lock_made = false;

@@ -394,12 +394,16 @@ int drd_run(const struct drd_settings *s)
 	}
 
 	struct dr_core_config cc = s->core;
-	cc.camera = drd_camera_present(&d); /* a room with a camera: the resident is asked */
+	/* A room meant to have a camera; whether it is usable, the core hears
+	 * as events (drd_camera_tell), starting just below. */
+	cc.camera = s->cam.backend != DR_CAMERA_NONE;
 	for (int p = 0; p < DR_PROMPT_COUNT; p++)
 		cc.prompt_ms[p] = dr_prompts_ms(d.prompts, (enum dr_prompt)p);
 	dr_core_init(&d.core, &cc, dr_mono_ms());
 	struct dr_action acts[DR_MAX_ACTIONS];
 	carry_out(&d, acts, dr_core_start(&d.core, dr_mono_ms(), acts));
+	drd_camera_tell(&d); /* after the first try to open it (drd_open_all) */
+	drd_run_queue(&d);
 	{
 		char b[PATH_MAX * 2], dd[PATH_MAX * 2];
 		dr_evlog_emit(d.log, "ready", ",\"version\":\"%s\",\"board\":\"%s\",\"data\":\"%s\",\"pid\":%d",
@@ -457,8 +461,10 @@ int drd_run(const struct drd_settings *s)
 			on_button(&d);
 		if (pfd[FD_PREP].revents & POLLIN)
 			drd_prep_done(&d);
-		if (pfd[FD_CAM].revents & POLLIN) /* before the recording's end: camera_off first */
+		if (pfd[FD_CAM].revents & POLLIN) { /* before the recording's end: camera_off first */
 			drd_camera_changed(&d);
+			drd_run_queue(&d); /* DR_EV_CAMERA, if it came or went */
+		}
 		if (pfd[FD_REC].revents & POLLIN)
 			drd_on_recording_done(&d);
 		if (pfd[FD_SPEAKER].revents & POLLIN)

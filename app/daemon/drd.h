@@ -115,6 +115,9 @@ struct drd {
 	size_t cam_nchanges;
 	bool cam_light;           /* the camera light is on */
 	int cam_retry_fd;         /* timerfd while a camera not there yet is awaited, or -1 */
+	bool cam_broken;          /* cam failed or was unplugged: released when idle */
+	bool cam_lost;            /* it was lost and has not opened since */
+	int cam_err;              /* why the camera cannot be used now (-errno), else 0 */
 	bool rec_video;           /* the recording prepared or under way is a video */
 	struct dr_button *button;
 	struct dr_lights *lights;
@@ -257,18 +260,25 @@ void drd_listen_chunk_done(struct drd *d, const struct dr_playback_done *done);
 int drd_camera_open(struct drd *d);
 /* Frees the camera, once both recorders are freed. Accepts a partly opened d. */
 void drd_camera_close(struct drd *d);
-bool drd_camera_present(const struct drd *d);
+/* Queues DR_EV_CAMERA (usable or not) for the core, in a room whose board
+ * file names a camera; the caller runs the queue. At start-up, after the
+ * first try to open it. */
+void drd_camera_tell(struct drd *d);
 int drd_camera_fd(const struct drd *d);
 /* The core chose (DR_ACT_PREPARE_RECORDING / DR_ACT_START_RECORDING):
  * a video or sound only, unless the file is made already. */
 void drd_camera_choose(struct drd *d, bool video);
 /* The recorder for the recording being started. */
 struct dr_recorder *drd_camera_recorder(struct drd *d);
-/* cam_fd became readable: the camera light and the events. */
+/* The camera's fd became readable: the camera light and the events; a
+ * camera that failed is told to the core (DR_EV_CAMERA, queued: the caller
+ * runs the queue) and looked for again. */
 void drd_camera_changed(struct drd *d);
-/* A camera that was not there at start: tries to open it now if the box is
- * idle (a press before the welcome, and every DRD_CAM_RETRY_S from the
- * camera's fd); once opened, the room has a camera. Never blocks. */
+/* A camera that was not there at start, or failed or was unplugged since:
+ * if the box is idle (a press before the welcome, and every
+ * DRD_CAM_RETRY_S from the camera's fd), releases the one that failed and
+ * tries to open it again; once opened, queues DR_EV_CAMERA (usable) for
+ * the core (the caller runs the queue). Never blocks. */
 void drd_camera_retry(struct drd *d);
 /* A recording was collected: its video figures (event video_finalised). */
 void drd_camera_recorded(struct drd *d, const struct dr_recording_result *res);

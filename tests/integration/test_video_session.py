@@ -16,21 +16,27 @@ frame counter as 32 bars, encoded to H.264 by the box), label "video".
    recovered at start-up, marked interrupted, passes ffprobe, and lost at
    most 0.5 s of sound and of picture.
 4. The camera unplugged 1.5 s into a video ([camera] sim_unplug_ms): an
-   event says so as it happens, the light goes off, the sound carries on to
-   the stop into a valid file whose picture ends where the camera went.
+   event says so as it happens, nothing is said to the resident, the light
+   goes off, the sound carries on to the stop into a valid file whose
+   picture ends where the camera went. Unplugged in a video stopped too
+   short: once the box is idle it looks for the camera again and opens it
+   (event camera, "again"); the next resident is asked.
 5. A board camera that cannot be opened (the simulated camera asked for
-   MJPEG, which it cannot give): the box starts, says so, and records sound
-   without asking.
+   MJPEG, which it cannot give): the box starts, says so in the log, and
+   after the welcome tells the resident (no_camera, instead of the
+   question), then records sound.
 6. Listen-back (consent.listen_back=yes, in 1.): the speaker plays the
    video's sound, read from the sealed Matroska's Opus track.
 7. A camera that appears 2.5 s after start ([camera] sim_appear_ms, as
    vivid loaded after `ready` on the emulated board): told once as
-   unavailable, tried again silently while idle, opened (event camera,
-   "late"), and the next resident is asked and filmed; and, on a second
+   unavailable, tried again silently while idle, a resident who comes
+   before it appears hears no_camera (and a press during it cancels),
+   opened (event camera, "late"), and the next resident is asked (no
+   no_camera) and filmed; and, on a second
    box, a press after it appeared but before the next try opens it and is
    asked.
 
-About 85 s on the host build."""
+About 95 s on the host build."""
 import json
 import os
 import subprocess
@@ -267,6 +273,8 @@ def test_camera_unplugged_mid_recording():
     fin = box.wait_for("recording_finalised", timeout=60)
     assert box.terminate() == 0, box.stderr_text()
     evs = box.events()
+    said = [e["name"] for e in evs[evs.index(started):evs.index(fin)] if e["ev"] == "prompt"]
+    assert said == [], f"something was said while the camera went: {said}"
     assert lost["id"] == started["id"] and lost["error"] == -19, lost  # ENODEV
     assert "unplugged" in lost["message"] and "unplugged" in box.stderr_text()
     assert evs.index(lost) < evs.index(stop), "camera_lost was not logged as it happened"
@@ -290,6 +298,40 @@ def test_camera_unplugged_mid_recording():
     assert len(pts) == vfin["frames"] and vfin["frames"] >= 10, (len(pts), vfin)
 
 
+def test_camera_lost_then_back():
+    """A camera unplugged 0.3 s into a video that is stopped too short (so
+    the box is idle again at once): nothing said when it went; once idle the
+    failed camera is released and looked for again; the simulated camera,
+    opened afresh, is back (camera, "again"), and the next resident is
+    asked. (A camera that stays away cannot be simulated: the next press
+    would hear no_camera, test_session_camera.c.)"""
+    d = tmpdir("video-back")
+    mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
+    box = Box("video-back", mic, root=d, sets=CAMERA + ["camera.sim_unplug_ms=300"]).start()
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    box.press()
+    started = box.wait_for("recording_started", timeout=30)
+    assert started.get("media") == "video", started
+    lost = box.wait_for("camera_lost", timeout=10)
+    box.press()  # too short: nothing kept, no questions
+    box.wait_for("prompt", name="too_short", timeout=30)
+    idle = box.wait_for("state", to="idle", timeout=30)
+    back = box.wait_for("camera", timeout=10)
+    log(f"camera lost {(lost['t_us'] - started['t_us']) / 1e6:.2f} s into the video; opened "
+        f"again {(back['t_us'] - idle['t_us']) / 1e6:.2f} s after the box was idle")
+    assert back.get("again") is True and back["late"] is True, back
+    assert idle["t_us"] <= back["t_us"], (idle, back)
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    assert box.terminate() == 0, box.stderr_text()
+    evs = box.events()
+    said = [e["name"] for e in evs[evs.index(started):] if e["ev"] == "prompt"]
+    assert said == ["too_short", "welcome", "ask_camera"], said
+    assert not [e for e in evs if e["ev"] == "error"], [e for e in evs if e["ev"] == "error"]
+    assert len([e for e in evs if e["ev"] == "camera"]) == 2, evs
+
+
 def test_camera_that_cannot_open():
     d = tmpdir("video-nocam")
     mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
@@ -297,10 +339,16 @@ def test_camera_that_cannot_open():
     un = [e for e in box.events() if e["ev"] == "camera_unavailable"]
     assert un and "sound only" in un[0]["message"], box.events()
     assert "sound only" in box.stderr_text(), box.stderr_text()
+    mark = len(box.events())
     box.press()
     started = box.wait_for("recording_started", timeout=30)
     assert "media" not in started
-    assert not [e for e in box.events() if e["ev"] == "prompt" and e["name"] == "ask_camera"]
+    evs = box.events()[mark:]
+    said = [e["name"] for e in evs if e["ev"] == "prompt"]
+    assert said == ["welcome", "no_camera", "beep"], f"the resident was not told: {said}"
+    assert [e["to"] for e in evs if e["ev"] == "state"][:3] == ["welcome", "no_camera", "beep"], evs
+    box.press()
+    box.wait_for("recording_finalised", timeout=60)
     assert box.terminate() == 0, box.stderr_text()
     row, path = the_file(box, started["id"])
     assert row["media"] == "audio" and path.endswith(".opus.sealed"), row
@@ -309,23 +357,34 @@ def test_camera_that_cannot_open():
 def test_camera_that_comes_late():
     d = tmpdir("video-late")
     mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
-    box = Box("video-late", mic, root=d, sets=CAMERA + ["camera.sim_appear_ms=2500"]).start()
+    box = Box("video-late", mic, root=d, sets=CAMERA + ["camera.sim_appear_ms=3500"]).start()
     ready = box.wait_for("ready", since=0)
+    # a resident before it appears is told, and a press then cancels
+    box.press()
+    box.wait_for("prompt", name="no_camera", timeout=10)
+    box.press()
+    box.wait_for("prompt", name="cancelled", timeout=10)
+    down = [e for e in box.events() if e["ev"] == "button" and e["edge"] == "down"][0]
     un = [e for e in box.events() if e["ev"] == "camera_unavailable"]
     assert len(un) == 1 and "until it appears" in un[0]["message"], box.events()
     assert not [e for e in box.events() if e["ev"] == "camera"], box.events()
+    assert not [e for e in box.events() if e["ev"] == "recording_started"], box.events()
     cam = box.wait_for("camera", timeout=15)
-    log(f"the camera appeared 2.5 s after start; opened {(cam['t_us'] - ready['t_us']) / 1e6:.2f} s after ready")
+    log(f"pressed {(down['t_us'] - ready['t_us']) / 1e6:.2f} s after ready; the camera appeared "
+        f"3.5 s after start; opened {(cam['t_us'] - ready['t_us']) / 1e6:.2f} s after ready")
     assert cam["late"] is True and cam["name"] == "sim", cam
     # the tries before it was there were silent: told once
     assert len([e for e in box.events() if e["ev"] == "camera_unavailable"]) == 1, box.events()
     assert box.stderr_text().count("cannot be used") == 1, box.stderr_text()
     assert not [e for e in box.events() if e["ev"] == "error"], box.events()
+    mark = len(box.events())
     box.press()
     box.wait_for("prompt", name="ask_camera", timeout=30)
     box.press()
     started = box.wait_for("recording_started", timeout=30)
     assert started.get("media") == "video", started
+    said = [e["name"] for e in box.events()[mark:] if e["ev"] == "prompt"]
+    assert said == ["welcome", "ask_camera", "camera_on", "beep"], said
     time.sleep(1.5)
     box.press()
     box.wait_for("video_finalised", timeout=60)
@@ -352,5 +411,5 @@ def test_camera_that_comes_late():
 
 if __name__ == "__main__":
     run([test_video_chosen_and_sound_only, test_sigkill_during_video,
-         test_camera_unplugged_mid_recording, test_camera_that_cannot_open,
+         test_camera_unplugged_mid_recording, test_camera_lost_then_back, test_camera_that_cannot_open,
          test_camera_that_comes_late])

@@ -38,6 +38,14 @@
  * is a video exactly then (not pressing is sound only), nothing is prepared
  * before the choice is known, and the sharing question for a video is the
  * one that says people would see their face (and only for a video).
+ *
+ * Whether the camera can be used is the shell's to tell (box_camera: the
+ * harness's own record of the last DR_EV_CAMERA). As the welcome ends, the
+ * next prompt is judged against it: in a room with a camera, the question
+ * if the camera is usable and "the camera is not working" (no_camera) if
+ * not; in a room without one, the beep. no_camera is never said at any
+ * other moment (a camera lost mid-recording is not spoken of), and a press
+ * during it cancels, as during the welcome.
  */
 #ifndef DR_TEST_CORE_HARNESS_H
 #define DR_TEST_CORE_HARNESS_H
@@ -151,6 +159,11 @@ struct box {
 	struct box_window camera_win; /* until is exclusive here */
 	bool camera_chosen;
 	int camera_asked, videos, sound_only_with_camera, camera_yes_after, share_video_asked;
+	/* whether the camera can be used, as the shell last told the core */
+	bool camera_ok;
+	enum dr_prompt last_prompt; /* the prompt played before this one */
+	bool any_prompt;
+	int no_camera_told, no_camera_cancels, camera_changes, asked_after_no_camera;
 };
 
 static inline uint64_t box_rnd(uint64_t *seed)
@@ -224,12 +237,39 @@ static inline void box_play(struct box *b, enum dr_prompt p)
 	if (b->playing)
 		box_violation(b, "a prompt started over another");
 	if (b->cancel_expected) {
-		/* the press during the welcome or the beep must be answered
-		 * with "nothing has been recorded" */
+		/* the press during the welcome, no_camera or the beep must be
+		 * answered with "nothing has been recorded" */
 		if (p != DR_PROMPT_CANCELLED)
-			box_violation(b, "a press during the welcome or the beep did not cancel");
+			box_violation(b, "a press during the welcome, no_camera or the beep did not cancel");
+		if (b->prompt == DR_PROMPT_NO_CAMERA)
+			b->no_camera_cancels++;
 		b->cancel_expected = false;
 	}
+	if (b->any_prompt && b->last_prompt == DR_PROMPT_WELCOME && p != DR_PROMPT_CANCELLED) {
+		/* the welcome is over: what follows is judged by the camera */
+		enum dr_prompt want = !b->core.cfg.camera ? DR_PROMPT_BEEP
+				      : b->camera_ok     ? DR_PROMPT_ASK_CAMERA
+							 : DR_PROMPT_NO_CAMERA;
+		if (p != want)
+			box_violation(b, p == DR_PROMPT_ASK_CAMERA && !b->camera_ok
+					      ? "the camera question while the camera cannot be used"
+					 : want == DR_PROMPT_NO_CAMERA
+					      ? "the camera cannot be used, but the box did not say so"
+					      : "after the welcome, not what the camera's state calls for");
+	}
+	if (p == DR_PROMPT_NO_CAMERA) {
+		if (!b->core.cfg.camera)
+			box_violation(b, "\"the camera is not working\" in a room without a camera");
+		if (b->camera_ok)
+			box_violation(b, "\"the camera is not working\" while it works");
+		if (!b->any_prompt || b->last_prompt != DR_PROMPT_WELCOME)
+			box_violation(b, "\"the camera is not working\" other than just after the welcome");
+		b->no_camera_told++;
+	}
+	if (p == DR_PROMPT_ASK_CAMERA && b->no_camera_told)
+		b->asked_after_no_camera++;
+	b->last_prompt = p;
+	b->any_prompt = true;
 	if (p == DR_PROMPT_CANCELLED)
 		b->cancels++;
 	box_check_confirmation(b, p);
@@ -289,8 +329,9 @@ static inline bool box_quiet(const struct box *b)
 static inline void box_prepare(struct box *b, uint32_t capture_in_ms, bool video)
 {
 	if (!b->playing || (b->prompt != DR_PROMPT_WELCOME && b->prompt != DR_PROMPT_BEEP &&
-			    b->prompt != DR_PROMPT_CAMERA_ON))
-		box_violation(b, "a recording prepared outside the welcome, \"camera on\" and the beep");
+			    b->prompt != DR_PROMPT_CAMERA_ON && b->prompt != DR_PROMPT_NO_CAMERA))
+		box_violation(b, "a recording prepared outside the welcome, \"camera on\", "
+				 "\"the camera is not working\" and the beep");
 	if (b->core.cfg.camera && b->prompt == DR_PROMPT_WELCOME)
 		box_violation(b, "a recording prepared before the camera choice was known");
 	if (video != b->camera_chosen)
@@ -298,7 +339,8 @@ static inline void box_prepare(struct box *b, uint32_t capture_in_ms, bool video
 	if (b->recorder_busy && b->capturing)
 		box_violation(b, "a recording prepared during a capture");
 	uint32_t due = b->core.cfg.prompt_ms[DR_PROMPT_BEEP];
-	if (b->prompt == DR_PROMPT_WELCOME || b->prompt == DR_PROMPT_CAMERA_ON)
+	if (b->prompt == DR_PROMPT_WELCOME || b->prompt == DR_PROMPT_CAMERA_ON ||
+	    b->prompt == DR_PROMPT_NO_CAMERA)
 		due += b->core.cfg.prompt_ms[b->prompt];
 	if (capture_in_ms != due)
 		box_violation(b, "a recording prepared with the wrong start time");
@@ -473,6 +515,15 @@ static inline void box_apply(struct box *b, const struct dr_action *a, size_t n)
 		box_violation(b, "core state differs from capture");
 }
 
+static inline void box_event(struct box *b, struct dr_event ev)
+{
+	struct dr_action a[DR_MAX_ACTIONS];
+	size_t n = dr_core_step(&b->core, &ev, b->now, a);
+	box_apply(b, a, n);
+	if (b->core.actions_dropped)
+		box_violation(b, "the core dropped actions (more than DR_MAX_ACTIONS in one step)");
+}
+
 static inline void box_init(struct box *b, const struct dr_core_config *cfg)
 {
 	memset(b, 0, sizeof(*b));
@@ -487,15 +538,18 @@ static inline void box_init(struct box *b, const struct dr_core_config *cfg)
 	struct dr_action a[DR_MAX_ACTIONS];
 	size_t n = dr_core_start(&b->core, 0, a);
 	box_apply(b, a, n);
+	if (cfg->camera) { /* as the daemon, after its first try: usually usable */
+		b->camera_ok = true;
+		box_event(b, (struct dr_event){.type = DR_EV_CAMERA, .status = 0});
+	}
 }
 
-static inline void box_event(struct box *b, struct dr_event ev)
+/* The shell tells the core the camera can be used now, or not. */
+static inline void box_camera(struct box *b, bool ok)
 {
-	struct dr_action a[DR_MAX_ACTIONS];
-	size_t n = dr_core_step(&b->core, &ev, b->now, a);
-	box_apply(b, a, n);
-	if (b->core.actions_dropped)
-		box_violation(b, "the core dropped actions (more than DR_MAX_ACTIONS in one step)");
+	b->camera_changes += ok != b->camera_ok;
+	b->camera_ok = ok;
+	box_event(b, (struct dr_event){.type = DR_EV_CAMERA, .status = ok ? 0 : -19 /* ENODEV */});
 }
 
 /* A debounced press reaches the core now. Whether it is an answer, or a
@@ -515,7 +569,8 @@ static inline void box_deliver_press(struct box *b)
 			b->pressed_share = true;
 		}
 	}
-	if (b->playing && (b->prompt == DR_PROMPT_WELCOME || b->prompt == DR_PROMPT_BEEP))
+	if (b->playing && (b->prompt == DR_PROMPT_WELCOME || b->prompt == DR_PROMPT_BEEP ||
+			   b->prompt == DR_PROMPT_NO_CAMERA))
 		b->cancel_expected = true;
 	if (b->now >= b->camera_win.from && b->now < b->camera_win.until && !b->camera_chosen) {
 		b->camera_chosen = true; /* yes to the camera */
@@ -535,7 +590,7 @@ static inline void box_deliver_press(struct box *b)
 	if (confirming && b->cancels != cancels)
 		box_violation(b, "a second press on yes to the camera cancelled the session");
 	if (b->cancel_expected)
-		box_violation(b, "a press during the welcome or the beep was ignored");
+		box_violation(b, "a press during the welcome, no_camera or the beep was ignored");
 	b->cancel_expected = false;
 }
 

@@ -8,43 +8,8 @@
 
 #include <cmocka.h>
 
+#include "core_config.h"
 #include "harness.h"
-
-#define WELCOME_MS 5000
-#define BEEP_MS 300
-
-static struct dr_core_config cfg(void)
-{
-	struct dr_core_config c;
-	dr_core_config_default(&c);
-	c.prompt_ms[DR_PROMPT_WELCOME] = WELCOME_MS;
-	c.prompt_ms[DR_PROMPT_BEEP] = BEEP_MS;
-	c.prompt_ms[DR_PROMPT_WARNING] = 2000;
-	c.prompt_ms[DR_PROMPT_TOO_SHORT] = 4000;
-	c.prompt_ms[DR_PROMPT_CANCELLED] = 4500;
-	c.prompt_ms[DR_PROMPT_SAVED] = 3000;
-	c.prompt_ms[DR_PROMPT_FULL] = 4000;
-	c.prompt_ms[DR_PROMPT_ERROR] = 4000;
-	c.prompt_ms[DR_PROMPT_ASK_STAFF] = 4000;
-	c.prompt_ms[DR_PROMPT_ASK_SHARE] = 5000;
-	c.prompt_ms[DR_PROMPT_STAFF_YES] = 2000;
-	c.prompt_ms[DR_PROMPT_STAFF_NO] = 3000;
-	c.prompt_ms[DR_PROMPT_SHARE_YES] = 2000;
-	c.prompt_ms[DR_PROMPT_SHARE_NO] = 2000;
-	c.prompt_ms[DR_PROMPT_RECEIPT] = 1500;
-	c.prompt_ms[DR_PROMPT_RECEIPT_END] = 2500;
-	c.prompt_ms[DR_PROMPT_GOODBYE] = 1500;
-	c.prompt_ms[DR_PROMPT_LISTEN] = 2000;
-	c.prompt_ms[DR_PROMPT_ASK_CAMERA] = 4000;
-	c.prompt_ms[DR_PROMPT_CAMERA_ON] = 2000;
-	c.prompt_ms[DR_PROMPT_ASK_SHARE_VIDEO] = 6000;
-	for (int d = 0; d < 10; d++)
-		c.prompt_ms[DR_PROMPT_DIGIT_0 + d] = 500;
-	return c;
-}
-
-/* The longest the questions and the receipt can take with these lengths. */
-#define DIALOGUE_MAX_MS 100000
 
 /* press at 1000 -> recording starts at 1000 + welcome + beep */
 #define REC_START (1000 + WELCOME_MS + BEEP_MS)
@@ -1106,7 +1071,7 @@ static void test_camera_press_in_the_beep_still_cancels(void **state)
 #define IDLE_BOUND_MS 200000
 
 enum raw_kind { RAW_UP, RAW_DOWN, RAW_STORAGE_LOW, RAW_STORAGE_OK, RAW_DEVICE_ERROR, RAW_STICK_IN,
-		RAW_STICK_OUT, RAW_EXPIRY_DUE };
+		RAW_STICK_OUT, RAW_EXPIRY_DUE, RAW_CAMERA_OK, RAW_CAMERA_MISSING };
 
 struct raw {
 	uint64_t t;
@@ -1183,6 +1148,15 @@ static uint64_t plan_session(struct plan *p, uint64_t *seed, const struct dr_cor
 		}
 		if (r % 11 == 0)
 			plan_add(p, t + rnd(seed) % 30000, RAW_EXPIRY_DUE);
+		if (c->camera && r % 5 == 0) {
+			/* the camera is unplugged (found at any moment: at a
+			 * start, mid-recording) or comes back */
+			uint64_t at = t + rnd(seed) % (prelude + 30000);
+			plan_add(p, at, rnd(seed) % 2 ? RAW_CAMERA_OK : RAW_CAMERA_MISSING);
+			if (rnd(seed) % 2)
+				plan_add(p, at + rnd(seed) % 20000,
+					 rnd(seed) % 2 ? RAW_CAMERA_OK : RAW_CAMERA_MISSING);
+		}
 		t = contacts(p, t, true, seed);
 		if (i == presses - 1 && r % 6 == 0)
 			break; /* held down to the end */
@@ -1197,7 +1171,8 @@ struct tally {
 	int started, kept, too_short, cancels, limits, cuts, cuts_in_dialogue, staff_yes,
 	    share_yes, full, presses_while_saving, consent_failures, stick_ignored, stick_deferred,
 	    stick_begins, expiry_deferred, expiries, camera_asked, videos, sound_only_with_camera,
-	    camera_yes_after, share_video_asked;
+	    camera_yes_after, share_video_asked, no_camera_told, no_camera_cancels, camera_changes,
+	    asked_after_no_camera;
 	uint64_t slowest_idle;
 };
 
@@ -1238,6 +1213,8 @@ static void test_random_sessions_keep_invariants(void **state)
 		c.listen_back = rnd(&seed) % 2;
 		c.camera = rnd(&seed) % 2;
 		box_init(&b, &c);
+		if (c.camera && rnd(&seed) % 3 == 0)
+			box_camera(&b, false); /* could not be opened at start */
 		b.chaos = true;
 		b.seed = rnd(&seed) * 2 + 1;
 		b.finalise_ms = 1 + (uint32_t)(rnd(&seed) % 500);
@@ -1262,6 +1239,10 @@ static void test_random_sessions_keep_invariants(void **state)
 				box_expiry_due(&b);
 				continue;
 			}
+			if (e->kind == RAW_CAMERA_OK || e->kind == RAW_CAMERA_MISSING) {
+				box_camera(&b, e->kind == RAW_CAMERA_OK);
+				continue;
+			}
 			box_event(&b, (struct dr_event){
 				.type = e->kind == RAW_STORAGE_LOW ? DR_EV_STORAGE_LOW
 					: e->kind == RAW_STORAGE_OK ? DR_EV_STORAGE_OK
@@ -1281,6 +1262,10 @@ static void test_random_sessions_keep_invariants(void **state)
 		n.sound_only_with_camera += b.sound_only_with_camera;
 		n.camera_yes_after += b.camera_yes_after;
 		n.share_video_asked += b.share_video_asked;
+		n.no_camera_told += b.no_camera_told;
+		n.no_camera_cancels += b.no_camera_cancels;
+		n.camera_changes += b.camera_changes;
+		n.asked_after_no_camera += b.asked_after_no_camera;
 		if (cut) {
 			/* The power goes: check what the catalogue holds, then
 			 * the box starts again from nothing. */
@@ -1341,12 +1326,15 @@ static void test_random_sessions_keep_invariants(void **state)
 		      "failed consent saves; %d refused for a full disk; %d presses ignored for a "
 		      "stick; %d sticks served (%d put in during a session); %d expiries (%d due during "
 		      "a session); in rooms with a camera: asked %d times, %d videos (%d by a press "
-		      "after the question ended), %d sound only, %d sharing questions for a video\n",
+		      "after the question ended), %d sound only, %d sharing questions for a video; the "
+		      "camera came or went %d times, told unusable %d times (%d cancelled by a press "
+		      "during it, %d asked again once it was back)\n",
 		      sessions, n.started, n.kept, n.too_short, n.cancels, n.limits, n.cuts,
 		      n.cuts_in_dialogue, n.staff_yes, n.share_yes, n.presses_while_saving,
 		      n.consent_failures, n.full, n.stick_ignored, n.stick_begins, n.stick_deferred,
 		      n.expiries, n.expiry_deferred, n.camera_asked, n.videos, n.camera_yes_after,
-		      n.sound_only_with_camera, n.share_video_asked);
+		      n.sound_only_with_camera, n.share_video_asked, n.camera_changes, n.no_camera_told,
+		      n.no_camera_cancels, n.asked_after_no_camera);
 	assert_true(n.kept > 1000);
 	assert_true(n.too_short > 100);
 	assert_true(n.cancels > 1000);
@@ -1367,6 +1355,10 @@ static void test_random_sessions_keep_invariants(void **state)
 	assert_true(n.camera_yes_after > 100);
 	assert_true(n.sound_only_with_camera > 500);
 	assert_true(n.share_video_asked > 200);
+	assert_true(n.camera_changes > 1000);
+	assert_true(n.no_camera_told > 500);
+	assert_true(n.no_camera_cancels > 50);
+	assert_true(n.asked_after_no_camera > 100);
 }
 
 int main(void)
