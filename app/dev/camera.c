@@ -246,6 +246,16 @@ int dr_camera_stop(struct dr_camera *c)
 	return r;
 }
 
+int dr_camera_force_key(struct dr_camera *c)
+{
+	return c->ops->force_key ? c->ops->force_key(c) : -ENOTSUP;
+}
+
+void dr_camera_fail(struct dr_camera *c, int err)
+{
+	tell(c, DR_CAMERA_FAILED, err);
+}
+
 uint64_t dr_camera_dropped(const struct dr_camera *c)
 {
 	return __atomic_load_n(&c->dropped, __ATOMIC_RELAXED);

@@ -117,7 +117,9 @@ int dr_camera_open(const struct dr_camera_settings *s, struct dr_camera **out, c
 /* libv4l2 on s->device with the format negotiated from s. */
 int dr_camera_open_v4l2(const struct dr_camera_settings *s, struct dr_camera **out, char *err,
 			size_t errlen);
-/* The simulated camera (raw YUYV or NV12; auto is YUYV): a test pattern
+/* The simulated camera (raw YUYV or NV12, or H.264 as a UVC camera gives
+ * it: Annex B, SPS and PPS before every IDR, an IDR every 2 s; auto is
+ * YUYV): a test pattern
  * whose frame counter is drawn as 32 bars a test can read back after
  * decoding (dr_camera_pattern_counter). paced: frames no earlier than a
  * real camera at s->fps would give them, on a CLOCK_MONOTONIC timeline from
@@ -137,6 +139,16 @@ int dr_camera_start(struct dr_camera *c);
  * reference of *out. -ENODEV unplugged. */
 int dr_camera_read(struct dr_camera *c, struct dr_frame **out);
 int dr_camera_stop(struct dr_camera *c);
+/* A camera delivering H.264: the next frame is to be a key frame (IDR),
+ * so a picture that lost a frame can start again without waiting for the
+ * camera's own next one. V4L2: V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME, if the
+ * camera has it; -ENOTSUP (or the driver's error) otherwise, which the
+ * caller may ignore: the next key frame comes by itself. */
+int dr_camera_force_key(struct dr_camera *c);
+/* The camera's user gives up on its picture (err: why, e.g. -EPROTO, the
+ * stream changed its parameters): the watcher hears DR_CAMERA_FAILED with
+ * err, as for a failed read. Call dr_camera_stop after it. */
+void dr_camera_fail(struct dr_camera *c, int err);
 
 /* What a watcher hears (dr_camera_watch). */
 enum dr_camera_change {
