@@ -73,6 +73,7 @@ struct dr_recorder {
 	/* camera thread only (read by the writer after video_done) */
 	uint64_t v_grabbed, v_dropped, v_gaps;
 	bool key_asked;            /* the camera was asked for a key frame (H.264) */
+	bool lead_in;              /* waiting for the first key frame after want_key */
 	int camera_err;
 
 	/* Encoder thread only (read by collect after result_ready). */

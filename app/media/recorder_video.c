@@ -63,7 +63,7 @@ int dr_rec_video_prepare(struct dr_recorder *r)
 	atomic_store(&r->video_done, false);
 	atomic_store(&r->want_key, false);
 	atomic_store(&r->video_abandon, 0);
-	r->key_asked = false;
+	r->key_asked = r->lead_in = false;
 	r->v_grabbed = r->v_dropped = r->v_gaps = 0;
 	r->camera_err = 0;
 	return dr_videnc_new(fmt, w, h, fps ? fps : 15, r->p.video_kbps, &r->venc);
@@ -102,8 +102,13 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 		need_key_now(r, need_key, f->format == DR_PIX_H264);
 		return 0;
 	}
-	if (atomic_exchange_explicit(&r->want_key, false, memory_order_relaxed))
+	if (atomic_exchange_explicit(&r->want_key, false, memory_order_relaxed)) {
+		/* the writer left out frames from before the first sample: the
+		 * picture starts at the next key frame; what waits for it is not
+		 * in the recording, so not counted */
+		r->lead_in = true;
 		need_key_now(r, need_key, f->format == DR_PIX_H264);
+	}
 	if (*need_key)
 		dr_videnc_force_key(r->venc);
 	unsigned char *data;
@@ -113,14 +118,22 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 	if (err == -EPROTO)
 		return err;
 	if (err) { /* H.264 before its first key frame, damaged, or the encoder failed */
-		r->v_dropped++;
+		if (!(r->lead_in && err == -EAGAIN))
+			r->v_dropped++;
 		need_key_now(r, need_key, f->format == DR_PIX_H264);
 		return 0;
 	}
 	if (!len)
 		return 0; /* the encoder skipped it; parameter sets alone */
 	struct dr_vpacket p = {.t_ns = f->t_ns, .seq = f->seq, .key = key, .len = len, .data = data};
-	if ((*need_key && !key) || !dr_vqueue_push(r->vq, &p)) {
+	if (*need_key && !key) {
+		free(data);
+		if (!r->lead_in)
+			r->v_dropped++;
+		need_key_now(r, need_key, f->format == DR_PIX_H264);
+		return 0;
+	}
+	if (!dr_vqueue_push(r->vq, &p)) {
 		free(data);
 		r->v_dropped++;
 		need_key_now(r, need_key, f->format == DR_PIX_H264);
@@ -128,7 +141,7 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 	}
 	*need_key = false;
 	if (key)
-		r->key_asked = false;
+		r->key_asked = r->lead_in = false;
 	*last_len = len;
 	return 0;
 }
