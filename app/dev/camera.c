@@ -251,6 +251,11 @@ int dr_camera_force_key(struct dr_camera *c)
 	return c->ops->force_key ? c->ops->force_key(c) : -ENOTSUP;
 }
 
+int dr_camera_sim_h264_fault(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from)
+{
+	return c->ops->fault ? c->ops->fault(c, fault, from) : -ENOTSUP;
+}
+
 void dr_camera_fail(struct dr_camera *c, int err)
 {
 	tell(c, DR_CAMERA_FAILED, err);

@@ -171,6 +171,12 @@ uint64_t dr_camera_dropped(const struct dr_camera *c);
  * -ENOTSUP on a real camera. */
 int dr_camera_sim_flash(struct dr_camera *c);
 int dr_camera_sim_unplug(struct dr_camera *c);
+/* Simulated camera in H.264 only (tests; before dr_camera_start): a
+ * camera that misbehaves. NO_SETS: it never sends an SPS or PPS; NEW_SPS:
+ * from frame `from` on it makes an IDR whose SPS differs from the one
+ * before (a stream that changes its parameters). -ENOTSUP otherwise. */
+enum dr_camera_sim_fault { DR_SIM_H264_OK, DR_SIM_H264_NO_SETS, DR_SIM_H264_NEW_SPS };
+int dr_camera_sim_h264_fault(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from);
 
 /* ---- the simulated pattern, read back ---- */
 

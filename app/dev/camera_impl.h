@@ -17,6 +17,7 @@ struct dr_camera_ops {
 	int (*flash)(struct dr_camera *c);
 	int (*unplug)(struct dr_camera *c);
 	int (*force_key)(struct dr_camera *c); /* H.264: the next frame an IDR */
+	int (*fault)(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from);
 	void (*destroy)(struct dr_camera *c); /* frees the backend and c */
 };
 

@@ -19,6 +19,7 @@
 
 #include "camera_impl.h"
 #include "dev_util.h"
+#include "media/h264.h"
 
 #define BRIGHT 235
 #define DARK 16
@@ -35,7 +36,50 @@ struct sim_camera {
 	struct dr_sim_h264 *h264; /* format h264: the camera's encoder */
 	unsigned char *i420;      /* format h264: the picture it encodes */
 	int want_idr;             /* __atomic: dr_camera_force_key */
+	enum dr_camera_sim_fault fault; /* dr_camera_sim_h264_fault (set before start) */
+	uint64_t fault_from;
 };
+
+struct nal_edit {
+	struct dr_frame *f;
+	size_t out;
+	enum dr_camera_sim_fault fault;
+};
+
+/* Writes each unit kept back into the frame (from a copy of it), after a
+ * 4-byte start code: the output never outgrows the frame's capacity. */
+static int edit_nal(void *user, const unsigned char *nal, size_t len)
+{
+	struct nal_edit *e = user;
+	unsigned type = nal[0] & 0x1F;
+	if (e->fault == DR_SIM_H264_NO_SETS && (type == DR_NAL_SPS || type == DR_NAL_PPS))
+		return 0;
+	if (4 + len > e->f->cap - e->out)
+		return -ENOBUFS;
+	unsigned char *o = e->f->data + e->out;
+	memcpy(o + 4, nal, len);
+	o[0] = o[1] = o[2] = 0;
+	o[3] = 1;
+	if (e->fault == DR_SIM_H264_NEW_SPS && type == DR_NAL_SPS && len > 3)
+		o[4 + 3] ^= 1; /* level_idc: another stream's SPS */
+	e->out += 4 + len;
+	return 0;
+}
+
+static int apply_fault(struct sim_camera *s, struct dr_frame *f)
+{
+	if (s->fault == DR_SIM_H264_OK || (s->fault == DR_SIM_H264_NEW_SPS && s->counter < s->fault_from))
+		return 0;
+	unsigned char *copy = malloc(f->len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, f->data, f->len);
+	struct nal_edit e = {.f = f, .out = 0, .fault = s->fault};
+	int err = dr_h264_each_nal(copy, f->len, edit_nal, &e);
+	free(copy);
+	f->len = e.out;
+	return err;
+}
 
 static void draw_luma_row(const struct sim_camera *s, unsigned y, bool flash)
 {
@@ -122,7 +166,11 @@ static int sim_read(struct dr_camera *c, struct dr_frame **out)
 	if (s->h264) {
 		draw(s, s->i420, flash);
 		bool idr = __atomic_exchange_n(&s->want_idr, 0, __ATOMIC_ACQ_REL) != 0;
+		if (s->fault == DR_SIM_H264_NEW_SPS && s->counter == s->fault_from)
+			idr = true;
 		int err = dr_sim_h264_encode(s->h264, s->i420, (t - s->t0_ns) / 1000000u, idr, f);
+		if (!err)
+			err = apply_fault(s, f);
 		if (err) {
 			dr_frame_unref(f);
 			return err == -ENOBUFS ? -EIO : err;
@@ -161,6 +209,16 @@ static int sim_force_key(struct dr_camera *c)
 	return 0;
 }
 
+static int sim_fault(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from)
+{
+	struct sim_camera *s = (struct sim_camera *)c;
+	if (!s->h264)
+		return -ENOTSUP;
+	s->fault = fault;
+	s->fault_from = from;
+	return 0;
+}
+
 static int sim_unplug(struct dr_camera *c)
 {
 	__atomic_store_n(&((struct sim_camera *)c)->unplugged, 1, __ATOMIC_RELEASE);
@@ -184,6 +242,7 @@ static const struct dr_camera_ops sim_ops = {
 	.flash = sim_flash,
 	.unplug = sim_unplug,
 	.force_key = sim_force_key,
+	.fault = sim_fault,
 	.destroy = sim_destroy,
 };
 
