@@ -83,11 +83,15 @@ void dr_rec_video_clear(struct dr_recorder *r)
 
 /* A frame was lost: what follows must not refer to it. The software
  * encoder is told; a camera's H.264 is asked once for a key frame (where
- * it cannot, its own next one comes within its GOP). */
-static void need_key_now(struct dr_recorder *r, bool *need_key, bool h264)
+ * it cannot, its own next one comes within its GOP), when there is room
+ * to keep it: while the queue is full the key frame asked for would be
+ * dropped too, so a frame dropped for room forgets the question. */
+static void need_key_now(struct dr_recorder *r, bool *need_key, bool h264, bool room)
 {
 	*need_key = true;
-	if (h264 && !r->key_asked && dr_camera_force_key(r->p.camera) != -ENOTSUP)
+	if (!room)
+		r->key_asked = false;
+	else if (h264 && !r->key_asked && dr_camera_force_key(r->p.camera) != -ENOTSUP)
 		r->key_asked = true;
 }
 
@@ -99,7 +103,7 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 	/* Skip the encoder's work for a frame that could not be kept anyway. */
 	if (!dr_vqueue_room(r->vq, pass ? f->len : *last_len)) {
 		r->v_dropped++;
-		need_key_now(r, need_key, f->format == DR_PIX_H264);
+		need_key_now(r, need_key, f->format == DR_PIX_H264, false);
 		return 0;
 	}
 	if (atomic_exchange_explicit(&r->want_key, false, memory_order_relaxed)) {
@@ -107,7 +111,7 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 		 * picture starts at the next key frame; what waits for it is not
 		 * in the recording, so not counted */
 		r->lead_in = true;
-		need_key_now(r, need_key, f->format == DR_PIX_H264);
+		need_key_now(r, need_key, f->format == DR_PIX_H264, true);
 	}
 	if (*need_key)
 		dr_videnc_force_key(r->venc);
@@ -120,7 +124,7 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 	if (err) { /* H.264 before its first key frame, damaged, or the encoder failed */
 		if (!(r->lead_in && err == -EAGAIN))
 			r->v_dropped++;
-		need_key_now(r, need_key, f->format == DR_PIX_H264);
+		need_key_now(r, need_key, f->format == DR_PIX_H264, true);
 		return 0;
 	}
 	if (!len)
@@ -130,13 +134,13 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 		free(data);
 		if (!r->lead_in)
 			r->v_dropped++;
-		need_key_now(r, need_key, f->format == DR_PIX_H264);
+		need_key_now(r, need_key, f->format == DR_PIX_H264, true);
 		return 0;
 	}
 	if (!dr_vqueue_push(r->vq, &p)) {
 		free(data);
 		r->v_dropped++;
-		need_key_now(r, need_key, f->format == DR_PIX_H264);
+		need_key_now(r, need_key, f->format == DR_PIX_H264, false);
 		return 0;
 	}
 	*need_key = false;
