@@ -7,22 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool start_code(const unsigned char *p, size_t i, size_t n)
+/* Where the next start code (00 00 01) at or after i begins; n if none.
+ * memchr finds the zeros: a coded slice has few (emulation prevention
+ * keeps 00 00 0x out of it), so this costs a fraction of an instruction
+ * per byte. */
+static size_t next_start(const unsigned char *p, size_t i, size_t n)
 {
-	return i + 3 <= n && p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1;
+	while (n >= 3 && i <= n - 3) {
+		const unsigned char *z = memchr(p + i, 0, n - 2 - i);
+		if (!z)
+			return n;
+		i = (size_t)(z - p);
+		if (p[i + 1] == 0 && p[i + 2] == 1)
+			return i;
+		i++;
+	}
+	return n;
 }
 
 int dr_h264_each_nal(const unsigned char *p, size_t n, dr_h264_nal_fn fn, void *user)
 {
 	if (!p)
 		return 0;
-	size_t i = 0;
-	while (i < n && !start_code(p, i, n))
-		i++;
+	size_t i = next_start(p, 0, n);
 	while (i < n) {
-		size_t start = i + 3, end = start;
-		while (end < n && !start_code(p, end, n))
-			end++;
+		size_t start = i + 3, end = next_start(p, start, n);
 		size_t stop = end;
 		while (stop > start && p[stop - 1] == 0) /* a 4-byte start code's zero, trailing zeros */
 			stop--;

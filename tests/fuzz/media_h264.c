@@ -27,6 +27,52 @@ static int in_bounds(void *user, const unsigned char *nal, size_t len)
 	return 0;
 }
 
+/* The splitter against the plainest reading of Annex B, byte by byte:
+ * the same units, in the same order. */
+struct walk {
+	const unsigned char *nal[4096];
+	size_t len[4096];
+	size_t n, at;
+	bool differ;
+};
+
+static int record_nal(void *user, const unsigned char *nal, size_t len)
+{
+	struct walk *w = user;
+	if (w->n < 4096) {
+		w->nal[w->n] = nal;
+		w->len[w->n] = len;
+	}
+	w->n++;
+	return 0;
+}
+
+static void reference_split(const uint8_t *p, size_t n, struct walk *w)
+{
+	size_t i = 0;
+	while (i + 3 <= n && !(p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1))
+		i++;
+	while (i + 3 <= n) {
+		size_t start = i + 3, end = start;
+		while (end + 3 <= n && !(p[end] == 0 && p[end + 1] == 0 && p[end + 2] == 1))
+			end++;
+		if (end + 3 > n)
+			end = n;
+		size_t stop = end;
+		while (stop > start && p[stop - 1] == 0)
+			stop--;
+		if (stop > start) {
+			if (w->at >= w->n || w->at >= 4096 || w->nal[w->at] != p + start ||
+			    w->len[w->at] != stop - start)
+				w->differ = true;
+			w->at++;
+		}
+		i = end;
+	}
+	if (w->at != w->n)
+		w->differ = true;
+}
+
 static void check_block(const unsigned char *b, size_t n)
 {
 	size_t i = 0;
@@ -76,6 +122,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct span s = {data, data + size};
 	dr_h264_each_nal(data, size, in_bounds, &s);
+	static struct walk w;
+	memset(&w, 0, sizeof(w));
+	dr_h264_each_nal(data, size, record_nal, &w);
+	reference_split(data, size, &w);
+	if (w.differ)
+		abort();
 	struct dr_h264_au au;
 	if (dr_h264_au_scan(data, size, &au) == 0 && au.sps && au.pps) {
 		unsigned char *c, *b;
