@@ -15,7 +15,7 @@ SPS and PPS before every IDR, an IDR every 2 s), label "video".
 2. SIGKILL 3.3 s into an H.264 video, restart: recovered, interrupted,
    mkvinfo/ffprobe clean, at most 0.5 s of sound and of picture lost.
 
-The helpers are test_video_session's. About 30 s on the host build."""
+The helpers are test_video_session's. About 17 s on the host build."""
 import os
 import subprocess
 import time
