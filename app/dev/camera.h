@@ -26,6 +26,9 @@
  *                     it frames are dropped and counted, never sound)
  *   sim_unplug_ms = 0 (sim only: unplugged this long into its first
  *                     streaming, and gone for good; 0, the default: never)
+ *   sim_h264_fault = none | no_sets | new_sps (sim in h264 only: a camera
+ *                     that never sends its parameter sets, or whose SPS
+ *                     changes 1.5 s into each stream; tests)
  *   sim_appear_ms = 0 (sim only: plugged in this long after the board file
  *                     was read; opening it earlier gives -ENODEV, as a
  *                     camera whose driver is not loaded yet; 0: at once)
@@ -66,6 +69,12 @@ enum dr_camera_backend {
 	DR_CAMERA_SIM,
 };
 
+/* A simulated H.264 camera that misbehaves (tests). NO_SETS: it never
+ * sends an SPS or PPS; NEW_SPS: from frame `from` on (the board file's
+ * sim_h264_fault: from 1.5 s in) it makes an IDR whose SPS differs from
+ * the one before (a stream that changes its parameters). */
+enum dr_camera_sim_fault { DR_SIM_H264_OK, DR_SIM_H264_NO_SETS, DR_SIM_H264_NEW_SPS };
+
 struct dr_camera_settings {
 	enum dr_camera_backend backend;
 	char device[512]; /* v4l2: the resolved /dev/v4l/... path, or bus:<bus_info> */
@@ -77,6 +86,7 @@ struct dr_camera_settings {
 				   it first starts streaming (tests); 0: never */
 	unsigned sim_appear_ms; /* sim only: absent (-ENODEV) until this long after
 				   the settings were read (tests); 0: at once */
+	enum dr_camera_sim_fault sim_h264_fault; /* sim, format h264 only (tests) */
 	uint64_t read_ns;       /* CLOCK_MONOTONIC when the settings were read */
 };
 
@@ -172,10 +182,7 @@ uint64_t dr_camera_dropped(const struct dr_camera *c);
 int dr_camera_sim_flash(struct dr_camera *c);
 int dr_camera_sim_unplug(struct dr_camera *c);
 /* Simulated camera in H.264 only (tests; before dr_camera_start): a
- * camera that misbehaves. NO_SETS: it never sends an SPS or PPS; NEW_SPS:
- * from frame `from` on it makes an IDR whose SPS differs from the one
- * before (a stream that changes its parameters). -ENOTSUP otherwise. */
-enum dr_camera_sim_fault { DR_SIM_H264_OK, DR_SIM_H264_NO_SETS, DR_SIM_H264_NEW_SPS };
+ * camera that misbehaves (enum above). -ENOTSUP otherwise. */
 int dr_camera_sim_h264_fault(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from);
 
 /* ---- the simulated pattern, read back ---- */

@@ -291,6 +291,13 @@ int dr_camera_open_sim(const struct dr_camera_settings *st, bool paced, struct d
 			return r == -ENOMEM ? r : -ENOTSUP;
 		}
 	}
+	if (st->sim_h264_fault && !s->h264) {
+		dr_dev_err(err, errlen, "camera: sim: sim_h264_fault needs format = h264");
+		sim_destroy(&s->base);
+		return -EINVAL;
+	}
+	s->fault = st->sim_h264_fault;
+	s->fault_from = (uint64_t)st->fps * 3 / 2;
 	s->paced = paced;
 	s->unplug_after_ns = (uint64_t)st->sim_unplug_ms * 1000000u;
 	*out = &s->base;

@@ -14,6 +14,11 @@ SPS and PPS before every IDR, an IDR every 2 s), label "video".
    where drops were counted.
 2. SIGKILL 3.3 s into an H.264 video, restart: recovered, interrupted,
    mkvinfo/ffprobe clean, at most 0.5 s of sound and of picture lost.
+3. A camera that never sends its parameter sets ([camera] sim_h264_fault =
+   no_sets): 3 s into the video the box gives up on the picture and says
+   so (camera_lost, -ETIMEDOUT, before the stop press); the file is the
+   sound alone (one Opus track, no video track without its avcC), valid,
+   as long as the presses say.
 
 The helpers are test_video_session's. About 17 s on the host build."""
 import os
@@ -132,5 +137,41 @@ def test_h264_sigkill():
     assert captured - picture <= 0.5, (captured, picture)
 
 
+def test_h264_camera_without_parameter_sets():
+    d = tmpdir("video-h264-nosets")
+    mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
+    box = Box("video-h264-nosets", mic, root=d, sets=H264 + ["camera.sim_h264_fault=no_sets"]).start()
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    p_yes = box.press()
+    started = box.wait_for("recording_started")
+    assert started.get("media") == "video", started
+    lost = box.wait_for("camera_lost", timeout=10)
+    time.sleep(0.5)
+    p2 = box.press()
+    stop = box.wait_for("button", edge="down")
+    fin = box.wait_for("recording_finalised", timeout=60)
+    assert box.terminate() == 0, box.stderr_text()
+    evs = box.events()
+    log(f"camera_lost {(lost['t_us'] - fin['first_sample_us']) / 1e6:.2f} s into the recording: {lost['message']}")
+    assert lost["id"] == started["id"] and lost["error"] == -110, lost  # ETIMEDOUT
+    assert evs.index(lost) < evs.index(stop), "camera_lost was not logged as it happened"
+    assert 2.9 <= (lost["t_us"] - fin["first_sample_us"]) / 1e6 <= 4.0, (lost, fin)
+    vfin = [e for e in evs if e["ev"] == "video_finalised"][0]
+    assert vfin["frames"] == 0 and vfin["camera_lost"] and vfin["camera_error"] == -110, vfin
+    assert not [e for e in evs if e["ev"] == "error"], evs
+    row, path = the_file(box, started["id"])
+    assert row["state"] == "complete" and row["media"] == "video", row
+    mkv = open_sealed(path)
+    mkvinfo_clean(mkv)
+    j = ffprobe_json(mkv, "-show_streams")
+    assert [s["codec_name"] for s in j["streams"]] == ["opus"], j["streams"]
+    length = len(decode_audio(mkv)) / RATE
+    expected = (p2 - p_yes) - prompt_seconds("camera_on") - prompt_seconds("beep")
+    log(f"sound {length:.3f} s, expected {expected:.3f} s")
+    assert abs(length - expected) <= 0.060, (length, expected)
+    assert fin["lost"] == 0, fin
+
+
 if __name__ == "__main__":
-    run([test_h264_session, test_h264_sigkill])
+    run([test_h264_session, test_h264_sigkill, test_h264_camera_without_parameter_sets])
