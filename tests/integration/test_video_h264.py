@@ -20,7 +20,7 @@ SPS and PPS before every IDR, an IDR every 2 s), label "video".
    sound alone (one Opus track, no video track without its avcC), valid,
    as long as the presses say.
 
-The helpers are test_video_session's. About 17 s on the host build."""
+The helpers are test_video_session's. About 24 s on the host build."""
 import os
 import subprocess
 import time
