@@ -18,7 +18,12 @@
  * With a camera, the sound is the master clock: each frame's grab time is
  * mapped onto the microphone's sample count (avclock.h). A camera that
  * fails or is unplugged mid-recording ends only the picture: the sound
- * carries on into a valid file and the result says so. A storage stall
+ * carries on into a valid file and the result says so. A camera's own
+ * H.264 is passed through; the file's headers wait (at most 3 s, the sound
+ * meanwhile in its ring) for its first key frame, whose SPS/PPS make the
+ * track's CodecPrivate; without one in time the file is the sound alone
+ * (camera_err -ETIMEDOUT), and a changed SPS/PPS ends the picture
+ * (-EPROTO). See docs/video.md. A storage stall
  * fills the video queue first: frames that do not fit are dropped and
  * counted; the sound ring is never touched by the picture.
  *
