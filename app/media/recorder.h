@@ -89,7 +89,8 @@ struct dr_recording_result {
 	/* With a camera (all zero/false without): */
 	bool video;              /* the file is Matroska with a video track */
 	bool camera_lost;        /* the camera did not start, failed or was unplugged: sound only from then */
-	int camera_err;          /* its -errno (-ENODEV: unplugged), else 0 */
+	int camera_err;          /* its -errno (-ENODEV: unplugged; H.264: -ETIMEDOUT no key frame
+				    in time, -EPROTO its parameters changed), else 0 */
 	uint64_t video_frames;   /* frames written into the file */
 	uint64_t video_dropped;  /* frames grabbed but dropped: the queue was over budget */
 	uint64_t video_gaps;     /* frames the camera itself skipped (sequence gaps) */
