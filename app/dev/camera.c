@@ -46,7 +46,7 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 {
 	static const char *const known[] = {"backend", "device", "width", "height", "fps",
 					    "format", "light", "queue_mib", "sim_unplug_ms",
-					    "sim_appear_ms", NULL};
+					    "sim_appear_ms", "sim_h264_fault", NULL};
 	memset(s, 0, sizeof(*s));
 	int r = dr_dev_check_keys(board, "camera", known, "camera: ", err, errlen);
 	if (r < 0)
@@ -73,6 +73,19 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 	if ((r = dr_conf_get_int(board, "camera", "sim_appear_ms", 0, 0, 86400000, &q, err, errlen)) < 0)
 		return r;
 	s->sim_appear_ms = (unsigned)q;
+	const char *fault = dr_conf_get_str(board, "camera", "sim_h264_fault", "none");
+	if (!strcmp(fault, "none"))
+		s->sim_h264_fault = DR_SIM_H264_OK;
+	else if (!strcmp(fault, "no_sets"))
+		s->sim_h264_fault = DR_SIM_H264_NO_SETS;
+	else if (!strcmp(fault, "new_sps"))
+		s->sim_h264_fault = DR_SIM_H264_NEW_SPS;
+	else {
+		dr_dev_err(err, errlen,
+			   "camera: board.conf: [camera] sim_h264_fault = %s: must be none, no_sets or new_sps",
+			   fault);
+		return -EINVAL;
+	}
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->read_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
@@ -244,6 +257,21 @@ int dr_camera_stop(struct dr_camera *c)
 	int r = c->ops->stop(c);
 	tell(c, DR_CAMERA_STOPPED, 0);
 	return r;
+}
+
+int dr_camera_force_key(struct dr_camera *c)
+{
+	return c->ops->force_key ? c->ops->force_key(c) : -ENOTSUP;
+}
+
+int dr_camera_sim_h264_fault(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from)
+{
+	return c->ops->fault ? c->ops->fault(c, fault, from) : -ENOTSUP;
+}
+
+void dr_camera_fail(struct dr_camera *c, int err)
+{
+	tell(c, DR_CAMERA_FAILED, err);
 }
 
 uint64_t dr_camera_dropped(const struct dr_camera *c)

@@ -26,6 +26,9 @@
  *                     it frames are dropped and counted, never sound)
  *   sim_unplug_ms = 0 (sim only: unplugged this long into its first
  *                     streaming, and gone for good; 0, the default: never)
+ *   sim_h264_fault = none | no_sets | new_sps (sim in h264 only: a camera
+ *                     that never sends its parameter sets, or whose SPS
+ *                     changes 1.5 s into each stream; tests)
  *   sim_appear_ms = 0 (sim only: plugged in this long after the board file
  *                     was read; opening it earlier gives -ENODEV, as a
  *                     camera whose driver is not loaded yet; 0: at once)
@@ -66,6 +69,12 @@ enum dr_camera_backend {
 	DR_CAMERA_SIM,
 };
 
+/* A simulated H.264 camera that misbehaves (tests). NO_SETS: it never
+ * sends an SPS or PPS; NEW_SPS: from frame `from` on (the board file's
+ * sim_h264_fault: from 1.5 s in) it makes an IDR whose SPS differs from
+ * the one before (a stream that changes its parameters). */
+enum dr_camera_sim_fault { DR_SIM_H264_OK, DR_SIM_H264_NO_SETS, DR_SIM_H264_NEW_SPS };
+
 struct dr_camera_settings {
 	enum dr_camera_backend backend;
 	char device[512]; /* v4l2: the resolved /dev/v4l/... path, or bus:<bus_info> */
@@ -77,6 +86,7 @@ struct dr_camera_settings {
 				   it first starts streaming (tests); 0: never */
 	unsigned sim_appear_ms; /* sim only: absent (-ENODEV) until this long after
 				   the settings were read (tests); 0: at once */
+	enum dr_camera_sim_fault sim_h264_fault; /* sim, format h264 only (tests) */
 	uint64_t read_ns;       /* CLOCK_MONOTONIC when the settings were read */
 };
 
@@ -117,7 +127,9 @@ int dr_camera_open(const struct dr_camera_settings *s, struct dr_camera **out, c
 /* libv4l2 on s->device with the format negotiated from s. */
 int dr_camera_open_v4l2(const struct dr_camera_settings *s, struct dr_camera **out, char *err,
 			size_t errlen);
-/* The simulated camera (raw YUYV or NV12; auto is YUYV): a test pattern
+/* The simulated camera (raw YUYV or NV12, or H.264 as a UVC camera gives
+ * it: Annex B, SPS and PPS before every IDR, an IDR every 2 s; auto is
+ * YUYV): a test pattern
  * whose frame counter is drawn as 32 bars a test can read back after
  * decoding (dr_camera_pattern_counter). paced: frames no earlier than a
  * real camera at s->fps would give them, on a CLOCK_MONOTONIC timeline from
@@ -137,6 +149,16 @@ int dr_camera_start(struct dr_camera *c);
  * reference of *out. -ENODEV unplugged. */
 int dr_camera_read(struct dr_camera *c, struct dr_frame **out);
 int dr_camera_stop(struct dr_camera *c);
+/* A camera delivering H.264: the next frame is to be a key frame (IDR),
+ * so a picture that lost a frame can start again without waiting for the
+ * camera's own next one. V4L2: V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME, if the
+ * camera has it; -ENOTSUP (or the driver's error) otherwise, which the
+ * caller may ignore: the next key frame comes by itself. */
+int dr_camera_force_key(struct dr_camera *c);
+/* The camera's user gives up on its picture (err: why, e.g. -EPROTO, the
+ * stream changed its parameters): the watcher hears DR_CAMERA_FAILED with
+ * err, as for a failed read. Call dr_camera_stop after it. */
+void dr_camera_fail(struct dr_camera *c, int err);
 
 /* What a watcher hears (dr_camera_watch). */
 enum dr_camera_change {
@@ -159,6 +181,9 @@ uint64_t dr_camera_dropped(const struct dr_camera *c);
  * -ENOTSUP on a real camera. */
 int dr_camera_sim_flash(struct dr_camera *c);
 int dr_camera_sim_unplug(struct dr_camera *c);
+/* Simulated camera in H.264 only (tests; before dr_camera_start): a
+ * camera that misbehaves (enum above). -ENOTSUP otherwise. */
+int dr_camera_sim_h264_fault(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from);
 
 /* ---- the simulated pattern, read back ---- */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The simulated camera: raw YUYV or NV12 frames of a test pattern, paced
+ * The simulated camera: raw YUYV or NV12 frames of a test pattern, or
+ * that pattern in H.264 as a UVC camera gives it (camera_sim_h264.c), paced
  * like a real camera at the configured rate on a CLOCK_MONOTONIC timeline
  * from dr_camera_start (frame i is grabbed at t0 + i/fps).
  *
@@ -18,6 +19,7 @@
 
 #include "camera_impl.h"
 #include "dev_util.h"
+#include "media/h264.h"
 
 #define BRIGHT 235
 #define DARK 16
@@ -31,7 +33,53 @@ struct sim_camera {
 	int unplugged; /* __atomic */
 	uint64_t unplug_after_ns; /* settings' sim_unplug_ms; 0: never */
 	unsigned char *row; /* one row of luma */
+	struct dr_sim_h264 *h264; /* format h264: the camera's encoder */
+	unsigned char *i420;      /* format h264: the picture it encodes */
+	int want_idr;             /* __atomic: dr_camera_force_key */
+	enum dr_camera_sim_fault fault; /* dr_camera_sim_h264_fault (set before start) */
+	uint64_t fault_from;
 };
+
+struct nal_edit {
+	struct dr_frame *f;
+	size_t out;
+	enum dr_camera_sim_fault fault;
+};
+
+/* Writes each unit kept back into the frame (from a copy of it), after a
+ * 4-byte start code: the output never outgrows the frame's capacity. */
+static int edit_nal(void *user, const unsigned char *nal, size_t len)
+{
+	struct nal_edit *e = user;
+	unsigned type = nal[0] & 0x1F;
+	if (e->fault == DR_SIM_H264_NO_SETS && (type == DR_NAL_SPS || type == DR_NAL_PPS))
+		return 0;
+	if (4 + len > e->f->cap - e->out)
+		return -ENOBUFS;
+	unsigned char *o = e->f->data + e->out;
+	memcpy(o + 4, nal, len);
+	o[0] = o[1] = o[2] = 0;
+	o[3] = 1;
+	if (e->fault == DR_SIM_H264_NEW_SPS && type == DR_NAL_SPS && len > 3)
+		o[4 + 3] ^= 1; /* level_idc: another stream's SPS */
+	e->out += 4 + len;
+	return 0;
+}
+
+static int apply_fault(struct sim_camera *s, struct dr_frame *f)
+{
+	if (s->fault == DR_SIM_H264_OK || (s->fault == DR_SIM_H264_NEW_SPS && s->counter < s->fault_from))
+		return 0;
+	unsigned char *copy = malloc(f->len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, f->data, f->len);
+	struct nal_edit e = {.f = f, .out = 0, .fault = s->fault};
+	int err = dr_h264_each_nal(copy, f->len, edit_nal, &e);
+	free(copy);
+	f->len = e.out;
+	return err;
+}
 
 static void draw_luma_row(const struct sim_camera *s, unsigned y, bool flash)
 {
@@ -66,7 +114,7 @@ static void draw(struct sim_camera *s, unsigned char *p, bool flash)
 		}
 		return;
 	}
-	for (unsigned y = 0; y < h; y++) { /* NV12: Y plane, then interleaved UV */
+	for (unsigned y = 0; y < h; y++) { /* NV12 (and I420): Y plane, then chroma */
 		draw_luma_row(s, y, flash);
 		memcpy(p + (size_t)y * w, s->row, w);
 	}
@@ -81,6 +129,8 @@ static int sim_start(struct dr_camera *c)
 	s->t0_ns = dr_dev_mono_ns();
 	s->counter = 0;
 	s->started = true;
+	if (s->h264) /* a camera's stream starts with an IDR */
+		__atomic_store_n(&s->want_idr, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -101,7 +151,8 @@ static int sim_read(struct dr_camera *c, struct dr_frame **out)
 	}
 	if (s->paced)
 		dr_dev_sleep_until_ns(t);
-	size_t len = dr_pixfmt_frame_bytes(c->format, c->width, c->height);
+	size_t len = s->h264 ? (size_t)c->width * c->height * 2 + 65536
+			     : dr_pixfmt_frame_bytes(c->format, c->width, c->height);
 	struct dr_frame *f = dr_frame_new(len);
 	if (!f)
 		return -ENOMEM;
@@ -111,14 +162,28 @@ static int sim_read(struct dr_camera *c, struct dr_frame **out)
 							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		;
 	flash = left > 0;
-	draw(s, f->data, flash);
-	f->len = len;
+	f->key = true;
+	if (s->h264) {
+		draw(s, s->i420, flash);
+		bool idr = __atomic_exchange_n(&s->want_idr, 0, __ATOMIC_ACQ_REL) != 0;
+		if (s->fault == DR_SIM_H264_NEW_SPS && s->counter == s->fault_from)
+			idr = true;
+		int err = dr_sim_h264_encode(s->h264, s->i420, (t - s->t0_ns) / 1000000u, idr, f);
+		if (!err)
+			err = apply_fault(s, f);
+		if (err) {
+			dr_frame_unref(f);
+			return err == -ENOBUFS ? -EIO : err;
+		}
+	} else {
+		draw(s, f->data, flash);
+		f->len = len;
+	}
 	f->t_ns = t;
 	f->seq = s->counter++;
 	f->format = c->format;
 	f->width = c->width;
 	f->height = c->height;
-	f->key = true;
 	*out = f;
 	return 0;
 }
@@ -135,6 +200,25 @@ static int sim_flash(struct dr_camera *c)
 	return 0;
 }
 
+static int sim_force_key(struct dr_camera *c)
+{
+	struct sim_camera *s = (struct sim_camera *)c;
+	if (!s->h264)
+		return -ENOTSUP;
+	__atomic_store_n(&s->want_idr, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int sim_fault(struct dr_camera *c, enum dr_camera_sim_fault fault, uint64_t from)
+{
+	struct sim_camera *s = (struct sim_camera *)c;
+	if (!s->h264)
+		return -ENOTSUP;
+	s->fault = fault;
+	s->fault_from = from;
+	return 0;
+}
+
 static int sim_unplug(struct dr_camera *c)
 {
 	__atomic_store_n(&((struct sim_camera *)c)->unplugged, 1, __ATOMIC_RELEASE);
@@ -144,6 +228,8 @@ static int sim_unplug(struct dr_camera *c)
 static void sim_destroy(struct dr_camera *c)
 {
 	struct sim_camera *s = (struct sim_camera *)c;
+	dr_sim_h264_free(s->h264);
+	free(s->i420);
 	free(s->row);
 	free(s);
 }
@@ -155,6 +241,8 @@ static const struct dr_camera_ops sim_ops = {
 	.stop = sim_stop,
 	.flash = sim_flash,
 	.unplug = sim_unplug,
+	.force_key = sim_force_key,
+	.fault = sim_fault,
 	.destroy = sim_destroy,
 };
 
@@ -163,8 +251,8 @@ int dr_camera_open_sim(const struct dr_camera_settings *st, bool paced, struct d
 {
 	*out = NULL;
 	enum dr_pixfmt fmt = st->format == DR_PIX_AUTO ? DR_PIX_YUYV : st->format;
-	if (fmt != DR_PIX_YUYV && fmt != DR_PIX_NV12) {
-		dr_dev_err(err, errlen, "camera: sim: format %s refused (the simulated camera is raw: yuyv or nv12)",
+	if (fmt != DR_PIX_YUYV && fmt != DR_PIX_NV12 && fmt != DR_PIX_H264) {
+		dr_dev_err(err, errlen, "camera: sim: format %s refused (the simulated camera gives yuyv, nv12 or h264)",
 			   dr_pixfmt_name(fmt));
 		return -ENOTSUP;
 	}
@@ -193,6 +281,23 @@ int dr_camera_open_sim(const struct dr_camera_settings *st, bool paced, struct d
 	s->base.height = st->height;
 	s->base.fps = st->fps;
 	snprintf(s->base.name, sizeof(s->base.name), "sim");
+	if (fmt == DR_PIX_H264) {
+		int r = dr_sim_h264_new(st->width, st->height, st->fps, &s->h264);
+		if (!r && !(s->i420 = malloc((size_t)st->width * st->height * 3 / 2)))
+			r = -ENOMEM;
+		if (r) {
+			dr_dev_err(err, errlen, "camera: sim: no H.264 encoder (openh264): %s", strerror(-r));
+			sim_destroy(&s->base);
+			return r == -ENOMEM ? r : -ENOTSUP;
+		}
+	}
+	if (st->sim_h264_fault && !s->h264) {
+		dr_dev_err(err, errlen, "camera: sim: sim_h264_fault needs format = h264");
+		sim_destroy(&s->base);
+		return -EINVAL;
+	}
+	s->fault = st->sim_h264_fault;
+	s->fault_from = (uint64_t)st->fps * 3 / 2;
 	s->paced = paced;
 	s->unplug_after_ns = (uint64_t)st->sim_unplug_ms * 1000000u;
 	*out = &s->base;

@@ -250,6 +250,9 @@ static int cam_read(struct dr_camera *c, struct dr_frame **out)
 		f->format = c->format;
 		f->width = c->width;
 		f->height = c->height;
+		/* A hint only: the recorder takes H.264's key flag from the
+		 * access unit's NAL units (an IDR slice), as some cameras do not
+		 * set the buffer flag. Each buffer is one whole access unit. */
 		f->key = c->format != DR_PIX_H264 || (b.flags & V4L2_BUF_FLAG_KEYFRAME);
 		if (v->have_seq && b.sequence > v->last_seq + 1)
 			__atomic_add_fetch(&c->dropped, b.sequence - v->last_seq - 1, __ATOMIC_RELAXED);
@@ -293,11 +296,24 @@ static void cam_destroy(struct dr_camera *c)
 	free(v);
 }
 
+/* H.264: ask for an IDR next (after a frame was lost). Cameras without
+ * the control say so (-EINVAL, -ENOTTY): the caller ignores it and waits
+ * for the camera's own next key frame. */
+static int cam_force_key(struct dr_camera *c)
+{
+	struct v4l2_camera *v = (struct v4l2_camera *)c;
+	if (c->format != DR_PIX_H264)
+		return -ENOTSUP;
+	struct v4l2_control ctl = {.id = V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME, .value = 1};
+	return xioctl(v->fd, VIDIOC_S_CTRL, &ctl);
+}
+
 static const struct dr_camera_ops v4l2_ops = {
 	.name = "v4l2",
 	.start = cam_start,
 	.read = cam_read,
 	.stop = cam_stop,
+	.force_key = cam_force_key,
 	.destroy = cam_destroy,
 };
 

@@ -18,7 +18,12 @@
  * With a camera, the sound is the master clock: each frame's grab time is
  * mapped onto the microphone's sample count (avclock.h). A camera that
  * fails or is unplugged mid-recording ends only the picture: the sound
- * carries on into a valid file and the result says so. A storage stall
+ * carries on into a valid file and the result says so. A camera's own
+ * H.264 is passed through; the file's headers wait (at most 3 s, the sound
+ * meanwhile in its ring) for its first key frame, whose SPS/PPS make the
+ * track's CodecPrivate; without one in time the file is the sound alone
+ * (camera_err -ETIMEDOUT), and a changed SPS/PPS ends the picture
+ * (-EPROTO). See docs/video.md. A storage stall
  * fills the video queue first: frames that do not fit are dropped and
  * counted; the sound ring is never touched by the picture.
  *
@@ -84,7 +89,8 @@ struct dr_recording_result {
 	/* With a camera (all zero/false without): */
 	bool video;              /* the file is Matroska with a video track */
 	bool camera_lost;        /* the camera did not start, failed or was unplugged: sound only from then */
-	int camera_err;          /* its -errno (-ENODEV: unplugged), else 0 */
+	int camera_err;          /* its -errno (-ENODEV: unplugged; H.264: -ETIMEDOUT no key frame
+				    in time, -EPROTO its parameters changed), else 0 */
 	uint64_t video_frames;   /* frames written into the file */
 	uint64_t video_dropped;  /* frames grabbed but dropped: the queue was over budget */
 	uint64_t video_gaps;     /* frames the camera itself skipped (sequence gaps) */

@@ -68,8 +68,12 @@ struct dr_recorder {
 	pthread_t video_thread;
 	atomic_bool video_done;    /* the camera thread has ended (true without a camera) */
 	atomic_bool want_key;      /* writer -> camera thread: make the next frame a key frame */
+	atomic_int video_abandon;  /* writer -> camera thread: end the picture with this -errno
+				      (H.264: no key frame in time; recorder_video.c) */
 	/* camera thread only (read by the writer after video_done) */
 	uint64_t v_grabbed, v_dropped, v_gaps;
+	bool key_asked;            /* the camera was asked for a key frame (H.264) */
+	bool lead_in;              /* waiting for the first key frame after want_key */
 	int camera_err;
 
 	/* Encoder thread only (read by collect after result_ready). */

@@ -16,11 +16,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dev/camera.h"
 #include "mkv.h"
 #include "opusenc.h"
 
+/* H.264 from the camera: how long the file's headers may wait for the
+ * camera's first key frame with its parameter sets (a camera starts with
+ * one, or gives one when asked, or within its GOP, 2 s on most). */
+#define DR_H264_KEY_WAIT_MS 3000
 #define DR_VQUEUE_SLOTS 4096 /* 2 min at 30 fps (160 KiB of slots): the byte budget binds first */
 
 int dr_rec_video_new(struct dr_recorder *r)
@@ -57,6 +62,8 @@ int dr_rec_video_prepare(struct dr_recorder *r)
 	r->video_started = false;
 	atomic_store(&r->video_done, false);
 	atomic_store(&r->want_key, false);
+	atomic_store(&r->video_abandon, 0);
+	r->key_asked = r->lead_in = false;
 	r->v_grabbed = r->v_dropped = r->v_gaps = 0;
 	r->camera_err = 0;
 	return dr_videnc_new(fmt, w, h, fps ? fps : 15, r->p.video_kbps, &r->venc);
@@ -74,40 +81,73 @@ void dr_rec_video_clear(struct dr_recorder *r)
 		dr_vqueue_clear(r->vq);
 }
 
-/* One grabbed frame into the queue, or counted as dropped. */
-static void video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key, size_t *last_len)
+/* A frame was lost: what follows must not refer to it. The software
+ * encoder is told; a camera's H.264 is asked once for a key frame (where
+ * it cannot, its own next one comes within its GOP), when there is room
+ * to keep it: while the queue is full the key frame asked for would be
+ * dropped too, so a frame dropped for room forgets the question. */
+static void need_key_now(struct dr_recorder *r, bool *need_key, bool h264, bool room)
+{
+	*need_key = true;
+	if (!room)
+		r->key_asked = false;
+	else if (h264 && !r->key_asked && dr_camera_force_key(r->p.camera) != -ENOTSUP)
+		r->key_asked = true;
+}
+
+/* One grabbed frame into the queue, or counted as dropped. Returns 0, or
+ * the -errno that ends the picture (H.264 whose parameters changed). */
+static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key, size_t *last_len)
 {
 	bool pass = dr_videnc_passthrough(r->venc);
 	/* Skip the encoder's work for a frame that could not be kept anyway. */
 	if (!dr_vqueue_room(r->vq, pass ? f->len : *last_len)) {
 		r->v_dropped++;
-		*need_key = true;
-		return;
+		need_key_now(r, need_key, f->format == DR_PIX_H264, false);
+		return 0;
 	}
-	if (atomic_exchange_explicit(&r->want_key, false, memory_order_relaxed))
-		*need_key = true;
-	if (*need_key && !pass)
+	if (atomic_exchange_explicit(&r->want_key, false, memory_order_relaxed)) {
+		/* the writer left out frames from before the first sample: the
+		 * picture starts at the next key frame; what waits for it is not
+		 * in the recording, so not counted */
+		r->lead_in = true;
+		need_key_now(r, need_key, f->format == DR_PIX_H264, true);
+	}
+	if (*need_key)
 		dr_videnc_force_key(r->venc);
 	unsigned char *data;
 	size_t len;
 	bool key;
 	int err = dr_videnc_frame(r->venc, f, &data, &len, &key);
-	if (err) {
-		r->v_dropped++;
-		*need_key = true;
-		return;
+	if (err == -EPROTO)
+		return err;
+	if (err) { /* H.264 before its first key frame, damaged, or the encoder failed */
+		if (!(r->lead_in && err == -EAGAIN))
+			r->v_dropped++;
+		need_key_now(r, need_key, f->format == DR_PIX_H264, true);
+		return 0;
 	}
 	if (!len)
-		return; /* the encoder skipped it */
+		return 0; /* the encoder skipped it; parameter sets alone */
 	struct dr_vpacket p = {.t_ns = f->t_ns, .seq = f->seq, .key = key, .len = len, .data = data};
-	if ((*need_key && !key) || !dr_vqueue_push(r->vq, &p)) {
+	if (*need_key && !key) {
+		free(data);
+		if (!r->lead_in)
+			r->v_dropped++;
+		need_key_now(r, need_key, f->format == DR_PIX_H264, true);
+		return 0;
+	}
+	if (!dr_vqueue_push(r->vq, &p)) {
 		free(data);
 		r->v_dropped++;
-		*need_key = true;
-		return;
+		need_key_now(r, need_key, f->format == DR_PIX_H264, false);
+		return 0;
 	}
 	*need_key = false;
+	if (key)
+		r->key_asked = r->lead_in = false;
 	*last_len = len;
+	return 0;
 }
 
 void *dr_rec_video_main(void *arg)
@@ -124,6 +164,12 @@ void *dr_rec_video_main(void *arg)
 	size_t last_len = 1;
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		struct dr_frame *f = NULL;
+		err = atomic_load_explicit(&r->video_abandon, memory_order_relaxed);
+		if (err) { /* the writer gave up on the picture (no key frame in time) */
+			r->camera_err = err;
+			dr_camera_fail(cam, err);
+			break;
+		}
 		err = dr_camera_read(cam, &f);
 		if (err == -EAGAIN || err == -EINTR)
 			continue;
@@ -132,9 +178,14 @@ void *dr_rec_video_main(void *arg)
 			break;
 		}
 		r->v_grabbed++;
-		video_frame(r, f, &need_key, &last_len);
+		err = video_frame(r, f, &need_key, &last_len);
 		dr_frame_unref(f);
 		sem_post(&r->wake);
+		if (err) { /* the stream changed its parameters: the picture ends; the sound goes on */
+			r->camera_err = err;
+			dr_camera_fail(cam, err);
+			break;
+		}
 	}
 	r->v_gaps = dr_camera_dropped(cam) - gaps0;
 	dr_camera_stop(cam);
@@ -175,6 +226,11 @@ static int avw_fail(struct dr_avwriter *w, int err)
 static int write_video_until(struct dr_avwriter *w, uint64_t until_ns, bool discard_rest)
 {
 	struct dr_vpacket vp;
+	if (w->vtrack < 0) { /* no video track: nothing of the picture is written */
+		while (dr_vqueue_peek(w->r->vq, &vp))
+			dr_vqueue_pop(w->r->vq);
+		return w->err;
+	}
 	while (!w->err && dr_vqueue_peek(w->r->vq, &vp)) {
 		double s;
 		if (dr_avclock_map(&w->r->clock, vp.t_ns, &s) < 0)
@@ -253,6 +309,35 @@ static int on_audio(void *user, const struct dr_packet *p)
 	return 0;
 }
 
+/* H.264 from the camera: the track's CodecPrivate comes with the first
+ * key frame, and the headers are written once, so the writer waits for it
+ * here, before anything is written, at most DR_H264_KEY_WAIT_MS from the
+ * start (the sound meanwhile waits in its ring, which holds 16 s). 0, or
+ * -ETIMEDOUT (no key frame with its parameter sets in time), or the
+ * camera thread's error (it ended first: unplugged, failed, or the
+ * recording stopped). */
+static int wait_video_track(struct dr_recorder *r)
+{
+	struct timespec now, until;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t deadline = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec +
+			    (uint64_t)DR_H264_KEY_WAIT_MS * 1000000u;
+	while (!dr_videnc_ready(r->venc)) {
+		if (atomic_load_explicit(&r->video_done, memory_order_acquire))
+			return r->camera_err ? r->camera_err : -ENODATA;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		if (t >= deadline)
+			return -ETIMEDOUT;
+		/* woken by every frame and every 10 ms of sound; 50 ms at most */
+		t = t + 50000000u < deadline ? t + 50000000u : deadline;
+		until.tv_sec = (time_t)(t / 1000000000u);
+		until.tv_nsec = (long)(t % 1000000000u);
+		(void)sem_clockwait(&r->wake, CLOCK_MONOTONIC, &until);
+	}
+	return 0;
+}
+
 static uint64_t fnv1a(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -299,10 +384,18 @@ int dr_avwriter_new(struct dr_recorder *r, struct dr_avwriter **out)
 	err = dr_container_add_track(w->c, &at);
 	if (err < 0)
 		goto err_free;
-	w->vtrack = dr_container_add_track(w->c, dr_videnc_track(r->venc));
-	if (w->vtrack < 0) {
-		err = w->vtrack;
-		goto err_free;
+	int verr = wait_video_track(r);
+	if (verr) {
+		/* No picture to describe: the file is the sound alone, and the
+		 * camera thread ends the picture (its watcher hears why). */
+		w->vtrack = -1;
+		atomic_store_explicit(&r->video_abandon, verr, memory_order_relaxed);
+	} else {
+		w->vtrack = dr_container_add_track(w->c, dr_videnc_track(r->venc));
+		if (w->vtrack < 0) {
+			err = w->vtrack;
+			goto err_free;
+		}
 	}
 	err = avw_flush(w); /* the headers, durable before the first sound */
 	if (err)

@@ -3,25 +3,12 @@
 #include "videnc.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <wels/codec_api.h>
-
-#include "util/dynlib.h"
-
-/* openh264 is loaded when a raw camera first needs it (util/dynlib.h): a
- * sound-only box never maps it. Bookworm's soname (libopenh264-7). */
-#ifndef DR_OPENH264_SONAME
-#define DR_OPENH264_SONAME "libopenh264.so.7"
-#endif
-static __typeof__(WelsCreateSVCEncoder) *oh_create;
-static __typeof__(WelsDestroySVCEncoder) *oh_destroy;
-static const struct dr_dynsym oh_syms[] = {
-	{"WelsCreateSVCEncoder", (void **)&oh_create},
-	{"WelsDestroySVCEncoder", (void **)&oh_destroy},
-};
-static struct dr_dynlib oh_lib = DR_DYNLIB_INIT(DR_OPENH264_SONAME, oh_syms);
+#include "h264.h"
+#include "openh264_lib.h"
 
 struct dr_videnc {
 	struct dr_track track;
@@ -31,36 +18,15 @@ struct dr_videnc {
 	unsigned char *i420;     /* the raw frame converted for openh264 */
 	unsigned char *avcc;
 	size_t avcc_len;
+	/* H.264 pass-through: the track is described once the first key frame
+	 * with its parameter sets came (camera thread writes, release). */
+	atomic_bool ready;
+	unsigned char *sps, *pps; /* copies of sets that came before their key frame */
+	size_t sps_len, pps_len;
 	uint64_t frames;
 	uint64_t t0_ns; /* the first frame's grab time */
 	bool force_key;
 };
-
-/* Annex B (start codes) to NAL units: calls fn for each. */
-typedef int (*nal_fn)(void *user, const unsigned char *nal, size_t len);
-
-static int each_nal(const unsigned char *p, size_t n, nal_fn fn, void *user)
-{
-	size_t i = 0;
-	while (i + 3 <= n && !(p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1))
-		i++;
-	while (i + 3 <= n) {
-		size_t start = i + 3, end = start;
-		while (end + 3 <= n && !(p[end] == 0 && p[end + 1] == 0 && p[end + 2] == 1))
-			end++;
-		size_t next = end + 3 <= n ? end : n;
-		size_t stop = next;
-		while (stop > start && p[stop - 1] == 0) /* the zero of a 4-byte start code */
-			stop--;
-		if (stop > start) {
-			int err = fn(user, p + start, stop - start);
-			if (err)
-				return err;
-		}
-		i = next;
-	}
-	return 0;
-}
 
 struct lenbuf {
 	unsigned char *p;
@@ -107,14 +73,14 @@ static int on_param_set(void *user, const unsigned char *nal, size_t len)
 }
 
 /* Walks openh264's output layers as one Annex B byte run each. */
-static int each_layer(const SFrameBSInfo *info, nal_fn fn, void *user)
+static int each_layer(const SFrameBSInfo *info, dr_h264_nal_fn fn, void *user)
 {
 	for (int l = 0; l < info->iLayerNum; l++) {
 		const SLayerBSInfo *li = &info->sLayerInfo[l];
 		size_t n = 0;
 		for (int k = 0; k < li->iNalCount; k++)
 			n += (size_t)li->pNalLengthInByte[k];
-		int err = each_nal(li->pBsBuf, n, fn, user);
+		int err = dr_h264_each_nal(li->pBsBuf, n, fn, user);
 		if (err)
 			return err;
 	}
@@ -130,36 +96,16 @@ static int make_avcc(struct dr_videnc *e)
 		return -EIO;
 	struct lenbuf b = {0};
 	each_layer(&info, on_param_set, &b);
-	if (!b.sps || !b.pps || b.sps_len < 4)
-		return -EIO;
-	e->avcc_len = 11 + b.sps_len + b.pps_len;
-	e->avcc = malloc(e->avcc_len);
-	if (!e->avcc)
-		return -ENOMEM;
-	unsigned char *a = e->avcc;
-	a[0] = 1;
-	a[1] = b.sps[1]; /* profile */
-	a[2] = b.sps[2]; /* constraints */
-	a[3] = b.sps[3]; /* level */
-	a[4] = 0xFF;     /* 4-byte NAL lengths */
-	a[5] = 0xE1;     /* one SPS */
-	a[6] = (unsigned char)(b.sps_len >> 8);
-	a[7] = (unsigned char)b.sps_len;
-	memcpy(a + 8, b.sps, b.sps_len);
-	a += 8 + b.sps_len;
-	a[0] = 1; /* one PPS */
-	a[1] = (unsigned char)(b.pps_len >> 8);
-	a[2] = (unsigned char)b.pps_len;
-	memcpy(a + 3, b.pps, b.pps_len);
-	return 0;
+	int err = dr_h264_avcc(b.sps, b.sps_len, b.pps, b.pps_len, &e->avcc, &e->avcc_len);
+	return err == -ENOMEM ? err : err ? -EIO : 0;
 }
 
 static int open_openh264(struct dr_videnc *e, unsigned kbps)
 {
-	int lr = dr_dynlib_load(&oh_lib);
+	int lr = dr_openh264_load();
 	if (lr < 0)
-		return lr == -ENOENT ? -ENOTSUP : lr;
-	if (oh_create(&e->oh) != 0 || !e->oh) {
+		return lr;
+	if (dr_oh_create(&e->oh) != 0 || !e->oh) {
 		e->oh = NULL;
 		return -EIO;
 	}
@@ -197,7 +143,8 @@ int dr_videnc_new(enum dr_pixfmt format, unsigned width, unsigned height, unsign
 {
 	if (!out || !width || !height || !fps || width > 4096 || height > 4096)
 		return -EINVAL;
-	if (format != DR_PIX_MJPEG && format != DR_PIX_YUYV && format != DR_PIX_NV12)
+	if (format != DR_PIX_MJPEG && format != DR_PIX_H264 && format != DR_PIX_YUYV &&
+	    format != DR_PIX_NV12)
 		return -ENOTSUP;
 	if ((format == DR_PIX_YUYV || format == DR_PIX_NV12) && (width % 2 || height % 2))
 		return -ENOTSUP;
@@ -213,7 +160,13 @@ int dr_videnc_new(enum dr_pixfmt format, unsigned width, unsigned height, unsign
 	e->track.height = height;
 	if (format == DR_PIX_MJPEG) {
 		e->track.codec = "V_MJPEG";
+		atomic_init(&e->ready, true);
+	} else if (format == DR_PIX_H264) {
+		/* CodecPrivate from the first key frame (dr_videnc_ready). */
+		e->track.codec = "V_MPEG4/ISO/AVC";
+		atomic_init(&e->ready, false);
 	} else {
+		atomic_init(&e->ready, true);
 		if (!kbps)
 			kbps = (uint64_t)width * height <= 640u * 480u ? 800 : 2500;
 		int err = open_openh264(e, kbps);
@@ -235,16 +188,23 @@ void dr_videnc_free(struct dr_videnc *e)
 		return;
 	if (e->oh) {
 		(*e->oh)->Uninitialize(e->oh);
-		oh_destroy(e->oh);
+		dr_oh_destroy(e->oh);
 	}
 	free(e->i420);
 	free(e->avcc);
+	free(e->sps);
+	free(e->pps);
 	free(e);
 }
 
 const struct dr_track *dr_videnc_track(const struct dr_videnc *e)
 {
 	return &e->track;
+}
+
+bool dr_videnc_ready(const struct dr_videnc *e)
+{
+	return atomic_load_explicit(&e->ready, memory_order_acquire);
 }
 
 bool dr_videnc_passthrough(const struct dr_videnc *e)
@@ -287,6 +247,71 @@ static void to_i420(const struct dr_videnc *e, const unsigned char *src)
 	}
 }
 
+/* Keeps a copy of a parameter set that came before its key frame (a
+ * camera may send them in a buffer of their own). */
+static int keep_set(unsigned char **dst, size_t *dst_len, const unsigned char *p, size_t n)
+{
+	unsigned char *c = malloc(n);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, p, n);
+	free(*dst);
+	*dst = c;
+	*dst_len = n;
+	return 0;
+}
+
+/* The camera's access unit (Annex B) to a block. Before the track is
+ * described, everything up to the first IDR with an SPS and a PPS (in it
+ * or in the buffers before it) is dropped: -EAGAIN, counted by the
+ * caller. */
+static int h264_frame(struct dr_videnc *e, const struct dr_frame *f, unsigned char **data,
+		      size_t *len, bool *key)
+{
+	struct dr_h264_au au;
+	int err = dr_h264_au_scan(f->data, f->len, &au);
+	if (err)
+		return err;
+	if (!atomic_load_explicit(&e->ready, memory_order_relaxed)) {
+		if (au.sps && (err = keep_set(&e->sps, &e->sps_len, au.sps, au.sps_len)))
+			return err;
+		if (au.pps && (err = keep_set(&e->pps, &e->pps_len, au.pps, au.pps_len)))
+			return err;
+		if (!au.picture)
+			return 0; /* parameter sets alone: kept for the key frame */
+		if (!au.idr || !e->sps || !e->pps)
+			return -EAGAIN;
+		err = dr_h264_avcc(e->sps, e->sps_len, e->pps, e->pps_len, &e->avcc, &e->avcc_len);
+		if (err)
+			return err;
+		e->track.codec_private = e->avcc;
+		e->track.codec_private_len = e->avcc_len;
+		free(e->sps);
+		free(e->pps);
+		e->sps = e->pps = NULL;
+		e->force_key = false;
+		atomic_store_explicit(&e->ready, true, memory_order_release);
+	}
+	if (e->force_key && au.picture && !au.idr)
+		return -EAGAIN; /* refers to a frame that was lost: until the next IDR */
+	if (!au.picture) {
+		/* in-band repeats equal to the avcC are left out; others lie */
+		err = dr_h264_au_to_block(f->data, f->len, e->avcc, e->avcc_len, data, len);
+		free(*data);
+		*data = NULL;
+		*len = 0;
+		return err;
+	}
+	err = dr_h264_au_to_block(f->data, f->len, e->avcc, e->avcc_len, data, len);
+	if (err)
+		return err;
+	*key = au.idr; /* from the NAL units, not the driver's flag */
+	if (au.idr)
+		e->force_key = false;
+	e->frames++;
+	return 0;
+}
+
 int dr_videnc_frame(struct dr_videnc *e, const struct dr_frame *f, unsigned char **data,
 		    size_t *len, bool *key)
 {
@@ -295,6 +320,8 @@ int dr_videnc_frame(struct dr_videnc *e, const struct dr_frame *f, unsigned char
 	*key = false;
 	if (f->format != e->format || f->width != e->w || f->height != e->h)
 		return -EINVAL;
+	if (e->format == DR_PIX_H264)
+		return h264_frame(e, f, data, len, key);
 	if (!e->oh) {
 		if (!f->len)
 			return 0;

@@ -279,6 +279,14 @@ static void test_negotiate(void **state)
 	assert_int_equal(out.format, DR_PIX_H264);
 	assert_int_equal(negotiate(pi, 1, DR_PIX_AUTO, 640, 480, &out), 0);
 	assert_int_equal(out.format, DR_PIX_NV12);
+	/* A UVC H.264 camera offers MJPEG too: auto takes MJPEG, h264 asked is H.264. */
+	const struct dr_camera_mode uvc[] = {{DR_PIX_MJPEG, 1280, 720}, {DR_PIX_H264, 1280, 720},
+					     {DR_PIX_YUYV, 640, 480}};
+	assert_int_equal(negotiate(uvc, 3, DR_PIX_AUTO, 1280, 720, &out), 0);
+	assert_int_equal(out.format, DR_PIX_MJPEG);
+	assert_int_equal(negotiate(uvc, 3, DR_PIX_H264, 1280, 720, &out), 0);
+	assert_int_equal(out.format, DR_PIX_H264);
+	assert_int_equal(out.width, 1280);
 	/* Nothing usable (the backend lists only formats the box knows). */
 	assert_int_equal(negotiate(pi, 0, DR_PIX_AUTO, 640, 480, &out), -ENOTSUP);
 	/* Equally near: the larger. */
