@@ -18,12 +18,19 @@ holding a FAT image.
   recording's time is uncertain -> the stick with
   the archive's receipt back in: the box deletes its copy -> a video:
   vivid (loaded after ready, opened late by its bus_info), the resident
-  asked, presses, speaks, presses -> the daemon
-  killed: init restarts it -> poweroff -> on the host, from the data
-  partition: the row deleted, the file gone, the audit saying why; the
-  video opened with the organisation's key passes ffprobe, Opus + H.264,
-  sounds like what was spoken, every frame there ->
-  another box's keys on the boot partition: not installed, said so."""
+  asked, presses, speaks, presses, "yes" to staff watching; the camera
+  light (PL061 line 6, read in the guest) off before the choice, on while
+  filming, off after, and off all through the first, sound-only session
+  (asked too: no press) -> the same staff stick back in: the video
+  exported -> on the host, collect: the sealed original with its size and
+  hash, a WebM copy that ffprobe passes silently, VP8 + Opus, every frame
+  video_finalised counted, as long as the original (60 ms), every Opus
+  packet at its time, sounding like what was spoken (test_collect_video's
+  checks, tests/integration/videocheck.py) -> the daemon killed: init
+  restarts it -> poweroff -> on the host, from the data partition: the
+  row deleted, the file gone, the audit saying why; the video's row with
+  the archive's hash -> another box's keys on the boot partition: not
+  installed, said so."""
 import csv
 import json
 import os
@@ -507,7 +514,9 @@ def run_session(emu):
     back = apply_receipt(emu, exported, d)
 
     video = run_video_session(emu, mic)
+    t = time.monotonic()
     video_hash = collect_video(org, export_again(emu, back, d), archive, device, video, speech, d)
+    log(f"the video exported and collected in {time.monotonic() - t:.1f} s")
 
     check_daemon_is_restarted(emu)
     emu.poweroff()
