@@ -18,12 +18,19 @@ holding a FAT image.
   recording's time is uncertain -> the stick with
   the archive's receipt back in: the box deletes its copy -> a video:
   vivid (loaded after ready, opened late by its bus_info), the resident
-  asked, presses, speaks, presses -> the daemon
-  killed: init restarts it -> poweroff -> on the host, from the data
-  partition: the row deleted, the file gone, the audit saying why; the
-  video opened with the organisation's key passes ffprobe, Opus + H.264,
-  sounds like what was spoken, every frame there ->
-  another box's keys on the boot partition: not installed, said so."""
+  asked, presses, speaks, presses, "yes" to staff watching; the camera
+  light (PL061 line 6, read in the guest) off before the choice, on while
+  filming, off after, and off all through the first, sound-only session
+  (asked too: no press) -> the same staff stick back in: the video
+  exported -> on the host, collect: the sealed original with its size and
+  hash, a WebM copy that ffprobe passes silently, VP8 + Opus, every frame
+  video_finalised counted, as long as the original (60 ms), every Opus
+  packet at its time, sounding like what was spoken (test_collect_video's
+  checks, tests/integration/videocheck.py) -> the daemon killed: init
+  restarts it -> poweroff -> on the host, from the data partition: the
+  row deleted, the file gone, the audit saying why; the video's row with
+  the archive's hash -> another box's keys on the boot partition: not
+  installed, said so."""
 import csv
 import json
 import os
@@ -32,6 +39,7 @@ import subprocess
 import time
 
 import emutest
+import videocheck  # tests/integration, on the path emutest sets
 from emutest import RATE, admin, check_recording, drtest, log, new_box
 
 emulib = emutest.emulate.emulib  # tools/emulib.py
@@ -232,6 +240,7 @@ def apply_receipt(emu, stick, d):
     assert done["failed"] == 0, done
     back = pull(emu, os.path.join(d, "stick-after-receipt"))
     assert not [f for f in files_under(back) if "receipt" in f], f"the receipt was not used up: {files_under(back)}"
+    return back
 
 
 def check_daemon_is_restarted(emu):
@@ -257,8 +266,9 @@ def test_session():
 
 def light_lines(emu):
     """The lights as the kernel's GPIO driver has them: the PL061 lines the
-    board file names (main 4, recording 5), read from debugfs in the guest,
-    requested by "diaryroom" as outputs. {"main": "hi"|"lo", ...}"""
+    board file names (main 4, recording 5, the camera light 6), read from
+    debugfs in the guest, requested by "diaryroom" as outputs.
+    {"main": "hi"|"lo", "recording": ..., "camera": ...}"""
     rc, out = emu.shell("grep -q debugfs /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug;"
                         " cat /sys/kernel/debug/gpio")
     assert rc == 0, out
@@ -272,10 +282,10 @@ def light_lines(emu):
             base = None
         m = re.match(r"\s*gpio-(\d+)\s+\(.*\|(\S+)\s*\)\s+(in|out)\s+(hi|lo)", line)
         if base is not None and m and m.group(2) == "diaryroom" and m.group(3) == "out":
-            name = {4: "main", 5: "recording"}.get(int(m.group(1)) - base)
+            name = {4: "main", 5: "recording", 6: "camera"}.get(int(m.group(1)) - base)
             if name:
                 found[name] = m.group(4)
-    assert set(found) == {"main", "recording"}, f"the light lines are not diaryroom's outputs:\n{out}"
+    assert set(found) == {"main", "recording", "camera"}, f"the light lines are not diaryroom's outputs:\n{out}"
     return found
 
 
@@ -327,18 +337,28 @@ def check_boot_order(emu, ready_s):
 def run_video_session(emu, mic):
     """vivid through the real V4L2 driver, loaded after `ready`: the daemon
     opened it when it appeared (named by its bus_info), so this resident is
-    asked, presses, and is filmed while speaking."""
+    asked, presses, and is filmed while speaking. The camera light (PL061
+    line 6) is off until they choose, on while frames are captured, off
+    once the recording stops. Staff may watch (a press), sharing is left
+    unanswered. Returns (id, recording_finalised, video_finalised)."""
     cam = [e for e in emu.events() if e.get("ev") == "camera"]
     log(f"camera: {cam}")
     assert cam and cam[0]["name"] == "v4l2:bus:platform:vivid-000" and cam[0]["format"] == "yuyv", cam
     assert (cam[0]["width"], cam[0]["height"], cam[0]["fps"]) == (320, 180, 15), cam
     emu.press()
     emu.wait_for("prompt", name="ask_camera", timeout=60)
-    time.sleep(0.3)
+    lines = light_lines(emu)
+    log(f"PL061 lines while the box asks about the camera: {lines}")
+    assert lines["camera"] == "lo", f"the camera light is on before the resident chose: {lines}"
     emu.press()
     started = emu.wait_for("recording_started", timeout=120)
     assert started.get("media") == "video", started
+    emu.wait_for("camera_on", id=started["id"], timeout=30)
     emu.play(mic)
+    lines = light_lines(emu)
+    log(f"PL061 lines while filming: {lines}")
+    assert lines == {"main": "hi", "recording": "hi", "camera": "hi"}, \
+        f"the lights do not show a video being recorded: {lines}"
     emu.play_wait(timeout=120)
     time.sleep(0.3)
     emu.press()
@@ -347,25 +367,68 @@ def run_video_session(emu, mic):
     log(f"video finalised: {fin}; {vfin}")
     assert fin["state"] == "complete" and fin["lost"] == 0, fin
     assert vfin and vfin[0]["frames"] > 0 and not vfin[0]["camera_lost"], vfin
+    lines = light_lines(emu)
+    log(f"PL061 lines once the video stopped: {lines}")
+    assert lines["camera"] == "lo", f"the camera light stayed on after the recording: {lines}"
     emutest.write_result("emulated_video", {"frames": vfin[0]["frames"], "dropped": vfin[0]["dropped"],
                                             "camera_gaps": vfin[0]["camera_gaps"],
                                             "seconds": round(fin["duration_ms"] / 1000, 3)})
-    emu.wait_for("state", to="idle", timeout=300)  # the questions unanswered: no
+    answer_consent_questions(emu, started["id"])  # staff may watch; returns at idle
+    lines = light_lines(emu)
+    assert lines["camera"] == "lo" and lines["recording"] == "lo", f"at idle after the video: {lines}"
     return started["id"], fin, vfin[0]
 
 
-def check_video_file(data, org, d, video, speech):
-    """The video on the data partition (not exported: collect of video is
-    another part), opened with the organisation's key as the office PC does:
-    valid, Opus + H.264, the sound what was spoken, its frames all there."""
+def export_again(emu, stick, d):
+    """The staff stick back in (its receipt used up, its token valid): the
+    box exports what it recorded since, and the stick comes out."""
+    n = insert(emu, stick)
+    done = emu.wait_for("export_done", since=n, timeout=180)
+    log(f"export: {done}")
+    assert done["files"] >= 1 and done["failed"] == 0 and not done["stick_full"], done
+    emu.wait_for("light", pattern="saved", since=n, timeout=10)
+    return pull(emu, os.path.join(d, "stick-video"))
+
+
+def collect_video(org, stick, archive, device, video, speech, d):
+    """The office PC collects the video as staff get it: the sealed
+    original kept as the box recorded it, and a WebM copy every browser
+    plays (test_collect_video's checks, against the original opened with
+    the organisation's key): ffprobe silent, VP8 + Opus, every frame the box
+    counted in video_finalised, as long as the original within 60 ms, every
+    Opus packet at its time, its sound what was played into snd-aloop.
+    Returns the original's hash."""
     rec_id, fin, vfin = video
-    row = {r["id"]: r for r in emutest.catalogue(data)}[rec_id]
-    assert row["media"] == "video" and row["file"].endswith(".mkv.sealed"), row
-    mkv = os.path.join(d, "video.mkv")
-    admin("open", "--org", os.path.join(d, "org"), os.path.join(data, "diaryroom", row["file"]), mkv)
-    decoded, lag, env, frames, last = emutest.check_video(mkv, speech)
+    admin("collect", "--org", org, "--stick", stick, "--archive", archive)
+    box = os.path.join(archive, device)
+    mine = sorted(f for f in files_under(box) if f.startswith(rec_id))
+    assert mine == [rec_id + ".mkv.sealed", rec_id + ".webm"], f"the archive holds {mine}"
+    sealed, webm = (os.path.join(box, f) for f in mine)
+    assert os.path.getsize(sealed) == fin["bytes"], (os.path.getsize(sealed), fin)
+    kept = drtest.blake2b_256(sealed)
+    row = json.loads(admin("list", "--archive", archive).stdout)[device]["recordings"][rec_id]
+    log(f"archive catalogue: {row}")
+    assert row["media"] == "video" and row["blake2b"] == kept, row
+    assert row["playable_blake2b"] == drtest.blake2b_256(webm), row
+    with open(os.path.join(archive, "consent.csv"), newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["recording"] == rec_id]
+    assert len(rows) == 1 and rows[0]["staff_may_listen"] == "yes", rows
+    assert rows[0]["may_share"] == "unanswered" and rows[0]["locked"] == "no", rows
+
+    original = os.path.join(d, "video-original.mkv")
+    admin("open", "--org", org, sealed, original)
+    _, _, _, frames, _ = emutest.check_video(original, speech)
     assert frames == vfin["frames"], (frames, vfin)
-    assert abs(len(decoded) / RATE - fin["duration_ms"] / 1000) < 0.03, (len(decoded), fin)
+    end, frames = videocheck.check_browser_copy(webm, original)
+    assert frames == vfin["frames"], (frames, vfin)
+    assert abs(end - fin["duration_ms"] / 1000) < 0.06, (end, fin)
+    heard = videocheck.sound_of(webm)
+    lag = emutest.align(heard, speech)
+    env, wave = drtest.similarity(heard[lag:], speech)
+    log(f"browser copy's sound: {len(heard) / RATE:.2f} s, voice at {lag / RATE:.2f} s, "
+        f"envelope {env:.3f}, waveform {wave:.3f}")
+    assert env >= 0.9, f"the browser copy does not sound like what was spoken (envelope {env:.3f})"
+    return kept
 
 
 def run_session(emu):
@@ -399,20 +462,34 @@ def run_session(emu):
     assert daemon and daemon[0].split()[0] == "diaryroo", f"diaryroomd is not running as diaryroom: {daemon}"
     check_daemon_privileges(emu)
     set_guest_clock_unset(emu)
+    # vivid is loaded after ready and opened when it appears: from then on
+    # the room has a camera, so this first resident is asked too
+    emu.wait_for("camera", since=0, timeout=60)
+    lines = light_lines(emu)
+    log(f"PL061 lines at idle, the camera there: {lines}")
+    assert lines["camera"] == "lo" and lines["recording"] == "lo", lines
+    n_session = len(emu.events())
 
-    # press: welcome (the organisation's own, resampled by the box), beep, recording
+    # press: welcome (the organisation's own, resampled by the box), "filmed
+    # as well?" left unanswered (sound only), beep, recording
     emu.press()
     emu.wait_for("button", edge="down", timeout=30)
     welcome = emu.wait_for("prompt", name="welcome", timeout=30)
     log(f"welcome: {welcome['samples']} samples at 48 kHz; the file lasts {welcome_s:.3f} s")
     assert abs(welcome["samples"] / 48000 - welcome_s) < 0.005, (welcome, welcome_s)
     assert "phrases in a real voice installed" in emu.console(), emu.console()[-2000:]
+    emu.wait_for("prompt", name="ask_camera", timeout=60)
+    lines = light_lines(emu)
+    log(f"PL061 lines while the box asks about the camera: {lines}")
+    assert lines["camera"] == "lo", f"the camera light is on before the resident chose: {lines}"
     started = emu.wait_for("recording_started", timeout=120)
     rec_id = started["id"]
+    assert started.get("media", "audio") != "video", started
     emu.play(mic)
     lines = light_lines(emu)
     log(f"PL061 lines while recording: {lines}")
-    assert lines == {"main": "hi", "recording": "hi"}, f"the lights do not show recording: {lines}"
+    assert lines == {"main": "hi", "recording": "hi", "camera": "lo"}, \
+        f"the lights do not show a sound-only recording: {lines}"
     emu.play_wait(timeout=120)
     time.sleep(0.3)
     emu.press()
@@ -425,15 +502,21 @@ def run_session(emu):
     lines = light_lines(emu)
     log(f"PL061 lines at idle: {lines}")
     assert lines["recording"] == "lo", f"the recording lamp is on at idle: {lines}"
+    assert lines["camera"] == "lo", f"the camera light is on after a sound-only session: {lines}"
+    streamed = [e for e in emu.events()[n_session:] if e.get("ev", "").startswith("camera_")]
+    assert not streamed, f"the camera streamed in a sound-only session: {streamed}"
 
     # staff come with sticks: a blank one, then their staff stick
     check_blank_stick(emu)
     exported = export_to_staff_stick(emu, org, d)
     archive = os.path.join(d, "archive")
     archived_hash = collect(org, exported, archive, device, rec_id, fin, speech)
-    apply_receipt(emu, exported, d)
+    back = apply_receipt(emu, exported, d)
 
     video = run_video_session(emu, mic)
+    t = time.monotonic()
+    video_hash = collect_video(org, export_again(emu, back, d), archive, device, video, speech, d)
+    log(f"the video exported and collected in {time.monotonic() - t:.1f} s")
 
     check_daemon_is_restarted(emu)
     emu.poweroff()
@@ -459,7 +542,9 @@ def run_session(emu):
     logged = open(os.path.join(data, "log", "events.jsonl")).read()
     assert rec_id in logged, "the data partition's event log misses the recording"
 
-    check_video_file(data, org, d, video, speech)
+    vrow = {r["id"]: r for r in emutest.catalogue(data)}[video[0]]
+    assert vrow["media"] == "video" and vrow["file"].endswith(".mkv.sealed"), vrow
+    assert vrow["blake2b"] == video_hash, "the archive's video is not the box's recording"
 
     check_keys_are_not_replaced_silently(emu, d, device)
     emutest.fsck_clean(emu)
