@@ -868,7 +868,8 @@ def git_info():
 NOT_MEASURED = [
     {"name": "memory.camera_on", "why": "there is no camera pipeline yet"},
     {"name": "export.usb_stick", "why": "the export figures are to a folder on the build "
-     "machine's disk; none has been taken on a real USB stick yet (--stick-dir)"},
+     "machine's disk and (emulated_export) to throttled models of a stick on the emulated "
+     "board; none has been taken on a real USB stick yet (tools/bench export --stick-dir DIR)"},
 ]
 
 

@@ -28,10 +28,17 @@ PROFILES = (("usb2", 10_000_000, 30_000_000), ("usb3", 30_000_000, 100_000_000))
 STICK = "/run/diaryroom/stick"
 GUEST_SH = r"""
 up() { cut -d' ' -f1 /proc/uptime; }
+# the stick's sectors read and written (/proc/diskstats) and the CPUs'
+# busy and idle ticks (/proc/stat), for the lines "stat NAME ..."
+dstat() { awk '$3 == "sda" {print $6, $10}' /proc/diskstats; }
+cstat() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; }
 timed() { # timed NAME CMD...: runs CMD, prints "NAME <seconds> <status>"
 	name=$1; shift
-	sync; t0=$(up); "$@" >/run/bench-out 2>&1; rc=$?; t1=$(up)
+	sync; d0=$(dstat); c0=$(cstat); t0=$(up)
+	"$@" >/run/bench-out 2>&1; rc=$?
+	t1=$(up); d1=$(dstat); c1=$(cstat)
 	echo "$name $(awk "BEGIN{print $t1 - $t0}") $rc"
+	echo "stat $name $d0 $d1 $c0 $c1"
 	[ $rc -eq 0 ] || cat /run/bench-out
 }
 cpsync() { mkdir "$2" && cp "$1"/* "$2"/ && sync -f "$2"; }
@@ -48,13 +55,26 @@ def guest_script(files_dir, rounds, order_seed=0):
     s.append(f"rm -f {STICK}/dd; sync")
     for r in range(rounds):
         steps = [f"timed cp_sync_{r} cpsync {files_dir}/data/recordings {STICK}/cp{r}",
-                 f"timed export_{r} /run/bench_export export {files_dir} {STICK}/ex{r}"]
-        if (r + order_seed) % 2:
-            steps.reverse()
-        for st in steps:
+                 f"timed export_{r} /run/bench_export export {files_dir} {STICK}/ex{r}",
+                 f"timed copy_{r} /run/bench_export copy {files_dir} {STICK}/co{r}",
+                 f"timed copy_verify_{r} /run/bench_export copy {files_dir} {STICK}/cv{r} --verify"]
+        k = (r + order_seed) % len(steps)
+        for st in steps[k:] + steps[:k]:
             s.append(st)
-            s.append(f"cat /run/bench-out; rm -rf {STICK}/cp{r} {STICK}/ex{r}; sync")
+            s.append(f"cat /run/bench-out; rm -rf {STICK}/cp{r} {STICK}/ex{r} {STICK}/co{r} {STICK}/cv{r}; sync")
     return "\n".join(s) + "\n"
+
+
+def parse_stats(out):
+    """NAME -> (sectors read, sectors written on the stick, CPU busy share)."""
+    st = {}
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) == 10 and p[0] == "stat":
+            r0, w0, r1, w1, b0, i0, b1, i1 = map(int, p[2:])
+            busy, idle = b1 - b0, i1 - i0
+            st[p[1]] = (r1 - r0, w1 - w0, busy / (busy + idle) if busy + idle else 0.0)
+    return st
 
 
 def parse(out):
@@ -121,13 +141,15 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
             rc, out = emu.shell("sh /mnt/host/stickbench.sh", timeout=3600)
             res = parse(out)
             bad = [k for k, (_, st) in res.items() if st != 0]
-            if rc != 0 or bad or len(res) != 2 + 2 * rounds:
+            if rc != 0 or bad or len(res) != 2 + 4 * rounds:
                 raise RuntimeError(f"the {name} stick's rounds failed ({bad}): {out}")
             exports = [json.loads(line) for line in out.splitlines() if line.startswith('{"program": "export"')]
             if len(exports) != rounds or any(e["files"] != files or e["bytes"] != nbytes for e in exports):
                 raise RuntimeError(f"the {name} stick's exports did not export everything: {exports}")
-            results[name] = (w, r, res)
+            results[name] = (w, r, res, parse_stats(out))
             log("  " + ", ".join(f"{k} {v[0]:.2f} s" for k, v in res.items()))
+            log("  " + ", ".join(f"{k}: read {rd * 512 / 1e6:.1f} MB, wrote {wr * 512 / 1e6:.1f} MB, "
+                                 f"CPUs {b:.0%} busy" for k, (rd, wr, b) in results[name][3].items()))
             emu.stick_remove()
             emu.shell(f"umount {mnt}")
         emu.poweroff(timeout=180)
@@ -145,12 +167,25 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
            "onto the staff stick mounted by the box (vfat over usb-storage over dummy_hcd, "
            "a mass-storage gadget whose medium is a FAT image shared by virtio-9p, cache=none, "
            "QEMU fsdev throttling); times from the guest's /proc/uptime (10 ms) around each "
-           "command after a sync; every copy removed and synced after it; rounds alternate "
-           "which goes first")
-    for name, (w, r, res) in results.items():
+           "command after a sync; every copy removed and synced after it; the methods "
+           "go in a different order each round")
+    for name, (w, r, res, st) in results.items():
         model = f"; stick model {name}: throttled to {w / 1e6:g} MB/s write, {r / 1e6:g} MB/s read"
         cp = [res[f"cp_sync_{k}"][0] for k in range(rounds)]
         ex = [res[f"export_{k}"][0] for k in range(rounds)]
+        for meth, key, what in (
+                ("copy", "copy", "bench_export copy: a plain loop, read/write 1 MiB, fdatasync "
+                 "per file (the export's per-file sync, no read-back, no hash)"),
+                ("copy_verify", "copy_verify", "bench_export copy --verify: the plain loop plus "
+                 "the pages dropped, the file read back (O_DIRECT) and BLAKE2b-256, one file "
+                 "after the other")):
+            v = [res[f"{key}_{k}"][0] for k in range(rounds)]
+            ctx.emit(bl.figure(p + meth + ".seconds", statistics.median(v), "s", how + model + "; "
+                               + what, n=rounds, runs=[round(x, 3) for x in v]))
+            ctx.emit(bl.figure(p + meth + ".ratio_to_cp_sync",
+                               statistics.median([x / c for x, c in zip(v, cp)]), "x",
+                               how + model + "; median over the rounds of " + meth
+                               + " / cp + sync of the same round", n=rounds))
         pairs = [e / c for e, c in zip(ex, cp)]
         p = f"emulated_export.{name}."
         ctx.emit(bl.figure(p + "dd_write_mb_per_s", 16 * 1.048576 / res["dd_write"][0], "MB/s",
@@ -168,6 +203,22 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
                            "with O_DIRECT, BLAKE2b against the catalogue, renamed, synced; the "
                            "signed manifest) to a new folder on the stick", n=rounds,
                            runs=[round(x, 3) for x in ex]))
+        for meth, key in (("cp_sync", "cp_sync"), ("export_verify", "export"), ("copy", "copy"),
+                          ("copy_verify", "copy_verify")):
+            rd = [st[f"{key}_{k}"][0] * 512 for k in range(rounds)]
+            wr = [st[f"{key}_{k}"][1] * 512 for k in range(rounds)]
+            busy = [st[f"{key}_{k}"][2] for k in range(rounds)]
+            ctx.emit(bl.figure(p + meth + ".stick_read_bytes", statistics.median(rd), "bytes",
+                               how + model + "; bytes the box read from the stick (/dev/sda, "
+                               "/proc/diskstats) during it: the read-back reaches the device",
+                               n=rounds, runs=rd))
+            ctx.emit(bl.figure(p + meth + ".stick_written_bytes", statistics.median(wr), "bytes",
+                               how + model + "; bytes the box wrote to the stick (/proc/diskstats)",
+                               n=rounds, runs=wr))
+            ctx.emit(bl.figure(p + meth + ".guest_cpu_busy", statistics.median(busy), "share",
+                               how + model + "; the guest's CPUs busy (not idle or waiting for "
+                               "I/O; /proc/stat) during it, of 2", n=rounds,
+                               runs=[round(x, 3) for x in busy]))
         ctx.emit(bl.figure(p + "export_verify.ratio_to_cp_sync", statistics.median(pairs), "x",
                            how + model + "; median over the rounds of export / cp + sync of the "
                            "same round", n=rounds, pairs=[round(x, 4) for x in pairs]))
