@@ -169,7 +169,13 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
            "QEMU fsdev throttling); times from the guest's /proc/uptime (10 ms) around each "
            "command after a sync; every copy removed and synced after it; the methods "
            "go in a different order each round")
+    emit_figures(ctx.emit, results, how, rounds)
+
+
+def emit_figures(emit, results, how, rounds):
+    """results: model -> (write B/s, read B/s, parse(), parse_stats())."""
     for name, (w, r, res, st) in results.items():
+        p = f"emulated_export.{name}."
         model = f"; stick model {name}: throttled to {w / 1e6:g} MB/s write, {r / 1e6:g} MB/s read"
         cp = [res[f"cp_sync_{k}"][0] for k in range(rounds)]
         ex = [res[f"export_{k}"][0] for k in range(rounds)]
@@ -180,24 +186,23 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
                  "the pages dropped, the file read back (O_DIRECT) and BLAKE2b-256, one file "
                  "after the other")):
             v = [res[f"{key}_{k}"][0] for k in range(rounds)]
-            ctx.emit(bl.figure(p + meth + ".seconds", statistics.median(v), "s", how + model + "; "
+            emit(bl.figure(p + meth + ".seconds", statistics.median(v), "s", how + model + "; "
                                + what, n=rounds, runs=[round(x, 3) for x in v]))
-            ctx.emit(bl.figure(p + meth + ".ratio_to_cp_sync",
+            emit(bl.figure(p + meth + ".ratio_to_cp_sync",
                                statistics.median([x / c for x, c in zip(v, cp)]), "x",
                                how + model + "; median over the rounds of " + meth
                                + " / cp + sync of the same round", n=rounds))
         pairs = [e / c for e, c in zip(ex, cp)]
-        p = f"emulated_export.{name}."
-        ctx.emit(bl.figure(p + "dd_write_mb_per_s", 16 * 1.048576 / res["dd_write"][0], "MB/s",
+        emit(bl.figure(p + "dd_write_mb_per_s", 16 * 1.048576 / res["dd_write"][0], "MB/s",
                            how + model + "; dd if=/dev/zero bs=1M count=16 conv=fsync to a file on "
                            "the stick: the medium's write speed as the box sees it"))
-        ctx.emit(bl.figure(p + "dd_read_mb_per_s", 16 * 1.048576 / res["dd_read"][0], "MB/s",
+        emit(bl.figure(p + "dd_read_mb_per_s", 16 * 1.048576 / res["dd_read"][0], "MB/s",
                            how + model + "; dd iflag=direct bs=1M of that file: the medium's read "
                            "speed as the box sees it (O_DIRECT: from the device)"))
-        ctx.emit(bl.figure(p + "cp_sync.seconds", statistics.median(cp), "s",
+        emit(bl.figure(p + "cp_sync.seconds", statistics.median(cp), "s",
                            how + model + "; busybox cp of the files into a new folder on the "
                            "stick, then sync -f", n=rounds, runs=[round(x, 3) for x in cp]))
-        ctx.emit(bl.figure(p + "export_verify.seconds", statistics.median(ex), "s",
+        emit(bl.figure(p + "export_verify.seconds", statistics.median(ex), "s",
                            how + model + "; bench_export export (the box's export code, "
                            "dr_export_begin/step: written, fdatasynced, pages dropped, read back "
                            "with O_DIRECT, BLAKE2b against the catalogue, renamed, synced; the "
@@ -208,17 +213,17 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
             rd = [st[f"{key}_{k}"][0] * 512 for k in range(rounds)]
             wr = [st[f"{key}_{k}"][1] * 512 for k in range(rounds)]
             busy = [st[f"{key}_{k}"][2] for k in range(rounds)]
-            ctx.emit(bl.figure(p + meth + ".stick_read_bytes", statistics.median(rd), "bytes",
+            emit(bl.figure(p + meth + ".stick_read_bytes", statistics.median(rd), "bytes",
                                how + model + "; bytes the box read from the stick (/dev/sda, "
                                "/proc/diskstats) during it: the read-back reaches the device",
                                n=rounds, runs=rd))
-            ctx.emit(bl.figure(p + meth + ".stick_written_bytes", statistics.median(wr), "bytes",
+            emit(bl.figure(p + meth + ".stick_written_bytes", statistics.median(wr), "bytes",
                                how + model + "; bytes the box wrote to the stick (/proc/diskstats)",
                                n=rounds, runs=wr))
-            ctx.emit(bl.figure(p + meth + ".guest_cpu_busy", statistics.median(busy), "share",
+            emit(bl.figure(p + meth + ".guest_cpu_busy", statistics.median(busy), "share",
                                how + model + "; the guest's CPUs busy (not idle or waiting for "
                                "I/O; /proc/stat) during it, of 2", n=rounds,
                                runs=[round(x, 3) for x in busy]))
-        ctx.emit(bl.figure(p + "export_verify.ratio_to_cp_sync", statistics.median(pairs), "x",
+        emit(bl.figure(p + "export_verify.ratio_to_cp_sync", statistics.median(pairs), "x",
                            how + model + "; median over the rounds of export / cp + sync of the "
                            "same round", n=rounds, pairs=[round(x, 4) for x in pairs]))
