@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import statistics
-import time
 
 import benchlib as bl
 
@@ -143,9 +142,10 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
             bad = [k for k, (_, st) in res.items() if st != 0]
             if rc != 0 or bad or len(res) != 2 + 4 * rounds:
                 raise RuntimeError(f"the {name} stick's rounds failed ({bad}): {out}")
-            exports = [json.loads(line) for line in out.splitlines() if line.startswith('{"program": "export"')]
-            if len(exports) != rounds or any(e["files"] != files or e["bytes"] != nbytes for e in exports):
-                raise RuntimeError(f"the {name} stick's exports did not export everything: {exports}")
+            copies = [json.loads(line) for line in out.splitlines() if line.startswith('{"program": ')]
+            if len(copies) != 3 * rounds or any(c["files"] != files or c["bytes"] != nbytes for c in copies):
+                raise RuntimeError(f"the {name} stick's exports and copy loops did not copy everything: "
+                                   f"{copies}")
             results[name] = (w, r, res, parse_stats(out))
             log("  " + ", ".join(f"{k} {v[0]:.2f} s" for k, v in res.items()))
             log("  " + ", ".join(f"{k}: read {rd * 512 / 1e6:.1f} MB, wrote {wr * 512 / 1e6:.1f} MB, "
