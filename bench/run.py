@@ -40,7 +40,7 @@ sys.path.insert(0, HERE)
 import benchlib as bl  # noqa: E402
 
 PHASES = ("encode", "writes", "powercut", "latency", "memory", "export")
-OPT_PHASES = ("emulated",)
+OPT_PHASES = ("emulated", "emulated_export")
 SPEECH_PHASES = ("encode", "writes", "powercut", "latency", "memory")  # need the speech input  # not in the default run: minutes, and an image to build
 # The daemon's encoder settings (app/media/oggopus.c, encoder_setup and
 # dr_oggopus_params_default), as opusenc options. --set-ctl-int 4000=2048 is
@@ -802,6 +802,20 @@ def phase_emulated(ctx):
     ctx.image_info["path"] = image
 
 
+def phase_emulated_export(ctx):
+    """The export against cp + sync on a model of a USB stick, on the
+    emulated board (bench/stick_emulated.py)."""
+    image = emulated_image(ctx.args)
+    if not os.path.exists(os.path.join(image, "image.json")):
+        ctx.skip("emulated_export", f"no image in {image}: " + IMAGE_HOWTO)
+        return
+    if not shutil.which("qemu-system-aarch64"):
+        ctx.skip("emulated_export", "qemu-system-aarch64 is not installed (tools/install-deps)")
+        return
+    import stick_emulated
+    stick_emulated.run_phase(ctx, load_emulate(), image, os.path.abspath(ctx.args.aarch64_build), log)
+
+
 # ---- the run ----
 
 def machine():
@@ -854,7 +868,8 @@ def git_info():
 NOT_MEASURED = [
     {"name": "memory.camera_on", "why": "there is no camera pipeline yet"},
     {"name": "export.usb_stick", "why": "the export figures are to a folder on the build "
-     "machine's disk; none has been taken on a real USB stick yet (--stick-dir)"},
+     "machine's disk and (emulated_export) to throttled models of a stick on the emulated "
+     "board; none has been taken on a real USB stick yet (tools/bench export --stick-dir DIR)"},
 ]
 
 
@@ -885,13 +900,19 @@ def main():
                     help="emulated: the qemu-virt image folder (default $DR_EMULATED_IMAGE "
                          "or build/firmware/qemu-virt)")
     ap.add_argument("--boots", type=int, default=3, help="emulated: boots to time")
+    ap.add_argument("--emulated-export-files", type=int, default=20,
+                    help="emulated_export: recordings")
+    ap.add_argument("--emulated-export-mib", type=int, default=2,
+                    help="emulated_export: MiB per recording (2: about 9 minutes at 32 kbit/s)")
+    ap.add_argument("--emulated-export-rounds", type=int, default=3,
+                    help="emulated_export: rounds of cp + sync and the export, per stick model")
     args = ap.parse_args()
     for ph in args.phases:
         if ph not in PHASES + OPT_PHASES:
             ap.error(f"unknown phase {ph!r} (one of {', '.join(PHASES + OPT_PHASES)})")
     phases = args.phases or list(PHASES)
-    if args.emulated and "emulated" not in phases:
-        phases.append("emulated")
+    if args.emulated:
+        phases += [p for p in OPT_PHASES if p not in phases]
     out = args.out or os.path.join(HERE, "results", "latest.json" if not args.phases
                                    else "partial.json")
     ctx = Ctx(args)
@@ -957,6 +978,10 @@ GOALS = [
     ("memory.aarch64.guest_peak_rss_kib", 8192, "peak RSS of an audio session, aarch64 guest"),
     ("export.export_verify.ratio_to_cp_sync", 1.3, "export + read-back vs cp + sync"),
     ("emulated.boot_to_ready.guest_median_s", 3.0, "emulated board, boot to ready (guest clock)"),
+    ("emulated_export.usb2.export_verify.ratio_to_cp_sync", 1.3,
+     "export + read-back vs cp + sync, emulated board, USB 2 stick model (10/30 MB/s)"),
+    ("emulated_export.usb3.export_verify.ratio_to_cp_sync", 1.3,
+     "export + read-back vs cp + sync, emulated board, USB 3 stick model (30/100 MB/s)"),
 ]
 
 

@@ -168,10 +168,17 @@ def test_emulated_skips(tmp):
 
         def emit(self, f):
             raise AssertionError(f"a figure without an image: {f}")
-    ctx = Ctx()
-    runner.phase_emulated(ctx)
-    check(len(ctx.skipped) == 1 and "firmware/build-image" in ctx.skipped[0]["why"],
-          f"emulated phase without an image: {ctx.skipped}")
+    for phase in (runner.phase_emulated, runner.phase_emulated_export):
+        ctx = Ctx()
+        phase(ctx)
+        check(len(ctx.skipped) == 1 and "firmware/build-image" in ctx.skipped[0]["why"],
+              f"{phase.__name__} without an image: {ctx.skipped}")
+    import stick_emulated
+    st = stick_emulated.parse_stats("stat export_0 10 20 110 2020 100 50 250 100\n")
+    check(st == {"export_0": (100, 2000, 0.75)}, f"stick_emulated.parse_stats: {st}")
+    script = stick_emulated.guest_script("/data/x", 2)
+    check(script.count("timed export_") == 2 and script.count("timed cp_sync_") == 2,
+          "stick_emulated.guest_script: rounds")
 
 
 def test_parsers():
