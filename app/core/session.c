@@ -105,7 +105,7 @@ void drc_play_one(struct dr_core *c, struct out *o, enum dr_prompt p, uint64_t n
 static void stop_recording(struct dr_core *c, struct out *o, enum dr_stop_reason why, bool keep,
 			   uint64_t now)
 {
-	drc_stop_playback(c, o); /* e.g. the one-minute warning */
+	drc_stop_playback(c, o); /* e.g. the time-limit warning */
 	drc_emit(o, (struct dr_action){.type = DR_ACT_STOP_RECORDING, .keep = keep, .reason = why});
 	c->discarding = !keep;
 	c->finalise_deadline = now + c->cfg.finalise_ms;
