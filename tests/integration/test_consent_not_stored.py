@@ -33,13 +33,12 @@ pass runs the thread's case).
 """
 import os
 import signal
-import subprocess
 import time
 
 from drtest import SANITIZE, Box, log, run, speak, tmpdir
 from test_power_cut import (REC_S, asan_env, check_catalogue, consent_session, counting_run,
-                            cut_points, detach, have_strace, landed, on_catalogue_thread, table,
-                            tokens)
+                            cut_points, detach, have_strace, landed, on_catalogue_thread,
+                            strace_thread, table, tokens)
 
 
 def answer_yes_to_staff(box):
@@ -140,18 +139,7 @@ def on_main_thread(box, out, inject=None):
     to name each event."""
     box.wait_for("storage", since=0, timeout=60)  # start-up done
     pid = [e for e in box.events() if e["ev"] == "ready"][-1]["pid"]
-    cmd = ["strace", "-p", str(pid), "-o", out, "-y", "-s", "64",
-           "-e", "trace=pwrite64,fdatasync,fsync,write"]
-    if inject:
-        cmd += ["-e", f"inject={inject[0]}:{inject[2]}:when={inject[1]}"]
-    err = out + ".err"
-    st = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(err, "wb"))
-    deadline = time.monotonic() + 30
-    while b"attached" not in open(err, "rb").read():
-        assert st.poll() is None and time.monotonic() < deadline, \
-            f"strace did not attach to the main thread {pid}: {open(err, errors='replace').read()[-300:]}"
-        time.sleep(0.01)
-    return st
+    return strace_thread(pid, out, inject, strsize=64, what="the main thread")
 
 
 def loop_cut_points(toks):

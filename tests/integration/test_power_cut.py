@@ -427,15 +427,13 @@ def test_cuts_at_each_step_of_the_dialogue():
 CALL = re.compile(r'^(?:\d+\s+)?(pwrite64|fdatasync|fsync|write)\(\d+<([^>]*)>')
 
 
-def on_catalogue_thread(box, out, inject=None):
-    """strace on the daemon's catalogue thread alone, from now on: its
-    pwrite64, fdatasync, fsync and write calls, each with its file (-y).
-    inject: (call, N, action), the N-th such call of that thread gets
-    `action` ("signal=SIGKILL", "error=EIO"). Returns strace's process once
-    it is attached (the session may begin)."""
-    box.wait_for("storage", since=0, timeout=60)  # start-up done: the thread waits for work
-    tid = [e for e in box.events() if e["ev"] == "catalogue_thread"][-1]["tid"]
-    cmd = ["strace", "-p", str(tid), "-o", out, "-y", "-s", "16",
+def strace_thread(tid, out, inject=None, strsize=16, what="thread"):
+    """strace on one thread (tid) of the daemon alone, from now on: its
+    pwrite64, fdatasync, fsync and write calls, each with its file (-y),
+    strings cut at strsize. inject: (call, N, action), the N-th such call of
+    that thread gets `action` ("signal=SIGKILL", "error=EIO"). Returns
+    strace's process once it is attached."""
+    cmd = ["strace", "-p", str(tid), "-o", out, "-y", "-s", str(strsize),
            "-e", "trace=pwrite64,fdatasync,fsync,write"]
     if inject:
         cmd += ["-e", f"inject={inject[0]}:{inject[2]}:when={inject[1]}"]
@@ -444,9 +442,18 @@ def on_catalogue_thread(box, out, inject=None):
     deadline = time.monotonic() + 30
     while b"attached" not in open(err, "rb").read():
         assert st.poll() is None and time.monotonic() < deadline, \
-            f"strace did not attach to thread {tid}: {open(err, errors='replace').read()[-300:]}"
+            f"strace did not attach to {what} {tid}: {open(err, errors='replace').read()[-300:]}"
         time.sleep(0.01)
     return st
+
+
+def on_catalogue_thread(box, out, inject=None):
+    """strace_thread on the daemon's catalogue thread, once start-up is
+    done (the thread waits for work); the session may begin when it
+    returns."""
+    box.wait_for("storage", since=0, timeout=60)
+    tid = [e for e in box.events() if e["ev"] == "catalogue_thread"][-1]["tid"]
+    return strace_thread(tid, out, inject)
 
 
 def detach(st):
