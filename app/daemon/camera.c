@@ -223,6 +223,17 @@ void drd_camera_choose(struct drd *d, bool video)
 	d->rec_video = video && d->cam && !d->cam_broken;
 }
 
+void drd_camera_warm(struct drd *d)
+{
+	if (d->rec_video && d->rec_av && !d->cam_broken)
+		(void)dr_recorder_warm(d->rec_av); /* failing that, it starts with the recording */
+}
+
+void drd_camera_cool(struct drd *d)
+{
+	dr_recorder_cool(d->rec_av);
+}
+
 struct dr_recorder *drd_camera_recorder(struct drd *d)
 {
 	return d->rec_video && d->rec_av ? d->rec_av : d->rec_sound;

@@ -269,6 +269,11 @@ int drd_camera_fd(const struct drd *d);
  * a video or sound only, unless the file is made already. */
 void drd_camera_choose(struct drd *d, bool video);
 /* The recorder for the recording being started. */
+/* A video's camera started as its recording is prepared (the resident
+ * is told the camera is on), where the camera needs it (its own H.264:
+ * dr_recorder_warm); ended if the recording never starts. */
+void drd_camera_warm(struct drd *d);
+void drd_camera_cool(struct drd *d);
 struct dr_recorder *drd_camera_recorder(struct drd *d);
 /* The camera's fd became readable: the camera light and the events; a
  * camera that failed is told to the core (DR_EV_CAMERA, queued: the caller

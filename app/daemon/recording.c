@@ -200,8 +200,10 @@ void drd_prepare_join(struct drd *d)
 		d->prep_cancel = false;
 		return;
 	}
-	if (d->prep_job == DRD_JOB_PREPARE)
+	if (d->prep_job == DRD_JOB_PREPARE) {
 		d->prepared = true;
+		drd_camera_warm(d); /* its row and id are made: camera_on names it */
+	}
 }
 
 /* Hands the catalogue thread a job (none may be under way). */
@@ -292,6 +294,7 @@ void drd_unprepare_async(struct drd *d, const char *why)
 		drd_prepare_join(d);
 	d->prepared = false;
 	d->prep_why = why;
+	drd_camera_cool(d);
 	if (prep_spawn(d, DRD_JOB_DISCARD) < 0) {
 		d->prepared = true;
 		drd_unprepare_recording(d, why);
@@ -306,6 +309,7 @@ void drd_unprepare_recording(struct drd *d, const char *why)
 	if (!d->prepared)
 		return;
 	d->prepared = false;
+	drd_camera_cool(d);
 	d->rec_sink.ops->close(d->rec_sink.user);
 	drd_forget_key(d);
 	if (dr_store_discard(d->store, d->rec_id, why, err, sizeof(err)) < 0)

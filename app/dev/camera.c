@@ -46,7 +46,7 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 {
 	static const char *const known[] = {"backend", "device", "width", "height", "fps",
 					    "format", "light", "queue_mib", "sim_unplug_ms",
-					    "sim_appear_ms", "sim_h264_fault", NULL};
+					    "sim_appear_ms", "sim_h264_fault", "sim_first_frame_ms", NULL};
 	memset(s, 0, sizeof(*s));
 	int r = dr_dev_check_keys(board, "camera", known, "camera: ", err, errlen);
 	if (r < 0)
@@ -73,6 +73,9 @@ int dr_camera_settings_from_board(const struct dr_conf *board, struct dr_camera_
 	if ((r = dr_conf_get_int(board, "camera", "sim_appear_ms", 0, 0, 86400000, &q, err, errlen)) < 0)
 		return r;
 	s->sim_appear_ms = (unsigned)q;
+	if ((r = dr_conf_get_int(board, "camera", "sim_first_frame_ms", 0, 0, 10000, &q, err, errlen)) < 0)
+		return r;
+	s->sim_first_frame_ms = (unsigned)q;
 	const char *fault = dr_conf_get_str(board, "camera", "sim_h264_fault", "none");
 	if (!strcmp(fault, "none"))
 		s->sim_h264_fault = DR_SIM_H264_OK;

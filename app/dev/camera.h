@@ -29,6 +29,9 @@
  *   sim_h264_fault = none | no_sets | new_sps (sim in h264 only: a camera
  *                     that never sends its parameter sets, or whose SPS
  *                     changes 1.5 s into each stream; tests)
+ *   sim_first_frame_ms = 0 (sim only: the first frame comes this long
+ *                     after streaming starts, as a USB camera's does while
+ *                     it settles its exposure; 0: at once)
  *   sim_appear_ms = 0 (sim only: plugged in this long after the board file
  *                     was read; opening it earlier gives -ENODEV, as a
  *                     camera whose driver is not loaded yet; 0: at once)
@@ -84,6 +87,7 @@ struct dr_camera_settings {
 	unsigned queue_mib; /* the recorder's video queue budget (1..256, default 8) */
 	unsigned sim_unplug_ms; /* sim only: the camera is unplugged this long after
 				   it first starts streaming (tests); 0: never */
+	unsigned sim_first_frame_ms; /* sim only: the first frame this long after the start */
 	unsigned sim_appear_ms; /* sim only: absent (-ENODEV) until this long after
 				   the settings were read (tests); 0: at once */
 	enum dr_camera_sim_fault sim_h264_fault; /* sim, format h264 only (tests) */

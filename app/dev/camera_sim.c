@@ -32,6 +32,7 @@ struct sim_camera {
 	int flash;   /* __atomic: frames to flash */
 	int unplugged; /* __atomic */
 	uint64_t unplug_after_ns; /* settings' sim_unplug_ms; 0: never */
+	uint64_t first_frame_ns;  /* settings' sim_first_frame_ms */
 	unsigned char *row; /* one row of luma */
 	struct dr_sim_h264 *h264; /* format h264: the camera's encoder */
 	unsigned char *i420;      /* format h264: the picture it encodes */
@@ -126,7 +127,7 @@ static int sim_start(struct dr_camera *c)
 	struct sim_camera *s = (struct sim_camera *)c;
 	if (__atomic_load_n(&s->unplugged, __ATOMIC_ACQUIRE))
 		return -ENODEV;
-	s->t0_ns = dr_dev_mono_ns();
+	s->t0_ns = dr_dev_mono_ns() + s->first_frame_ns;
 	s->counter = 0;
 	s->started = true;
 	if (s->h264) /* a camera's stream starts with an IDR */
@@ -300,6 +301,7 @@ int dr_camera_open_sim(const struct dr_camera_settings *st, bool paced, struct d
 	s->fault_from = (uint64_t)st->fps * 3 / 2;
 	s->paced = paced;
 	s->unplug_after_ns = (uint64_t)st->sim_unplug_ms * 1000000u;
+	s->first_frame_ns = (uint64_t)st->sim_first_frame_ms * 1000000u;
 	*out = &s->base;
 	return 0;
 }

@@ -415,12 +415,19 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 		;
 	while (sem_trywait(&r->space) == 0)
 		;
-	/* Without a camera there is no camera thread to wait for. */
-	atomic_store(&r->video_done, true);
-	if (r->p.camera) {
-		err = dr_rec_video_prepare(r); /* video_done false from here */
-		if (err)
-			goto err_close_sink;
+	/* Without a camera there is no camera thread to wait for. A warm
+	 * camera thread runs already (its encoder made): from now on it keeps
+	 * frames, starting at a key frame. */
+	if (r->warm) {
+		atomic_store(&r->want_key, true);
+		atomic_store_explicit(&r->warming, false, memory_order_release);
+	} else {
+		atomic_store(&r->video_done, true);
+		if (r->p.camera) {
+			err = dr_rec_video_prepare(r); /* video_done false from here */
+			if (err)
+				goto err_close_sink;
+		}
 	}
 
 	/* The encoder thread owns the sink from here, so start it first; if the
@@ -432,7 +439,7 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 	err = -pthread_create(&r->cap_thread, NULL, capture_main, r);
 	if (!err)
 		pthread_setname_np(r->cap_thread, "dr-capture");
-	if (!err && r->p.camera) {
+	if (!err && r->p.camera && !r->warm) {
 		/* A camera thread that cannot start is a camera lost at once:
 		 * the sound goes on. */
 		int verr = -pthread_create(&r->video_thread, NULL, dr_rec_video_main, r);
@@ -444,8 +451,10 @@ static int recorder_start(struct dr_recorder *r, struct dr_sink sink, const char
 			pthread_setname_np(r->video_thread, "dr-camera");
 		}
 	}
+	r->warm = false; /* its thread is the recording's now */
 	if (err) {
 		dr_rec_set_error(r, err, true);
+		atomic_store(&r->stop, true); /* a camera thread started warm ends */
 		atomic_store_explicit(&r->video_done, true, memory_order_release);
 		atomic_store_explicit(&r->capture_done, true, memory_order_release);
 		sem_post(&r->wake);
@@ -462,6 +471,19 @@ err_close_sink:
 	sink.ops->close(sink.user);
 	recording_clear(r);
 	return err;
+}
+
+int dr_recorder_warm(struct dr_recorder *r)
+{
+	if (!r->p.camera || r->started || r->warm)
+		return 0;
+	return dr_rec_video_warm(r);
+}
+
+void dr_recorder_cool(struct dr_recorder *r)
+{
+	if (r && r->warm && !r->started)
+		dr_rec_video_cool(r);
 }
 
 int dr_recorder_start(struct dr_recorder *r, struct dr_sink sink, const char *recording_id,
@@ -518,6 +540,7 @@ void dr_recorder_free(struct dr_recorder *r)
 {
 	if (!r)
 		return;
+	dr_recorder_cool(r);
 	if (r->started) {
 		atomic_store(&r->stop, true);
 		pthread_join(r->cap_thread, NULL);

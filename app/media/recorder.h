@@ -69,6 +69,18 @@ void dr_recorder_free(struct dr_recorder *r);
 /* eventfd (EFD_CLOEXEC|EFD_NONBLOCK): readable when a result is ready. */
 int dr_recorder_fd(const struct dr_recorder *r);
 
+/* A camera that sends its own H.264 is started now, before the recording
+ * (as the resident is told the camera is on), so that its parameter sets
+ * are known when the recording starts and the file's headers need not wait
+ * for them; its frames are not kept until dr_recorder_start, whose first
+ * kept frame is a key frame. A no-op for other cameras (their headers never
+ * wait) and without a camera, or when already warm or recording. 0 or
+ * -errno (the camera thread could not start: the recording will start it).
+ * dr_recorder_cool ends it when the recording does not start after all (a
+ * press cancelled it); dr_recorder_free does too. Event loop thread. */
+int dr_recorder_warm(struct dr_recorder *r);
+void dr_recorder_cool(struct dr_recorder *r);
+
 /* Starts capture now and encoding into `sink` (owned by the recorder from
  * here on, also on failure). -EBUSY if a recording is in progress. */
 int dr_recorder_start(struct dr_recorder *r, struct dr_sink sink, const char *recording_id,

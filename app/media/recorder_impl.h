@@ -65,6 +65,8 @@ struct dr_recorder {
 	struct dr_videnc *venc;    /* per recording; used by the camera thread */
 	struct dr_avclock clock;   /* audio capture anchors it, the writer maps */
 	bool video_started;        /* event loop only: the camera thread runs (joined at collect) */
+	bool warm;                 /* event loop only: dr_recorder_warm started it before the start */
+	atomic_bool warming;       /* loop -> camera thread: no recording yet, learn the stream only */
 	pthread_t video_thread;
 	atomic_bool video_done;    /* the camera thread has ended (true without a camera) */
 	atomic_bool want_key;      /* writer -> camera thread: make the next frame a key frame */
@@ -92,6 +94,11 @@ void dr_rec_video_free(struct dr_recorder *r);
 int dr_rec_video_prepare(struct dr_recorder *r);
 /* The camera thread. */
 void *dr_rec_video_main(void *arg);
+/* Event loop thread: the camera thread started before the recording (H.264
+ * only: its parameter sets learned before the headers are due); ended
+ * again if the recording never starts. */
+int dr_rec_video_warm(struct dr_recorder *r);
+void dr_rec_video_cool(struct dr_recorder *r);
 /* After both capture threads are joined: forget this recording's video. */
 void dr_rec_video_clear(struct dr_recorder *r);
 

@@ -150,6 +150,54 @@ static int video_frame(struct dr_recorder *r, struct dr_frame *f, bool *need_key
 	return 0;
 }
 
+/* Before the recording (dr_recorder_warm): the camera's H.264 goes
+ * through the encoder only so that it learns the parameter sets; nothing
+ * is kept. -EPROTO (they changed) ends the picture as in a recording. */
+static int warm_frame(struct dr_recorder *r, const struct dr_frame *f)
+{
+	unsigned char *data;
+	size_t len;
+	bool key;
+	int err = dr_videnc_frame(r->venc, f, &data, &len, &key);
+	free(data);
+	return err == -EPROTO ? err : 0;
+}
+
+int dr_rec_video_warm(struct dr_recorder *r)
+{
+	enum dr_pixfmt fmt;
+	unsigned w, h, fps;
+	dr_camera_format(r->p.camera, &fmt, &w, &h, &fps);
+	if (fmt != DR_PIX_H264)
+		return 0; /* the headers never wait for other cameras */
+	int err = dr_rec_video_prepare(r);
+	if (err)
+		goto err_clear;
+	atomic_store(&r->stop, false);
+	atomic_store_explicit(&r->warming, true, memory_order_release);
+	err = -pthread_create(&r->video_thread, NULL, dr_rec_video_main, r);
+	if (err)
+		goto err_clear;
+	pthread_setname_np(r->video_thread, "dr-camera");
+	r->video_started = r->warm = true;
+	return 0;
+
+err_clear:
+	atomic_store(&r->warming, false);
+	dr_rec_video_clear(r);
+	return err;
+}
+
+void dr_rec_video_cool(struct dr_recorder *r)
+{
+	atomic_store(&r->stop, true);
+	dr_rec_video_clear(r); /* joins the camera thread, which stops the camera */
+	atomic_store(&r->stop, false);
+	atomic_store(&r->warming, false);
+	atomic_store(&r->video_done, true);
+	r->warm = false;
+}
+
 void *dr_rec_video_main(void *arg)
 {
 	struct dr_recorder *r = arg;
@@ -160,10 +208,14 @@ void *dr_rec_video_main(void *arg)
 		goto out_signal;
 	}
 	uint64_t gaps0 = dr_camera_dropped(cam);
-	bool need_key = false;
+	bool need_key = false, warming = atomic_load_explicit(&r->warming, memory_order_acquire);
 	size_t last_len = 1;
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		struct dr_frame *f = NULL;
+		if (warming && !atomic_load_explicit(&r->warming, memory_order_acquire)) {
+			warming = false; /* the recording started: count from here */
+			gaps0 = dr_camera_dropped(cam);
+		}
 		err = atomic_load_explicit(&r->video_abandon, memory_order_relaxed);
 		if (err) { /* the writer gave up on the picture (no key frame in time) */
 			r->camera_err = err;
@@ -176,6 +228,16 @@ void *dr_rec_video_main(void *arg)
 		if (err) {
 			r->camera_err = err; /* unplugged, or failed: the sound goes on */
 			break;
+		}
+		if (warming) {
+			err = warm_frame(r, f);
+			dr_frame_unref(f);
+			if (err) {
+				r->camera_err = err;
+				dr_camera_fail(cam, err);
+				break;
+			}
+			continue;
 		}
 		r->v_grabbed++;
 		err = video_frame(r, f, &need_key, &last_len);

@@ -110,6 +110,80 @@ def test_h264_sigkill():
     assert None not in cs and (np.diff(cs) >= 1).all(), cs
 
 
+def test_h264_camera_started_as_the_box_says_so():
+    """A USB camera's first frame comes late (it settles its exposure): its
+    parameter sets must not hold up the file, or a power cut just after
+    the beep would lose more than 0.5 s. The camera starts as the box says
+    it is on (camera_on before recording_started), so a SIGKILL 0.75 s into
+    the recording, with the camera's first frame 0.8 s after it starts,
+    keeps all but at most 0.5 s of the sound."""
+    name = "video-h264-early"
+    sets = H264 + ["camera.sim_first_frame_ms=800"]
+    d = tmpdir(name)
+    mic = speak(os.path.join(d, "testimony.wav"), TESTIMONY)
+    box = Box(name, mic, root=d, sets=sets).start()
+    mark = len(box.events())
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    box.press()
+    started = box.wait_for("recording_started")
+    assert started.get("media") == "video", started
+    time.sleep(0.75)
+    t_cut = box.kill()
+    captured = t_cut - started["t_us"] / 1e6
+    ev = since(box, mark)
+    on = [e for e in ev if e["ev"] == "camera_on"]
+    assert on and on[0]["t_us"] < started["t_us"], \
+        f"the camera did not start before the recording: {[e['ev'] for e in ev]}"
+    assert on[0]["id"] == started["id"], (on, started)
+
+    box2 = Box(name, mic, root=d, data=box.data, sets=sets).start()
+    rec = box2.wait_for("recovered", since=0, id=started["id"])
+    assert box2.terminate() == 0, box2.stderr_text()
+    row, path = the_file(box2, started["id"])
+    assert row["state"] == "interrupted" and path.endswith(".mkv.sealed"), (row, rec)
+    mkv = open_sealed(path)
+    mkvinfo_clean(mkv)
+    kept = len(decode_audio(mkv)) / RATE
+    log(f"captured {captured:.3f} s, kept {kept:.3f} s of sound")
+    record_margin("video_h264.early_cut", 0.5, captured - kept)
+    assert captured - kept <= 0.5, (captured, kept)
+
+
+def test_h264_camera_stopped_when_cancelled():
+    """The camera started as the box said it is on stops again when the
+    resident cancels in the beep (nothing recorded, the light off), and the
+    next resident's video starts it afresh."""
+    name = "video-h264-cancel"
+    d = tmpdir(name)
+    mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
+    box = Box(name, mic, root=d, sets=H264).start()
+    mark = len(box.events())
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    box.press()
+    on = box.wait_for("camera_on", timeout=10)
+    box.wait_for("prompt", name="beep", timeout=15)
+    box.press()
+    box.wait_for("prompt", name="cancelled", timeout=10)
+    off = box.wait_for("camera_off", timeout=10)
+    assert off["id"] == on["id"] and off["t_us"] > on["t_us"], (on, off)
+    ev = since(box, mark)
+    assert not [e for e in ev if e["ev"] == "recording_started"], [e["ev"] for e in ev]
+    box.wait_for("state", to="idle", timeout=30)
+    # the next resident is filmed
+    box.press()
+    box.wait_for("prompt", name="ask_camera", timeout=30)
+    box.press()
+    started = box.wait_for("recording_started")
+    assert started.get("media") == "video", started
+    time.sleep(1.5)
+    box.press()
+    fin = box.wait_for("video_finalised", timeout=60)
+    assert fin["frames"] > 0, fin
+    assert box.terminate() == 0, box.stderr_text()
+
+
 def test_h264_camera_without_parameter_sets():
     d = tmpdir("video-h264-nosets")
     mic = speak(os.path.join(d, "testimony.wav"), "Hello.")
@@ -147,4 +221,5 @@ def test_h264_camera_without_parameter_sets():
 
 
 if __name__ == "__main__":
-    run([test_h264_session, test_h264_sigkill, test_h264_camera_without_parameter_sets])
+    run([test_h264_session, test_h264_sigkill, test_h264_camera_started_as_the_box_says_so,
+         test_h264_camera_stopped_when_cancelled, test_h264_camera_without_parameter_sets])
