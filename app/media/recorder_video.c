@@ -217,11 +217,8 @@ void *dr_rec_video_main(void *arg)
 			gaps0 = dr_camera_dropped(cam);
 		}
 		err = atomic_load_explicit(&r->video_abandon, memory_order_relaxed);
-		if (err) { /* the writer gave up on the picture (no key frame in time) */
-			r->camera_err = err;
-			dr_camera_fail(cam, err);
-			break;
-		}
+		if (err) /* the writer gave up on the picture (no key frame in time) */
+			goto out_failed;
 		err = dr_camera_read(cam, &f);
 		if (err == -EAGAIN || err == -EINTR)
 			continue;
@@ -231,24 +228,21 @@ void *dr_rec_video_main(void *arg)
 		}
 		if (warming) {
 			err = warm_frame(r, f);
-			dr_frame_unref(f);
-			if (err) {
-				r->camera_err = err;
-				dr_camera_fail(cam, err);
-				break;
-			}
-			continue;
+		} else {
+			r->v_grabbed++;
+			err = video_frame(r, f, &need_key, &last_len);
+			sem_post(&r->wake);
 		}
-		r->v_grabbed++;
-		err = video_frame(r, f, &need_key, &last_len);
 		dr_frame_unref(f);
-		sem_post(&r->wake);
-		if (err) { /* the stream changed its parameters: the picture ends; the sound goes on */
-			r->camera_err = err;
-			dr_camera_fail(cam, err);
-			break;
-		}
+		if (err) /* the stream changed its parameters: the picture ends; the sound goes on */
+			goto out_failed;
 	}
+	goto out_stop;
+
+out_failed:
+	r->camera_err = err;
+	dr_camera_fail(cam, err);
+out_stop:
 	r->v_gaps = dr_camera_dropped(cam) - gaps0;
 	dr_camera_stop(cam);
 out_signal:
