@@ -22,7 +22,11 @@
 #define DR_CAPTURE_CHUNK (DR_SAMPLE_RATE / 100) /* frames per read: 10 ms */
 #define DR_ENCODE_CHUNK (DR_SAMPLE_RATE / 10)   /* up to 100 ms per encoder write */
 #define DR_FULL_WAIT_SLICE_MS 10
-#define DR_TAIL_MAX (DR_SAMPLE_RATE * 3 / 10) /* 300 ms: read after a stop, at most */
+/* Read after a stop, at most: 500 ms, the buffer the ALSA capture asks
+ * for (capture_alsa.c), so a device whose buffer is full when the press
+ * comes still gives all it heard before it; a device that says it holds
+ * more is not believed. PulseAudio's pulse plugin holds back 350 ms. */
+#define DR_TAIL_MAX (DR_SAMPLE_RATE / 2)
 #define DR_RING_MS_MIN 10000
 
 struct dr_recorder {
