@@ -612,8 +612,8 @@ def export_figures(bench_dir, work, stick_root, emit, files, mib, repeats, cg_fi
                    runs=rounds["cp_sync"]))
     emit(bl.figure("export.export_verify.seconds", s["export"]["median"], "s",
                    where + "; bench_export export: dr_export_begin + dr_export_step to the "
-                   "end, to a fresh staff stick folder: each file written, fdatasynced, "
-                   "dropped from the page cache, read back (O_DIRECT), BLAKE2b compared with "
+                   "end, to a fresh staff stick folder: each file written, written out "
+                   "(sync_file_range), dropped from the page cache, read back (O_DIRECT), BLAKE2b compared with "
                    "the catalogue's, renamed and synced, by four verifier threads while the "
                    "next file is written; the signed manifest", n=repeats,
                    min=round(min(runs["export"]), 6), max=round(s["export"]["max"], 6), runs=rounds["export"]))
@@ -906,6 +906,9 @@ def main():
                     help="emulated_export: MiB per recording (2: about 9 minutes at 32 kbit/s)")
     ap.add_argument("--emulated-export-rounds", type=int, default=3,
                     help="emulated_export: rounds of cp + sync and the export, per stick model")
+    ap.add_argument("--emulated-export-against", default=None, metavar="PROG",
+                    help="emulated_export: another aarch64 bench_export (a change being tried) "
+                         "timed in the same rounds as the build's, as export_b")
     args = ap.parse_args()
     for ph in args.phases:
         if ph not in PHASES + OPT_PHASES:

@@ -44,10 +44,12 @@ cpsync() { mkdir "$2" && cp "$1"/* "$2"/ && sync -f "$2"; }
 """
 
 
-def guest_script(files_dir, rounds, order_seed=0):
+def guest_script(files_dir, rounds, order_seed=0, against=False):
     """The shell the agent runs for one profile: the medium's own speed
     (dd), then `rounds` rounds of cp + sync and the export, alternating
-    which goes first; every copy removed (and synced) after it is timed."""
+    which goes first; every copy removed (and synced) after it is timed.
+    With `against`, /run/bench_export_b (another build's export) is timed in
+    every round too, as export_b."""
     s = [GUEST_SH]
     s.append(f"timed dd_write dd if=/dev/zero of={STICK}/dd bs=1M count=16 conv=fsync")
     s.append(f"timed dd_read dd if={STICK}/dd of=/dev/null bs=1M iflag=direct")
@@ -57,10 +59,12 @@ def guest_script(files_dir, rounds, order_seed=0):
                  f"timed export_{r} /run/bench_export export {files_dir} {STICK}/ex{r}",
                  f"timed copy_{r} /run/bench_export copy {files_dir} {STICK}/co{r}",
                  f"timed copy_verify_{r} /run/bench_export copy {files_dir} {STICK}/cv{r} --verify"]
+        if against:
+            steps.insert(2, f"timed export_b_{r} /run/bench_export_b export {files_dir} {STICK}/eb{r}")
         k = (r + order_seed) % len(steps)
         for st in steps[k:] + steps[:k]:
             s.append(st)
-            s.append(f"cat /run/bench-out; rm -rf {STICK}/cp{r} {STICK}/ex{r} {STICK}/co{r} {STICK}/cv{r}; sync")
+            s.append(f"cat /run/bench-out; rm -rf {STICK}/cp{r} {STICK}/ex{r} {STICK}/eb{r} {STICK}/co{r} {STICK}/cv{r}; sync")
     return "\n".join(s) + "\n"
 
 
@@ -114,12 +118,18 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
         os.makedirs(emu.path("stick-" + name), exist_ok=True)
         emulate.make_stick(emu.path(f"stick-{name}/stick.img"))
     shutil.copy(prog, os.path.join(emu.share, "bench_export"))
+    against = a.emulated_export_against
+    if against:
+        shutil.copy(against, os.path.join(emu.share, "bench_export_b"))
     done = False
     results = {}
     try:
         emu.boot(timeout=600)
         emu.wait_agent()
+        cp_b = (" && cp /mnt/host/bench_export_b /run/bench_export_b && chmod 755 /run/bench_export_b"
+                if against else "")
         rc, out = emu.shell("cp /mnt/host/bench_export /run/bench_export && chmod 755 /run/bench_export"
+                            + cp_b +
                             f" && /run/bench_export prepare /data/bench-export --files {files} --mib {mib}"
                             " && sync", timeout=600)
         if rc != 0:
@@ -135,15 +145,16 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
             if not state.startswith("mounted="):
                 raise RuntimeError(f"the {name} stick was not mounted: {state}")
             with open(os.path.join(emu.share, "stickbench.sh"), "w") as f:
-                f.write(guest_script("/data/bench-export", rounds, i))
+                f.write(guest_script("/data/bench-export", rounds, i, bool(against)))
             log(f"  {name}: write {w / 1e6:g} MB/s, read {r / 1e6:g} MB/s; {rounds} rounds")
             rc, out = emu.shell("sh /mnt/host/stickbench.sh", timeout=3600)
             res = parse(out)
             bad = [k for k, (_, st) in res.items() if st != 0]
-            if rc != 0 or bad or len(res) != 2 + 4 * rounds:
+            steps = 5 if against else 4
+            if rc != 0 or bad or len(res) != 2 + steps * rounds:
                 raise RuntimeError(f"the {name} stick's rounds failed ({bad}): {out}")
             copies = [json.loads(line) for line in out.splitlines() if line.startswith('{"program": ')]
-            if len(copies) != 3 * rounds or any(c["files"] != files or c["bytes"] != nbytes for c in copies):
+            if len(copies) != (steps - 1) * rounds or any(c["files"] != files or c["bytes"] != nbytes for c in copies):
                 raise RuntimeError(f"the {name} stick's exports and copy loops did not copy everything: "
                                    f"{copies}")
             results[name] = (w, r, res, parse_stats(out))
@@ -169,16 +180,29 @@ def run_phase(ctx, emulate, image, aarch64_build, log):
            "QEMU fsdev throttling); times from the guest's /proc/uptime (10 ms) around each "
            "command after a sync; every copy removed and synced after it; the methods "
            "go in a different order each round")
-    emit_figures(ctx.emit, results, how, rounds)
+    emit_figures(ctx.emit, results, how, rounds, against)
 
 
-def emit_figures(emit, results, how, rounds):
+def emit_figures(emit, results, how, rounds, against=None):
     """results: model -> (write B/s, read B/s, parse(), parse_stats())."""
     for name, (w, r, res, st) in results.items():
         p = f"emulated_export.{name}."
         model = f"; stick model {name}: throttled to {w / 1e6:g} MB/s write, {r / 1e6:g} MB/s read"
         cp = [res[f"cp_sync_{k}"][0] for k in range(rounds)]
         ex = [res[f"export_{k}"][0] for k in range(rounds)]
+        if against:
+            eb = [res[f"export_b_{k}"][0] for k in range(rounds)]
+            what = (f"; export_b: {against} (--emulated-export-against), timed in the same rounds")
+            emit(bl.figure(p + "export_b.seconds", statistics.median(eb), "s", how + model + what,
+                           n=rounds, runs=[round(x, 3) for x in eb]))
+            emit(bl.figure(p + "export_b.ratio_to_cp_sync",
+                           statistics.median([x / c for x, c in zip(eb, cp)]), "x",
+                           how + model + what + "; median of export_b / cp + sync, same round",
+                           n=rounds))
+            emit(bl.figure(p + "export_b.ratio_to_export",
+                           statistics.median([x / e for x, e in zip(eb, ex)]), "x",
+                           how + model + what + "; median of export_b / the build's export, "
+                           "same round", n=rounds, pairs=[round(x / e, 4) for x, e in zip(eb, ex)]))
         for meth, key, what in (
                 ("copy", "copy", "bench_export copy: a plain loop, read/write 1 MiB, fdatasync "
                  "per file (the export's per-file sync, no read-back, no hash)"),
@@ -204,7 +228,7 @@ def emit_figures(emit, results, how, rounds):
                            "stick, then sync -f", n=rounds, runs=[round(x, 3) for x in cp]))
         emit(bl.figure(p + "export_verify.seconds", statistics.median(ex), "s",
                            how + model + "; bench_export export (the box's export code, "
-                           "dr_export_begin/step: written, fdatasynced, pages dropped, read back "
+                           "dr_export_begin/step: written, written out (sync_file_range), pages dropped, read back "
                            "with O_DIRECT, BLAKE2b against the catalogue, renamed, synced; the "
                            "signed manifest) to a new folder on the stick", n=rounds,
                            runs=[round(x, 3) for x in ex]))

@@ -3,12 +3,16 @@
  * The export's verifier threads. The event loop's thread writes a recording
  * to <id>.opus.sealed.tmp and hands the open file over; a verifier then
  * does everything that waits for the stick or the CPU after the last
- * write: fdatasync, drop the file's pages, read it back from the device
- * (O_DIRECT where the filesystem takes it; otherwise the pages just dropped
- * make the reads go to the stick), BLAKE2b over what came back, compare with
- * the catalogue's hash, and on a match rename it to <id>.opus.sealed and
- * sync the renamed file and its folder (FAT keeps a file's size in its
- * folder entry). Meanwhile the event loop's thread writes the next file, so
+ * write: write its data out and wait (sync_file_range), drop the file's
+ * pages, read it back from the device (O_DIRECT where the filesystem takes
+ * it; otherwise the pages just dropped make the reads go to the stick),
+ * BLAKE2b over what came back, compare with the catalogue's hash, and on a
+ * match rename it to <id>.opus.sealed and sync the renamed file and its
+ * folder (FAT keeps a file's size in its folder entry). Two syncs per file,
+ * both after the read-back: each is a cache flush the stick must finish
+ * (SYNCHRONIZE CACHE), and an fdatasync before the read-back was a third
+ * that made the export 1.09-1.14x slower on the emulated board's stick
+ * models (BENCHMARKS.md). Meanwhile the event loop's thread writes the next file, so
  * the read-back and the hash of file N overlap the writes of file N+1.
  *
  * Each file still goes through the same steps in the same order as when
@@ -81,12 +85,16 @@ int dr_export_open_back(int dirfd, const char *name, uint64_t *size)
 	return fd;
 }
 
-/* Syncs the written copy and lets go of it: 0 or -errno. */
+/* Writes the copy out to the device and lets go of it: 0 or -errno. Its
+ * data only, waited for, with no cache flush: the read-back needs the
+ * bytes on the device, not yet durable; publish() makes them durable
+ * (its fsync flushes the device's cache, this file's data with it). */
 static int settle(struct dr_verify_job *j)
 {
 	if (j->fd < 0)
 		return 0;
-	int rc = fdatasync(j->fd) < 0 ? -errno : 0;
+	int rc = sync_file_range(j->fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				 SYNC_FILE_RANGE_WAIT_AFTER) < 0 ? -errno : 0;
 	posix_fadvise(j->fd, 0, 0, POSIX_FADV_DONTNEED);
 	if (close(j->fd) < 0 && rc == 0)
 		rc = -errno;
