@@ -179,6 +179,11 @@ def test_emulated_skips(tmp):
     script = stick_emulated.guest_script("/data/x", 2)
     check(script.count("timed export_") == 2 and script.count("timed cp_sync_") == 2,
           "stick_emulated.guest_script: rounds")
+    script = stick_emulated.guest_script("/data/x", 2, against=True)
+    check(script.count("timed export_b_") == 2 and "/run/bench_export_b export" in script
+          and f"rm -rf {stick_emulated.STICK}/cp1 {stick_emulated.STICK}/ex1 "
+              f"{stick_emulated.STICK}/eb1 " in script,
+          "stick_emulated.guest_script: --emulated-export-against times the other export")
 
 
 def test_parsers():
