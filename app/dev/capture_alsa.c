@@ -146,6 +146,8 @@ static void alsa_destroy(struct dr_capture *c)
  *    PulseAudio's, which holds back a couple of hundred milliseconds), the
  *    clock: 48 kHz since the start (or the last overrun), less what was
  *    read. Off by the crystal's drift (100 ppm is 60 ms in 10 minutes).
+ * After an overrun (the delay fails) nothing: the device threw its buffer
+ * away, and what a read would give next was heard after the overrun.
  * The caller bounds what it waits for.
  */
 static ssize_t alsa_pending(struct dr_capture *c)
@@ -154,7 +156,9 @@ static ssize_t alsa_pending(struct dr_capture *c)
 	snd_pcm_sframes_t d = 0;
 	uint64_t heard;
 
-	if (snd_pcm_delay(a->pcm, &d) == 0 && d > 0)
+	if (snd_pcm_delay(a->pcm, &d) < 0)
+		return 0;
+	if (d > 0)
 		return (ssize_t)d;
 	heard = (dr_dev_mono_ns() - a->t0_ns) / 1000u * DR_AUDIO_RATE / 1000000u;
 	return heard > a->delivered ? (ssize_t)(heard - a->delivered) : 0;

@@ -7,12 +7,11 @@
  * pages, read it back from the device (O_DIRECT where the filesystem takes
  * it; otherwise the pages just dropped make the reads go to the stick),
  * BLAKE2b over what came back, compare with the catalogue's hash, and on a
- * match rename it to <id>.opus.sealed and sync the renamed file and its
- * folder (FAT keeps a file's size in its folder entry). Two syncs per file,
- * both after the read-back: each is a cache flush the stick must finish
- * (SYNCHRONIZE CACHE); an fdatasync before the read-back was a third, and
- * made the export 1.09-1.14x slower on the emulated board's stick models
- * (BENCHMARKS.md). Meanwhile the event loop's thread writes the next file,
+ * match fdatasync it, rename it to <id>.opus.sealed and sync the folder
+ * (publish()). Two syncs per file, both after the read-back: each is a
+ * cache flush the stick must finish (SYNCHRONIZE CACHE); an fdatasync
+ * before the read-back was a third, and made the export slower on the
+ * emulated board's stick models (BENCHMARKS.md). Meanwhile the event loop's thread writes the next file,
  * so the read-back and the hash of file N overlap the writes of file N+1.
  *
  * Each file still goes through the same steps in the same order as when
@@ -86,9 +85,10 @@ int dr_export_open_back(int dirfd, const char *name, uint64_t *size)
 }
 
 /* Writes the copy out to the device and lets go of it: 0 or -errno. Its
- * data only, waited for, with no cache flush: the read-back needs the
- * bytes on the device, not yet durable; publish() makes them durable
- * (its fsync flushes the device's cache, this file's data with it). */
+ * data only, waited for, with no metadata and no cache flush: the
+ * read-back needs the bytes sent to the device, not yet durable (a stick
+ * with a write cache may answer the read from it, as it could after an
+ * fdatasync); publish() makes them durable. */
 static int settle(struct dr_verify_job *j)
 {
 	if (j->fd < 0)
@@ -142,21 +142,33 @@ static int read_back(struct dr_verifier *v, struct worker *w, struct slot *sl,
 	return !strcmp(hex, j->want);
 }
 
-/* Renames the verified copy to its final name; on FAT the rename makes a
- * new folder entry, which holds the file's size: write the renamed file's
- * entry out, then the folder. 0 or -errno. */
+/*
+ * Makes the verified copy durable under its final name. 0 or -errno.
+ *  1. fdatasync the copy, still under its .tmp name: on FAT its cluster
+ *     chain (exFAT: its bitmap) and its folder entry's size are written,
+ *     and the stick's cache is flushed, this file's data with it. Only
+ *     then may the final name reach the stick: a final name whose chain is
+ *     not there would read back wrong (vfat remounts read-only) or, on
+ *     exFAT, pass while its clusters count as free.
+ *  2. rename: the stick is mounted dirsync (stick-hotplug, the rpi-os
+ *     unit), so FAT writes the new folder entry, with the file's size and
+ *     first cluster, and removes the old one before renameat returns.
+ *  3. fsync the folder: the stick's cache is flushed again.
+ * On ext4 (the tests) 1-3 is the usual durable rename.
+ */
 static int publish(const struct dr_verify_job *j)
 {
-	if (renameat(j->dirfd, j->name, j->dirfd, j->fin) < 0)
-		return -errno;
-	int fd = openat(j->dirfd, j->fin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	if (rc == 0 && fsync(j->dirfd) < 0)
+	int rc = fdatasync(fd) < 0 ? -errno : 0;
+	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (renameat(j->dirfd, j->name, j->dirfd, j->fin) < 0)
+		return -errno;
+	return fsync(j->dirfd) < 0 ? -errno : 0;
 }
 
 static void run_job(struct dr_verifier *v, struct worker *w, struct slot *sl,

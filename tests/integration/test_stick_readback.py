@@ -21,10 +21,16 @@ would.
 
 The trace shows every corrupted read landed on that file, with data.
 
-Cost: two short recordings, three exports and two collects, about 60 s on two cores.
+3. The order that keeps a pulled stick honest: each copy is synced under
+   its .tmp name before it is renamed to its final name, and the folder
+   is synced after (strace -y of every sync and rename of an insert).
+
+Cost: two short recordings, three exports and two collects, and a box of its own with one
+export for 3., about 70 s on two cores.
 """
 import json
 import os
+import re
 import subprocess
 
 from drtest import blake2b_256, log, run
@@ -118,5 +124,73 @@ def test_a_copy_read_back_wrong_is_not_exported_and_the_retry_recovers():
         "next insert) recovered it")
 
 
+def sync_order(lines, devdir, rid):
+    """From an `strace -f -y` trace of an insert, the one thread's calls on
+    rid's copy, in order: (call, return value) for each fdatasync or fsync
+    of its .tmp, its rename to the final name, and each fsync of the folder
+    after that rename."""
+    tmp = os.path.join(devdir, rid + ".opus.sealed.tmp")
+    seq, pid_of = {}, {}
+    for line in lines:
+        m = re.match(r"^(\d+)\s+<\.\.\. (\w+) resumed>.*\)\s+=\s+(-?\d+)", line)
+        if m:  # a call another thread's line interrupted: its return
+            pid, call, ret = m.groups()
+            if seq.get(pid) and seq[pid][-1][1] is None and seq[pid][-1][2] == call:
+                seq[pid][-1] = seq[pid][-1][:1] + (int(ret), call)
+            continue
+        m = re.match(r"^(\d+)\s+(\w+)\((.*)$", line)
+        if not m:
+            continue
+        pid, call, rest = m.groups()
+        ret = re.search(r"\)\s+=\s+(-?\d+)", rest)
+        ret = int(ret.group(1)) if ret else None
+        if call in ("fdatasync", "fsync") and f"<{tmp}>" in rest:
+            seq.setdefault(pid, []).append((call + " tmp", ret, call))
+        elif call in ("renameat", "renameat2") and f'"{rid}.opus.sealed.tmp"' in rest \
+                and f'"{rid}.opus.sealed"' in rest:
+            seq.setdefault(pid, []).append(("rename", ret, call))
+            pid_of[rid] = pid
+        elif call == "fsync" and f"<{devdir}>" in rest:
+            seq.setdefault(pid, []).append(("fsync folder", ret, call))
+    pid = pid_of.get(rid)
+    return [(c, ret) for c, ret, _ in seq[pid]] if pid else []
+
+
+def test_a_copy_is_durable_before_its_final_name_is_on_the_stick():
+    """What makes a copy count (its final name) must reach the stick only
+    after the copy itself, with its allocation (on FAT its cluster chain and
+    size): an fdatasync of the .tmp returning 0, then the rename, then an
+    fsync of the folder, all on the thread that verified it. Seen by strace
+    on every call the export makes; a rename before the copy's sync would
+    leave, after a pull, a final name whose clusters FAT counts as free."""
+    w = World("syncorder", n_recordings=2, seconds=1.0)
+    dev = device_id(w.keys)
+    devdir = os.path.realpath(os.path.join(w.stick, "DIARYRM", "export", dev))
+    trace = os.path.join(w.dir, "trace")
+    argv = asan_env(["strace", "-f", "-qq", "-y", "-o", trace,
+                     "-e", "trace=fdatasync,fsync,renameat,renameat2",
+                     STICK, "insert", "--data", w.data, "--keys", w.keys, "--stick", w.stick])
+    p = subprocess.run(argv, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    evs = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    done = [e for e in evs if e["ev"] == "export_done"][0]
+    assert (done["files"], done["failed"]) == (2, 0), done
+    with open(trace) as f:
+        lines = f.read().splitlines()
+    for rid in w.ids:
+        seq = sync_order(lines, devdir, rid)
+        log(f"{rid}: {seq}")
+        names = [c for c, _ in seq]
+        assert "rename" in names, f"no rename of {rid}'s copy in the trace"
+        r = names.index("rename")
+        assert seq[r][1] == 0, seq
+        synced = [i for i, (c, ret) in enumerate(seq[:r]) if c.endswith(" tmp") and ret == 0]
+        assert synced, f"{rid}'s copy got its final name before it was synced: {seq}"
+        after = [c for c, ret in seq[r + 1:] if c == "fsync folder" and ret == 0]
+        assert after, f"{rid}'s folder was not synced after its rename: {seq}"
+    log("every copy synced under its .tmp name, then renamed, then its folder synced")
+
+
 if __name__ == "__main__":
-    run([test_a_copy_read_back_wrong_is_not_exported_and_the_retry_recovers])
+    run([test_a_copy_read_back_wrong_is_not_exported_and_the_retry_recovers,
+         test_a_copy_is_durable_before_its_final_name_is_on_the_stick])
