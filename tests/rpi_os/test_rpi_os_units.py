@@ -4,7 +4,8 @@ without a Pi: systemd itself (systemd-analyze verify, offline, against a
 scratch root) parses both units with no warning, every program they run is
 named by an absolute path, the udev rule starts the unit that exists, and the
 stick's mount point and options agree with what the daemon watches (the Pi
-boards' [stick] mount) and with what the box promises (nosuid,nodev,noexec).
+boards' [stick] mount) and with what the box promises (nosuid,nodev,noexec) and
+needs (dirsync).
 
 What this cannot check is listed in firmware/rpi-os/README.md: the rule
 firing on a real USB stick and the units running under a booted systemd.
@@ -104,7 +105,8 @@ def test_mount_point_and_options():
     argv = start[0].split("=", 1)[1].split()
     assert os.path.basename(argv[0]) == "mount", argv
     opts = argv[argv.index("-o") + 1].split(",")
-    for o in ("nosuid", "nodev", "noexec"):
+    # dirsync: the export's rename writes the copy's folder entry (verify.c)
+    for o in ("nosuid", "nodev", "noexec", "dirsync"):
         assert o in opts, f"the stick is mounted without {o}: {opts}"
     assert "uid=diaryroom" in opts and "fmask=0177" in opts and "dmask=0077" in opts, opts
     mnt = argv[-1]
