@@ -11,8 +11,9 @@
  * (publish()). Two syncs per file, both after the read-back: each is a
  * cache flush the stick must finish (SYNCHRONIZE CACHE); an fdatasync
  * before the read-back was a third, and made the export slower on the
- * emulated board's stick models (BENCHMARKS.md). Meanwhile the event loop's thread writes the next file,
- * so the read-back and the hash of file N overlap the writes of file N+1.
+ * emulated board's stick models (BENCHMARKS.md). Meanwhile the event
+ * loop's thread writes the next file, so the read-back and the hash of
+ * file N overlap the writes of file N+1.
  *
  * Each file still goes through the same steps in the same order as when
  * they all ran on one thread, so what a pulled stick or a power cut leaves
