@@ -159,9 +159,10 @@ static int read_back(struct dr_verifier *v, struct worker *w, struct slot *sl,
  */
 static int publish(const struct dr_verify_job *j)
 {
-	int fd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	uint64_t size;
+	int fd = dr_export_open_back(j->dirfd, j->name, &size); /* a regular file, or an error */
 	if (fd < 0)
-		return -errno;
+		return fd;
 	int rc = fdatasync(fd) < 0 ? -errno : 0;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;

@@ -234,7 +234,8 @@ void *dr_rec_video_main(void *arg)
 			sem_post(&r->wake);
 		}
 		dr_frame_unref(f);
-		if (err) /* the stream changed its parameters: the picture ends; the sound goes on */
+		if (err) /* a warm frame refused, or the stream changed its parameters:
+			  * the picture ends; the sound goes on */
 			goto out_failed;
 	}
 	goto out_stop;
