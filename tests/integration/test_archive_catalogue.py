@@ -39,7 +39,15 @@ PASS = "a long passphrase for tests"
 ENV = dict(os.environ, DIARYROOM_PASSPHRASE=PASS)
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "archive-v0")
-NOW = "2026-12-05T00:00:00Z"  # within the fixture's retention period
+# The office's clock for the archive made by the release before (its dates
+# are fixed): within that fixture's retention period.
+FIXTURE_NOW = "2026-12-05T00:00:00Z"
+# For archives made here, from recordings made now: a fixed date would fall
+# before them once the real date passed it (it did, at midnight).
+NOW = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime(
+    "%Y-%m-%dT%H:%M:%SZ")
+AFTER_RETENTION = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=200)
+                   ).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def admin(*args, check=True, timeout=60, **kw):
@@ -175,7 +183,7 @@ def test_migration_from_the_release_before():
     assert locked, old
     os.chmod(os.path.join(archive, "consent.csv"), 0o644)
     admin("unlock", "--org", org, "--archive", archive, "--receipt",
-          old["recordings"][locked[0]]["receipt"], "--now", NOW)
+          old["recordings"][locked[0]]["receipt"], "--now", FIXTURE_NOW)
     assert os.path.exists(os.path.join(archive, dev, locked[0] + ".opus"))
     assert stat.S_IMODE(os.stat(os.path.join(archive, "consent.csv")).st_mode) == 0o600
     after = tree(archive)
@@ -399,7 +407,7 @@ def test_withdrawal_and_expiry_erase_and_record():
     assert not [f for f in os.listdir(a) if f.startswith(shared)], os.listdir(a)
     # the locked one's retention ends
     p = admin("collect", "--org", w.org, "--stick", w.stick, "--archive", w.archive,
-              "--now", "2027-06-01T00:00:00Z", check=False)
+              "--now", AFTER_RETENTION, check=False)
     assert not [f for f in os.listdir(a) if f.startswith(locked)], os.listdir(a)
     cat = listing(w.archive)[dev]
     assert cat["recordings"][shared]["status"] == "withdrawn"
